@@ -1,0 +1,58 @@
+# drainpipe: zero-downtime maintenance of EC2 instances behind ALBs.
+# `make help` lists the targets. Every target installs what it needs by itself.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO          ?= go
+BUILD       := build
+LAMBDAS     := $(notdir $(wildcard lambdas/*))
+TOOLS       := .tools
+NODE_BIN    := $(TOOLS)/node_modules/.bin
+TOOLS_STAMP := $(TOOLS)/node_modules/.installed
+STATICCHECK_VERSION := v0.8.2
+FUZZTIME    ?= 10s
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(TOOLS_STAMP): $(TOOLS)/package.json $(TOOLS)/package-lock.json
+	cd $(TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: tools
+tools: $(TOOLS_STAMP) ## Install the Node tools (Node 22, aws-local-stepfunctions, asl-validator) into .tools
+	$(GO) mod download
+
+.PHONY: build
+build: ## Cross-compile every Lambda for provided.al2023 on arm64 into build/lambdas/<name>/bootstrap
+	@for fn in $(LAMBDAS); do \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" \
+	    -o $(BUILD)/lambdas/$$fn/bootstrap ./lambdas/$$fn; \
+	done
+	@printf '%-22s %10s\n' function 'bootstrap bytes'
+	@for fn in $(LAMBDAS); do printf '%-22s %10s\n' $$fn $$(stat -c %s $(BUILD)/lambdas/$$fn/bootstrap); done
+
+.PHONY: test
+test: tools ## Run every test: Go tests, the ASL validator, a short fuzz of the input validation
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(NODE_BIN)/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInput$$' -fuzztime $(FUZZTIME) ./internal/workflow
+
+.PHONY: fuzz
+fuzz: ## Fuzz the input validation for longer (FUZZTIME=5m)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInput$$' -fuzztime $(FUZZTIME) ./internal/workflow
+
+.PHONY: lint
+lint: ## gofmt, go vet and staticcheck
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+.PHONY: clean
+clean: ## Remove build output
+	rm -rf $(BUILD) cdk.out

@@ -1,0 +1,180 @@
+// Package command owns the maintenance that runs on the instance: sending an SSM Run
+// Command and checking, once per call, how its invocation is doing. A failed, cancelled
+// or timed-out command becomes a named error carrying its status and the tail of its
+// standard error.
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/workflow"
+)
+
+// API is the part of the SSM client Runner uses.
+type API interface {
+	SendCommand(ctx context.Context, in *ssm.SendCommandInput, opts ...func(*ssm.Options)) (*ssm.SendCommandOutput, error)
+	GetCommandInvocation(ctx context.Context, in *ssm.GetCommandInvocationInput, opts ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error)
+	CancelCommand(ctx context.Context, in *ssm.CancelCommandInput, opts ...func(*ssm.Options)) (*ssm.CancelCommandOutput, error)
+}
+
+// Runner sends commands and checks them.
+type Runner struct {
+	API API
+	// Now is the clock deadlines are measured with; nil means time.Now.
+	Now func() time.Time
+}
+
+// DeliverySeconds is SendCommand's TimeoutSeconds: how long the instance has to pick the
+// command up before SSM gives up on it (the command then never starts).
+const DeliverySeconds = 120
+
+// tailBytes bound the output carried in errors and reports: enough to see why, small
+// enough for Step Functions' 256 KiB payload limit.
+const tailBytes = 1024
+
+// SendRequest is the input of send-command.
+type SendRequest struct {
+	InstanceID string           `json:"instanceId"`
+	Command    workflow.Command `json:"command"`
+}
+
+// CheckRequest is the input of check-command.
+type CheckRequest struct {
+	InstanceID string `json:"instanceId"`
+	CommandID  string `json:"commandId"`
+	Deadline   string `json:"deadline"`
+	// FailureName is the error a failure is reported as: MaintenanceFailed or
+	// HealthCheckFailed.
+	FailureName string `json:"failureName"`
+}
+
+// Send sends the command to the instance and returns its id and deadline.
+func (r Runner) Send(ctx context.Context, req SendRequest) (workflow.CommandSent, error) {
+	if req.InstanceID == "" || req.Command.DocumentName == "" || req.Command.TimeoutSeconds <= 0 {
+		return workflow.CommandSent{}, faults.New(faults.InvalidInput, "send-command needs instanceId, command.documentName and a positive command.timeoutSeconds")
+	}
+	delivery := int32(DeliverySeconds)
+	comment := "drainpipe " + req.Command.Action
+	out, err := r.API.SendCommand(ctx, &ssm.SendCommandInput{
+		DocumentName:   &req.Command.DocumentName,
+		InstanceIds:    []string{req.InstanceID},
+		Parameters:     req.Command.Parameters,
+		TimeoutSeconds: &delivery,
+		Comment:        &comment,
+	})
+	if err != nil {
+		return workflow.CommandSent{}, fmt.Errorf("sending %s to %s: %w", req.Command.Describe(), req.InstanceID, err)
+	}
+	if out.Command == nil || out.Command.CommandId == nil {
+		return workflow.CommandSent{}, fmt.Errorf("sending %s to %s: SendCommand returned no command id", req.Command.Describe(), req.InstanceID)
+	}
+	t := now(r.Now)
+	return workflow.CommandSent{
+		CommandID: *out.Command.CommandId,
+		SentAt:    t.Format(time.RFC3339Nano),
+		Deadline:  workflow.Deadline(t, DeliverySeconds+req.Command.TimeoutSeconds),
+	}, nil
+}
+
+// pending are the invocation statuses that may still end in Success.
+var pending = map[types.CommandInvocationStatus]bool{
+	types.CommandInvocationStatusPending:    true,
+	types.CommandInvocationStatusInProgress: true,
+	types.CommandInvocationStatusDelayed:    true,
+	types.CommandInvocationStatusCancelling: true,
+}
+
+// Check looks at the invocation once. A pending command past its deadline is cancelled
+// and reported as failed; so is every final status but Success. InvocationDoesNotExist,
+// which GetCommandInvocation answers for a few seconds after SendCommand, counts as
+// pending until the deadline.
+func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandReport, error) {
+	if req.FailureName != faults.MaintenanceFailed && req.FailureName != faults.HealthCheckFailed {
+		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "check-command: failureName must be %s or %s, got %q", faults.MaintenanceFailed, faults.HealthCheckFailed, req.FailureName)
+	}
+	if req.InstanceID == "" || req.CommandID == "" {
+		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "check-command needs instanceId and commandId")
+	}
+	deadline, err := workflow.ParseTime("deadline", req.Deadline)
+	if err != nil {
+		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "%v", err)
+	}
+	out, err := r.API.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: &req.CommandID, InstanceId: &req.InstanceID})
+	t := now(r.Now)
+	at := t.Format(time.RFC3339Nano)
+	var notYet *types.InvocationDoesNotExist
+	switch {
+	case errors.As(err, &notYet):
+		if t.After(deadline) {
+			return workflow.CommandReport{}, faults.New(req.FailureName, "command %s on %s: no invocation appeared before the deadline %s", req.CommandID, req.InstanceID, req.Deadline)
+		}
+		return workflow.CommandReport{Status: "InvocationDoesNotExist", CheckedAt: at}, nil
+	case err != nil:
+		return workflow.CommandReport{}, fmt.Errorf("checking command %s on %s: %w", req.CommandID, req.InstanceID, err)
+	}
+	report := workflow.CommandReport{Status: string(out.Status), StatusDetails: deref(out.StatusDetails), CheckedAt: at}
+	switch {
+	case out.Status == types.CommandInvocationStatusSuccess:
+		report.Done = true
+		report.OutputTail = tail(deref(out.StandardOutputContent), tailBytes)
+		return report, nil
+	case pending[out.Status] && !t.After(deadline):
+		return report, nil
+	case pending[out.Status]:
+		// Past the deadline: stop the command so it does not go on running while the
+		// instance is put back into service.
+		_, cancelErr := r.API.CancelCommand(ctx, &ssm.CancelCommandInput{CommandId: &req.CommandID, InstanceIds: []string{req.InstanceID}})
+		note := "cancelled"
+		if cancelErr != nil {
+			note = "cancelling it failed: " + cancelErr.Error()
+		}
+		return workflow.CommandReport{}, faults.New(req.FailureName, "command %s on %s still %s at the deadline %s (%s)%s",
+			req.CommandID, req.InstanceID, out.Status, req.Deadline, note, stderrTail(out))
+	default:
+		return workflow.CommandReport{}, faults.New(req.FailureName, "command %s on %s ended %s (%s), exit code %d%s",
+			req.CommandID, req.InstanceID, out.Status, deref(out.StatusDetails), out.ResponseCode, stderrTail(out))
+	}
+}
+
+func stderrTail(out *ssm.GetCommandInvocationOutput) string {
+	s := strings.TrimSpace(tail(deref(out.StandardErrorContent), tailBytes))
+	if s == "" {
+		return ""
+	}
+	return "; stderr: " + s
+}
+
+// tail returns at most n bytes from the end of s, cut at a rune boundary.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	for len(s) > 0 && !utf8.RuneStart(s[0]) {
+		s = s[1:]
+	}
+	return "..." + s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func now(clock func() time.Time) time.Time {
+	if clock == nil {
+		return time.Now().UTC()
+	}
+	return clock().UTC()
+}

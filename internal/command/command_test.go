@@ -1,0 +1,144 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/workflow"
+)
+
+// fakeSSM answers GetCommandInvocation with a set invocation (or error) and records sends
+// and cancels.
+type fakeSSM struct {
+	sent       []*ssm.SendCommandInput
+	cancelled  []string
+	invocation *ssm.GetCommandInvocationOutput
+	getErr     error
+	sendErr    error
+}
+
+func (f *fakeSSM) SendCommand(_ context.Context, in *ssm.SendCommandInput, _ ...func(*ssm.Options)) (*ssm.SendCommandOutput, error) {
+	if f.sendErr != nil {
+		return nil, f.sendErr
+	}
+	f.sent = append(f.sent, in)
+	id := "0b5c3f7e-1a2b-4c3d-8e9f-0123456789ab"
+	return &ssm.SendCommandOutput{Command: &types.Command{CommandId: &id}}, nil
+}
+
+func (f *fakeSSM) GetCommandInvocation(context.Context, *ssm.GetCommandInvocationInput, ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error) {
+	return f.invocation, f.getErr
+}
+
+func (f *fakeSSM) CancelCommand(_ context.Context, in *ssm.CancelCommandInput, _ ...func(*ssm.Options)) (*ssm.CancelCommandOutput, error) {
+	f.cancelled = append(f.cancelled, *in.CommandId)
+	return &ssm.CancelCommandOutput{}, nil
+}
+
+var start = time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+
+func TestSend(t *testing.T) {
+	f := &fakeSSM{}
+	cmd := workflow.MaintenanceCommand(workflow.Maintenance{Action: workflow.ActionPatch, TimeoutSeconds: 600}, "tok")
+	sent, err := Runner{API: f, Now: func() time.Time { return start }}.Send(context.Background(), SendRequest{InstanceID: "i-0123456789abcdef0", Command: cmd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent.CommandID == "" || sent.SentAt != "2026-11-22T03:00:00Z" || sent.Deadline != workflow.Deadline(start, DeliverySeconds+600) {
+		t.Errorf("sent = %+v", sent)
+	}
+	in := f.sent[0]
+	if *in.DocumentName != "AWS-RunPatchBaseline" || !reflect.DeepEqual(in.InstanceIds, []string{"i-0123456789abcdef0"}) ||
+		!reflect.DeepEqual(in.Parameters, map[string][]string{"Operation": {"Install"}, "RebootOption": {"RebootIfNeeded"}}) || *in.TimeoutSeconds != DeliverySeconds {
+		t.Errorf("SendCommand input = %+v", in)
+	}
+	if _, err := (Runner{API: f}).Send(context.Background(), SendRequest{InstanceID: "i-0123456789abcdef0"}); faults.NameOf(err) != faults.InvalidInput {
+		t.Errorf("send without a command: %v", err)
+	}
+}
+
+func invocation(status types.CommandInvocationStatus, details, stderr string, code int32) *ssm.GetCommandInvocationOutput {
+	return &ssm.GetCommandInvocationOutput{Status: status, StatusDetails: &details, StandardErrorContent: &stderr, StandardOutputContent: new("done\n"), ResponseCode: code}
+}
+
+func TestCheck(t *testing.T) {
+	long := strings.Repeat("x", 5000) + "the real reason"
+	tests := []struct {
+		name       string
+		inv        *ssm.GetCommandInvocationOutput
+		getErr     error
+		at         time.Duration
+		failure    string
+		wantDone   bool
+		wantErr    string
+		wantMsg    string
+		wantCancel bool
+	}{
+		{name: "pending", inv: invocation(types.CommandInvocationStatusPending, "Pending", "", -1), at: time.Minute},
+		{name: "in progress", inv: invocation(types.CommandInvocationStatusInProgress, "InProgress", "", -1), at: time.Minute},
+		{name: "delayed (rebooting)", inv: invocation(types.CommandInvocationStatusDelayed, "Delayed", "", -1), at: time.Minute},
+		{name: "success", inv: invocation(types.CommandInvocationStatusSuccess, "Success", "", 0), at: time.Minute, wantDone: true},
+		{name: "not visible yet", getErr: &types.InvocationDoesNotExist{Message: new("")}, at: 5 * time.Second},
+		{name: "never visible", getErr: &types.InvocationDoesNotExist{}, at: time.Hour, wantErr: faults.MaintenanceFailed, wantMsg: "no invocation appeared"},
+		{name: "failed", inv: invocation(types.CommandInvocationStatusFailed, "Failed", "yum: lock held\n", 1), at: time.Minute,
+			wantErr: faults.MaintenanceFailed, wantMsg: "ended Failed (Failed), exit code 1; stderr: yum: lock held"},
+		{name: "failed health check", inv: invocation(types.CommandInvocationStatusFailed, "Failed", "curl: (7) Failed to connect", 7), at: time.Minute, failure: faults.HealthCheckFailed,
+			wantErr: faults.HealthCheckFailed, wantMsg: "curl: (7) Failed to connect"},
+		{name: "long stderr keeps its tail", inv: invocation(types.CommandInvocationStatusFailed, "Failed", long, 2), at: time.Minute,
+			wantErr: faults.MaintenanceFailed, wantMsg: "the real reason"},
+		{name: "timed out", inv: invocation(types.CommandInvocationStatusTimedOut, "Execution Timed Out", "", 124), at: time.Minute,
+			wantErr: faults.MaintenanceFailed, wantMsg: "ended TimedOut (Execution Timed Out)"},
+		{name: "cancelled", inv: invocation(types.CommandInvocationStatusCancelled, "Cancelled", "", -1), at: time.Minute, wantErr: faults.MaintenanceFailed},
+		{name: "hung past the deadline is cancelled", inv: invocation(types.CommandInvocationStatusInProgress, "InProgress", "", -1), at: time.Hour,
+			wantErr: faults.MaintenanceFailed, wantMsg: "still InProgress at the deadline", wantCancel: true},
+		{name: "bad failure name", failure: "Oops", wantErr: faults.InvalidInput},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeSSM{invocation: tt.inv, getErr: tt.getErr}
+			failure := tt.failure
+			if failure == "" {
+				failure = faults.MaintenanceFailed
+			}
+			req := CheckRequest{InstanceID: "i-0123456789abcdef0", CommandID: "c-1", Deadline: workflow.Deadline(start, 900), FailureName: failure}
+			report, err := Runner{API: f, Now: func() time.Time { return start.Add(tt.at) }}.Check(context.Background(), req)
+			if tt.wantErr != "" {
+				var named *faults.Error
+				if !errors.As(err, &named) || named.Name != tt.wantErr || !strings.Contains(named.Message, tt.wantMsg) {
+					t.Fatalf("error = %v, want %s containing %q", err, tt.wantErr, tt.wantMsg)
+				}
+				if len(named.Message) > 2*tailBytes+300 {
+					t.Errorf("message is %d bytes; the stderr tail must be bounded", len(named.Message))
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if report.Done != tt.wantDone {
+				t.Errorf("done = %v, want %v", report.Done, tt.wantDone)
+			}
+			if got := len(f.cancelled) > 0; got != tt.wantCancel {
+				t.Errorf("cancelled = %v, want %v", f.cancelled, tt.wantCancel)
+			}
+		})
+	}
+}
+
+func TestTail(t *testing.T) {
+	if got := tail("héllo", 10); got != "héllo" {
+		t.Errorf("short string changed: %q", got)
+	}
+	if got := tail("aé", 1); got != "..." {
+		t.Errorf("cut inside a rune: %q", got)
+	}
+	if got := tail("abcdef", 3); got != "...def" {
+		t.Errorf("tail = %q", got)
+	}
+}

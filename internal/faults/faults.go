@@ -1,0 +1,134 @@
+// Package faults owns drainpipe's named errors: the stable names that Step Functions
+// matches in Retry and Catch, and their mapping at the Lambda boundary.
+//
+// aws-lambda-go reports a returned error's Go type name as errorType, so a wrapped error
+// would reach Step Functions as "wrapError". Every handler therefore returns its errors
+// through Lambda, which turns them into an errorType that is one of the names below.
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/smithy-go"
+)
+
+// The error names drainpipe's functions can produce. The state machine test checks that
+// every custom name in an ErrorEquals is in Names.
+const (
+	// InvalidInput: the input is malformed or inconsistent; nothing was changed.
+	InvalidInput = "InvalidInput"
+	// TargetGroupNotFound: a target group ARN in the input does not exist.
+	TargetGroupNotFound = "TargetGroupNotFound"
+	// UnsupportedTargetType: a target group's target type is not "instance".
+	UnsupportedTargetType = "UnsupportedTargetType"
+	// InstanceNotInTargetGroup: the instance is not a registered target of a group.
+	InstanceNotInTargetGroup = "InstanceNotInTargetGroup"
+	// TargetGroupUnhealthy: a target group has targets that are not healthy.
+	TargetGroupUnhealthy = "TargetGroupUnhealthy"
+	// LastHealthyTarget: taking the instance out would leave a group with no healthy target.
+	LastHealthyTarget = "LastHealthyTarget"
+	// InstanceNotHealthy: the instance is registered but not a healthy target.
+	InstanceNotHealthy = "InstanceNotHealthy"
+	// DrainTimeout: the instance was still draining when the drain deadline passed.
+	DrainTimeout = "DrainTimeout"
+	// DrainInterrupted: while draining, the instance was registered again by someone else.
+	DrainInterrupted = "DrainInterrupted"
+	// MaintenanceFailed: the maintenance command failed, was cancelled or timed out.
+	MaintenanceFailed = "MaintenanceFailed"
+	// HealthCheckFailed: the on-instance health check commands failed or timed out.
+	HealthCheckFailed = "HealthCheckFailed"
+	// TargetNotHealthy: after registration the instance (or its group) did not become
+	// healthy before the deadline.
+	TargetNotHealthy = "TargetNotHealthy"
+	// TransientAPIError: an AWS API call was throttled or failed with a server error even
+	// after the SDK's own retries; the state machine retries it.
+	TransientAPIError = "TransientAPIError"
+	// APIError: an AWS API call failed for a reason retrying will not fix (for example
+	// AccessDenied); the message carries the API's error code.
+	APIError = "APIError"
+	// InternalError: anything else; a bug or an unexpected condition.
+	InternalError = "InternalError"
+)
+
+// Names lists every error name above.
+var Names = []string{
+	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, InstanceNotInTargetGroup,
+	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, DrainTimeout,
+	DrainInterrupted, MaintenanceFailed, HealthCheckFailed, TargetNotHealthy,
+	TransientAPIError, APIError, InternalError,
+}
+
+// Error is a failure with a stable name. Message says what happened and, for bad input,
+// what to fix.
+type Error struct {
+	Name    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Name + ": " + e.Message }
+
+// New returns a named error with a formatted message.
+func New(name, format string, args ...any) error {
+	return &Error{Name: name, Message: fmt.Sprintf(format, args...)}
+}
+
+// NameOf returns the stable name of err: the name of the first *Error in its chain, or
+// the name its AWS API error maps to, or InternalError.
+func NameOf(err error) string {
+	var named *Error
+	if errors.As(err, &named) {
+		return named.Name
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return apiErrorName(api)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return TransientAPIError
+	}
+	return InternalError
+}
+
+// throttlingCodes are the AWS error codes that mean "slow down"; retrying later helps.
+var throttlingCodes = map[string]bool{
+	"Throttling": true, "ThrottlingException": true, "ThrottledException": true,
+	"RequestLimitExceeded": true, "TooManyRequestsException": true,
+	"RequestThrottled": true, "RequestThrottledException": true,
+	"ProvisionedThroughputExceededException": true, "PriorRequestNotComplete": true,
+}
+
+func apiErrorName(api smithy.APIError) string {
+	if throttlingCodes[api.ErrorCode()] || api.ErrorFault() == smithy.FaultServer {
+		return TransientAPIError
+	}
+	return APIError
+}
+
+// Lambda wraps a handler so that every error it returns reaches Lambda (and so Step
+// Functions) with a stable errorType and a message that keeps the whole chain. It logs
+// each failure once, here at the boundary.
+func Lambda[Req, Resp any](name string, fn func(context.Context, Req) (Resp, error)) func(context.Context, Req) (Resp, error) {
+	return func(ctx context.Context, req Req) (Resp, error) {
+		resp, err := fn(ctx, req)
+		if err == nil {
+			return resp, nil
+		}
+		errName := NameOf(err)
+		slog.ErrorContext(ctx, "function failed", "function", name, "errorType", errName, "error", err.Error())
+		return resp, messages.InvokeResponse_Error{Type: errName, Message: message(err, errName)}
+	}
+}
+
+// message drops the "Name: " prefix the chain's *Error adds, so the cause reads
+// "instance i-... in target group web: not healthy" rather than repeating the name.
+func message(err error, name string) string {
+	var named *Error
+	if errors.As(err, &named) && named == err {
+		return named.Message
+	}
+	return err.Error()
+}

@@ -1,0 +1,225 @@
+package functions
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden output fixtures")
+
+const (
+	webARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef"
+	inst   = "i-0123456789abcdef0"
+)
+
+// staticELB is the post's fleet frozen in time: one target group "web" (interval 6,
+// thresholds 2) with three instances on port 8080, in the states of the states map.
+type staticELB struct {
+	states map[string]elbtypes.TargetHealthStateEnum // id -> state; absent: not registered
+}
+
+func (f staticELB) DescribeTargetGroups(context.Context, *elbv2.DescribeTargetGroupsInput, ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupsOutput, error) {
+	return &elbv2.DescribeTargetGroupsOutput{TargetGroups: []elbtypes.TargetGroup{{
+		TargetGroupArn: new(webARN), TargetGroupName: new("web"), TargetType: elbtypes.TargetTypeEnumInstance,
+		HealthCheckIntervalSeconds: new(int32(6)), HealthCheckTimeoutSeconds: new(int32(5)), HealthyThresholdCount: new(int32(2)),
+	}}}, nil
+}
+
+func (f staticELB) DescribeTargetGroupAttributes(context.Context, *elbv2.DescribeTargetGroupAttributesInput, ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupAttributesOutput, error) {
+	return &elbv2.DescribeTargetGroupAttributesOutput{Attributes: []elbtypes.TargetGroupAttribute{{Key: new("deregistration_delay.timeout_seconds"), Value: new("300")}}}, nil
+}
+
+func (f staticELB) DescribeTargetHealth(_ context.Context, in *elbv2.DescribeTargetHealthInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error) {
+	var out elbv2.DescribeTargetHealthOutput
+	add := func(id string, state elbtypes.TargetHealthStateEnum) {
+		out.TargetHealthDescriptions = append(out.TargetHealthDescriptions, elbtypes.TargetHealthDescription{
+			Target: &elbtypes.TargetDescription{Id: new(id), Port: new(int32(8080))}, TargetHealth: &elbtypes.TargetHealth{State: state}})
+	}
+	if len(in.Targets) == 0 {
+		ids := make([]string, 0, len(f.states))
+		for id := range f.states {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			add(id, f.states[id])
+		}
+		return &out, nil
+	}
+	for _, t := range in.Targets {
+		state, ok := f.states[*t.Id]
+		if !ok {
+			state = elbtypes.TargetHealthStateEnumUnused
+		}
+		add(*t.Id, state)
+	}
+	return &out, nil
+}
+
+func (f staticELB) RegisterTargets(context.Context, *elbv2.RegisterTargetsInput, ...func(*elbv2.Options)) (*elbv2.RegisterTargetsOutput, error) {
+	return &elbv2.RegisterTargetsOutput{}, nil
+}
+
+func (f staticELB) DeregisterTargets(context.Context, *elbv2.DeregisterTargetsInput, ...func(*elbv2.Options)) (*elbv2.DeregisterTargetsOutput, error) {
+	return &elbv2.DeregisterTargetsOutput{}, nil
+}
+
+// staticSSM sends every command as the same id and reports one invocation.
+type staticSSM struct{ invocation *ssm.GetCommandInvocationOutput }
+
+func (f staticSSM) SendCommand(context.Context, *ssm.SendCommandInput, ...func(*ssm.Options)) (*ssm.SendCommandOutput, error) {
+	return &ssm.SendCommandOutput{Command: &ssmtypes.Command{CommandId: new("0b5c3f7e-1a2b-4c3d-8e9f-0123456789ab")}}, nil
+}
+
+func (f staticSSM) GetCommandInvocation(context.Context, *ssm.GetCommandInvocationInput, ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error) {
+	return f.invocation, nil
+}
+
+func (f staticSSM) CancelCommand(context.Context, *ssm.CancelCommandInput, ...func(*ssm.Options)) (*ssm.CancelCommandOutput, error) {
+	return &ssm.CancelCommandOutput{}, nil
+}
+
+var (
+	allHealthy = map[string]elbtypes.TargetHealthStateEnum{inst: "healthy", "i-0aaaaaaaaaaaaaaa1": "healthy", "i-0bbbbbbbbbbbbbbb2": "healthy"}
+	draining   = map[string]elbtypes.TargetHealthStateEnum{inst: "draining", "i-0aaaaaaaaaaaaaaa1": "healthy", "i-0bbbbbbbbbbbbbbb2": "healthy"}
+	lastOne    = map[string]elbtypes.TargetHealthStateEnum{inst: "healthy"}
+	failed     = &ssm.GetCommandInvocationOutput{Status: ssmtypes.CommandInvocationStatusFailed, StatusDetails: new("Failed"), ResponseCode: 1,
+		StandardErrorContent: new("bash: line 1: yum: command not found\n"), StandardOutputContent: new("")}
+	succeeded = &ssm.GetCommandInvocationOutput{Status: ssmtypes.CommandInvocationStatusSuccess, StatusDetails: new("Success"),
+		StandardOutputContent: new("drainpipe: instance is back after the reboot\n")}
+)
+
+// TestContracts runs each function's handler through aws-lambda-go's handler path on a
+// JSON fixture, testdata/contract/<function>/<case>.input.json, and compares the
+// response with <case>.output.json, or the Lambda error (errorType and errorMessage, as
+// Step Functions sees it) with <case>.error.json. go test -update rewrites the goldens.
+func TestContracts(t *testing.T) {
+	at := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	cases := []struct {
+		function, name string
+		elb            staticELB
+		ssm            staticSSM
+		now            time.Duration
+	}{
+		{"resolve-targets", "reboot", staticELB{allHealthy}, staticSSM{}, 0},
+		{"resolve-targets", "discovery-with-health-check", staticELB{allHealthy}, staticSSM{}, 0},
+		{"resolve-targets", "unknown-field", staticELB{allHealthy}, staticSSM{}, 0},
+		{"resolve-targets", "unknown-action", staticELB{allHealthy}, staticSSM{}, 0},
+		{"check-target-groups", "healthy", staticELB{allHealthy}, staticSSM{}, 0},
+		{"check-target-groups", "last-healthy-target", staticELB{lastOne}, staticSSM{}, 0},
+		{"check-instance", "healthy", staticELB{allHealthy}, staticSSM{}, 0},
+		{"deregister-target", "ok", staticELB{allHealthy}, staticSSM{}, 0},
+		{"check-drain", "draining", staticELB{draining}, staticSSM{}, time.Minute},
+		{"check-drain", "timeout", staticELB{draining}, staticSSM{}, time.Hour},
+		{"send-command", "reboot", staticELB{}, staticSSM{}, 0},
+		{"check-command", "failed", staticELB{}, staticSSM{failed}, time.Minute},
+		{"check-command", "success", staticELB{}, staticSSM{succeeded}, time.Minute},
+		{"register-target", "ok", staticELB{allHealthy}, staticSSM{}, 0},
+		{"check-target-health", "healthy", staticELB{allHealthy}, staticSSM{}, time.Minute},
+		{"summarize", "maintained", staticELB{}, staticSSM{}, 0},
+		{"summarize", "dry-run", staticELB{}, staticSSM{}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.function+"/"+c.name, func(t *testing.T) {
+			f, err := Lookup(c.function)
+			if err != nil {
+				t.Fatal(err)
+			}
+			base := filepath.Join("testdata", "contract", c.function, c.name)
+			payload, err := os.ReadFile(base + ".input.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := f.Build(Deps{ELB: c.elb, SSM: c.ssm, Now: func() time.Time { return at.Add(c.now) }, Token: func() string { return "0123456789abcdef" }})
+			out, err := Invoke(context.Background(), h, payload)
+			golden := base + ".output.json"
+			if err != nil {
+				var lambdaErr messages.InvokeResponse_Error
+				if !errors.As(err, &lambdaErr) {
+					t.Fatalf("error %T is not a Lambda error response: %v", err, err)
+				}
+				golden = base + ".error.json"
+				out, _ = json.Marshal(map[string]string{"errorType": lambdaErr.Type, "errorMessage": lambdaErr.Message})
+			}
+			compareJSON(t, golden, out)
+		})
+	}
+}
+
+func compareJSON(t *testing.T, golden string, got []byte) {
+	t.Helper()
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, got, "", "  "); err != nil {
+		t.Fatalf("response is not JSON: %s", got)
+	}
+	pretty.WriteByte('\n')
+	if *update {
+		if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it, then review it)", err)
+	}
+	var a, b any
+	_ = json.Unmarshal(want, &a)
+	_ = json.Unmarshal(pretty.Bytes(), &b)
+	wantN, _ := json.Marshal(a)
+	gotN, _ := json.Marshal(b)
+	if !bytes.Equal(wantN, gotN) {
+		t.Errorf("response differs from %s:\ngot  %s\nwant %s", golden, gotN, wantN)
+	}
+}
+
+// TestEveryFunctionHasAMain checks the registry against lambdas/: one folder per function,
+// whose main starts exactly that function.
+func TestEveryFunctionHasAMain(t *testing.T) {
+	dirs, err := os.ReadDir(filepath.Join("..", "..", "lambdas"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var folders, names []string
+	for _, d := range dirs {
+		folders = append(folders, d.Name())
+		src, err := os.ReadFile(filepath.Join("..", "..", "lambdas", d.Name(), "main.go"))
+		if err != nil {
+			t.Errorf("lambdas/%s: %v", d.Name(), err)
+			continue
+		}
+		if !strings.Contains(string(src), `functions.Main("`+d.Name()+`")`) {
+			t.Errorf("lambdas/%s/main.go does not start function %q", d.Name(), d.Name())
+		}
+	}
+	for _, f := range All {
+		names = append(names, f.Name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(folders, names) {
+		t.Errorf("lambdas/ folders %v differ from the registry %v", folders, names)
+	}
+}
+
+func TestNaming(t *testing.T) {
+	if got := Placeholder("check-target-health"); got != "CheckTargetHealthFunctionArn" {
+		t.Errorf("Placeholder = %q", got)
+	}
+	if _, err := Lookup("nope"); err == nil {
+		t.Error("Lookup of an unknown name: no error")
+	}
+}

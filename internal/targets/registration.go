@@ -1,0 +1,64 @@
+package targets
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+
+	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/workflow"
+)
+
+// RegistrarAPI is the part of the ELBv2 client Registrar uses.
+type RegistrarAPI interface {
+	RegisterTargets(ctx context.Context, in *elbv2.RegisterTargetsInput, opts ...func(*elbv2.Options)) (*elbv2.RegisterTargetsOutput, error)
+	DeregisterTargets(ctx context.Context, in *elbv2.DeregisterTargetsInput, opts ...func(*elbv2.Options)) (*elbv2.DeregisterTargetsOutput, error)
+}
+
+// Registrar takes the instance out of its groups and puts it back, always naming the
+// exact ports it was registered with. Both operations are idempotent, so the state
+// machine may retry them and the rollback path may register an instance that is still
+// registered.
+type Registrar struct {
+	API RegistrarAPI
+	// Now is the clock deadlines are measured from; nil means time.Now.
+	Now func() time.Time
+}
+
+// Deregister deregisters every registration and returns the drain deadline.
+func (r Registrar) Deregister(ctx context.Context, s workflow.State) (workflow.Deregistration, error) {
+	if len(s.Registrations) == 0 {
+		return workflow.Deregistration{}, faults.New(faults.InvalidInput, "deregister-target needs registrations")
+	}
+	for _, arn := range groupARNs(s.Registrations) {
+		_, err := r.API.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{
+			TargetGroupArn: &arn,
+			Targets:        descriptions(s.InstanceID, s.Registrations, arn),
+		})
+		if err != nil {
+			return workflow.Deregistration{}, fmt.Errorf("deregistering %s from %s: %w", s.InstanceID, arn, err)
+		}
+	}
+	t, at := now(r.Now)
+	return workflow.Deregistration{DeregisteredAt: at, DrainDeadline: workflow.Deadline(t, s.Deadlines.DrainSeconds)}, nil
+}
+
+// Register registers every registration again and returns the healthy deadline.
+func (r Registrar) Register(ctx context.Context, s workflow.State) (workflow.Registered, error) {
+	if len(s.Registrations) == 0 {
+		return workflow.Registered{}, faults.New(faults.InvalidInput, "register-target needs registrations")
+	}
+	for _, arn := range groupARNs(s.Registrations) {
+		_, err := r.API.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{
+			TargetGroupArn: &arn,
+			Targets:        descriptions(s.InstanceID, s.Registrations, arn),
+		})
+		if err != nil {
+			return workflow.Registered{}, fmt.Errorf("registering %s in %s: %w", s.InstanceID, arn, err)
+		}
+	}
+	t, at := now(r.Now)
+	return workflow.Registered{RegisteredAt: at, HealthyDeadline: workflow.Deadline(t, s.Deadlines.HealthySeconds)}, nil
+}

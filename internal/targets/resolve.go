@@ -1,0 +1,245 @@
+// Package targets owns everything drainpipe asks of and does to Elastic Load Balancing:
+// finding every registration of an instance (group and exact port), reading the groups'
+// settings, the health checks before and after maintenance, the drain check, and
+// deregistration and registration. Each operation checks once and returns; the waiting
+// lives in the state machine.
+package targets
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/workflow"
+)
+
+// ResolverAPI is the part of the ELBv2 client Resolver uses.
+type ResolverAPI interface {
+	DescribeTargetGroups(ctx context.Context, in *elbv2.DescribeTargetGroupsInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupsOutput, error)
+	DescribeTargetGroupAttributes(ctx context.Context, in *elbv2.DescribeTargetGroupAttributesInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupAttributesOutput, error)
+	HealthAPI
+}
+
+// HealthAPI is the part of the ELBv2 client the health and drain checks use.
+type HealthAPI interface {
+	DescribeTargetHealth(ctx context.Context, in *elbv2.DescribeTargetHealthInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error)
+}
+
+// Resolver validates an execution input and resolves it into a plan.
+type Resolver struct {
+	API ResolverAPI
+	// Token returns a token unique to the execution; nil means 8 random bytes in hex.
+	Token func() string
+}
+
+// maxARNsPerDescribe is DescribeTargetGroups' limit on TargetGroupArns per call.
+const maxARNsPerDescribe = 20
+
+// Resolve decodes and validates the raw execution input, finds every registration of the
+// instance and the settings of each of its groups, and returns the plan. It changes
+// nothing.
+func (r Resolver) Resolve(ctx context.Context, raw json.RawMessage) (workflow.Plan, error) {
+	in, err := workflow.DecodeInput(raw)
+	if err != nil {
+		return workflow.Plan{}, err
+	}
+	groups, err := r.groups(ctx, in.TargetGroupARNs)
+	if err != nil {
+		return workflow.Plan{}, err
+	}
+	var (
+		regs     []workflow.Registration
+		settings []workflow.TargetGroup
+	)
+	for _, g := range groups {
+		if g.TargetType != types.TargetTypeEnumInstance {
+			if len(in.TargetGroupARNs) == 0 {
+				continue // discovery only considers groups that can hold instances
+			}
+			return workflow.Plan{}, faults.New(faults.UnsupportedTargetType,
+				"target group %s has target type %q; drainpipe maintains EC2 instances registered by instance id (target type \"instance\")",
+				aws(g.TargetGroupArn), g.TargetType)
+		}
+		found, err := registrationsOf(ctx, r.API, aws(g.TargetGroupArn), in.InstanceID)
+		if err != nil {
+			return workflow.Plan{}, err
+		}
+		if len(found) == 0 {
+			if len(in.TargetGroupARNs) == 0 {
+				continue
+			}
+			return workflow.Plan{}, faults.New(faults.InstanceNotInTargetGroup,
+				"instance %s is not registered in target group %s: remove the group from targetGroupArns or check the instance id",
+				in.InstanceID, aws(g.TargetGroupArn))
+		}
+		s, err := r.settings(ctx, g)
+		if err != nil {
+			return workflow.Plan{}, err
+		}
+		regs = append(regs, found...)
+		settings = append(settings, s)
+	}
+	if len(regs) == 0 {
+		return workflow.Plan{}, faults.New(faults.InstanceNotInTargetGroup,
+			"instance %s is not registered in any instance target group of this account and region; pass targetGroupArns or check the instance id",
+			in.InstanceID)
+	}
+	token := r.token()
+	plan, err := workflow.NewPlan(in, settings, regs, token)
+	if err != nil {
+		return workflow.Plan{}, err
+	}
+	return plan, nil
+}
+
+func (r Resolver) token() string {
+	if r.Token != nil {
+		return r.Token()
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // crypto/rand.Read never returns an error
+	return hex.EncodeToString(b)
+}
+
+// groups describes the given target groups, or every group when arns is empty.
+func (r Resolver) groups(ctx context.Context, arns []string) ([]types.TargetGroup, error) {
+	var out []types.TargetGroup
+	if len(arns) == 0 {
+		p := elbv2.NewDescribeTargetGroupsPaginator(r.API, &elbv2.DescribeTargetGroupsInput{})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("listing target groups: %w", err)
+			}
+			out = append(out, page.TargetGroups...)
+		}
+		return out, nil
+	}
+	for start := 0; start < len(arns); start += maxARNsPerDescribe {
+		chunk := arns[start:min(start+maxARNsPerDescribe, len(arns))]
+		page, err := r.API.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{TargetGroupArns: chunk})
+		if err != nil {
+			var nf *types.TargetGroupNotFoundException
+			if errors.As(err, &nf) {
+				return nil, faults.New(faults.TargetGroupNotFound, "target group not found among %v: check the ARN, the account and the region (%s)", chunk, nf.ErrorMessage())
+			}
+			return nil, fmt.Errorf("describing target groups %v: %w", chunk, err)
+		}
+		out = append(out, page.TargetGroups...)
+	}
+	return out, nil
+}
+
+// settings reads what the waits and deadlines depend on: the health check settings from
+// the group and the deregistration delay from its attributes.
+func (r Resolver) settings(ctx context.Context, g types.TargetGroup) (workflow.TargetGroup, error) {
+	arn := aws(g.TargetGroupArn)
+	attrs, err := r.API.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: &arn})
+	if err != nil {
+		return workflow.TargetGroup{}, fmt.Errorf("reading attributes of target group %s: %w", arn, err)
+	}
+	delay := -1
+	for _, a := range attrs.Attributes {
+		if aws(a.Key) == "deregistration_delay.timeout_seconds" {
+			delay, err = strconv.Atoi(aws(a.Value))
+			if err != nil || delay < 0 {
+				return workflow.TargetGroup{}, fmt.Errorf("target group %s: deregistration_delay.timeout_seconds %q is not a number of seconds", arn, aws(a.Value))
+			}
+		}
+	}
+	if delay < 0 {
+		return workflow.TargetGroup{}, fmt.Errorf("target group %s has no deregistration_delay.timeout_seconds attribute", arn)
+	}
+	return workflow.TargetGroup{
+		ARN:                        arn,
+		Name:                       aws(g.TargetGroupName),
+		DeregistrationDelaySeconds: delay,
+		HealthCheckIntervalSeconds: int(int32Value(g.HealthCheckIntervalSeconds, 30)),
+		HealthCheckTimeoutSeconds:  int(int32Value(g.HealthCheckTimeoutSeconds, 5)),
+		HealthyThresholdCount:      int(int32Value(g.HealthyThresholdCount, 5)),
+	}, nil
+}
+
+// registrationsOf lists every registration of the instance in the group, with its port.
+// It describes the whole group and filters by id: naming the instance alone would be
+// ambiguous when it is registered with a port override, or on several ports.
+func registrationsOf(ctx context.Context, api HealthAPI, arn, instanceID string) ([]workflow.Registration, error) {
+	all, err := describeGroup(ctx, api, arn)
+	if err != nil {
+		return nil, err
+	}
+	var regs []workflow.Registration
+	for _, t := range all {
+		if t.ID == instanceID {
+			regs = append(regs, workflow.Registration{TargetGroupARN: arn, Port: t.Port})
+		}
+	}
+	return regs, nil
+}
+
+// describeGroup returns the health of every target registered in the group.
+func describeGroup(ctx context.Context, api HealthAPI, arn string) ([]workflow.TargetState, error) {
+	out, err := api.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: &arn})
+	if err != nil {
+		return nil, describeError(arn, err)
+	}
+	return toStates(arn, out.TargetHealthDescriptions), nil
+}
+
+func describeError(arn string, err error) error {
+	var api smithy.APIError
+	if errors.As(err, &api) && api.ErrorCode() == "TargetGroupNotFound" {
+		return faults.New(faults.TargetGroupNotFound, "target group %s no longer exists", arn)
+	}
+	return fmt.Errorf("describing target health in %s: %w", arn, err)
+}
+
+func toStates(arn string, descs []types.TargetHealthDescription) []workflow.TargetState {
+	states := make([]workflow.TargetState, 0, len(descs))
+	for _, d := range descs {
+		s := workflow.TargetState{TargetGroupARN: arn}
+		if d.Target != nil {
+			s.ID = aws(d.Target.Id)
+			s.Port = int32Value(d.Target.Port, 0)
+		}
+		if d.TargetHealth != nil {
+			s.State = string(d.TargetHealth.State)
+			s.Reason = string(d.TargetHealth.Reason)
+		}
+		states = append(states, s)
+	}
+	return states
+}
+
+func aws(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func int32Value(v *int32, def int32) int32 {
+	if v == nil {
+		return def
+	}
+	return *v
+}
+
+// now formats a time for the state.
+func now(clock func() time.Time) (time.Time, string) {
+	if clock == nil {
+		clock = time.Now
+	}
+	t := clock().UTC()
+	return t, t.Format(time.RFC3339Nano)
+}

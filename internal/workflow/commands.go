@@ -1,0 +1,97 @@
+package workflow
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// SSM documents drainpipe sends.
+const (
+	DocumentShellScript   = "AWS-RunShellScript"
+	DocumentPatchBaseline = "AWS-RunPatchBaseline"
+	// ActionHealthCheck is the Action of the health check command.
+	ActionHealthCheck = "healthCheck"
+)
+
+// RebootScript is the reboot action's script. SSM runs an AWS-RunShellScript again from
+// the start after exit 194 reboots the instance, so the script must be idempotent: the
+// flag file records that the reboot was asked for. The flag's name carries a token unique
+// to the execution, so a flag left behind by an earlier, interrupted run can never make
+// this run skip its reboot. The path is relative to the command's working directory
+// (on EC2, the SSM agent's per-command orchestration folder, which survives the reboot).
+func RebootScript(token string) []string {
+	flag := "drainpipe-reboot-" + token + ".flag"
+	return []string{
+		"flag=" + flag,
+		`if [ ! -f "$flag" ]; then`,
+		`  echo "drainpipe: flag $PWD/$flag written, rebooting"`,
+		`  touch "$flag"`,
+		`  exit 194`,
+		`fi`,
+		`rm -f "$flag"`,
+		`echo "drainpipe: instance is back after the reboot"`,
+	}
+}
+
+// MaintenanceCommand turns a validated maintenance input into the SSM command to send.
+func MaintenanceCommand(m Maintenance, token string) Command {
+	c := Command{Action: m.Action, TimeoutSeconds: orDefault(m.TimeoutSeconds, DefaultTimeouts[m.Action])}
+	switch m.Action {
+	case ActionReboot:
+		c.DocumentName = DocumentShellScript
+		c.Parameters = shellParameters(RebootScript(token), c.TimeoutSeconds)
+	case ActionCommands:
+		c.DocumentName = DocumentShellScript
+		c.Parameters = shellParameters(m.Commands, c.TimeoutSeconds)
+	case ActionPatch:
+		c.DocumentName = DocumentPatchBaseline
+		c.Parameters = map[string][]string{
+			"Operation":    {orDefaultString(m.Operation, "Install")},
+			"RebootOption": {orDefaultString(m.RebootOption, "RebootIfNeeded")},
+		}
+	case ActionDocument:
+		c.DocumentName = m.DocumentName
+		c.Parameters = m.Parameters
+	}
+	return c
+}
+
+// HealthCheckCommand turns the health check input into the SSM command to send.
+func HealthCheckCommand(h HealthCheck) Command {
+	timeout := orDefault(h.TimeoutSeconds, DefaultHealthCheckSeconds)
+	return Command{
+		Action:         ActionHealthCheck,
+		DocumentName:   DocumentShellScript,
+		Parameters:     shellParameters(h.Commands, timeout),
+		TimeoutSeconds: timeout,
+	}
+}
+
+func shellParameters(commands []string, timeout int) map[string][]string {
+	return map[string][]string{
+		"commands":         append([]string(nil), commands...),
+		"executionTimeout": {strconv.Itoa(timeout)},
+	}
+}
+
+func orDefaultString(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// Describe is a one-line, human description of a command, for dry runs and logs.
+func (c Command) Describe() string {
+	if cmds, ok := c.Parameters["commands"]; ok && c.DocumentName == DocumentShellScript {
+		return fmt.Sprintf("%s: %s with %d command line(s), timeout %ds", c.Action, c.DocumentName, len(cmds), c.TimeoutSeconds)
+	}
+	var params []string
+	for k, v := range c.Parameters {
+		params = append(params, k+"="+strings.Join(v, ","))
+	}
+	slices.Sort(params)
+	return fmt.Sprintf("%s: %s %s, timeout %ds", c.Action, c.DocumentName, strings.Join(params, " "), c.TimeoutSeconds)
+}

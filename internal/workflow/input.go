@@ -1,0 +1,250 @@
+// Package workflow owns the data that flows through the instance state machine: the
+// execution input an operator pastes in the console, its validation, the plan the first
+// step resolves it into, the SSM commands each maintenance action becomes, and the
+// summary the execution ends with. It makes no AWS calls.
+package workflow
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/drainpipe/drainpipe/internal/faults"
+)
+
+// Input is the execution input of the instance state machine.
+type Input struct {
+	// InstanceID is the EC2 instance to maintain (required).
+	InstanceID string `json:"instanceId"`
+	// TargetGroupARNs are the groups to take the instance out of. Empty means: discover
+	// every instance-type target group in the account and region the instance is in.
+	TargetGroupARNs []string `json:"targetGroupArns,omitempty"`
+	// Maintenance is what to run on the instance while it is out of rotation (required).
+	Maintenance Maintenance `json:"maintenance"`
+	// HealthCheck, when set, runs on the instance after the maintenance and before it is
+	// registered again; the maintenance fails if it fails.
+	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+	// Timeouts override the deadlines drainpipe derives from the target groups. Zero
+	// fields mean "derive".
+	Timeouts Timeouts `json:"timeouts,omitzero"`
+	// PollSeconds is the pause between two checks of a command or of draining. Zero
+	// means DefaultPollSeconds.
+	PollSeconds int `json:"pollSeconds,omitempty"`
+	// AllowLastTarget allows taking out the last healthy target of a group (an outage
+	// of that group while the maintenance runs). Off by default.
+	AllowLastTarget bool `json:"allowLastTarget,omitempty"`
+	// DryRun runs every check and reports what would be done, changing nothing.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// Maintenance selects a maintenance action and its parameters.
+type Maintenance struct {
+	// Action is one of reboot, patch, commands, document.
+	Action string `json:"action"`
+	// Commands are the shell commands of the "commands" action (bash, run as root by the
+	// SSM agent; exit 194 reboots the instance and runs them again from the start).
+	Commands []string `json:"commands,omitempty"`
+	// Operation is AWS-RunPatchBaseline's Operation for "patch": Install (default) or Scan.
+	Operation string `json:"operation,omitempty"`
+	// RebootOption is AWS-RunPatchBaseline's RebootOption for "patch": RebootIfNeeded
+	// (default) or NoReboot.
+	RebootOption string `json:"rebootOption,omitempty"`
+	// DocumentName is the SSM document of the "document" action.
+	DocumentName string `json:"documentName,omitempty"`
+	// Parameters are the document's parameters for the "document" action.
+	Parameters map[string][]string `json:"parameters,omitempty"`
+	// TimeoutSeconds bounds the maintenance command. Zero means the action's default
+	// (DefaultTimeouts); for shell scripts it is also SSM's executionTimeout.
+	TimeoutSeconds int `json:"timeoutSeconds,omitempty"`
+}
+
+// HealthCheck is a set of shell commands that must exit 0 on the instance after the
+// maintenance, for example ["curl -fsS http://localhost:8080/"].
+type HealthCheck struct {
+	Commands []string `json:"commands"`
+	// TimeoutSeconds bounds the health check. Zero means DefaultHealthCheckSeconds.
+	TimeoutSeconds int `json:"timeoutSeconds,omitempty"`
+}
+
+// Timeouts are deadline overrides, in seconds. Zero means derived from the target groups.
+type Timeouts struct {
+	// DrainSeconds: from deregistration until every registration is unused. Derived:
+	// the longest deregistration_delay.timeout_seconds of the groups plus DrainMargin.
+	DrainSeconds int `json:"drainSeconds,omitempty"`
+	// HealthySeconds: from registration until the instance and its groups are healthy.
+	// Derived: (healthy threshold + 1) x interval + timeout of the slowest group, plus
+	// HealthyMargin.
+	HealthySeconds int `json:"healthySeconds,omitempty"`
+}
+
+// Actions are the maintenance actions.
+const (
+	ActionReboot   = "reboot"
+	ActionPatch    = "patch"
+	ActionCommands = "commands"
+	ActionDocument = "document"
+)
+
+// Defaults and bounds of the input.
+const (
+	DefaultPollSeconds        = 10
+	MaxPollSeconds            = 300
+	DefaultHealthCheckSeconds = 300
+	// MaxTimeoutSeconds is SSM's own upper bound for executionTimeout (48 hours).
+	MaxTimeoutSeconds = 172800
+	MaxCommands       = 100
+)
+
+// DefaultTimeouts are the default maintenance timeouts per action, in seconds.
+var DefaultTimeouts = map[string]int{
+	ActionReboot:   900,
+	ActionPatch:    7200,
+	ActionCommands: 3600,
+	ActionDocument: 3600,
+}
+
+var (
+	instanceIDPattern     = regexp.MustCompile(`^i-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	targetGroupARNPattern = regexp.MustCompile(`^arn:aws(-[a-z]+)*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$`)
+	documentNamePattern   = regexp.MustCompile(`^([a-zA-Z0-9_\-.]{3,128}|arn:aws(-[a-z]+)*:ssm:[a-z0-9-]+:[0-9]{12}:document/[a-zA-Z0-9_\-.]{3,128})$`)
+	parameterNamePattern  = regexp.MustCompile(`^[a-zA-Z0-9_.\-]{1,128}$`)
+)
+
+// DecodeInput parses and validates an execution input strictly: unknown fields, trailing
+// data and every invalid value are an InvalidInput error whose message says what to fix.
+func DecodeInput(raw []byte) (Input, error) {
+	var in Input
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return Input{}, faults.New(faults.InvalidInput, "input is not valid: %s", describeJSONError(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Input{}, faults.New(faults.InvalidInput, "input has data after the JSON object")
+	}
+	if err := in.Validate(); err != nil {
+		return Input{}, err
+	}
+	return in, nil
+}
+
+func describeJSONError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return fmt.Sprintf("field %q must be %s, not %s", typeErr.Field, typeErr.Type, typeErr.Value)
+	}
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return "unknown field " + rest + " (see the README for the input fields)"
+	}
+	return msg
+}
+
+// Validate checks every field and returns the first problem as an InvalidInput error.
+func (in Input) Validate() error {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	switch {
+	case in.InstanceID == "":
+		add(`"instanceId" is required, for example "i-0123456789abcdef0"`)
+	case !instanceIDPattern.MatchString(in.InstanceID):
+		add(`"instanceId" %q is not an EC2 instance id (i- followed by 8 or 17 lowercase hex digits)`, in.InstanceID)
+	}
+	seen := map[string]bool{}
+	for i, arn := range in.TargetGroupARNs {
+		switch {
+		case !targetGroupARNPattern.MatchString(arn):
+			add(`"targetGroupArns[%d]" %q is not a target group ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)`, i, arn)
+		case seen[arn]:
+			add(`"targetGroupArns[%d]" %q is listed twice`, i, arn)
+		}
+		seen[arn] = true
+	}
+	problems = append(problems, in.Maintenance.problems()...)
+	if hc := in.HealthCheck; hc != nil {
+		problems = append(problems, commandProblems("healthCheck.commands", hc.Commands)...)
+		if hc.TimeoutSeconds < 0 || hc.TimeoutSeconds > MaxTimeoutSeconds {
+			add(`"healthCheck.timeoutSeconds" must be between 1 and %d (0 or absent for the default %d), got %d`, MaxTimeoutSeconds, DefaultHealthCheckSeconds, hc.TimeoutSeconds)
+		}
+	}
+	for name, v := range map[string]int{"timeouts.drainSeconds": in.Timeouts.DrainSeconds, "timeouts.healthySeconds": in.Timeouts.HealthySeconds} {
+		if v < 0 || v > MaxTimeoutSeconds {
+			add(`%q must be between 1 and %d seconds (0 or absent to derive it from the target group), got %d`, name, MaxTimeoutSeconds, v)
+		}
+	}
+	if in.PollSeconds < 0 || in.PollSeconds > MaxPollSeconds {
+		add(`"pollSeconds" must be between 1 and %d (0 or absent for the default %d), got %d`, MaxPollSeconds, DefaultPollSeconds, in.PollSeconds)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	slices.Sort(problems) // some come from map iteration; a stable message reads and tests better
+	return faults.New(faults.InvalidInput, "%s", strings.Join(problems, "; "))
+}
+
+func (m Maintenance) problems() []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	only := func(action string, fields map[string]bool) {
+		for name, set := range fields {
+			if set {
+				add(`"maintenance.%s" is not used by action %q: remove it`, name, action)
+			}
+		}
+	}
+	switch m.Action {
+	case ActionReboot:
+		only(m.Action, map[string]bool{"commands": m.Commands != nil, "operation": m.Operation != "", "rebootOption": m.RebootOption != "", "documentName": m.DocumentName != "", "parameters": m.Parameters != nil})
+	case ActionPatch:
+		if m.Operation != "" && m.Operation != "Install" && m.Operation != "Scan" {
+			add(`"maintenance.operation" must be "Install" or "Scan", got %q`, m.Operation)
+		}
+		if m.RebootOption != "" && m.RebootOption != "RebootIfNeeded" && m.RebootOption != "NoReboot" {
+			add(`"maintenance.rebootOption" must be "RebootIfNeeded" or "NoReboot", got %q`, m.RebootOption)
+		}
+		only(m.Action, map[string]bool{"commands": m.Commands != nil, "documentName": m.DocumentName != "", "parameters": m.Parameters != nil})
+	case ActionCommands:
+		problems = append(problems, commandProblems("maintenance.commands", m.Commands)...)
+		only(m.Action, map[string]bool{"operation": m.Operation != "", "rebootOption": m.RebootOption != "", "documentName": m.DocumentName != "", "parameters": m.Parameters != nil})
+	case ActionDocument:
+		if !documentNamePattern.MatchString(m.DocumentName) {
+			add(`"maintenance.documentName" must name an SSM document (3-128 characters of letters, digits, _ - .), got %q`, m.DocumentName)
+		}
+		for name := range m.Parameters {
+			if !parameterNamePattern.MatchString(name) {
+				add(`"maintenance.parameters" has an invalid parameter name %q`, name)
+			}
+		}
+		only(m.Action, map[string]bool{"commands": m.Commands != nil, "operation": m.Operation != "", "rebootOption": m.RebootOption != ""})
+	case "":
+		add(`"maintenance.action" is required: one of reboot, patch, commands, document`)
+	default:
+		add(`"maintenance.action" %q is unknown: use one of reboot, patch, commands, document`, m.Action)
+	}
+	if m.TimeoutSeconds < 0 || m.TimeoutSeconds > MaxTimeoutSeconds {
+		add(`"maintenance.timeoutSeconds" must be between 1 and %d (0 or absent for the action's default), got %d`, MaxTimeoutSeconds, m.TimeoutSeconds)
+	}
+	return problems
+}
+
+func commandProblems(field string, commands []string) []string {
+	if len(commands) == 0 {
+		return []string{fmt.Sprintf(`%q needs at least one shell command`, field)}
+	}
+	if len(commands) > MaxCommands {
+		return []string{fmt.Sprintf(`%q has %d commands; at most %d`, field, len(commands), MaxCommands)}
+	}
+	for i, c := range commands {
+		if strings.TrimSpace(c) == "" {
+			return []string{fmt.Sprintf(`"%s[%d]" is empty`, field, i)}
+		}
+	}
+	return nil
+}
+

@@ -1,0 +1,129 @@
+package workflow
+
+import (
+	"fmt"
+	"time"
+)
+
+// Registration is one registration of the instance: a target group and the exact port.
+// Deregistration and registration always name both.
+type Registration struct {
+	TargetGroupARN string `json:"targetGroupArn"`
+	Port           int32  `json:"port"`
+}
+
+// TargetGroup holds the settings of a group that drive drainpipe's waits and deadlines.
+type TargetGroup struct {
+	ARN                        string `json:"targetGroupArn"`
+	Name                       string `json:"name"`
+	DeregistrationDelaySeconds int    `json:"deregistrationDelaySeconds"`
+	HealthCheckIntervalSeconds int    `json:"healthCheckIntervalSeconds"`
+	HealthCheckTimeoutSeconds  int    `json:"healthCheckTimeoutSeconds"`
+	HealthyThresholdCount      int    `json:"healthyThresholdCount"`
+}
+
+// Command is an SSM Run Command to send to the instance.
+type Command struct {
+	// Action is the maintenance action it implements, or "healthCheck".
+	Action       string              `json:"action"`
+	DocumentName string              `json:"documentName"`
+	Parameters   map[string][]string `json:"parameters,omitempty"`
+	// TimeoutSeconds bounds the whole command, from SendCommand to a final status.
+	TimeoutSeconds int `json:"timeoutSeconds"`
+}
+
+// Waits are the pauses of the state machine's Wait states, in seconds.
+type Waits struct {
+	// DeregistrationDelaySeconds: the first pause after deregistration. ALB reports a
+	// target as draining until the delay ends, so checking earlier only costs transitions.
+	DeregistrationDelaySeconds int `json:"deregistrationDelaySeconds"`
+	// HealthySeconds: the first pause after registration: healthy threshold x interval,
+	// the soonest a newly registered target can be healthy.
+	HealthySeconds int `json:"healthySeconds"`
+	// PollSeconds: the pause between two later checks.
+	PollSeconds int `json:"pollSeconds"`
+}
+
+// Deadlines, derived or overridden, in seconds.
+type Deadlines struct {
+	DrainSeconds   int `json:"drainSeconds"`
+	HealthySeconds int `json:"healthySeconds"`
+}
+
+// Margins added to derived deadlines: API and health-check jitter, not the normal path.
+const (
+	DrainMargin   = 60
+	HealthyMargin = 60
+)
+
+// Plan is what the first step resolves the input into; it is the state machine's state
+// from then on, and every later step reads from it.
+type Plan struct {
+	InstanceID      string         `json:"instanceId"`
+	Registrations   []Registration `json:"registrations"`
+	TargetGroups    []TargetGroup  `json:"targetGroups"`
+	Maintenance     Command        `json:"maintenance"`
+	HealthCheck     *Command       `json:"healthCheck,omitempty"`
+	Waits           Waits          `json:"waits"`
+	Deadlines       Deadlines      `json:"deadlines"`
+	AllowLastTarget bool           `json:"allowLastTarget"`
+	DryRun          bool           `json:"dryRun"`
+}
+
+// NewPlan combines a validated input with what the target groups say. token makes the
+// reboot script's flag file unique to this execution.
+func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) (Plan, error) {
+	if len(regs) == 0 || len(groups) == 0 {
+		return Plan{}, fmt.Errorf("plan for %s: no registrations", in.InstanceID)
+	}
+	p := Plan{
+		InstanceID:      in.InstanceID,
+		Registrations:   regs,
+		TargetGroups:    groups,
+		Maintenance:     MaintenanceCommand(in.Maintenance, token),
+		AllowLastTarget: in.AllowLastTarget,
+		DryRun:          in.DryRun,
+	}
+	if in.HealthCheck != nil {
+		hc := HealthCheckCommand(*in.HealthCheck)
+		p.HealthCheck = &hc
+	}
+	var maxDelay, maxHealthy, maxToHealthy int
+	for _, g := range groups {
+		maxDelay = max(maxDelay, g.DeregistrationDelaySeconds)
+		maxHealthy = max(maxHealthy, g.HealthyThresholdCount*g.HealthCheckIntervalSeconds)
+		maxToHealthy = max(maxToHealthy, (g.HealthyThresholdCount+1)*g.HealthCheckIntervalSeconds+g.HealthCheckTimeoutSeconds)
+	}
+	p.Waits = Waits{
+		DeregistrationDelaySeconds: maxDelay,
+		HealthySeconds:             maxHealthy,
+		PollSeconds:                orDefault(in.PollSeconds, DefaultPollSeconds),
+	}
+	p.Deadlines = Deadlines{
+		DrainSeconds:   orDefault(in.Timeouts.DrainSeconds, maxDelay+DrainMargin),
+		HealthySeconds: orDefault(in.Timeouts.HealthySeconds, maxToHealthy+HealthyMargin),
+	}
+	return p, nil
+}
+
+// orDefault returns v, or def when v is zero (unset).
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Deadline is a point in time after a start, as the RFC 3339 text the state carries.
+func Deadline(start time.Time, seconds int) string {
+	return start.Add(time.Duration(seconds) * time.Second).UTC().Format(time.RFC3339Nano)
+}
+
+// ParseTime reads a time the state carries, naming the field when it is malformed.
+func ParseTime(field, value string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, value)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q is not an RFC 3339 time", field, value)
+	}
+	return t, nil
+}

@@ -1,0 +1,195 @@
+package workflow
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func group(delay, interval, timeout, threshold int) TargetGroup {
+	return TargetGroup{ARN: testARN, Name: "web", DeregistrationDelaySeconds: delay, HealthCheckIntervalSeconds: interval, HealthCheckTimeoutSeconds: timeout, HealthyThresholdCount: threshold}
+}
+
+func TestNewPlanDerivesWaitsAndDeadlines(t *testing.T) {
+	regs := []Registration{{TargetGroupARN: testARN, Port: 8080}}
+	tests := []struct {
+		name          string
+		in            Input
+		groups        []TargetGroup
+		wantWaits     Waits
+		wantDeadlines Deadlines
+	}{
+		{
+			name:          "post's target group, AWS default delay",
+			in:            Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}},
+			groups:        []TargetGroup{group(300, 6, 5, 2)},
+			wantWaits:     Waits{DeregistrationDelaySeconds: 300, HealthySeconds: 12, PollSeconds: DefaultPollSeconds},
+			wantDeadlines: Deadlines{DrainSeconds: 300 + DrainMargin, HealthySeconds: 3*6 + 5 + HealthyMargin},
+		},
+		{
+			name:          "slowest of several groups wins",
+			in:            Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}, PollSeconds: 3},
+			groups:        []TargetGroup{group(30, 10, 5, 5), group(120, 6, 5, 2)},
+			wantWaits:     Waits{DeregistrationDelaySeconds: 120, HealthySeconds: 50, PollSeconds: 3},
+			wantDeadlines: Deadlines{DrainSeconds: 120 + DrainMargin, HealthySeconds: 6*10 + 5 + HealthyMargin},
+		},
+		{
+			name:          "overrides",
+			in:            Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}, Timeouts: Timeouts{DrainSeconds: 42, HealthySeconds: 99}},
+			groups:        []TargetGroup{group(0, 5, 2, 2)},
+			wantWaits:     Waits{DeregistrationDelaySeconds: 0, HealthySeconds: 10, PollSeconds: DefaultPollSeconds},
+			wantDeadlines: Deadlines{DrainSeconds: 42, HealthySeconds: 99},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := NewPlan(tt.in, tt.groups, regs, "tok")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Waits != tt.wantWaits {
+				t.Errorf("waits = %+v, want %+v", p.Waits, tt.wantWaits)
+			}
+			if p.Deadlines != tt.wantDeadlines {
+				t.Errorf("deadlines = %+v, want %+v", p.Deadlines, tt.wantDeadlines)
+			}
+		})
+	}
+	if _, err := NewPlan(Input{InstanceID: testInstance}, nil, nil, "tok"); err == nil {
+		t.Error("NewPlan without registrations: no error")
+	}
+}
+
+func TestMaintenanceCommand(t *testing.T) {
+	tests := []struct {
+		name string
+		m    Maintenance
+		want Command
+	}{
+		{"patch defaults", Maintenance{Action: ActionPatch}, Command{Action: ActionPatch, DocumentName: DocumentPatchBaseline, TimeoutSeconds: 7200,
+			Parameters: map[string][]string{"Operation": {"Install"}, "RebootOption": {"RebootIfNeeded"}}}},
+		{"patch scan", Maintenance{Action: ActionPatch, Operation: "Scan", RebootOption: "NoReboot", TimeoutSeconds: 60}, Command{Action: ActionPatch, DocumentName: DocumentPatchBaseline, TimeoutSeconds: 60,
+			Parameters: map[string][]string{"Operation": {"Scan"}, "RebootOption": {"NoReboot"}}}},
+		{"commands", Maintenance{Action: ActionCommands, Commands: []string{"yum -y update", "exit 194"}}, Command{Action: ActionCommands, DocumentName: DocumentShellScript, TimeoutSeconds: 3600,
+			Parameters: map[string][]string{"commands": {"yum -y update", "exit 194"}, "executionTimeout": {"3600"}}}},
+		{"document", Maintenance{Action: ActionDocument, DocumentName: "Doc", Parameters: map[string][]string{"a": {"b"}}}, Command{Action: ActionDocument, DocumentName: "Doc", TimeoutSeconds: 3600,
+			Parameters: map[string][]string{"a": {"b"}}}},
+		{"reboot", Maintenance{Action: ActionReboot, TimeoutSeconds: 300}, Command{Action: ActionReboot, DocumentName: DocumentShellScript, TimeoutSeconds: 300,
+			Parameters: map[string][]string{"commands": RebootScript("tok"), "executionTimeout": {"300"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MaintenanceCommand(tt.m, "tok"); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+	hc := HealthCheckCommand(HealthCheck{Commands: []string{"curl -fsS localhost:8080/"}})
+	if hc.DocumentName != DocumentShellScript || hc.TimeoutSeconds != DefaultHealthCheckSeconds || hc.Parameters["executionTimeout"][0] != "300" {
+		t.Errorf("health check command = %+v", hc)
+	}
+}
+
+// TestRebootScriptIsIdempotent runs the reboot script under bash the way the SSM agent
+// does: exit 194 asks for a reboot, after which the agent runs the whole script again.
+func TestRebootScriptIsIdempotent(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash not installed")
+	}
+	dir := t.TempDir()
+	script := strings.Join(RebootScript("abc123"), "\n")
+	run := func() int {
+		cmd := exec.Command(bash, "-c", script)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if exit, ok := err.(*exec.ExitError); ok {
+			return exit.ExitCode()
+		} else if err != nil {
+			t.Fatalf("running the script: %v\n%s", err, out)
+		}
+		return 0
+	}
+	if syntax := exec.Command(bash, "-n", "-c", script); syntax.Run() != nil {
+		t.Fatal("bash -n: the script has a syntax error")
+	}
+	if code := run(); code != 194 {
+		t.Fatalf("first run exited %d, want 194 (reboot)", code)
+	}
+	flag := filepath.Join(dir, "drainpipe-reboot-abc123.flag")
+	if _, err := os.Stat(flag); err != nil {
+		t.Fatalf("flag file not written: %v", err)
+	}
+	if code := run(); code != 0 {
+		t.Fatalf("run after the reboot exited %d, want 0", code)
+	}
+	if _, err := os.Stat(flag); !os.IsNotExist(err) {
+		t.Fatalf("flag file left behind after the second run: %v", err)
+	}
+	// A flag from another execution (another token) must not make this one skip its reboot.
+	if err := os.WriteFile(filepath.Join(dir, "drainpipe-reboot-stale.flag"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := run(); code != 194 {
+		t.Fatalf("with a stale flag of another run, exited %d, want 194", code)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	at := func(sec float64) string { return t0.Add(time.Duration(sec * float64(time.Second))).Format(time.RFC3339Nano) }
+	plan := Plan{
+		InstanceID:    testInstance,
+		Registrations: []Registration{{TargetGroupARN: testARN, Port: 8080}},
+		Maintenance:   MaintenanceCommand(Maintenance{Action: ActionReboot}, "tok"),
+		Deadlines:     Deadlines{DrainSeconds: 360, HealthySeconds: 83},
+		Waits:         Waits{DeregistrationDelaySeconds: 300},
+	}
+	s := State{
+		Plan:               plan,
+		Deregistration:     &Deregistration{DeregisteredAt: at(0)},
+		Drain:              &TargetsReport{Done: true, CheckedAt: at(301.5)},
+		MaintenanceCommand: &CommandSent{CommandID: "cmd-1", SentAt: at(302)},
+		MaintenanceResult:  &CommandReport{Done: true, CheckedAt: at(362)},
+		HealthCheckCommand: &CommandSent{CommandID: "cmd-2", SentAt: at(363)},
+		HealthCheckResult:  &CommandReport{Done: true, CheckedAt: at(373)},
+		Registration:       &Registered{RegisteredAt: at(374)},
+		Health:             &TargetsReport{Done: true, CheckedAt: at(390.25)},
+	}
+	sum, err := Summarize(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"drain": 301.5, "maintenance": 60, "healthCheck": 10, "returnToHealthy": 16.25, "outOfService": 390.25}
+	if !reflect.DeepEqual(sum.PhaseSeconds, want) {
+		t.Errorf("phases = %v, want %v", sum.PhaseSeconds, want)
+	}
+	if sum.Outcome != OutcomeMaintained || sum.CommandIDs["maintenance"] != "cmd-1" || sum.CommandIDs["healthCheck"] != "cmd-2" {
+		t.Errorf("summary = %+v", sum)
+	}
+
+	s.Health = nil
+	if _, err := Summarize(s); err == nil {
+		t.Error("summary of a state without the health result: no error")
+	}
+
+	dry, err := Summarize(State{Plan: func() Plan { p := plan; p.DryRun = true; return p }()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dry.Outcome != OutcomeDryRun || len(dry.WouldDo) != 5 || !strings.HasPrefix(dry.WouldDo[0], "deregister "+testInstance+" port 8080 from web") {
+		t.Errorf("dry run summary = %+v", dry)
+	}
+}
+
+func TestGroupName(t *testing.T) {
+	for arn, want := range map[string]string{testARN: "web", "arn:aws:elasticloadbalancing:r:1:targetgroup/x": "x", "not-an-arn": "not-an-arn"} {
+		if got := GroupName(arn); got != want {
+			t.Errorf("GroupName(%q) = %q, want %q", arn, got, want)
+		}
+	}
+}

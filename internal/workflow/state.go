@@ -1,0 +1,190 @@
+package workflow
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// State is the instance state machine's state after the first step: the plan, plus the
+// result of each step under its own key (the ResultPath of its Task state). Functions
+// that act on the instance's registrations take the whole State.
+type State struct {
+	Plan
+	TargetGroupCheck   *GroupsReport   `json:"targetGroupCheck,omitempty"`
+	InstanceCheck      *TargetsReport  `json:"instanceCheck,omitempty"`
+	Deregistration     *Deregistration `json:"deregistration,omitempty"`
+	Drain              *TargetsReport  `json:"drain,omitempty"`
+	MaintenanceCommand *CommandSent    `json:"maintenanceCommand,omitempty"`
+	MaintenanceResult  *CommandReport  `json:"maintenanceResult,omitempty"`
+	HealthCheckCommand *CommandSent    `json:"healthCheckCommand,omitempty"`
+	HealthCheckResult  *CommandReport  `json:"healthCheckResult,omitempty"`
+	Registration       *Registered     `json:"registration,omitempty"`
+	Health             *TargetsReport  `json:"health,omitempty"`
+}
+
+// TargetState is one registration's health as DescribeTargetHealth reports it.
+type TargetState struct {
+	TargetGroupARN string `json:"targetGroupArn"`
+	ID             string `json:"id"`
+	Port           int32  `json:"port"`
+	State          string `json:"state"`
+	Reason         string `json:"reason,omitempty"`
+}
+
+func (t TargetState) String() string {
+	s := fmt.Sprintf("%s:%d in %s is %s", t.ID, t.Port, GroupName(t.TargetGroupARN), t.State)
+	if t.Reason != "" {
+		s += " (" + t.Reason + ")"
+	}
+	return s
+}
+
+// GroupReport counts one target group's targets before the instance is taken out.
+type GroupReport struct {
+	TargetGroupARN string `json:"targetGroupArn"`
+	Targets        int    `json:"targets"`
+	Healthy        int    `json:"healthy"`
+	// HealthyWithout is the number of healthy targets left once the instance is out.
+	HealthyWithout int `json:"healthyWithout"`
+}
+
+// GroupsReport is the result of the target-group check.
+type GroupsReport struct {
+	Groups []GroupReport `json:"groups"`
+}
+
+// TargetsReport is the result of a check of the instance's registrations.
+type TargetsReport struct {
+	// Done: the condition checked for holds (healthy, drained).
+	Done      bool          `json:"done"`
+	CheckedAt string        `json:"checkedAt"`
+	Targets   []TargetState `json:"targets"`
+}
+
+// Deregistration is the result of deregistering the instance.
+type Deregistration struct {
+	DeregisteredAt string `json:"deregisteredAt"`
+	DrainDeadline  string `json:"drainDeadline"`
+}
+
+// Registered is the result of registering the instance again.
+type Registered struct {
+	RegisteredAt    string `json:"registeredAt"`
+	HealthyDeadline string `json:"healthyDeadline"`
+}
+
+// CommandSent is the result of sending an SSM command.
+type CommandSent struct {
+	CommandID string `json:"commandId"`
+	SentAt    string `json:"sentAt"`
+	Deadline  string `json:"deadline"`
+}
+
+// CommandReport is the result of one check of an SSM command invocation.
+type CommandReport struct {
+	Done          bool   `json:"done"`
+	Status        string `json:"status"`
+	StatusDetails string `json:"statusDetails,omitempty"`
+	CheckedAt     string `json:"checkedAt"`
+	// OutputTail is the end of the command's standard output, once it is done.
+	OutputTail string `json:"outputTail,omitempty"`
+}
+
+// GroupName is the name part of a target group ARN, for messages ("web" for
+// arn:...:targetgroup/web/0123456789abcdef); the ARN itself when it has none.
+func GroupName(arn string) string {
+	_, rest, ok := strings.Cut(arn, ":targetgroup/")
+	if !ok {
+		return arn
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	return name
+}
+
+// Summary is the execution's output.
+type Summary struct {
+	InstanceID    string         `json:"instanceId"`
+	Outcome       string         `json:"outcome"`
+	Maintenance   string         `json:"maintenance"`
+	Registrations []Registration `json:"registrations"`
+	// CommandIDs are the SSM command ids, by purpose ("maintenance", "healthCheck").
+	CommandIDs map[string]string `json:"commandIds,omitempty"`
+	// PhaseSeconds are the seconds spent in each phase: drain (deregistration until every
+	// registration is unused), maintenance, healthCheck, returnToHealthy (registration
+	// until healthy) and outOfService (deregistration until healthy again).
+	PhaseSeconds map[string]float64 `json:"phaseSeconds,omitempty"`
+	// WouldDo lists, for a dry run, the changes a real run would make, in order.
+	WouldDo []string `json:"wouldDo,omitempty"`
+}
+
+// Outcomes of a successful execution.
+const (
+	OutcomeMaintained = "maintained"
+	OutcomeDryRun     = "dry-run"
+)
+
+// Summarize builds the execution's output from the final state.
+func Summarize(s State) (Summary, error) {
+	sum := Summary{
+		InstanceID:    s.InstanceID,
+		Maintenance:   s.Maintenance.Describe(),
+		Registrations: s.Registrations,
+	}
+	if s.DryRun {
+		sum.Outcome = OutcomeDryRun
+		sum.WouldDo = wouldDo(s.Plan)
+		return sum, nil
+	}
+	sum.Outcome = OutcomeMaintained
+	if s.Deregistration == nil || s.Drain == nil || s.MaintenanceCommand == nil || s.MaintenanceResult == nil || s.Registration == nil || s.Health == nil {
+		return Summary{}, fmt.Errorf("summary of %s: the state lacks a step's result (deregistration, drain, maintenance, registration and health are all required)", s.InstanceID)
+	}
+	sum.CommandIDs = map[string]string{"maintenance": s.MaintenanceCommand.CommandID}
+	spans := []struct {
+		name, from, to string
+	}{
+		{"drain", s.Deregistration.DeregisteredAt, s.Drain.CheckedAt},
+		{"maintenance", s.MaintenanceCommand.SentAt, s.MaintenanceResult.CheckedAt},
+		{"returnToHealthy", s.Registration.RegisteredAt, s.Health.CheckedAt},
+		{"outOfService", s.Deregistration.DeregisteredAt, s.Health.CheckedAt},
+	}
+	if s.HealthCheckCommand != nil && s.HealthCheckResult != nil {
+		sum.CommandIDs["healthCheck"] = s.HealthCheckCommand.CommandID
+		spans = append(spans, struct{ name, from, to string }{"healthCheck", s.HealthCheckCommand.SentAt, s.HealthCheckResult.CheckedAt})
+	}
+	sum.PhaseSeconds = map[string]float64{}
+	for _, sp := range spans {
+		from, err := ParseTime(sp.name+" start", sp.from)
+		if err != nil {
+			return Summary{}, err
+		}
+		to, err := ParseTime(sp.name+" end", sp.to)
+		if err != nil {
+			return Summary{}, err
+		}
+		sum.PhaseSeconds[sp.name] = roundSeconds(to.Sub(from))
+	}
+	return sum, nil
+}
+
+func roundSeconds(d time.Duration) float64 {
+	return float64(d.Round(10*time.Millisecond).Milliseconds()) / 1000
+}
+
+func wouldDo(p Plan) []string {
+	var steps []string
+	for _, r := range p.Registrations {
+		steps = append(steps, fmt.Sprintf("deregister %s port %d from %s", p.InstanceID, r.Port, GroupName(r.TargetGroupARN)))
+	}
+	steps = append(steps, fmt.Sprintf("wait up to %ds for draining (deregistration delay %ds)", p.Deadlines.DrainSeconds, p.Waits.DeregistrationDelaySeconds))
+	steps = append(steps, "run "+p.Maintenance.Describe())
+	if p.HealthCheck != nil {
+		steps = append(steps, "run "+p.HealthCheck.Describe())
+	}
+	for _, r := range p.Registrations {
+		steps = append(steps, fmt.Sprintf("register %s port %d in %s", p.InstanceID, r.Port, GroupName(r.TargetGroupARN)))
+	}
+	steps = append(steps, fmt.Sprintf("wait up to %ds for the instance and its groups to be healthy", p.Deadlines.HealthySeconds))
+	return steps
+}

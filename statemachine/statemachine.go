@@ -1,0 +1,64 @@
+// Package statemachine owns drainpipe's Amazon States Language definitions (the
+// *.asl.json files beside this one, embedded) and their ${...} placeholders, which the
+// deployment substitutes with the functions' ARNs.
+package statemachine
+
+import (
+	"embed"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+//go:embed *.asl.json
+var files embed.FS
+
+// MaintainInstance is the file name of the per-instance state machine.
+const MaintainInstance = "maintain-instance.asl.json"
+
+// Definition returns the raw definition in the named file.
+func Definition(name string) ([]byte, error) {
+	return files.ReadFile(name)
+}
+
+// Names lists the definition files.
+func Names() []string {
+	entries, _ := files.ReadDir(".") // the embedded root always exists
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+var placeholderPattern = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
+
+// Placeholders lists the distinct placeholder names in a definition, sorted.
+func Placeholders(def []byte) []string {
+	var names []string
+	for _, m := range placeholderPattern.FindAllSubmatch(def, -1) {
+		names = append(names, string(m[1]))
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// Substitute replaces every placeholder with its value, as CloudFormation's
+// DefinitionSubstitutions does, and fails on a placeholder without a value.
+func Substitute(def []byte, values map[string]string) ([]byte, error) {
+	var missing []string
+	out := placeholderPattern.ReplaceAllFunc(def, func(m []byte) []byte {
+		name := string(m[2 : len(m)-1])
+		v, ok := values[name]
+		if !ok {
+			missing = append(missing, name)
+			return m
+		}
+		return []byte(v)
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("no value for placeholder(s) %s", strings.Join(missing, ", "))
+	}
+	return out, nil
+}

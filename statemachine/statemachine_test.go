@@ -1,0 +1,295 @@
+package statemachine
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/functions"
+)
+
+type state struct {
+	Type        string
+	Resource    string
+	Next        string
+	Default     string
+	End         bool
+	Choices     []struct{ Next string }
+	Retry       []retrier
+	Catch       []catcher
+	ErrorPath   string
+	CausePath   string
+	Error       string
+	SecondsPath string
+}
+
+type retrier struct {
+	ErrorEquals     []string
+	IntervalSeconds int
+	MaxAttempts     int
+	BackoffRate     float64
+	JitterStrategy  string
+}
+
+type catcher struct {
+	ErrorEquals []string
+	ResultPath  string
+	Next        string
+}
+
+type definition struct {
+	StartAt        string
+	TimeoutSeconds *int
+	States         map[string]state
+}
+
+func load(t *testing.T, name string) definition {
+	t.Helper()
+	raw, err := Definition(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def definition
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	if err := dec.Decode(&def); err != nil {
+		t.Fatalf("%s is not valid JSON: %v", name, err)
+	}
+	return def
+}
+
+// next lists the states a state can go to without an error.
+func (s state) next() []string {
+	var out []string
+	for _, n := range append([]string{s.Next, s.Default}, choiceNexts(s)...) {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func choiceNexts(s state) []string {
+	var out []string
+	for _, c := range s.Choices {
+		out = append(out, c.Next)
+	}
+	return out
+}
+
+// reachable lists the states reachable from start, following errors too when withCatch,
+// and never entering skip.
+func (d definition) reachable(start string, withCatch bool, skip string) map[string]bool {
+	seen := map[string]bool{}
+	var walk func(string)
+	walk = func(name string) {
+		if name == skip || seen[name] {
+			return
+		}
+		seen[name] = true
+		s := d.States[name]
+		for _, n := range s.next() {
+			walk(n)
+		}
+		if withCatch {
+			for _, c := range s.Catch {
+				walk(c.Next)
+			}
+		}
+	}
+	walk(start)
+	return seen
+}
+
+var transient = []string{"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"}
+
+func TestDefinitions(t *testing.T) {
+	if len(Names()) == 0 {
+		t.Fatal("no definitions embedded")
+	}
+	for _, name := range Names() {
+		t.Run(name, func(t *testing.T) {
+			def := load(t, name)
+			if _, ok := def.States[def.StartAt]; !ok {
+				t.Fatalf("StartAt %q is not a state", def.StartAt)
+			}
+			// An execution timeout cannot be caught: it would end the execution with the
+			// instance out of rotation. Deadlines live in the functions instead.
+			if def.TimeoutSeconds != nil {
+				t.Error("the definition sets TimeoutSeconds: an execution timeout skips the rollback")
+			}
+			all := def.reachable(def.StartAt, true, "")
+			for n, s := range def.States {
+				for _, to := range append(s.next(), catchNexts(s)...) {
+					if _, ok := def.States[to]; !ok {
+						t.Errorf("%s goes to %q, which is not a state", n, to)
+					}
+				}
+				if !all[n] {
+					t.Errorf("%s is unreachable", n)
+				}
+				if s.Type == "Choice" && s.Default == "" {
+					t.Errorf("%s: a Choice without Default fails with States.NoChoiceMatched, which no Catch sees", n)
+				}
+				if s.Type == "Task" {
+					checkRetry(t, n, s)
+				}
+				for _, r := range s.Retry {
+					checkNames(t, n, r.ErrorEquals)
+				}
+				for _, c := range s.Catch {
+					checkNames(t, n, c.ErrorEquals)
+				}
+			}
+		})
+	}
+}
+
+func catchNexts(s state) []string {
+	var out []string
+	for _, c := range s.Catch {
+		out = append(out, c.Next)
+	}
+	return out
+}
+
+func checkRetry(t *testing.T, name string, s state) {
+	t.Helper()
+	for _, r := range s.Retry {
+		if slices.Equal(r.ErrorEquals, transient) {
+			if r.MaxAttempts < 3 || r.BackoffRate < 1.5 || r.JitterStrategy != "FULL" {
+				t.Errorf("%s: the transient Retry needs at least 3 attempts with backoff and full jitter: %+v", name, r)
+			}
+			return
+		}
+	}
+	t.Errorf("%s: no Retry on exactly the transient Lambda errors %v", name, transient)
+}
+
+// checkNames: every custom error name matched is one a function can produce.
+func checkNames(t *testing.T, state string, names []string) {
+	t.Helper()
+	for _, n := range names {
+		if strings.HasPrefix(n, "States.") || strings.HasPrefix(n, "Lambda.") {
+			continue
+		}
+		if !slices.Contains(faults.Names, n) {
+			t.Errorf("%s matches error %q, which no function produces (faults.Names)", state, n)
+		}
+	}
+}
+
+// TestEveryPlaceholderIsAFunction: each placeholder stands for a registered function's
+// ARN, and every registered function is used by some definition.
+func TestEveryPlaceholderIsAFunction(t *testing.T) {
+	known := map[string]string{}
+	for _, f := range functions.All {
+		known[functions.Placeholder(f.Name)] = f.Name
+	}
+	used := map[string]bool{}
+	for _, name := range Names() {
+		raw, _ := Definition(name)
+		for _, p := range Placeholders(raw) {
+			if _, ok := known[p]; !ok {
+				t.Errorf("%s: placeholder ${%s} is no function's (known: %v)", name, p, known)
+			}
+			used[p] = true
+		}
+	}
+	for p, f := range known {
+		if !used[p] {
+			t.Errorf("function %s (${%s}) is used by no state machine", f, p)
+		}
+	}
+}
+
+// TestRollback is the safety property: from the first deregistration on, every Task that
+// can fail is caught (States.ALL), the catch path re-registers the instance, and it then
+// fails with the original error name and cause, never succeeds.
+func TestRollback(t *testing.T) {
+	def := load(t, MaintainInstance)
+	deregister, register := "${"+functions.Placeholder("deregister-target")+"}", "${"+functions.Placeholder("register-target")+"}"
+	var start string
+	for n, s := range def.States {
+		if s.Resource == deregister {
+			start = n
+		}
+	}
+	if start == "" {
+		t.Fatal("no state deregisters the instance")
+	}
+	// At risk: reachable from the deregistration, and not reachable without it (the dry
+	// run reaches the final summary without changing anything).
+	withDeregistration := def.reachable(start, false, "")
+	withoutDeregistration := def.reachable(def.StartAt, false, start)
+	var atRisk []string
+	for n := range withDeregistration {
+		if !withoutDeregistration[n] {
+			atRisk = append(atRisk, n)
+		}
+	}
+	slices.Sort(atRisk)
+	if len(atRisk) < 10 {
+		t.Fatalf("only %d states after deregistration: %v", len(atRisk), atRisk)
+	}
+	for _, n := range atRisk {
+		s := def.States[n]
+		if s.Type == "Succeed" {
+			t.Errorf("%s: the instance may be out of rotation at a Succeed state", n)
+		}
+		if s.Type != "Task" && s.Type != "Parallel" && s.Type != "Map" {
+			continue
+		}
+		var all *catcher
+		for i, c := range s.Catch {
+			if slices.Contains(c.ErrorEquals, "States.ALL") {
+				all = &s.Catch[i]
+			}
+		}
+		if all == nil {
+			t.Errorf("%s: no Catch on States.ALL after deregistration", n)
+			continue
+		}
+		if all.ResultPath != "$.error" {
+			t.Errorf("%s: the Catch must keep the state and put the error at $.error, has ResultPath %q", n, all.ResultPath)
+		}
+		restore := def.States[all.Next]
+		if restore.Resource != register {
+			t.Errorf("%s: the Catch goes to %s, which does not register the instance again", n, all.Next)
+			continue
+		}
+		final := def.States[restore.Next]
+		if final.Type != "Fail" || final.ErrorPath != "$.error.Error" || final.CausePath != "$.error.Cause" {
+			t.Errorf("%s: after %s the execution must fail with the original error ($.error.Error, $.error.Cause), goes to %s %+v", n, all.Next, restore.Next, final)
+		}
+		for _, c := range restore.Catch {
+			if f := def.States[c.Next]; f.Type != "Fail" {
+				t.Errorf("%s: when the restore itself fails the execution must fail, goes to %s", all.Next, c.Next)
+			}
+		}
+	}
+}
+
+func TestWaitsReadThePlan(t *testing.T) {
+	def := load(t, MaintainInstance)
+	for n, s := range def.States {
+		if s.Type == "Wait" && !strings.HasPrefix(s.SecondsPath, "$.waits.") {
+			t.Errorf("%s: waits must come from the plan's waits (set by resolve-targets), has SecondsPath %q", n, s.SecondsPath)
+		}
+	}
+}
+
+func TestSubstitute(t *testing.T) {
+	def := []byte(`{"a": "${One}", "b": "${Two}", "c": "${One}"}`)
+	if got := Placeholders(def); !slices.Equal(got, []string{"One", "Two"}) {
+		t.Errorf("Placeholders = %v", got)
+	}
+	out, err := Substitute(def, map[string]string{"One": "arn:1", "Two": "arn:2"})
+	if err != nil || string(out) != `{"a": "arn:1", "b": "arn:2", "c": "arn:1"}` {
+		t.Errorf("Substitute = %s, %v", out, err)
+	}
+	if _, err := Substitute(def, map[string]string{"One": "x"}); err == nil || !strings.Contains(err.Error(), "Two") {
+		t.Errorf("Substitute with a missing value: %v", err)
+	}
+}
