@@ -80,7 +80,9 @@ func (f staticELB) DeregisterTargets(context.Context, *elbv2.DeregisterTargetsIn
 }
 
 // staticSSM sends every command as the same id and reports one invocation.
-type staticSSM struct{ invocation *ssm.GetCommandInvocationOutput }
+type staticSSM struct {
+	invocation *ssm.GetCommandInvocationOutput
+}
 
 func (f staticSSM) SendCommand(context.Context, *ssm.SendCommandInput, ...func(*ssm.Options)) (*ssm.SendCommandOutput, error) {
 	return &ssm.SendCommandOutput{Command: &ssmtypes.Command{CommandId: new("0b5c3f7e-1a2b-4c3d-8e9f-0123456789ab")}}, nil

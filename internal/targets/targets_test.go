@@ -86,7 +86,11 @@ func TestResolve(t *testing.T) {
 		{name: "ip target group", elb: fleet, input: input(ipARN), wantErr: faults.UnsupportedTargetType, wantMsg: `target type "ip"`},
 		{name: "unknown group", elb: fleet, input: input("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/gone/1111111111111111"),
 			wantErr: faults.TargetGroupNotFound, wantMsg: "check the ARN"},
-		{name: "bad input changes nothing and calls nothing", elb: func() *fakeELB { f := fleet(); f.fail = map[string]error{"DescribeTargetGroups": errors.New("must not be called")}; return f },
+		{name: "bad input changes nothing and calls nothing", elb: func() *fakeELB {
+			f := fleet()
+			f.fail = map[string]error{"DescribeTargetGroups": errors.New("must not be called")}
+			return f
+		},
 			input: json.RawMessage(`{"instanceId":"i-1","maintenance":{"action":"reboot"}}`), wantErr: faults.InvalidInput, wantMsg: "not an EC2 instance id"},
 		{name: "missing delay attribute", elb: func() *fakeELB { f := fleet(); f.groups[0].delay = ""; return f }, input: input(webARN),
 			wantErr: faults.InternalError},

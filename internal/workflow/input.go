@@ -247,4 +247,3 @@ func commandProblems(field string, commands []string) []string {
 	}
 	return nil
 }
-

@@ -37,8 +37,9 @@ type Waits struct {
 	// DeregistrationDelaySeconds: the first pause after deregistration. ALB reports a
 	// target as draining until the delay ends, so checking earlier only costs transitions.
 	DeregistrationDelaySeconds int `json:"deregistrationDelaySeconds"`
-	// HealthySeconds: the first pause after registration: healthy threshold x interval,
-	// the soonest a newly registered target can be healthy.
+	// HealthySeconds: the first pause after registration: one health check interval of
+	// the slowest group. ALB's guide says a newly registered target must pass one health
+	// check to be healthy; the deadline also covers the older threshold x interval rule.
 	HealthySeconds int `json:"healthySeconds"`
 	// PollSeconds: the pause between two later checks.
 	PollSeconds int `json:"pollSeconds"`
@@ -88,15 +89,15 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 		hc := HealthCheckCommand(*in.HealthCheck)
 		p.HealthCheck = &hc
 	}
-	var maxDelay, maxHealthy, maxToHealthy int
+	var maxDelay, maxInterval, maxToHealthy int
 	for _, g := range groups {
 		maxDelay = max(maxDelay, g.DeregistrationDelaySeconds)
-		maxHealthy = max(maxHealthy, g.HealthyThresholdCount*g.HealthCheckIntervalSeconds)
+		maxInterval = max(maxInterval, g.HealthCheckIntervalSeconds)
 		maxToHealthy = max(maxToHealthy, (g.HealthyThresholdCount+1)*g.HealthCheckIntervalSeconds+g.HealthCheckTimeoutSeconds)
 	}
 	p.Waits = Waits{
 		DeregistrationDelaySeconds: maxDelay,
-		HealthySeconds:             maxHealthy,
+		HealthySeconds:             maxInterval,
 		PollSeconds:                orDefault(in.PollSeconds, DefaultPollSeconds),
 	}
 	p.Deadlines = Deadlines{

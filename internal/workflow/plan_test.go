@@ -27,21 +27,21 @@ func TestNewPlanDerivesWaitsAndDeadlines(t *testing.T) {
 			name:          "post's target group, AWS default delay",
 			in:            Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}},
 			groups:        []TargetGroup{group(300, 6, 5, 2)},
-			wantWaits:     Waits{DeregistrationDelaySeconds: 300, HealthySeconds: 12, PollSeconds: DefaultPollSeconds},
+			wantWaits:     Waits{DeregistrationDelaySeconds: 300, HealthySeconds: 6, PollSeconds: DefaultPollSeconds},
 			wantDeadlines: Deadlines{DrainSeconds: 300 + DrainMargin, HealthySeconds: 3*6 + 5 + HealthyMargin},
 		},
 		{
 			name:          "slowest of several groups wins",
 			in:            Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}, PollSeconds: 3},
 			groups:        []TargetGroup{group(30, 10, 5, 5), group(120, 6, 5, 2)},
-			wantWaits:     Waits{DeregistrationDelaySeconds: 120, HealthySeconds: 50, PollSeconds: 3},
+			wantWaits:     Waits{DeregistrationDelaySeconds: 120, HealthySeconds: 10, PollSeconds: 3},
 			wantDeadlines: Deadlines{DrainSeconds: 120 + DrainMargin, HealthySeconds: 6*10 + 5 + HealthyMargin},
 		},
 		{
 			name:          "overrides",
 			in:            Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}, Timeouts: Timeouts{DrainSeconds: 42, HealthySeconds: 99}},
 			groups:        []TargetGroup{group(0, 5, 2, 2)},
-			wantWaits:     Waits{DeregistrationDelaySeconds: 0, HealthySeconds: 10, PollSeconds: DefaultPollSeconds},
+			wantWaits:     Waits{DeregistrationDelaySeconds: 0, HealthySeconds: 5, PollSeconds: DefaultPollSeconds},
 			wantDeadlines: Deadlines{DrainSeconds: 42, HealthySeconds: 99},
 		},
 	}
@@ -141,7 +141,9 @@ func TestRebootScriptIsIdempotent(t *testing.T) {
 
 func TestSummarize(t *testing.T) {
 	t0 := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
-	at := func(sec float64) string { return t0.Add(time.Duration(sec * float64(time.Second))).Format(time.RFC3339Nano) }
+	at := func(sec float64) string {
+		return t0.Add(time.Duration(sec * float64(time.Second))).Format(time.RFC3339Nano)
+	}
 	plan := Plan{
 		InstanceID:    testInstance,
 		Registrations: []Registration{{TargetGroupARN: testARN, Port: 8080}},
