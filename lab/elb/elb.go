@@ -1,0 +1,618 @@
+// Package elb owns the lab's load balancer: a real HTTP reverse proxy in front of target
+// groups that behave as ALB target groups do (see shared/reference/aws-facts.md): health
+// checks with interval, timeout, thresholds and matcher; the target states and reason
+// codes; initial targets get no traffic until they pass one check; deregistration drains
+// (no new requests, in-flight ones may finish, shown as draining until the delay ends,
+// then cut); fail-open when every target is unhealthy; 502 when a target refuses or drops
+// the connection, 504 when it does not answer in time. It also answers the ELBv2 API
+// operations drainpipe calls, in Go; package awsapi puts them on the wire.
+package elb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/drainpipe/drainpipe/lab/clock"
+)
+
+// Target health states and reason codes, as ALB reports them.
+const (
+	StateInitial   = "initial"
+	StateHealthy   = "healthy"
+	StateUnhealthy = "unhealthy"
+	StateUnused    = "unused"
+	StateDraining  = "draining"
+
+	ReasonRegistrationInProgress  = "Elb.RegistrationInProgress"
+	ReasonInitialHealthChecking   = "Elb.InitialHealthChecking"
+	ReasonResponseCodeMismatch    = "Target.ResponseCodeMismatch"
+	ReasonTimeout                 = "Target.Timeout"
+	ReasonFailedHealthChecks      = "Target.FailedHealthChecks"
+	ReasonNotRegistered           = "Target.NotRegistered"
+	ReasonDeregistrationInProcess = "Target.DeregistrationInProgress"
+)
+
+// IdleTimeoutSeconds is ALB's default idle timeout: a target that sends nothing back for
+// this long gets the client a 504.
+const IdleTimeoutSeconds = 60
+
+// HealthCheck holds a group's health check settings, in lab seconds.
+type HealthCheck struct {
+	Path               string
+	IntervalSeconds    int
+	TimeoutSeconds     int
+	HealthyThreshold   int
+	UnhealthyThreshold int
+	// Matcher is the success codes: "200", "200-299" or "200,302".
+	Matcher string
+}
+
+// GroupConfig describes a target group.
+type GroupConfig struct {
+	Name string
+	// Port is the group's traffic port, used for targets registered without one.
+	Port int32
+	// TargetType is "instance" (the default), "ip" or "lambda".
+	TargetType                 string
+	HealthCheck                HealthCheck
+	DeregistrationDelaySeconds int
+}
+
+// Addresser is EC2's view of the instances: an instance id's private address.
+type Addresser interface {
+	Address(id string) (ip string, ok bool)
+}
+
+// APIError is an ELBv2 API error with its real code.
+type APIError struct {
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string { return e.Code + ": " + e.Message }
+
+// Sample is one point of a group's health history.
+type Sample struct {
+	// At is lab seconds since the lab started.
+	At         float64
+	Healthy    int
+	Registered int
+}
+
+// TargetHealth is one target as DescribeTargetHealth reports it.
+type TargetHealth struct {
+	ID     string
+	Port   int32
+	State  string
+	Reason string
+}
+
+// LoadBalancer holds the target groups.
+type LoadBalancer struct {
+	clock     *clock.Clock
+	ec2       Addresser
+	arnPrefix string
+	transport *http.Transport
+	checker   *http.Client
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	groups []*Group
+}
+
+// New returns a load balancer for the account and region.
+func New(c *clock.Clock, ec2 Addresser, region, account string) *LoadBalancer {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &LoadBalancer{
+		clock: c, ec2: ec2,
+		arnPrefix: fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/", region, account),
+		transport: &http.Transport{
+			DialContext:           (&net.Dialer{Timeout: c.Seconds(10)}).DialContext,
+			ResponseHeaderTimeout: c.Seconds(IdleTimeoutSeconds),
+			MaxIdleConnsPerHost:   64,
+			IdleConnTimeout:       c.Seconds(IdleTimeoutSeconds),
+		},
+		checker: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+		ctx:     ctx, cancel: cancel,
+	}
+}
+
+// Close stops every health check and drain timer.
+func (lb *LoadBalancer) Close() {
+	lb.cancel()
+	lb.wg.Wait()
+	lb.transport.CloseIdleConnections()
+}
+
+// Group is a target group.
+type Group struct {
+	ARN string
+	cfg GroupConfig
+	lb  *LoadBalancer
+
+	targets []*target // in registration order
+	next    int       // round robin
+	history []Sample
+}
+
+type target struct {
+	id     string
+	port   int32
+	addr   string
+	state  string
+	reason string
+	ok     int // consecutive passed checks
+	fail   int // consecutive failed checks
+
+	stopChecks context.CancelFunc
+	// cut is cancelled when the deregistration delay ends: requests still in flight fail.
+	cut      context.Context
+	cutNow   context.CancelFunc
+	inflight int
+}
+
+// CreateTargetGroup adds a group and returns it.
+func (lb *LoadBalancer) CreateTargetGroup(cfg GroupConfig) *Group {
+	if cfg.TargetType == "" {
+		cfg.TargetType = "instance"
+	}
+	if cfg.HealthCheck.Path == "" {
+		cfg.HealthCheck.Path = "/"
+	}
+	if cfg.HealthCheck.Matcher == "" {
+		cfg.HealthCheck.Matcher = "200"
+	}
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	g := &Group{ARN: fmt.Sprintf("%s%s/%016x", lb.arnPrefix, cfg.Name, 0xd7a1000000000000+uint64(len(lb.groups))), cfg: cfg, lb: lb}
+	g.history = []Sample{{At: lb.clock.Since()}}
+	lb.groups = append(lb.groups, g)
+	return g
+}
+
+// Config returns the group's settings.
+func (g *Group) Config() GroupConfig { return g.cfg }
+
+func (lb *LoadBalancer) group(arn string) (*Group, error) {
+	for _, g := range lb.groups {
+		if g.ARN == arn {
+			return g, nil
+		}
+	}
+	return nil, &APIError{Code: "TargetGroupNotFound", Message: fmt.Sprintf("Target groups '%s' not found", arn)}
+}
+
+// Groups lists the groups, in creation order.
+func (lb *LoadBalancer) Groups() []*Group {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	return slices.Clone(lb.groups)
+}
+
+// DescribeTargetGroups returns the named groups (all when arns is empty), a page at a
+// time: marker is where the page starts ("" for the first), and the returned marker is ""
+// on the last page.
+func (lb *LoadBalancer) DescribeTargetGroups(arns []string, marker string, pageSize int) ([]GroupDescription, string, error) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if len(arns) > 0 {
+		var out []GroupDescription
+		var missing []string
+		for _, arn := range arns {
+			g, err := lb.group(arn)
+			if err != nil {
+				missing = append(missing, arn)
+				continue
+			}
+			out = append(out, g.describe())
+		}
+		if len(missing) > 0 {
+			return nil, "", &APIError{Code: "TargetGroupNotFound", Message: fmt.Sprintf("Target groups '%s' not found", strings.Join(missing, "', '"))}
+		}
+		return out, "", nil
+	}
+	start := 0
+	if marker != "" {
+		n, err := strconv.Atoi(marker)
+		if err != nil || n < 0 || n > len(lb.groups) {
+			return nil, "", &APIError{Code: "ValidationError", Message: "Invalid marker"}
+		}
+		start = n
+	}
+	if pageSize <= 0 || pageSize > 400 {
+		pageSize = 400
+	}
+	end := min(start+pageSize, len(lb.groups))
+	var out []GroupDescription
+	for _, g := range lb.groups[start:end] {
+		out = append(out, g.describe())
+	}
+	next := ""
+	if end < len(lb.groups) {
+		next = strconv.Itoa(end)
+	}
+	return out, next, nil
+}
+
+// GroupDescription is what DescribeTargetGroups says of a group.
+type GroupDescription struct {
+	ARN    string
+	Config GroupConfig
+}
+
+func (g *Group) describe() GroupDescription { return GroupDescription{ARN: g.ARN, Config: g.cfg} }
+
+// Attributes returns the group's attributes.
+func (lb *LoadBalancer) Attributes(arn string) (map[string]string, error) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	g, err := lb.group(arn)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		"deregistration_delay.timeout_seconds": strconv.Itoa(g.cfg.DeregistrationDelaySeconds),
+		"stickiness.enabled":                   "false",
+		"slow_start.duration_seconds":          "0",
+		"load_balancing.algorithm.type":        "round_robin",
+	}, nil
+}
+
+// TargetRef names a target; Port 0 means the group's port.
+type TargetRef struct {
+	ID   string
+	Port int32
+}
+
+func (g *Group) port(p int32) int32 {
+	if p == 0 {
+		return g.cfg.Port
+	}
+	return p
+}
+
+func (g *Group) find(id string, port int32) *target {
+	for _, t := range g.targets {
+		if t.id == id && t.port == port {
+			return t
+		}
+	}
+	return nil
+}
+
+// DescribeTargetHealth reports every registered target (draining ones included) when refs
+// is empty, or exactly the named ones, an unregistered one as unused/Target.NotRegistered.
+func (lb *LoadBalancer) DescribeTargetHealth(arn string, refs []TargetRef) ([]TargetHealth, error) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	g, err := lb.group(arn)
+	if err != nil {
+		return nil, err
+	}
+	var out []TargetHealth
+	if len(refs) == 0 {
+		for _, t := range g.targets {
+			out = append(out, TargetHealth{ID: t.id, Port: t.port, State: t.state, Reason: t.reason})
+		}
+		return out, nil
+	}
+	for _, r := range refs {
+		if _, ok := lb.ec2.Address(r.ID); !ok {
+			return nil, &APIError{Code: "InvalidTarget", Message: fmt.Sprintf("The following targets are not valid instances: '%s'", r.ID)}
+		}
+		port := g.port(r.Port)
+		if t := g.find(r.ID, port); t != nil {
+			out = append(out, TargetHealth{ID: t.id, Port: t.port, State: t.state, Reason: t.reason})
+		} else {
+			out = append(out, TargetHealth{ID: r.ID, Port: port, State: StateUnused, Reason: ReasonNotRegistered})
+		}
+	}
+	return out, nil
+}
+
+// RegisterTargets registers targets: each starts initial and gets no traffic until it
+// passes a health check. Registering a registered target changes nothing; registering a
+// draining one stops its drain.
+func (lb *LoadBalancer) RegisterTargets(arn string, refs []TargetRef) error {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	g, err := lb.group(arn)
+	if err != nil {
+		return err
+	}
+	if g.cfg.TargetType != "instance" {
+		return &APIError{Code: "ValidationError", Message: "the lab registers instance targets only"}
+	}
+	addrs := make([]string, len(refs))
+	for i, r := range refs {
+		ip, ok := lb.ec2.Address(r.ID)
+		if !ok {
+			return &APIError{Code: "InvalidTarget", Message: fmt.Sprintf("The following targets are not valid instances: '%s'", r.ID)}
+		}
+		addrs[i] = net.JoinHostPort(ip, strconv.Itoa(int(g.port(r.Port))))
+	}
+	for i, r := range refs {
+		port := g.port(r.Port)
+		if t := g.find(r.ID, port); t != nil {
+			if t.state != StateDraining {
+				continue
+			}
+			g.remove(t) // a drained target registered again starts over
+		}
+		t := &target{id: r.ID, port: port, addr: addrs[i], state: StateInitial, reason: ReasonRegistrationInProgress}
+		t.cut, t.cutNow = context.WithCancel(lb.ctx)
+		g.targets = append(g.targets, t)
+		g.startChecks(t)
+	}
+	g.sample()
+	return nil
+}
+
+// DeregisterTargets starts draining the targets. A target that is not registered is
+// ignored without an error, as ALB does.
+func (lb *LoadBalancer) DeregisterTargets(arn string, refs []TargetRef) error {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	g, err := lb.group(arn)
+	if err != nil {
+		return err
+	}
+	for _, r := range refs {
+		if _, ok := lb.ec2.Address(r.ID); !ok {
+			return &APIError{Code: "InvalidTarget", Message: fmt.Sprintf("The following targets are not valid instances: '%s'", r.ID)}
+		}
+	}
+	for _, r := range refs {
+		t := g.find(r.ID, g.port(r.Port))
+		if t == nil || t.state == StateDraining {
+			continue
+		}
+		t.stopChecks()
+		t.state, t.reason = StateDraining, ReasonDeregistrationInProcess
+		delay := lb.clock.Seconds(float64(g.cfg.DeregistrationDelaySeconds))
+		lb.wg.Add(1)
+		go func() {
+			defer lb.wg.Done()
+			timer := time.NewTimer(delay)
+			defer timer.Stop()
+			select {
+			case <-timer.C:
+			case <-t.cut.Done(): // registered again, or the lab is closing
+				return
+			}
+			lb.mu.Lock()
+			defer lb.mu.Unlock()
+			if g.find(t.id, t.port) == t && t.state == StateDraining {
+				g.remove(t)
+				g.sample()
+			}
+		}()
+	}
+	g.sample()
+	return nil
+}
+
+// remove drops a target and cuts what it still has in flight. Callers hold lb.mu.
+func (g *Group) remove(t *target) {
+	t.stopChecks()
+	t.cutNow()
+	g.targets = slices.DeleteFunc(g.targets, func(x *target) bool { return x == t })
+}
+
+// sample records the group's health counts if they changed. Callers hold lb.mu.
+func (g *Group) sample() {
+	healthy := 0
+	for _, t := range g.targets {
+		if t.state == StateHealthy {
+			healthy++
+		}
+	}
+	last := g.history[len(g.history)-1]
+	if last.Healthy == healthy && last.Registered == len(g.targets) {
+		return
+	}
+	g.history = append(g.history, Sample{At: g.lb.clock.Since(), Healthy: healthy, Registered: len(g.targets)})
+}
+
+// History returns the group's healthy and registered counts over time.
+func (g *Group) History() []Sample {
+	g.lb.mu.Lock()
+	defer g.lb.mu.Unlock()
+	return slices.Clone(g.history)
+}
+
+// startChecks runs the target's health checks every interval until it is deregistered.
+// Callers hold lb.mu.
+func (g *Group) startChecks(t *target) {
+	ctx, stop := context.WithCancel(g.lb.ctx)
+	t.stopChecks = stop
+	hc := g.cfg.HealthCheck
+	interval := g.lb.clock.Seconds(float64(hc.IntervalSeconds))
+	g.lb.wg.Add(1)
+	go func() {
+		defer g.lb.wg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			passed, reason := g.check(ctx, t.addr)
+			if ctx.Err() != nil {
+				return
+			}
+			g.lb.mu.Lock()
+			g.observe(t, passed, reason)
+			g.lb.mu.Unlock()
+		}
+	}()
+}
+
+// check sends one health check request.
+func (g *Group) check(ctx context.Context, addr string) (bool, string) {
+	hc := g.cfg.HealthCheck
+	ctx, cancel := context.WithTimeout(ctx, g.lb.clock.Seconds(float64(hc.TimeoutSeconds)))
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+hc.Path, nil)
+	req.Header.Set("User-Agent", "ELB-HealthChecker/2.0")
+	resp, err := g.lb.checker.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return false, ReasonTimeout
+		}
+		return false, ReasonFailedHealthChecks
+	}
+	_ = resp.Body.Close()
+	if !matches(hc.Matcher, resp.StatusCode) {
+		return false, ReasonResponseCodeMismatch
+	}
+	return true, ""
+}
+
+// observe applies one health check result. Callers hold lb.mu.
+func (g *Group) observe(t *target, passed bool, reason string) {
+	if g.find(t.id, t.port) != t || t.state == StateDraining {
+		return
+	}
+	hc := g.cfg.HealthCheck
+	if passed {
+		t.ok++
+		t.fail = 0
+		// ALB: a newly registered target must pass one health check to be healthy; an
+		// unhealthy one needs HealthyThreshold in a row.
+		if t.state == StateInitial || (t.state == StateUnhealthy && t.ok >= hc.HealthyThreshold) {
+			t.state, t.reason = StateHealthy, ""
+		}
+	} else {
+		t.fail++
+		t.ok = 0
+		switch {
+		case t.state != StateUnhealthy && t.fail >= hc.UnhealthyThreshold:
+			t.state, t.reason = StateUnhealthy, reason
+		case t.state == StateUnhealthy:
+			t.reason = reason
+		case t.state == StateInitial:
+			t.reason = ReasonInitialHealthChecking
+		}
+	}
+	g.sample()
+}
+
+// matches reports whether code is in an ALB matcher ("200", "200-299", "200,302").
+func matches(matcher string, code int) bool {
+	for _, part := range strings.Split(matcher, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		l, err := strconv.Atoi(lo)
+		if err != nil {
+			continue
+		}
+		h := l
+		if isRange {
+			if h, err = strconv.Atoi(hi); err != nil {
+				continue
+			}
+		}
+		if code >= l && code <= h {
+			return true
+		}
+	}
+	return false
+}
+
+// pick chooses the target for a new request: round robin over healthy targets, or over
+// every unhealthy target when none is healthy (fail-open). Initial and draining targets
+// get no new requests.
+func (g *Group) pick() *target {
+	g.lb.mu.Lock()
+	defer g.lb.mu.Unlock()
+	eligible := g.eligible(StateHealthy)
+	if len(eligible) == 0 {
+		eligible = g.eligible(StateUnhealthy)
+	}
+	if len(eligible) == 0 {
+		return nil
+	}
+	t := eligible[g.next%len(eligible)]
+	g.next++
+	t.inflight++
+	return t
+}
+
+func (g *Group) eligible(state string) []*target {
+	var out []*target
+	for _, t := range g.targets {
+		if t.state == state {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+type targetKey struct{}
+
+// ServeHTTP proxies one client request to a target of the group.
+func (g *Group) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t := g.pick()
+	if t == nil {
+		http.Error(w, "503 Service Temporarily Unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	defer func() {
+		g.lb.mu.Lock()
+		t.inflight--
+		g.lb.mu.Unlock()
+	}()
+	// The request ends when the client goes, or when the target's deregistration delay
+	// ends while it is still in flight.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(t.cut, cancel)
+	defer stop()
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = t.addr
+			pr.SetXForwarded()
+		},
+		Transport: g.lb.transport,
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				http.Error(w, "504 Gateway Time-out", http.StatusGatewayTimeout)
+				return
+			}
+			http.Error(w, "502 Bad Gateway", http.StatusBadGateway)
+		},
+	}
+	proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, targetKey{}, t)))
+}
+
+// Listen serves the group on a new loopback listener, as an ALB listener forwarding to
+// it, and returns its URL. The server stops when the load balancer closes.
+func (g *Group) Listen() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-g.lb.ctx.Done()
+		_ = srv.Close()
+	}()
+	return "http://" + ln.Addr().String() + "/", nil
+}

@@ -1,0 +1,348 @@
+package elb
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drainpipe/drainpipe/lab/clock"
+	"github.com/drainpipe/drainpipe/lab/instance"
+)
+
+// scale: one lab second is 10 ms, so a 1 s interval ticks every 10 ms.
+const scale = 0.01
+
+type fleet map[string]*instance.Instance
+
+func (f fleet) Address(id string) (string, bool) {
+	i, ok := f[id]
+	if !ok {
+		return "", false
+	}
+	return i.IP, true
+}
+
+type env struct {
+	t     *testing.T
+	clock *clock.Clock
+	lb    *LoadBalancer
+	group *Group
+	url   string
+	fleet fleet
+}
+
+// newEnv: n instances registered in one group (interval 1 s, timeout 1 s, thresholds 2/2,
+// delay 5 s) and healthy.
+func newEnv(t *testing.T, n int) *env {
+	t.Helper()
+	c := clock.New(scale)
+	f := fleet{}
+	var refs []TargetRef
+	for k := range n {
+		id := fmt.Sprintf("i-%017x", k+1)
+		inst := instance.New(id, "127.0.0.1", []int{0}, 3, c)
+		if err := inst.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(inst.Stop)
+		f[id] = inst
+		refs = append(refs, TargetRef{ID: id, Port: int32(inst.Ports[0])})
+	}
+	lb := New(c, f, "eu-west-1", "123456789012")
+	t.Cleanup(lb.Close)
+	g := lb.CreateTargetGroup(GroupConfig{Name: "web", Port: 8080,
+		HealthCheck: HealthCheck{IntervalSeconds: 1, TimeoutSeconds: 1, HealthyThreshold: 2, UnhealthyThreshold: 2}, DeregistrationDelaySeconds: 5})
+	url, err := g.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lb.RegisterTargets(g.ARN, refs); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, clock: c, lb: lb, group: g, url: url, fleet: f}
+	for _, r := range refs {
+		e.waitState(r, StateHealthy, 10)
+	}
+	return e
+}
+
+func (e *env) ref(k int) TargetRef {
+	id := fmt.Sprintf("i-%017x", k+1)
+	return TargetRef{ID: id, Port: int32(e.fleet[id].Ports[0])}
+}
+
+func (e *env) state(r TargetRef) TargetHealth {
+	e.t.Helper()
+	th, err := e.lb.DescribeTargetHealth(e.group.ARN, []TargetRef{r})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return th[0]
+}
+
+// waitState waits up to labSeconds for the target to reach the state.
+func (e *env) waitState(r TargetRef, state string, labSeconds float64) TargetHealth {
+	e.t.Helper()
+	deadline := time.Now().Add(e.clock.Seconds(labSeconds))
+	for {
+		th := e.state(r)
+		if th.State == state {
+			return th
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s:%d is %s (%s), not %s after %g lab seconds", r.ID, r.Port, th.State, th.Reason, state, labSeconds)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (e *env) get(path string) (int, string) {
+	e.t.Helper()
+	resp, err := http.Get(e.url + strings.TrimPrefix(path, "/"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestRegisteredTargetIsInitialThenHealthyAfterOneCheck(t *testing.T) {
+	e := newEnv(t, 2)
+	r := e.ref(0)
+	if err := e.lb.DeregisterTargets(e.group.ARN, []TargetRef{r}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState(r, StateUnused, 10)
+	if err := e.lb.RegisterTargets(e.group.ARN, []TargetRef{r}); err != nil {
+		t.Fatal(err)
+	}
+	if th := e.state(r); th.State != StateInitial || th.Reason != ReasonRegistrationInProgress {
+		t.Fatalf("just registered: %+v, want initial/%s", th, ReasonRegistrationInProgress)
+	}
+	// No traffic while initial: a request sent and answered while the target was initial
+	// throughout must have gone elsewhere.
+	for e.state(r).State == StateInitial {
+		_, body := e.get("/")
+		if strings.Contains(body, r.ID) && e.state(r).State == StateInitial {
+			t.Fatal("an initial target got a request")
+		}
+	}
+	e.waitState(r, StateHealthy, 3)
+
+	// One passing check, not HealthyThreshold of them: in a group with threshold 5 a new
+	// target is healthy well before 5 intervals.
+	slow := e.lb.CreateTargetGroup(GroupConfig{Name: "five", Port: 8080,
+		HealthCheck: HealthCheck{IntervalSeconds: 1, TimeoutSeconds: 1, HealthyThreshold: 5, UnhealthyThreshold: 2}})
+	start := time.Now()
+	if err := e.lb.RegisterTargets(slow.ARN, []TargetRef{r}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		th, _ := e.lb.DescribeTargetHealth(slow.ARN, []TargetRef{r})
+		if th[0].State == StateHealthy {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if took := e.clock.Lab(time.Since(start)).Seconds(); took >= 4 {
+		t.Errorf("healthy after %.1f lab seconds; one check (interval 1 s) should do, not 5", took)
+	}
+}
+
+func TestDrainingKeepsInFlightAndShowsDrainingForTheWholeDelay(t *testing.T) {
+	e := newEnv(t, 2)
+	r := e.ref(0)
+	// A long request to the first instance, in flight when it is deregistered: ask the
+	// instance through the load balancer until the round robin lands on it.
+	var wg sync.WaitGroup
+	var code int
+	var body string
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, b := e.get("/slow?seconds=3")
+			if strings.Contains(b, r.ID) || c != 200 {
+				code, body = c, b
+				return
+			}
+		}
+	}()
+	for e.fleet[r.ID].InFlight() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	if err := e.lb.DeregisterTargets(e.group.ARN, []TargetRef{r}); err != nil {
+		t.Fatal(err)
+	}
+	if th := e.state(r); th.State != StateDraining || th.Reason != ReasonDeregistrationInProcess {
+		t.Fatalf("after deregistration: %+v", th)
+	}
+	// New requests go elsewhere.
+	for range 20 {
+		if _, b := e.get("/"); strings.Contains(b, r.ID) {
+			t.Fatal("a draining target got a new request")
+		}
+	}
+	wg.Wait()
+	if code != 200 {
+		t.Fatalf("in-flight request during draining: %d %q", code, body)
+	}
+	// Still draining after the request finished: the whole 5 s delay.
+	if th := e.state(r); th.State != StateDraining {
+		t.Fatalf("after in-flight requests finished: %+v, want draining until the delay ends", th)
+	}
+	e.waitState(r, StateUnused, 8)
+	if took := e.clock.Lab(time.Since(start)).Seconds(); took < 5 {
+		t.Errorf("unused after %.1f lab seconds, before the 5 s delay", took)
+	}
+	if th := e.state(r); th.Reason != ReasonNotRegistered {
+		t.Errorf("after draining: %+v", th)
+	}
+	all, _ := e.lb.DescribeTargetHealth(e.group.ARN, nil)
+	if len(all) != 1 {
+		t.Errorf("whole-group describe lists %d targets, want 1", len(all))
+	}
+}
+
+func TestInFlightRequestIsCutWhenTheDelayEnds(t *testing.T) {
+	e := newEnv(t, 1)
+	r := e.ref(0)
+	done := make(chan int)
+	go func() { c, _ := e.get("/slow?seconds=30"); done <- c }()
+	for e.fleet[r.ID].InFlight() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := e.lb.DeregisterTargets(e.group.ARN, []TargetRef{r}); err != nil {
+		t.Fatal(err)
+	}
+	if code := <-done; code != http.StatusBadGateway {
+		t.Errorf("request still running when the delay ended: %d, want 502", code)
+	}
+}
+
+func TestRebootWithoutDrainingGives502UntilUnhealthy(t *testing.T) {
+	e := newEnv(t, 2)
+	r := e.ref(0)
+	e.fleet[r.ID].Reboot()
+	saw502 := false
+	deadline := time.Now().Add(e.clock.Seconds(4))
+	for time.Now().Before(deadline) && !saw502 {
+		code, _ := e.get("/")
+		saw502 = code == http.StatusBadGateway
+	}
+	if !saw502 {
+		t.Fatal("no 502 while a rebooting target was still considered healthy")
+	}
+	th := e.waitState(r, StateUnhealthy, 4)
+	if th.Reason != ReasonFailedHealthChecks {
+		t.Errorf("unhealthy reason %q, want %s", th.Reason, ReasonFailedHealthChecks)
+	}
+	for range 20 {
+		if code, _ := e.get("/"); code != 200 {
+			t.Fatalf("got %d after the target was marked unhealthy", code)
+		}
+	}
+	// Back after the reboot (3 lab s): healthy again after HealthyThreshold checks.
+	e.waitState(r, StateHealthy, 8)
+}
+
+func TestFailOpenAndUnhealthyReasons(t *testing.T) {
+	e := newEnv(t, 2)
+	for k := range 2 {
+		e.fleet[e.ref(k).ID].SetFaults(instance.Faults{RequestSeconds: 2})
+	}
+	for k := range 2 {
+		if th := e.waitState(e.ref(k), StateUnhealthy, 6); th.Reason != ReasonTimeout {
+			t.Errorf("slow target unhealthy with %q, want %s", th.Reason, ReasonTimeout)
+		}
+	}
+	// Every target unhealthy: the group fails open and still answers.
+	if code, body := e.get("/"); code != 200 || !strings.HasPrefix(body, "Hello, World! From i-") {
+		t.Errorf("fail-open: %d %q", code, body)
+	}
+}
+
+func TestSlowTargetGives504(t *testing.T) {
+	e := newEnv(t, 1)
+	if code, _ := e.get(fmt.Sprintf("/slow?seconds=%d", IdleTimeoutSeconds+5)); code != http.StatusGatewayTimeout {
+		t.Errorf("target silent past the idle timeout: %d, want 504", code)
+	}
+}
+
+func TestResponseCodeMismatch(t *testing.T) {
+	e := newEnv(t, 1)
+	r := e.ref(0)
+	e.fleet[r.ID].SetFaults(instance.Faults{UnhealthyAfterReboot: true})
+	e.fleet[r.ID].Stop()
+	if err := e.fleet[r.ID].Start(); err != nil {
+		t.Fatal(err)
+	}
+	if th := e.waitState(r, StateUnhealthy, 5); th.Reason != ReasonResponseCodeMismatch {
+		t.Errorf("500 answers: %+v, want %s", th, ReasonResponseCodeMismatch)
+	}
+}
+
+func TestAPIErrorsAndIdempotence(t *testing.T) {
+	e := newEnv(t, 1)
+	if _, err := e.lb.DescribeTargetHealth(e.group.ARN+"0", nil); err == nil || err.(*APIError).Code != "TargetGroupNotFound" {
+		t.Errorf("unknown group: %v", err)
+	}
+	if err := e.lb.RegisterTargets(e.group.ARN, []TargetRef{{ID: "i-0000000000000dead"}}); err == nil || err.(*APIError).Code != "InvalidTarget" {
+		t.Errorf("unknown instance: %v", err)
+	}
+	// Deregistering what is not registered succeeds silently.
+	r := e.ref(0)
+	if err := e.lb.DeregisterTargets(e.group.ARN, []TargetRef{{ID: r.ID, Port: 1}}); err != nil {
+		t.Errorf("deregistering an unregistered port: %v", err)
+	}
+	if th := e.state(r); th.State != StateHealthy {
+		t.Errorf("the registration on the real port changed: %+v", th)
+	}
+	// Registering a registered target changes nothing.
+	if err := e.lb.RegisterTargets(e.group.ARN, []TargetRef{r}); err != nil || e.state(r).State != StateHealthy {
+		t.Errorf("re-registering a healthy target: %v, %+v", err, e.state(r))
+	}
+	for _, tt := range []struct {
+		matcher string
+		code    int
+		want    bool
+	}{{"200", 200, true}, {"200", 204, false}, {"200-299", 204, true}, {"200,302", 302, true}, {"200,302", 301, false}} {
+		if got := matches(tt.matcher, tt.code); got != tt.want {
+			t.Errorf("matches(%q, %d) = %v", tt.matcher, tt.code, got)
+		}
+	}
+	_ = context.Background
+}
+
+func TestDescribeTargetGroupsPages(t *testing.T) {
+	e := newEnv(t, 1)
+	for k := range 4 {
+		e.lb.CreateTargetGroup(GroupConfig{Name: fmt.Sprintf("g%d", k), Port: 80, HealthCheck: HealthCheck{IntervalSeconds: 5, TimeoutSeconds: 2, HealthyThreshold: 2, UnhealthyThreshold: 2}})
+	}
+	var all []GroupDescription
+	marker := ""
+	for pages := 0; ; pages++ {
+		page, next, err := e.lb.DescribeTargetGroups(nil, marker, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page...)
+		if next == "" {
+			break
+		}
+		marker = next
+	}
+	if len(all) != 5 {
+		t.Errorf("paged through %d groups, want 5", len(all))
+	}
+	if _, _, err := e.lb.DescribeTargetGroups([]string{e.group.ARN, "arn:nope"}, "", 0); err == nil {
+		t.Error("a missing ARN among several: no error")
+	}
+}
