@@ -11,18 +11,19 @@ import (
 )
 
 type state struct {
-	Type        string
-	Resource    string
-	Next        string
-	Default     string
-	End         bool
-	Choices     []struct{ Next string }
-	Retry       []retrier
-	Catch       []catcher
-	ErrorPath   string
-	CausePath   string
-	Error       string
-	SecondsPath string
+	Type           string
+	Resource       string
+	Next           string
+	Default        string
+	End            bool
+	Choices        []struct{ Next string }
+	Retry          []retrier
+	Catch          []catcher
+	ErrorPath      string
+	CausePath      string
+	Error          string
+	SecondsPath    string
+	TimeoutSeconds int
 }
 
 type retrier struct {
@@ -134,6 +135,11 @@ func TestDefinitions(t *testing.T) {
 				}
 				if s.Type == "Task" {
 					checkRetry(t, n, s)
+					// The ASL spec's default Task timeout is 60 s, AWS's is 99999999 s:
+					// say it, so that every engine agrees.
+					if s.TimeoutSeconds <= 0 || s.TimeoutSeconds > 900 {
+						t.Errorf("%s: a Task needs an explicit TimeoutSeconds (1-900, above the function's own timeout), has %d", n, s.TimeoutSeconds)
+					}
 				}
 				for _, r := range s.Retry {
 					checkNames(t, n, r.ErrorEquals)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 )
 
@@ -44,7 +45,8 @@ const (
 	// TargetNotHealthy: after registration the instance (or its group) did not become
 	// healthy before the deadline.
 	TargetNotHealthy = "TargetNotHealthy"
-	// TransientAPIError: an AWS API call was throttled or failed with a server error even
+	// TransientAPIError: an AWS API call was throttled or failed with a server error (5xx)
+	// even
 	// after the SDK's own retries; the state machine retries it.
 	TransientAPIError = "TransientAPIError"
 	// APIError: an AWS API call failed for a reason retrying will not fix (for example
@@ -82,6 +84,10 @@ func NameOf(err error) string {
 	var named *Error
 	if errors.As(err, &named) {
 		return named.Name
+	}
+	var resp *awshttp.ResponseError
+	if errors.As(err, &resp) && resp.HTTPStatusCode() >= 500 {
+		return TransientAPIError
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) {

@@ -8,7 +8,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"net/http"
 )
 
 func TestNameOf(t *testing.T) {
@@ -25,6 +28,10 @@ func TestNameOf(t *testing.T) {
 		{"access denied", &smithy.GenericAPIError{Code: "AccessDenied", Fault: smithy.FaultClient}, APIError},
 		{"deadline", fmt.Errorf("call: %w", context.DeadlineExceeded), TransientAPIError},
 		{"plain", errors.New("boom"), InternalError},
+		{"http 500", &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 500}},
+			Err: &smithy.GenericAPIError{Code: "InternalFailure"}}}, TransientAPIError},
+		{"http 400", &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 400}},
+			Err: &smithy.GenericAPIError{Code: "ValidationError"}}}, APIError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

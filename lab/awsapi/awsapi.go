@@ -1,0 +1,227 @@
+// Package awsapi owns the lab's AWS endpoint: one loopback HTTP server speaking the real
+// wire protocols of what drainpipe calls. Elastic Load Balancing v2 (query protocol, XML
+// answers), Systems Manager (JSON 1.1) and Lambda Invoke, which runs drainpipe's own
+// handlers through aws-lambda-go's handler path and answers handler errors as Lambda does
+// (X-Amz-Function-Error, errorType and errorMessage), so Retry and Catch on error names
+// behave as on AWS. The functions reach it only through the standard SDK endpoint
+// setting. Errors carry AWS's real codes; throttling can be injected per operation.
+package awsapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/drainpipe/drainpipe/internal/functions"
+	"github.com/drainpipe/drainpipe/lab/elb"
+	"github.com/drainpipe/drainpipe/lab/ssm"
+)
+
+// Region, Account and the fake credentials of the lab.
+const (
+	Region    = "us-east-1"
+	Account   = "123456789012"
+	AccessKey = "AKIALABLABLABLABLAB0"
+	SecretKey = "lab-secret-key"
+)
+
+// Server is the lab's AWS endpoint.
+type Server struct {
+	ELB *elb.LoadBalancer
+	SSM *ssm.Executor
+	// Now is the clock the functions measure deadlines with.
+	Now func() time.Time
+
+	URL      string
+	srv      *http.Server
+	handlers map[string]any
+
+	mu       sync.Mutex
+	throttle map[string]float64
+	calls    map[string]int
+}
+
+// Start listens on a loopback port and builds every function's handler with an AWS
+// config whose endpoint is this server.
+func Start(lb *elb.LoadBalancer, ex *ssm.Executor, now func() time.Time) (*Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{ELB: lb, SSM: ex, Now: now, URL: "http://" + ln.Addr().String(), handlers: map[string]any{},
+		throttle: map[string]float64{}, calls: map[string]int{}}
+	cfg, err := s.Config(context.Background())
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	for _, f := range functions.All {
+		s.handlers[f.Name] = f.Build(functions.Deps{Config: cfg, Now: now})
+	}
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// Close stops the server.
+func (s *Server) Close() { _ = s.srv.Close() }
+
+// Config is an AWS config for clients of this server: the standard SDK settings a
+// deployed function gets from AWS_ENDPOINT_URL, AWS_REGION and its credentials.
+func (s *Server) Config(ctx context.Context) (aws.Config, error) {
+	return config.LoadDefaultConfig(ctx,
+		config.WithRegion(Region),
+		config.WithBaseEndpoint(s.URL),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, "")),
+	)
+}
+
+// Env is the environment for a process that should reach this server through the
+// standard variables (the aws CLI, the Node state machine engine).
+func (s *Server) Env() []string {
+	return []string{
+		"AWS_ENDPOINT_URL=" + s.URL, "AWS_REGION=" + Region, "AWS_DEFAULT_REGION=" + Region,
+		"AWS_ACCESS_KEY_ID=" + AccessKey, "AWS_SECRET_ACCESS_KEY=" + SecretKey,
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=",
+	}
+}
+
+// FunctionARN is the lab ARN of a function.
+func FunctionARN(name string) string {
+	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", Region, Account, name)
+}
+
+// Throttle makes a fraction p of the calls to an operation ("DescribeTargetHealth",
+// "SendCommand", "Invoke") fail with the service's throttling error.
+func (s *Server) Throttle(operation string, p float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttle[operation] = p
+}
+
+// Calls returns how many times each operation was called (throttled calls included).
+func (s *Server) Calls() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.calls))
+	for k, v := range s.calls {
+		out[k] = v
+	}
+	return out
+}
+
+// count records a call and says whether to throttle it.
+func (s *Server) count(op string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[op]++
+	p := s.throttle[op]
+	return p > 0 && rand.Float64() < p
+}
+
+// ServeHTTP routes by protocol: Lambda by path, SSM by X-Amz-Target, ELBv2 by form.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/"):
+		s.lambda(w, r)
+	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AmazonSSM."):
+		s.ssm(w, r)
+	case r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
+		s.elbv2(w, r)
+	default:
+		http.Error(w, "the lab does not serve "+r.Method+" "+r.URL.Path, http.StatusNotFound)
+	}
+}
+
+// lambda answers Invoke: POST /2015-03-31/functions/{name or ARN}/invocations.
+func (s *Server) lambda(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/2015-03-31/functions/")
+	escaped, ok := strings.CutSuffix(rest, "/invocations")
+	name, err := url.PathUnescape(escaped)
+	if !ok || err != nil || r.Method != http.MethodPost {
+		jsonError(w, http.StatusNotFound, "UnknownOperationException", "the lab serves Invoke only")
+		return
+	}
+	if i := strings.LastIndex(name, ":function:"); i >= 0 {
+		name = name[i+len(":function:"):]
+	}
+	name, _, _ = strings.Cut(name, ":") // a qualifier ($LATEST) names the same code here
+	if s.count("Invoke") {
+		jsonError(w, http.StatusTooManyRequests, "TooManyRequestsException", "Rate Exceeded.")
+		return
+	}
+	handler, ok := s.handlers[name]
+	if !ok {
+		jsonError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+FunctionARN(name))
+		return
+	}
+	payload, err := io.ReadAll(r.Body)
+	if err != nil {
+		jsonError(w, http.StatusBadRequest, "InvalidRequestContentException", err.Error())
+		return
+	}
+	w.Header().Set("X-Amz-Executed-Version", "$LATEST")
+	out, err := invoke(r.Context(), handler, payload)
+	if err != nil {
+		slog.Debug("lab lambda error", "function", name, "error", err)
+		w.Header().Set("X-Amz-Function-Error", "Unhandled")
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(lambdaError(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+// invoke runs the handler as the Lambda runtime does, a panic included.
+func invoke(ctx context.Context, handler any, payload []byte) (out []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = messages.InvokeResponse_Error{Type: "Runtime.Panic", Message: fmt.Sprint(p)}
+		}
+	}()
+	return functions.Invoke(ctx, handler, payload)
+}
+
+type lambdaErrorBody struct {
+	ErrorType    string `json:"errorType"`
+	ErrorMessage string `json:"errorMessage"`
+}
+
+// lambdaError is the body Lambda returns for a function error: the handler's error type
+// name (what aws-lambda-go reports) and its message.
+func lambdaError(err error) lambdaErrorBody {
+	var ire messages.InvokeResponse_Error
+	if errors.As(err, &ire) {
+		return lambdaErrorBody{ErrorType: ire.Type, ErrorMessage: ire.Message}
+	}
+	t := reflect.TypeOf(err)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return lambdaErrorBody{ErrorType: t.Name(), ErrorMessage: err.Error()}
+}
+
+// jsonError writes an error of the JSON protocols (SSM, Lambda).
+func jsonError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-ErrorType", code)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": message})
+}

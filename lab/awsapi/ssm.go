@@ -1,0 +1,112 @@
+package awsapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/drainpipe/drainpipe/lab/ssm"
+)
+
+// ssm answers the SSM operations drainpipe calls, in the JSON 1.1 protocol.
+func (s *Server) ssm(w http.ResponseWriter, r *http.Request) {
+	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonSSM.")
+	if s.count(op) {
+		jsonError(w, http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
+		return
+	}
+	var out any
+	var err error
+	switch op {
+	case "SendCommand":
+		out, err = s.sendCommand(r)
+	case "GetCommandInvocation":
+		out, err = s.getCommandInvocation(r)
+	case "CancelCommand":
+		out, err = s.cancelCommand(r)
+	default:
+		jsonError(w, http.StatusBadRequest, "UnknownOperationException", "the lab does not implement SSM "+op)
+		return
+	}
+	var apiErr *ssm.APIError
+	var badJSON *json.SyntaxError
+	switch {
+	case errors.As(err, &apiErr):
+		jsonError(w, http.StatusBadRequest, apiErr.Code, apiErr.Message)
+	case errors.As(err, &badJSON):
+		jsonError(w, http.StatusBadRequest, "SerializationException", err.Error())
+	case err != nil:
+		jsonError(w, http.StatusBadRequest, "ValidationException", err.Error())
+	default:
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_ = json.NewEncoder(w).Encode(out)
+	}
+}
+
+func decode(r *http.Request, v any) error {
+	return json.NewDecoder(r.Body).Decode(v)
+}
+
+func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
+
+func (s *Server) sendCommand(r *http.Request) (any, error) {
+	var in struct {
+		DocumentName   string
+		InstanceIds    []string
+		Parameters     map[string][]string
+		TimeoutSeconds int
+		Comment        string
+	}
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	id, err := s.SSM.SendCommand(in.DocumentName, in.InstanceIds, in.Parameters, in.TimeoutSeconds, in.Comment)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"Command": map[string]any{
+		"CommandId": id, "DocumentName": in.DocumentName, "InstanceIds": in.InstanceIds, "Parameters": in.Parameters,
+		"Comment": in.Comment, "Status": ssm.StatusPending, "StatusDetails": ssm.StatusPending,
+		"RequestedDateTime": epoch(s.Now()), "TimeoutSeconds": in.TimeoutSeconds, "TargetCount": len(in.InstanceIds),
+	}}, nil
+}
+
+func (s *Server) getCommandInvocation(r *http.Request) (any, error) {
+	var in struct{ CommandId, InstanceId, PluginName string }
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	inv, err := s.SSM.GetCommandInvocation(in.CommandId, in.InstanceId)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{
+		"CommandId": inv.CommandID, "InstanceId": inv.InstanceID, "Comment": inv.Comment,
+		"DocumentName": inv.DocumentName, "DocumentVersion": "$DEFAULT", "PluginName": "aws:runShellScript",
+		"ResponseCode": inv.ResponseCode, "Status": inv.Status, "StatusDetails": inv.StatusDetails,
+		"StandardOutputContent": inv.Stdout, "StandardErrorContent": inv.Stderr,
+		"StandardOutputUrl": "", "StandardErrorUrl": "",
+		"CloudWatchOutputConfig": map[string]any{"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": false},
+	}
+	if !inv.StartedAt.IsZero() {
+		out["ExecutionStartDateTime"] = inv.StartedAt.UTC().Format(time.RFC3339)
+	}
+	if !inv.EndedAt.IsZero() {
+		out["ExecutionEndDateTime"] = inv.EndedAt.UTC().Format(time.RFC3339)
+		out["ExecutionElapsedTime"] = "PT" + inv.EndedAt.Sub(inv.StartedAt).Round(time.Millisecond).String()
+	}
+	return out, nil
+}
+
+func (s *Server) cancelCommand(r *http.Request) (any, error) {
+	var in struct {
+		CommandId   string
+		InstanceIds []string
+	}
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	return map[string]any{}, s.SSM.CancelCommand(in.CommandId, in.InstanceIds)
+}

@@ -1,0 +1,227 @@
+// Package lab assembles drainpipe's lab: a fleet of real HTTP instances on loopback
+// addresses behind an ALB-faithful load balancer, an AWS endpoint that speaks the real
+// wire protocols (ELBv2, SSM, Lambda Invoke), an SSM executor that runs commands with
+// bash, and a runner that executes the real state machines in an independent engine.
+// Everything runs at one time scale. The lab listens on loopback only and removes what
+// it started on Close. It is driven from Go tests and from cmd/drainpipe-lab (make demo).
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/drainpipe/drainpipe/lab/awsapi"
+	"github.com/drainpipe/drainpipe/lab/clock"
+	"github.com/drainpipe/drainpipe/lab/elb"
+	"github.com/drainpipe/drainpipe/lab/instance"
+	"github.com/drainpipe/drainpipe/lab/sfn"
+	"github.com/drainpipe/drainpipe/lab/ssm"
+	"github.com/drainpipe/drainpipe/statemachine"
+)
+
+// Config describes a lab. Durations are in lab seconds, as AWS counts them.
+type Config struct {
+	// Scale is real seconds per lab second (0.05: twenty times faster than AWS).
+	Scale float64
+	// Instances is the number of instances.
+	Instances int
+	// ServicePort is the port every instance serves on.
+	ServicePort int
+	// Groups are the target groups; each lists its members.
+	Groups []GroupSpec
+	// RebootSeconds is how long a reboot keeps an instance down.
+	RebootSeconds float64
+	// PatchSeconds is how long a simulated AWS-RunPatchBaseline Install takes.
+	PatchSeconds float64
+	// Tools is the folder with the Node tools; "" finds .tools upwards from the working
+	// directory.
+	Tools string
+}
+
+// GroupSpec is a target group and its registrations.
+type GroupSpec struct {
+	Name                       string
+	Port                       int
+	HealthCheck                elb.HealthCheck
+	DeregistrationDelaySeconds int
+	// Members are the registrations: instance index and port (0: the group's port).
+	Members []Member
+}
+
+// Member is one registration of an instance in a group.
+type Member struct {
+	Instance int
+	Port     int
+}
+
+// PostHealthCheck is the post's target group health check: interval 6 s, thresholds 2
+// and 2, on the service's root path.
+var PostHealthCheck = elb.HealthCheck{Path: "/", IntervalSeconds: 6, TimeoutSeconds: 5, HealthyThreshold: 2, UnhealthyThreshold: 2, Matcher: "200"}
+
+// Demo is the default profile: the post's fleet (three hello-world instances behind one
+// group on port 8080 with the post's health check), a 30 s deregistration delay, 30 s
+// reboots, at twenty times AWS speed.
+func Demo() Config {
+	return Config{
+		Scale: 0.05, Instances: 3, ServicePort: 8080, RebootSeconds: 30, PatchSeconds: 60,
+		Groups: []GroupSpec{{Name: "hello-world", Port: 8080, HealthCheck: PostHealthCheck, DeregistrationDelaySeconds: 30,
+			Members: []Member{{0, 0}, {1, 0}, {2, 0}}}},
+	}
+}
+
+// Realistic is the demo at AWS speed with AWS's default deregistration delay (300 s).
+func Realistic() Config {
+	c := Demo()
+	c.Scale = 1
+	c.Groups[0].DeregistrationDelaySeconds = 300
+	return c
+}
+
+// Lab is a running lab.
+type Lab struct {
+	Config    Config
+	Clock     *clock.Clock
+	Instances []*instance.Instance
+	LB        *elb.LoadBalancer
+	Groups    []*elb.Group
+	// URLs are the listeners, one per group, in order.
+	URLs   []string
+	SSM    *ssm.Executor
+	API    *awsapi.Server
+	Runner *sfn.Runner
+
+	dir  string
+	byID map[string]*instance.Instance
+}
+
+// Start builds and starts a lab. Close it when done.
+func Start(cfg Config) (l *Lab, err error) {
+	if cfg.Instances < 1 || cfg.Instances > 250*250 {
+		return nil, fmt.Errorf("lab: %d instances; 1 to 62500", cfg.Instances)
+	}
+	tools := cfg.Tools
+	if tools == "" {
+		wd, _ := os.Getwd()
+		if tools, err = sfn.FindTools(wd); err != nil {
+			return nil, err
+		}
+	}
+	l = &Lab{Config: cfg, Clock: clock.New(cfg.Scale), byID: map[string]*instance.Instance{}}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	if l.dir, err = os.MkdirTemp("", "drainpipe-lab-"); err != nil {
+		return nil, err
+	}
+	if err = l.startInstances(); err != nil {
+		return nil, err
+	}
+	l.LB = elb.New(l.Clock, l, awsapi.Region, awsapi.Account)
+	for _, spec := range cfg.Groups {
+		g := l.LB.CreateTargetGroup(elb.GroupConfig{Name: spec.Name, Port: int32(spec.Port), HealthCheck: spec.HealthCheck,
+			DeregistrationDelaySeconds: spec.DeregistrationDelaySeconds})
+		url, err := g.Listen()
+		if err != nil {
+			return nil, err
+		}
+		var refs []elb.TargetRef
+		for _, m := range spec.Members {
+			refs = append(refs, elb.TargetRef{ID: l.Instances[m.Instance].ID, Port: int32(m.Port)})
+		}
+		if err := l.LB.RegisterTargets(g.ARN, refs); err != nil {
+			return nil, err
+		}
+		l.Groups, l.URLs = append(l.Groups, g), append(l.URLs, url)
+	}
+	l.SSM = ssm.New(l.Clock, l, l.dir)
+	l.SSM.PatchSeconds = cfg.PatchSeconds
+	if l.API, err = awsapi.Start(l.LB, l.SSM, l.Clock.Now); err != nil {
+		return nil, err
+	}
+	l.Runner = &sfn.Runner{Tools: tools, Scale: cfg.Scale, ARN: awsapi.FunctionARN,
+		Env: append(l.API.Env(), "AWS_ENDPOINT_URL_LAMBDA="+l.API.URL)}
+	return l, nil
+}
+
+// startInstances starts the instances on a /16 of loopback addresses picked at random,
+// 127.X.Y.Z, so that labs running side by side (parallel tests) do not collide.
+func (l *Lab) startInstances() error {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	x := 1 + int(b[0])%250
+	base := binary.BigEndian.Uint64(b[2:]) &^ 0xffff
+	for k := range l.Config.Instances {
+		ports := []int{l.Config.ServicePort}
+		for _, g := range l.Config.Groups {
+			for _, m := range g.Members {
+				if p := m.Port; m.Instance == k && p != 0 && !slices.Contains(ports, p) {
+					ports = append(ports, p)
+				}
+			}
+			if p := g.Port; slices.ContainsFunc(g.Members, func(m Member) bool { return m.Instance == k && m.Port == 0 }) && !slices.Contains(ports, p) {
+				ports = append(ports, p)
+			}
+		}
+		id := fmt.Sprintf("i-0%016x", base+uint64(k))
+		ip := fmt.Sprintf("127.%d.%d.%d", x, 1+k/250, 1+k%250)
+		inst := instance.New(id, ip, ports, l.Config.RebootSeconds, l.Clock)
+		if err := inst.Start(); err != nil {
+			return err
+		}
+		l.Instances = append(l.Instances, inst)
+		l.byID[id] = inst
+	}
+	return nil
+}
+
+// Address is EC2's view of an instance: its private address.
+func (l *Lab) Address(id string) (string, bool) {
+	inst, ok := l.byID[id]
+	if !ok {
+		return "", false
+	}
+	return inst.IP, true
+}
+
+// Instance finds an instance by id.
+func (l *Lab) Instance(id string) (*instance.Instance, bool) {
+	inst, ok := l.byID[id]
+	return inst, ok
+}
+
+// Close stops everything the lab started and removes its files.
+func (l *Lab) Close() {
+	if l.API != nil {
+		l.API.Close()
+	}
+	if l.SSM != nil {
+		l.SSM.Close()
+	}
+	if l.LB != nil {
+		l.LB.Close()
+	}
+	for _, inst := range l.Instances {
+		inst.Stop()
+	}
+	if l.Runner != nil {
+		l.Runner.Close()
+	}
+	if l.dir != "" {
+		_ = os.RemoveAll(l.dir)
+	}
+}
+
+// MaintainInstance runs the instance state machine with the input.
+func (l *Lab) MaintainInstance(ctx context.Context, name string, input any, onEvent func(sfn.Event)) (sfn.Result, error) {
+	return l.Runner.Run(ctx, statemachine.MaintainInstance, name, input, onEvent)
+}
+
+// ErrNoGroups is returned by helpers that need a target group.
+var ErrNoGroups = errors.New("lab has no target groups")

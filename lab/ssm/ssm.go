@@ -1,0 +1,395 @@
+// Package ssm owns the lab's Systems Manager Run Command: commands sent to lab instances
+// and their invocations. AWS-RunShellScript runs for real with bash, in a working folder
+// per instance and command (as the agent's orchestration folder), honouring exit 194
+// (reboot the instance, then run the script again from the start) and executionTimeout,
+// with stdout and stderr kept as SSM keeps them. AWS-RunPatchBaseline is simulated: it
+// takes PatchSeconds and reboots per RebootOption. An invocation is invisible for
+// VisibleAfterSeconds after SendCommand (GetCommandInvocation answers
+// InvocationDoesNotExist), as SSM's eventual consistency does.
+package ssm
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/drainpipe/drainpipe/lab/clock"
+	"github.com/drainpipe/drainpipe/lab/instance"
+)
+
+// Invocation statuses.
+const (
+	StatusPending    = "Pending"
+	StatusInProgress = "InProgress"
+	StatusSuccess    = "Success"
+	StatusFailed     = "Failed"
+	StatusTimedOut   = "TimedOut"
+	StatusCancelled  = "Cancelled"
+)
+
+// Output limits of GetCommandInvocation.
+const (
+	maxStdout = 24000
+	maxStderr = 8000
+)
+
+// APIError is an SSM API error with its real code.
+type APIError struct {
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string { return e.Code + ": " + e.Message }
+
+// Instances finds lab instances by id.
+type Instances interface {
+	Instance(id string) (*instance.Instance, bool)
+}
+
+// Executor runs commands on lab instances.
+type Executor struct {
+	clock     *clock.Clock
+	instances Instances
+	dir       string
+
+	// PatchSeconds is how long a simulated AWS-RunPatchBaseline Install takes (lab s).
+	PatchSeconds float64
+	// PatchNeedsReboot: an Install with RebootIfNeeded reboots the instance.
+	PatchNeedsReboot bool
+	// VisibleAfterSeconds: GetCommandInvocation answers InvocationDoesNotExist this long
+	// after SendCommand (lab s).
+	VisibleAfterSeconds float64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu          sync.Mutex
+	invocations map[key]*Invocation
+	sent        []*Invocation
+	faults      map[string]Faults
+}
+
+type key struct{ command, instance string }
+
+// Faults are an instance's agent fault hooks.
+type Faults struct {
+	// Hang: the agent takes the command and never reports again (InProgress until the
+	// command is cancelled), as when it is unreachable.
+	Hang bool
+	// FailWith makes every command fail with this exit code and stderr, without running.
+	FailWith int
+	Stderr   string
+}
+
+// Invocation is one command on one instance.
+type Invocation struct {
+	CommandID     string
+	InstanceID    string
+	DocumentName  string
+	Comment       string
+	Parameters    map[string][]string
+	Status        string
+	StatusDetails string
+	ResponseCode  int
+	Stdout        string
+	Stderr        string
+	// SentAt, StartedAt and EndedAt are lab times.
+	SentAt, StartedAt, EndedAt time.Time
+	// Runs counts the script's runs (2 after one exit 194).
+	Runs int
+
+	visibleAt time.Time
+	cancel    context.CancelFunc
+}
+
+// New returns an executor whose working folders live under dir.
+func New(c *clock.Clock, instances Instances, dir string) *Executor {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Executor{clock: c, instances: instances, dir: dir, PatchSeconds: 60, PatchNeedsReboot: true, VisibleAfterSeconds: 2,
+		ctx: ctx, cancel: cancel, invocations: map[key]*Invocation{}, faults: map[string]Faults{}}
+}
+
+// Close cancels every running command and waits for it.
+func (e *Executor) Close() {
+	e.cancel()
+	e.wg.Wait()
+}
+
+// SetFaults sets an instance's agent faults.
+func (e *Executor) SetFaults(instanceID string, f Faults) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.faults[instanceID] = f
+}
+
+// SendCommand starts a document on instances and returns the command id.
+func (e *Executor) SendCommand(document string, instanceIDs []string, params map[string][]string, deliverySeconds int, comment string) (string, error) {
+	switch document {
+	case "AWS-RunShellScript":
+		if len(params["commands"]) == 0 {
+			return "", &APIError{Code: "InvalidParameters", Message: "Parameter \"commands\" is required."}
+		}
+		if t := params["executionTimeout"]; len(t) > 0 {
+			if n, err := strconv.Atoi(t[0]); err != nil || n < 1 || n > 172800 {
+				return "", &APIError{Code: "InvalidParameters", Message: "executionTimeout must be 1-172800"}
+			}
+		}
+	case "AWS-RunPatchBaseline":
+		if op := first(params["Operation"]); op != "Install" && op != "Scan" {
+			return "", &APIError{Code: "InvalidParameters", Message: "Operation must be Scan or Install"}
+		}
+	default:
+		return "", &APIError{Code: "InvalidDocument", Message: fmt.Sprintf("Document %s does not exist in your account (the lab knows AWS-RunShellScript and AWS-RunPatchBaseline)", document)}
+	}
+	if len(instanceIDs) == 0 {
+		return "", &APIError{Code: "InvalidInstanceId", Message: "no instance ids"}
+	}
+	for _, id := range instanceIDs {
+		if _, ok := e.instances.Instance(id); !ok {
+			return "", &APIError{Code: "InvalidInstanceId", Message: fmt.Sprintf("Instances [[%s]] not in a valid state for account", id)}
+		}
+	}
+	if deliverySeconds == 0 {
+		deliverySeconds = 3600
+	}
+	id := uuid()
+	now := e.clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, instID := range instanceIDs {
+		ctx, cancel := context.WithCancel(e.ctx)
+		inv := &Invocation{CommandID: id, InstanceID: instID, DocumentName: document, Comment: comment, Parameters: params,
+			Status: StatusPending, StatusDetails: StatusPending, ResponseCode: -1, SentAt: now,
+			visibleAt: now.Add(time.Duration(e.VisibleAfterSeconds * float64(time.Second))), cancel: cancel}
+		e.invocations[key{id, instID}] = inv
+		e.sent = append(e.sent, inv)
+		inst, _ := e.instances.Instance(instID)
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.run(ctx, inv, inst, deliverySeconds)
+		}()
+	}
+	return id, nil
+}
+
+// GetCommandInvocation returns a copy of the invocation.
+func (e *Executor) GetCommandInvocation(commandID, instanceID string) (Invocation, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	inv, ok := e.invocations[key{commandID, instanceID}]
+	if !ok || e.clock.Now().Before(inv.visibleAt) {
+		return Invocation{}, &APIError{Code: "InvocationDoesNotExist", Message: ""}
+	}
+	return *inv, nil
+}
+
+// CancelCommand cancels the command on the instances (all of its instances when none is
+// named). A finished invocation stays as it is.
+func (e *Executor) CancelCommand(commandID string, instanceIDs []string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	found := false
+	for k, inv := range e.invocations {
+		if k.command != commandID || (len(instanceIDs) > 0 && !contains(instanceIDs, k.instance)) {
+			continue
+		}
+		found = true
+		inv.cancel()
+	}
+	if !found {
+		return &APIError{Code: "InvalidCommandId", Message: "command " + commandID + " not found"}
+	}
+	return nil
+}
+
+// Sent lists every invocation sent so far, in order.
+func (e *Executor) Sent() []Invocation {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]Invocation, len(e.sent))
+	for i, inv := range e.sent {
+		out[i] = *inv
+	}
+	return out
+}
+
+func (e *Executor) update(inv *Invocation, f func(*Invocation)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f(inv)
+}
+
+func (e *Executor) finish(inv *Invocation, status, details string, code int) {
+	e.update(inv, func(inv *Invocation) {
+		inv.Status, inv.StatusDetails, inv.ResponseCode, inv.EndedAt = status, details, code, e.clock.Now()
+	})
+}
+
+// run delivers the command when the agent is online, then runs it.
+func (e *Executor) run(ctx context.Context, inv *Invocation, inst *instance.Instance, deliverySeconds int) {
+	delivery, cancel := context.WithTimeout(ctx, e.clock.Seconds(float64(deliverySeconds)))
+	err := inst.WaitUp(delivery)
+	cancel()
+	switch {
+	case ctx.Err() != nil:
+		e.finish(inv, StatusCancelled, StatusCancelled, -1)
+		return
+	case err != nil:
+		e.finish(inv, StatusTimedOut, "Delivery Timed Out", -1)
+		return
+	}
+	e.update(inv, func(inv *Invocation) {
+		inv.Status, inv.StatusDetails, inv.StartedAt = StatusInProgress, StatusInProgress, e.clock.Now()
+	})
+	e.mu.Lock()
+	f := e.faults[inv.InstanceID]
+	e.mu.Unlock()
+	switch {
+	case f.Hang:
+		<-ctx.Done()
+		e.finish(inv, StatusCancelled, StatusCancelled, -1)
+	case f.FailWith != 0:
+		e.update(inv, func(inv *Invocation) { inv.Stderr = f.Stderr })
+		e.finish(inv, StatusFailed, StatusFailed, f.FailWith)
+	case inv.DocumentName == "AWS-RunPatchBaseline":
+		e.patch(ctx, inv, inst)
+	default:
+		e.shell(ctx, inv, inst)
+	}
+}
+
+// shell runs an AWS-RunShellScript, again after each exit 194 and the reboot it asks for.
+func (e *Executor) shell(ctx context.Context, inv *Invocation, inst *instance.Instance) {
+	timeout := 3600.0
+	if t := first(inv.Parameters["executionTimeout"]); t != "" {
+		timeout, _ = strconv.ParseFloat(t, 64)
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.clock.Seconds(timeout))
+	defer cancel()
+	dir := filepath.Join(e.dir, inv.InstanceID, "orchestration", inv.CommandID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		e.update(inv, func(inv *Invocation) { inv.Stderr = err.Error() })
+		e.finish(inv, StatusFailed, StatusFailed, 1)
+		return
+	}
+	script := strings.Join(inv.Parameters["commands"], "\n") + "\n"
+	for {
+		code, stdout, stderr := runBash(ctx, dir, script, inst)
+		e.update(inv, func(inv *Invocation) {
+			inv.Runs++
+			inv.Stdout = limit(inv.Stdout+stdout, maxStdout)
+			inv.Stderr = limit(inv.Stderr+stderr, maxStderr)
+		})
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			e.finish(inv, StatusTimedOut, "Execution Timed Out", 124)
+			return
+		case ctx.Err() != nil:
+			e.finish(inv, StatusCancelled, StatusCancelled, -1)
+			return
+		case code == 194:
+			inst.Reboot()
+			if err := inst.WaitUp(ctx); err != nil {
+				// Still down at the timeout or cancel: the next round reports it.
+				continue
+			}
+		case code == 0:
+			e.finish(inv, StatusSuccess, StatusSuccess, 0)
+			return
+		default:
+			e.finish(inv, StatusFailed, StatusFailed, code)
+			return
+		}
+	}
+}
+
+// runBash runs the script with bash in dir, killing its whole process group when ctx
+// ends. INSTANCE_ID and INSTANCE_IP say which lab instance it stands for.
+func runBash(ctx context.Context, dir, script string, inst *instance.Instance) (int, string, string) {
+	cmd := exec.CommandContext(ctx, "bash", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" + dir, "LANG=C",
+		"INSTANCE_ID=" + inst.ID, "INSTANCE_IP=" + inst.IP}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stdout.String(), stderr.String()
+	case errors.As(err, &exit) && exit.ExitCode() >= 0:
+		return exit.ExitCode(), stdout.String(), stderr.String()
+	default:
+		return -1, stdout.String(), stderr.String() + err.Error()
+	}
+}
+
+// patch simulates AWS-RunPatchBaseline.
+func (e *Executor) patch(ctx context.Context, inv *Invocation, inst *instance.Instance) {
+	if err := e.clock.Sleep(ctx, time.Duration(e.PatchSeconds*float64(time.Second))); err != nil {
+		e.finish(inv, StatusCancelled, StatusCancelled, -1)
+		return
+	}
+	op, reboot := first(inv.Parameters["Operation"]), first(inv.Parameters["RebootOption"])
+	out := fmt.Sprintf("Operation %s: 3 patches installed\n", op)
+	if op == "Install" && reboot != "NoReboot" && e.PatchNeedsReboot {
+		inst.Reboot()
+		if err := inst.WaitUp(ctx); err != nil {
+			e.finish(inv, StatusCancelled, StatusCancelled, -1)
+			return
+		}
+		out += "Rebooted to complete the installation\n"
+	} else if op == "Install" && e.PatchNeedsReboot {
+		out += "3 patches InstalledPendingReboot\n"
+	}
+	e.update(inv, func(inv *Invocation) { inv.Stdout, inv.Runs = out, 1 })
+	e.finish(inv, StatusSuccess, StatusSuccess, 0)
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// limit keeps the first n bytes, as GetCommandInvocation does.
+func limit(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// uuid returns a random version 4 UUID, the shape of an SSM command id.
+func uuid() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
