@@ -42,6 +42,10 @@ test: tools ## Run every test: Go tests, the ASL validator, a short fuzz of the 
 	$(NODE_BIN)/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInput$$' -fuzztime $(FUZZTIME) ./internal/workflow
 
+.PHONY: demo
+demo: tools ## The post's scenario on the local lab: naive reboot vs drainpipe, with a chart
+	$(GO) run ./cmd/drainpipe-lab $(DEMO_FLAGS)
+
 .PHONY: fuzz
 fuzz: ## Fuzz the input validation for longer (FUZZTIME=5m)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInput$$' -fuzztime $(FUZZTIME) ./internal/workflow
@@ -55,4 +59,4 @@ lint: ## gofmt, go vet and staticcheck
 
 .PHONY: clean
 clean: ## Remove build output
-	rm -rf $(BUILD) cdk.out
+	rm -rf $(BUILD) cdk.out lab-output

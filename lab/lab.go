@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -223,5 +222,3 @@ func (l *Lab) MaintainInstance(ctx context.Context, name string, input any, onEv
 	return l.Runner.Run(ctx, statemachine.MaintainInstance, name, input, onEvent)
 }
 
-// ErrNoGroups is returned by helpers that need a target group.
-var ErrNoGroups = errors.New("lab has no target groups")

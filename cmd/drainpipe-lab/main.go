@@ -1,0 +1,78 @@
+// Command drainpipe-lab runs the lab's demo (make demo): the post's scenario on a local
+// fleet behind an ALB-faithful load balancer, first rebooted the naive way, then by
+// drainpipe's real state machine. It exits 1 if the drainpipe run lost any request or
+// any execution failed.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/drainpipe/drainpipe/lab"
+	"github.com/drainpipe/drainpipe/lab/demo"
+)
+
+func main() {
+	profile := flag.String("profile", "demo", "demo (twenty times AWS speed) or realistic (AWS speed, 300 s deregistration delay)")
+	scale := flag.Float64("scale", 0, "real seconds per lab second (0: the profile's)")
+	instances := flag.Int("instances", 3, "instances in the fleet")
+	rate := flag.Float64("rate", 200, "client requests per second")
+	naive := flag.Bool("naive", true, "reboot the first instance the naive way first")
+	outDir := flag.String("out", "lab-output", "folder for the chart")
+	flag.Parse()
+
+	var cfg lab.Config
+	switch *profile {
+	case "demo":
+		cfg = lab.Demo()
+	case "realistic":
+		cfg = lab.Realistic()
+	default:
+		fmt.Fprintf(os.Stderr, "unknown profile %q: demo or realistic\n", *profile)
+		os.Exit(2)
+	}
+	if *scale > 0 {
+		cfg.Scale = *scale
+	}
+	if *instances != cfg.Instances {
+		cfg.Instances = *instances
+		cfg.Groups[0].Members = nil
+		for k := range *instances {
+			cfg.Groups[0].Members = append(cfg.Groups[0].Members, lab.Member{Instance: k})
+		}
+	}
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	chartPath := filepath.Join(*outDir, "drainpipe-lab.png")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := demo.Run(ctx, demo.Options{Config: cfg, Rate: *rate, Naive: *naive, Out: os.Stdout, Chart: chartPath})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lab:", err)
+		os.Exit(1)
+	}
+	demo.PrintReport(os.Stdout, rep)
+	fmt.Printf("\nchart: %s\nelapsed: %.1fs\n", chartPath, rep.Elapsed.Seconds())
+	failed := rep.DrainpipeLost() > 0
+	for _, ex := range rep.Executions {
+		failed = failed || !ex.Succeeded
+	}
+	if len(rep.Executions) < len(cfg.Groups[0].Members) {
+		failed = true
+	}
+	if failed {
+		fmt.Println("RESULT: drainpipe lost requests or an execution failed")
+		os.Exit(1)
+	}
+	naiveLost := rep.Totals[demo.PhaseNaive].Failed()
+	fmt.Printf("RESULT: drainpipe maintained %d instances and lost 0 of %d requests (the naive reboot lost %d)\n",
+		len(rep.Executions), rep.Totals[demo.PhaseDrainpipe].Requests, naiveLost)
+}

@@ -1,0 +1,360 @@
+// Package demo owns the lab's main job, make demo: the post's scenario under steady
+// client traffic. First the naive way (the post's reboot with a health check, instance
+// left in rotation), then drainpipe's instance state machine over every instance, one
+// after another. It prints a live view, then a report (requests and non-2xx answers by
+// status per phase, phase timings per instance) and draws the chart.
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/drainpipe/drainpipe/lab"
+	"github.com/drainpipe/drainpipe/lab/chart"
+	"github.com/drainpipe/drainpipe/lab/elb"
+	"github.com/drainpipe/drainpipe/lab/instance"
+	"github.com/drainpipe/drainpipe/lab/sfn"
+	"github.com/drainpipe/drainpipe/lab/traffic"
+)
+
+// Phase labels of the traffic.
+const (
+	PhaseBaseline  = "baseline"
+	PhaseNaive     = "naive"
+	PhaseDrainpipe = "drainpipe"
+)
+
+// Options configure a run.
+type Options struct {
+	Config lab.Config
+	// Rate is client requests per real second (0: 200).
+	Rate float64
+	// Naive runs the naive reboot of the first instance before drainpipe.
+	Naive bool
+	// Input builds the instance state machine's input; nil: reboot, with the post's
+	// health check, in every group the instance is in.
+	Input func(l *lab.Lab, inst *instance.Instance) map[string]any
+	// Out receives the live view; nil discards it.
+	Out io.Writer
+	// Chart is the chart's path (.png or .svg); "" draws none.
+	Chart string
+	// Prepare, when set, runs after the lab has started and before the traffic: fault
+	// injection for tests.
+	Prepare func(l *lab.Lab)
+}
+
+// Execution is one instance's drainpipe execution.
+type Execution struct {
+	InstanceID   string
+	Succeeded    bool
+	Error, Cause string
+	Output       string
+	PhaseSeconds map[string]float64
+	// From and To are real seconds since the traffic started: deregistration to the end.
+	From, To float64
+	// BootsBefore and BootsAfter count the instance's boots around the execution.
+	BootsBefore, BootsAfter int
+}
+
+// Report is what a run measured.
+type Report struct {
+	Phases     []string
+	Totals     map[string]traffic.Totals
+	Seconds    []traffic.Second
+	Executions []Execution
+	// NaiveFrom and NaiveTo bound the naive reboot, real seconds since the traffic started.
+	NaiveFrom, NaiveTo float64
+	// History is each group's healthy and registered counts over time.
+	History map[string][]elb.Sample
+	// Final is every registration at the end.
+	Final   map[string][]elb.TargetHealth
+	Skipped int
+	Elapsed time.Duration
+}
+
+// DrainpipeLost is the number of requests the drainpipe phase lost.
+func (r Report) DrainpipeLost() int { return r.Totals[PhaseDrainpipe].Failed() }
+
+// Run runs the scenario.
+func Run(ctx context.Context, opt Options) (Report, error) {
+	start := time.Now()
+	out := opt.Out
+	if out == nil {
+		out = io.Discard
+	}
+	if opt.Rate == 0 {
+		opt.Rate = 200
+	}
+	if opt.Input == nil {
+		opt.Input = RebootInput
+	}
+	l, err := lab.Start(opt.Config)
+	if err != nil {
+		return Report{}, err
+	}
+	defer l.Close()
+	v := &view{out: out, start: time.Now()}
+	v.printf("lab: %d instances behind %s (%s), time scale %g (1 lab second = %v)",
+		len(l.Instances), l.URLs[0], l.Groups[0].Config().Name, l.Config.Scale, l.Clock.Seconds(1).Round(time.Millisecond))
+	if opt.Prepare != nil {
+		opt.Prepare(l)
+	}
+	if err := l.WaitAllHealthy(ctx, 120*time.Second); err != nil {
+		return Report{}, err
+	}
+	gen := &traffic.Generator{URL: l.URLs[0], Rate: opt.Rate, Clients: 32}
+	gen.SetPhase(PhaseBaseline)
+	gen.Start(ctx)
+	v.gen = gen
+	stopTicker := v.tick()
+	defer stopTicker()
+	v.printf("traffic: %g requests/s through the load balancer", opt.Rate)
+	sleep(ctx, l, 10)
+
+	var rep Report
+	if opt.Naive {
+		inst := l.Instances[0]
+		gen.SetPhase(PhaseNaive)
+		rep.NaiveFrom = gen.Elapsed().Seconds()
+		v.setStatus(inst.ID, "naive reboot (no draining)")
+		v.printf("naive: %s rebooted in place, as the post's RebootWithHealthcheck does", inst.ID)
+		if err := l.NaiveReboot(ctx, inst); err != nil {
+			return Report{}, err
+		}
+		v.printf("naive: %s back; waiting for the load balancer to see it healthy", inst.ID)
+		if err := l.WaitAllHealthy(ctx, 120*time.Second); err != nil {
+			return Report{}, err
+		}
+		rep.NaiveTo = gen.Elapsed().Seconds()
+		v.setStatus(inst.ID, "")
+		sleep(ctx, l, 10)
+	}
+
+	gen.SetPhase(PhaseDrainpipe)
+	for _, inst := range l.Instances {
+		ex, err := maintain(ctx, l, v, gen, inst, opt.Input(l, inst))
+		if err != nil {
+			return Report{}, err
+		}
+		rep.Executions = append(rep.Executions, ex)
+		if !ex.Succeeded {
+			v.printf("drainpipe: %s failed: %s: %s; stopping", inst.ID, ex.Error, ex.Cause)
+			break
+		}
+	}
+	sleep(ctx, l, 10)
+	gen.Stop()
+	stopTicker()
+
+	rep.Phases, rep.Totals = gen.Phases()
+	rep.Seconds = gen.Seconds()
+	rep.Skipped = gen.Skipped()
+	rep.History, rep.Final = map[string][]elb.Sample{}, l.Registrations()
+	for _, g := range l.Groups {
+		rep.History[g.Config().Name] = g.History()
+	}
+	rep.Elapsed = time.Since(start)
+	if opt.Chart != "" {
+		if err := chart.Draw(opt.Chart, "drainpipe lab: naive reboot vs drainpipe", rep.Seconds, rep.marks()); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// maintain runs the instance state machine for one instance.
+func maintain(ctx context.Context, l *lab.Lab, v *view, gen *traffic.Generator, inst *instance.Instance, input map[string]any) (Execution, error) {
+	ex := Execution{InstanceID: inst.ID, BootsBefore: inst.Boots()}
+	var from float64
+	res, err := l.MaintainInstance(ctx, "demo-"+inst.ID, input, func(e sfn.Event) {
+		if e.Type != "StateEntered" {
+			return
+		}
+		v.setStatus(inst.ID, e.Name)
+		switch e.Name {
+		case "DeregisterTarget":
+			from = gen.Elapsed().Seconds()
+			v.printf("drainpipe: %s deregistered; draining", inst.ID)
+		case "StartMaintenance":
+			v.printf("drainpipe: %s drained; maintenance sent through SSM", inst.ID)
+		case "RegisterTarget":
+			v.printf("drainpipe: %s maintained; registered again", inst.ID)
+		case "RestoreTarget":
+			v.printf("drainpipe: %s failed; restoring its registrations", inst.ID)
+		}
+	})
+	if err != nil {
+		return ex, err
+	}
+	v.setStatus(inst.ID, "")
+	ex.From, ex.To = from, gen.Elapsed().Seconds()
+	ex.Succeeded, ex.Error, ex.Cause, ex.Output = res.Succeeded, res.Error, res.Cause, string(res.Output)
+	ex.BootsAfter = inst.Boots()
+	if res.Succeeded {
+		ex.PhaseSeconds = phaseSeconds(res.Output)
+		v.printf("drainpipe: %s healthy again: %s", inst.ID, formatPhases(ex.PhaseSeconds))
+	}
+	return ex, nil
+}
+
+// RebootInput is the default input: reboot, with the post's health check (curl the
+// service on the instance), in every group the instance is registered in.
+func RebootInput(l *lab.Lab, inst *instance.Instance) map[string]any {
+	return map[string]any{
+		"instanceId":  inst.ID,
+		"maintenance": map[string]any{"action": "reboot"},
+		"healthCheck": map[string]any{"commands": []string{fmt.Sprintf("curl -fsS http://${INSTANCE_IP:-localhost}:%d/", l.Config.ServicePort)}},
+		"pollSeconds": 2,
+	}
+}
+
+func (r Report) marks() []chart.Mark {
+	var marks []chart.Mark
+	if r.NaiveTo > 0 {
+		marks = append(marks, chart.Mark{Label: "naive reboot", From: r.NaiveFrom, To: r.NaiveTo, Bad: true})
+	}
+	for _, ex := range r.Executions {
+		id := ex.InstanceID
+		marks = append(marks, chart.Mark{Label: "…" + id[len(id)-4:], From: ex.From, To: ex.To, Bad: !ex.Succeeded})
+	}
+	return marks
+}
+
+func sleep(ctx context.Context, l *lab.Lab, labSeconds float64) {
+	_ = l.Clock.Sleep(ctx, time.Duration(labSeconds*float64(time.Second)))
+}
+
+// view is the live view: a line per event and a traffic line per second.
+type view struct {
+	out   io.Writer
+	start time.Time
+	gen   *traffic.Generator
+
+	mu     sync.Mutex
+	status map[string]string
+}
+
+func (v *view) printf(format string, args ...any) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	fmt.Fprintf(v.out, "[%5.1fs] %s\n", time.Since(v.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func (v *view) setStatus(id, s string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.status == nil {
+		v.status = map[string]string{}
+	}
+	if s == "" {
+		delete(v.status, id)
+	} else {
+		v.status[id] = s
+	}
+}
+
+// tick prints the traffic of the last full second, once a second.
+func (v *view) tick() (stop func()) {
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		printed := -1
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			// The last full second of traffic, once.
+			last := int(v.gen.Elapsed()/time.Second) - 1
+			secs := v.gen.Seconds()
+			if last <= printed || last >= len(secs) {
+				continue
+			}
+			printed = last
+			s := secs[last]
+			v.mu.Lock()
+			var states []string
+			for _, id := range slices.Sorted(maps.Keys(v.status)) {
+				states = append(states, id+": "+v.status[id])
+			}
+			v.mu.Unlock()
+			line := fmt.Sprintf("traffic: %4d req/s, %3d failed%s, p99 %v", s.Requests, s.Failed(), codes(s.Codes), s.P99.Round(100*time.Microsecond))
+			if len(states) > 0 {
+				line += " | " + strings.Join(states, ", ")
+			}
+			v.printf("%s", line)
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }
+}
+
+// codes formats the non-2xx status codes: " (502×12, no answer×1)".
+func codes(c map[int]int) string {
+	var parts []string
+	keys := slices.Sorted(maps.Keys(c))
+	for _, code := range keys {
+		if code >= 200 && code < 300 {
+			continue
+		}
+		name := fmt.Sprint(code)
+		if code == traffic.Error {
+			name = "no answer"
+		}
+		parts = append(parts, fmt.Sprintf("%s×%d", name, c[code]))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+func formatPhases(p map[string]float64) string {
+	order := []string{"drain", "maintenance", "healthCheck", "returnToHealthy", "outOfService"}
+	var parts []string
+	for _, k := range order {
+		if v, ok := p[k]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.1fs", k, v))
+		}
+	}
+	return strings.Join(parts, ", ") + " (lab seconds)"
+}
+
+// PrintReport writes the report's tables.
+func PrintReport(w io.Writer, r Report) {
+	fmt.Fprintf(w, "\n%-10s %9s %9s  %s\n", "phase", "requests", "non-2xx", "by status")
+	for _, name := range r.Phases {
+		t := r.Totals[name]
+		fmt.Fprintf(w, "%-10s %9d %9d  %s\n", name, t.Requests, t.Failed(), strings.TrimPrefix(codes(t.Codes), " "))
+	}
+	fmt.Fprintf(w, "\n%-20s %-9s %8s %12s %10s %16s %13s %6s\n", "instance", "outcome", "drain", "maintenance", "check", "return-healthy", "out-of-svc", "boots")
+	for _, ex := range r.Executions {
+		outcome := "ok"
+		if !ex.Succeeded {
+			outcome = ex.Error
+		}
+		p := ex.PhaseSeconds
+		fmt.Fprintf(w, "%-20s %-9s %7.1fs %11.1fs %9.1fs %15.1fs %12.1fs %3d→%d\n", ex.InstanceID, outcome,
+			p["drain"], p["maintenance"], p["healthCheck"], p["returnToHealthy"], p["outOfService"], ex.BootsBefore, ex.BootsAfter)
+	}
+	fmt.Fprintln(w, "(phase times in lab seconds, as AWS would count them)")
+}
+
+// phaseSeconds reads phaseSeconds from an execution's output.
+func phaseSeconds(output []byte) map[string]float64 {
+	var s struct {
+		PhaseSeconds map[string]float64 `json:"phaseSeconds"`
+	}
+	_ = json.Unmarshal(output, &s)
+	return s.PhaseSeconds
+}
+

@@ -1,0 +1,61 @@
+package traffic
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestGeneratorCountsCodesPerPhase(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%4 == 0 {
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+			return
+		}
+		_, _ = w.Write([]byte("Hello, World! From i-1\n"))
+	}))
+	defer srv.Close()
+	g := &Generator{URL: srv.URL, Rate: 400, Clients: 8}
+	g.SetPhase("one")
+	g.Start(context.Background())
+	time.Sleep(300 * time.Millisecond)
+	g.SetPhase("two")
+	time.Sleep(300 * time.Millisecond)
+	g.Stop()
+	order, phases := g.Phases()
+	if len(order) != 2 || order[0] != "one" || order[1] != "two" {
+		t.Fatalf("phases %v", order)
+	}
+	total := 0
+	for _, name := range order {
+		p := phases[name]
+		total += p.Requests
+		if p.Requests < 50 || p.Codes[502] == 0 || p.Codes[200] == 0 || p.Failed() != p.Codes[502] {
+			t.Errorf("phase %s: %+v", name, p)
+		}
+	}
+	if int64(total) != n.Load() {
+		t.Errorf("recorded %d requests, server saw %d", total, n.Load())
+	}
+	secs := g.Seconds()
+	if len(secs) == 0 || secs[0].Requests == 0 || secs[0].P50 <= 0 || secs[0].P99 < secs[0].P50 {
+		t.Errorf("seconds = %+v", secs)
+	}
+}
+
+func TestWrongBodyIsAnError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("<html>oops")) }))
+	defer srv.Close()
+	g := &Generator{URL: srv.URL, Rate: 100, Clients: 2}
+	g.Start(context.Background())
+	time.Sleep(100 * time.Millisecond)
+	g.Stop()
+	_, phases := g.Phases()
+	if p := phases[""]; p.Requests == 0 || p.Codes[Error] != p.Requests {
+		t.Errorf("a 200 without the service's answer must count as an error: %+v", p)
+	}
+}
