@@ -221,4 +221,3 @@ func (l *Lab) Close() {
 func (l *Lab) MaintainInstance(ctx context.Context, name string, input any, onEvent func(sfn.Event)) (sfn.Result, error) {
 	return l.Runner.Run(ctx, statemachine.MaintainInstance, name, input, onEvent)
 }
-

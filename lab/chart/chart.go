@@ -89,7 +89,6 @@ func Draw(path, title string, seconds []traffic.Second, marks []Mark) error {
 	return nil
 }
 
-
 func legendSwatch(c color.Color) plot.Thumbnailer { return swatchThumb{c} }
 
 type swatchThumb struct{ c color.Color }

@@ -357,4 +357,3 @@ func phaseSeconds(output []byte) map[string]float64 {
 	_ = json.Unmarshal(output, &s)
 	return s.PhaseSeconds
 }
-
