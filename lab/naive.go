@@ -91,3 +91,15 @@ func (l *Lab) Registrations() map[string][]elb.TargetHealth {
 	}
 	return out
 }
+
+// WaitUntil polls cond every lab second until it holds or the lab timeout passes.
+func (l *Lab) WaitUntil(ctx context.Context, labTimeout time.Duration, cond func() bool) error {
+	ctx, cancel := context.WithTimeout(ctx, l.Clock.Real(labTimeout))
+	defer cancel()
+	for !cond() {
+		if err := l.Clock.Sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -3,6 +3,8 @@ package workflow
 import (
 	"fmt"
 	"time"
+
+	"github.com/drainpipe/drainpipe/internal/faults"
 )
 
 // Registration is one registration of the instance: a target group and the exact port.
@@ -103,6 +105,14 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 	p.Deadlines = Deadlines{
 		DrainSeconds:   orDefault(in.Timeouts.DrainSeconds, maxDelay+DrainMargin),
 		HealthySeconds: orDefault(in.Timeouts.HealthySeconds, maxToHealthy+HealthyMargin),
+	}
+	// ALB shows a deregistered target as draining for the whole delay, and a new target
+	// cannot be healthy before its first check: shorter deadlines can never be met.
+	if p.Deadlines.DrainSeconds < maxDelay {
+		return Plan{}, faults.New(faults.InvalidInput, `"timeouts.drainSeconds" is %d, shorter than the deregistration delay of the target groups (%d s): draining cannot end before it; raise it or lower the groups' deregistration_delay.timeout_seconds`, p.Deadlines.DrainSeconds, maxDelay)
+	}
+	if p.Deadlines.HealthySeconds < maxInterval {
+		return Plan{}, faults.New(faults.InvalidInput, `"timeouts.healthySeconds" is %d, shorter than one health check interval of the target groups (%d s): the instance cannot be healthy before it`, p.Deadlines.HealthySeconds, maxInterval)
 	}
 	return p, nil
 }

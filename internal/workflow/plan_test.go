@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"github.com/drainpipe/drainpipe/internal/faults"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,6 +62,15 @@ func TestNewPlanDerivesWaitsAndDeadlines(t *testing.T) {
 	}
 	if _, err := NewPlan(Input{InstanceID: testInstance}, nil, nil, "tok"); err == nil {
 		t.Error("NewPlan without registrations: no error")
+	}
+	for name, in := range map[string]Input{
+		"drain shorter than the delay":      {InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}, Timeouts: Timeouts{DrainSeconds: 299}},
+		"healthy shorter than one interval": {InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}, Timeouts: Timeouts{HealthySeconds: 5}},
+	} {
+		_, err := NewPlan(in, []TargetGroup{group(300, 6, 5, 2)}, regs, "tok")
+		if faults.NameOf(err) != faults.InvalidInput {
+			t.Errorf("%s: %v, want InvalidInput", name, err)
+		}
 	}
 }
 

@@ -110,6 +110,16 @@ type LoadBalancer struct {
 
 	mu     sync.Mutex
 	groups []*Group
+	// drainLag keeps targets draining this many lab seconds past the delay.
+	drainLag float64
+}
+
+// SetDrainLag is a fault hook: deregistered targets stay draining for this many lab
+// seconds past the deregistration delay, as when the ALB's view lags.
+func (lb *LoadBalancer) SetDrainLag(labSeconds float64) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	lb.drainLag = labSeconds
 }
 
 // New returns a load balancer for the account and region.
@@ -381,7 +391,7 @@ func (lb *LoadBalancer) DeregisterTargets(arn string, refs []TargetRef) error {
 		}
 		t.stopChecks()
 		t.state, t.reason = StateDraining, ReasonDeregistrationInProcess
-		delay := lb.clock.Seconds(float64(g.cfg.DeregistrationDelaySeconds))
+		delay := lb.clock.Seconds(float64(g.cfg.DeregistrationDelaySeconds) + lb.drainLag)
 		lb.wg.Add(1)
 		go func() {
 			defer lb.wg.Done()

@@ -13,6 +13,22 @@ const [definitionFile, scaleArg, tools] = process.argv.slice(2);
 const scale = Number(scaleArg);
 const { StateMachine } = await import(pathToFileURL(`${tools}/node_modules/aws-local-stepfunctions/build/main.node.esm.js`).href);
 
+// Step Functions reports a Lambda service error (throttling, a missing function) as
+// "Lambda.<Code>", which Retry blocks match; the engine passes the SDK's bare name. Name
+// them as AWS does. (A function error, X-Amz-Function-Error, keeps its errorType.)
+const { LambdaClient } = await import(pathToFileURL(`${tools}/node_modules/@aws-sdk/client-lambda/dist-cjs/index.js`).href);
+const send = LambdaClient.prototype.send;
+LambdaClient.prototype.send = async function (...args) {
+  try {
+    return await send.apply(this, args);
+  } catch (err) {
+    if (err?.$fault !== undefined && !String(err.name).startsWith('Lambda.')) {
+      err.name = `Lambda.${err.name}`;
+    }
+    throw err;
+  }
+};
+
 const realSetTimeout = globalThis.setTimeout;
 globalThis.setTimeout = (fn, ms, ...args) => realSetTimeout(fn, (ms ?? 0) * scale, ...args);
 

@@ -89,10 +89,7 @@ func (r *Runner) prepare() error {
 		if r.err = os.WriteFile(filepath.Join(r.dir, "runner.mjs"), runnerScript, 0o600); r.err != nil {
 			return
 		}
-		values := map[string]string{}
-		for _, f := range functions.All {
-			values[functions.Placeholder(f.Name)] = r.ARN(f.Name)
-		}
+		values := r.values()
 		for _, name := range statemachine.Names() {
 			def, err := statemachine.Definition(name)
 			if err != nil {
@@ -118,18 +115,56 @@ func (r *Runner) Close() {
 	}
 }
 
-// Run executes the named definition with the input and calls onEvent (which may be nil)
-// for each event as it happens. The engine process is killed when ctx ends.
+// Run executes the named definition (a file of package statemachine) with the input and
+// calls onEvent (which may be nil) for each event as it happens. The engine process is
+// killed when ctx ends.
 func (r *Runner) Run(ctx context.Context, definition, executionName string, input any, onEvent func(Event)) (Result, error) {
 	if err := r.prepare(); err != nil {
 		return Result{}, err
 	}
+	return r.run(ctx, filepath.Join(r.dir, definition), executionName, input, onEvent)
+}
+
+// RunDefinition executes a definition given as JSON, its placeholders substituted as the
+// embedded definitions' are.
+func (r *Runner) RunDefinition(ctx context.Context, def []byte, executionName string, input any, onEvent func(Event)) (Result, error) {
+	if err := r.prepare(); err != nil {
+		return Result{}, err
+	}
+	def, err := statemachine.Substitute(def, r.values())
+	if err != nil {
+		return Result{}, err
+	}
+	f, err := os.CreateTemp(r.dir, "definition-*.asl.json")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(def); err != nil {
+		_ = f.Close()
+		return Result{}, err
+	}
+	if err := f.Close(); err != nil {
+		return Result{}, err
+	}
+	return r.run(ctx, f.Name(), executionName, input, onEvent)
+}
+
+func (r *Runner) values() map[string]string {
+	values := map[string]string{}
+	for _, f := range functions.All {
+		values[functions.Placeholder(f.Name)] = r.ARN(f.Name)
+	}
+	return values
+}
+
+func (r *Runner) run(ctx context.Context, definitionPath, executionName string, input any, onEvent func(Event)) (Result, error) {
 	payload, err := json.Marshal(input)
 	if err != nil {
 		return Result{}, err
 	}
 	node := filepath.Join(r.Tools, "node_modules", ".bin", "node")
-	cmd := exec.CommandContext(ctx, node, filepath.Join(r.dir, "runner.mjs"), filepath.Join(r.dir, definition), fmt.Sprint(r.Scale), r.Tools)
+	cmd := exec.CommandContext(ctx, node, filepath.Join(r.dir, "runner.mjs"), definitionPath, fmt.Sprint(r.Scale), r.Tools)
 	cmd.Env = append(append(os.Environ(), r.Env...), "EXECUTION_NAME="+executionName, "AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE=1")
 	cmd.Stdin = bytes.NewReader(payload)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -276,6 +276,7 @@ func (e *Executor) shell(ctx context.Context, inv *Invocation, inst *instance.In
 	if t := first(inv.Parameters["executionTimeout"]); t != "" {
 		timeout, _ = strconv.ParseFloat(t, 64)
 	}
+	agent := ctx // cancelled by CancelCommand only
 	ctx, cancel := context.WithTimeout(ctx, e.clock.Seconds(timeout))
 	defer cancel()
 	dir := filepath.Join(e.dir, inv.InstanceID, "orchestration", inv.CommandID)
@@ -301,9 +302,12 @@ func (e *Executor) shell(ctx context.Context, inv *Invocation, inst *instance.In
 			return
 		case code == 194:
 			inst.Reboot()
-			if err := inst.WaitUp(ctx); err != nil {
-				// Still down at the timeout or cancel: the next round reports it.
-				continue
+			// While the instance is down its agent reports nothing: the invocation stays
+			// InProgress, whatever the execution timeout, until the instance is back (the
+			// agent then applies the timeout) or the command is cancelled.
+			if err := inst.WaitUp(agent); err != nil {
+				e.finish(inv, StatusCancelled, StatusCancelled, -1)
+				return
 			}
 		case code == 0:
 			e.finish(inv, StatusSuccess, StatusSuccess, 0)
