@@ -36,7 +36,7 @@ build: ## Cross-compile every Lambda for provided.al2023 on arm64 into build/lam
 	@for fn in $(LAMBDAS); do printf '%-22s %10s\n' $$fn $$(stat -c %s $(BUILD)/lambdas/$$fn/bootstrap); done
 
 .PHONY: test
-test: tools ## Run every test: Go tests, the ASL validator, a short fuzz of the input validation
+test: tools ## Run every test: unit, contract, ASL, lab end-to-end and wire tests, asl-validator, a short fuzz
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	$(NODE_BIN)/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
