@@ -1,0 +1,304 @@
+// Package settings owns the CDK app's configuration: the context keys read from cdk.json
+// or -c key=value, their defaults, and their validation. Every bad value fails synth with
+// a message naming the key and saying what to fix. It has no CDK dependency, so its tests
+// are plain Go.
+package settings
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones resolve the same on every machine, offline
+
+	"github.com/drainpipe/drainpipe/internal/workflow"
+)
+
+// Settings is the validated configuration.
+type Settings struct {
+	// TargetGroupARNs are the groups drainpipe may deregister from and register in; IAM
+	// write permissions are limited to them.
+	TargetGroupARNs []string
+	// Schedules start the instance state machine.
+	Schedules []Schedule
+	// DefaultAction is the maintenance action of a schedule whose input has none.
+	DefaultAction string
+	// NotificationEmails are subscribed to the failure topic.
+	NotificationEmails []string
+	// InstanceTagKey and InstanceTagValue: SendCommand is allowed only on instances
+	// carrying this tag.
+	InstanceTagKey, InstanceTagValue string
+	// SSMDocuments are the documents, besides AWS-RunShellScript and AWS-RunPatchBaseline,
+	// that the "document" action may send.
+	SSMDocuments []string
+	// LogRetentionDays applies to every log group.
+	LogRetentionDays int
+	// DashboardLoadBalancer ("app/NAME/ID") adds its RequestCount and 5XX count to the
+	// dashboard; empty leaves them out.
+	DashboardLoadBalancer string
+	// FunctionsDir holds build/lambdas/<name>/bootstrap from make build.
+	FunctionsDir string
+	// Demo adds the DrainpipeDemo stack.
+	Demo bool
+	// DemoAllowedCIDR may reach the demo's load balancer on port 80.
+	DemoAllowedCIDR string
+}
+
+// Schedule is one EventBridge Scheduler schedule.
+type Schedule struct {
+	Name string
+	// Cron is EventBridge's six fields: minutes hours day-of-month month day-of-week year.
+	Cron     Cron
+	TimeZone string
+	// Input is the execution input, validated as the state machine's first step does.
+	Input   json.RawMessage
+	Enabled bool
+}
+
+// Cron holds the six fields of an EventBridge cron expression.
+type Cron struct{ Minute, Hour, Day, Month, WeekDay, Year string }
+
+func (c Cron) String() string {
+	return fmt.Sprintf("cron(%s %s %s %s %s %s)", c.Minute, c.Hour, c.Day, c.Month, c.WeekDay, c.Year)
+}
+
+// Context keys.
+const (
+	KeyTargetGroupARNs       = "targetGroupArns"
+	KeySchedules             = "schedules"
+	KeyDefaultAction         = "defaultAction"
+	KeyNotificationEmails    = "notificationEmails"
+	KeyInstanceTag           = "instanceTag"
+	KeySSMDocuments          = "ssmDocuments"
+	KeyLogRetentionDays      = "logRetentionDays"
+	KeyDashboardLoadBalancer = "dashboardLoadBalancer"
+	KeyFunctionsDir          = "functionsDir"
+	KeyDemo                  = "demo"
+	KeyDemoAllowedCIDR       = "demoAllowedCidr"
+)
+
+// Keys lists every context key the app reads.
+var Keys = []string{KeyTargetGroupARNs, KeySchedules, KeyDefaultAction, KeyNotificationEmails, KeyInstanceTag,
+	KeySSMDocuments, KeyLogRetentionDays, KeyDashboardLoadBalancer, KeyFunctionsDir, KeyDemo, KeyDemoAllowedCIDR}
+
+// RetentionDays are the values CloudWatch Logs accepts.
+var RetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+var (
+	targetGroupARN = regexp.MustCompile(`^arn:aws(-[a-z]+)*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$`)
+	loadBalancer   = regexp.MustCompile(`^app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$`)
+	scheduleName   = regexp.MustCompile(`^[0-9a-zA-Z-_.]{1,64}$`)
+	tagPart        = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
+	documentName   = regexp.MustCompile(`^[a-zA-Z0-9_\-.]{3,128}$`)
+)
+
+// Lookup returns a context value; ok is false when the key is not set.
+type Lookup func(key string) (value any, ok bool)
+
+// Parse reads and validates every key. Values may be JSON values (cdk.json) or strings
+// (-c key=value on the command line, where lists and objects are JSON text).
+func Parse(get Lookup) (Settings, error) {
+	s := Settings{DefaultAction: workflow.ActionPatch, InstanceTagKey: "drainpipe", InstanceTagValue: "enabled",
+		LogRetentionDays: 30, FunctionsDir: "build/lambdas", DemoAllowedCIDR: "0.0.0.0/0"}
+	var problems []string
+	fail := func(key, format string, args ...any) {
+		problems = append(problems, fmt.Sprintf("context %q: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	if err := decode(get, KeyTargetGroupARNs, &s.TargetGroupARNs); err != nil {
+		fail(KeyTargetGroupARNs, "%v", err)
+	}
+	if len(s.TargetGroupARNs) == 0 {
+		fail(KeyTargetGroupARNs, "list the ARNs of the target groups drainpipe may change (IAM is limited to them), for example [\"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef\"]")
+	}
+	for i, arn := range s.TargetGroupARNs {
+		if !targetGroupARN.MatchString(arn) {
+			fail(KeyTargetGroupARNs, "[%d] %q is not a target group ARN", i, arn)
+		}
+	}
+	if err := decode(get, KeyDefaultAction, &s.DefaultAction); err != nil {
+		fail(KeyDefaultAction, "%v", err)
+	}
+	if !slices.Contains([]string{workflow.ActionReboot, workflow.ActionPatch, workflow.ActionCommands, workflow.ActionDocument}, s.DefaultAction) {
+		fail(KeyDefaultAction, "%q is not an action: use reboot, patch, commands or document", s.DefaultAction)
+	}
+	if err := decode(get, KeyNotificationEmails, &s.NotificationEmails); err != nil {
+		fail(KeyNotificationEmails, "%v", err)
+	}
+	for _, e := range s.NotificationEmails {
+		if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
+			fail(KeyNotificationEmails, "%q is not an e-mail address", e)
+		}
+	}
+	var tag struct{ Key, Value string }
+	if err := decode(get, KeyInstanceTag, &tag); err != nil {
+		fail(KeyInstanceTag, "%v", err)
+	} else if tag.Key != "" || tag.Value != "" {
+		s.InstanceTagKey, s.InstanceTagValue = tag.Key, tag.Value
+		if !tagPart.MatchString(tag.Key) || !tagPart.MatchString(tag.Value) || strings.HasPrefix(tag.Key, "aws:") {
+			fail(KeyInstanceTag, `needs {"key": ..., "value": ...}, each 1-128 characters of letters, digits, spaces and _.:/=+-@ (not aws:)`)
+		}
+	}
+	if err := decode(get, KeySSMDocuments, &s.SSMDocuments); err != nil {
+		fail(KeySSMDocuments, "%v", err)
+	}
+	for _, d := range s.SSMDocuments {
+		if !documentName.MatchString(d) {
+			fail(KeySSMDocuments, "%q is not an SSM document name", d)
+		}
+	}
+	if err := decode(get, KeyLogRetentionDays, &s.LogRetentionDays); err != nil {
+		fail(KeyLogRetentionDays, "%v", err)
+	} else if !slices.Contains(RetentionDays, s.LogRetentionDays) {
+		fail(KeyLogRetentionDays, "%d is not a CloudWatch Logs retention; use one of %v", s.LogRetentionDays, RetentionDays)
+	}
+	if err := decode(get, KeyDashboardLoadBalancer, &s.DashboardLoadBalancer); err != nil {
+		fail(KeyDashboardLoadBalancer, "%v", err)
+	} else if s.DashboardLoadBalancer != "" && !loadBalancer.MatchString(s.DashboardLoadBalancer) {
+		fail(KeyDashboardLoadBalancer, "%q is not a load balancer's metric name: use app/NAME/ID, the end of its ARN", s.DashboardLoadBalancer)
+	}
+	if err := decode(get, KeyFunctionsDir, &s.FunctionsDir); err != nil {
+		fail(KeyFunctionsDir, "%v", err)
+	}
+	if err := decode(get, KeyDemo, &s.Demo); err != nil {
+		fail(KeyDemo, "%v", err)
+	}
+	if err := decode(get, KeyDemoAllowedCIDR, &s.DemoAllowedCIDR); err != nil {
+		fail(KeyDemoAllowedCIDR, "%v", err)
+	} else if p, err := netip.ParsePrefix(s.DemoAllowedCIDR); err != nil || !p.Addr().Is4() {
+		fail(KeyDemoAllowedCIDR, "%q is not an IPv4 CIDR such as 203.0.113.7/32", s.DemoAllowedCIDR)
+	}
+	var raw []struct {
+		Name     string          `json:"name"`
+		Cron     string          `json:"cron"`
+		TimeZone string          `json:"timezone"`
+		Input    json.RawMessage `json:"input"`
+		Enabled  *bool           `json:"enabled"`
+	}
+	if err := decode(get, KeySchedules, &raw); err != nil {
+		fail(KeySchedules, "%v", err)
+	}
+	names := map[string]bool{}
+	for i, r := range raw {
+		where := fmt.Sprintf("[%d] %q", i, r.Name)
+		if !scheduleName.MatchString(r.Name) || names[r.Name] {
+			fail(KeySchedules, "%s: needs a unique name of 1-64 letters, digits, - _ .", where)
+		}
+		names[r.Name] = true
+		cron, err := ParseCron(r.Cron)
+		if err != nil {
+			fail(KeySchedules, "%s: %v", where, err)
+		}
+		tz := r.TimeZone
+		if tz == "" {
+			tz = "UTC"
+		}
+		if _, err := time.LoadLocation(tz); err != nil {
+			fail(KeySchedules, "%s: time zone %q is unknown; use an IANA name such as Europe/London", where, tz)
+		}
+		input, err := scheduleInput(r.Input, s.DefaultAction)
+		if err != nil {
+			fail(KeySchedules, "%s: input: %v", where, err)
+		}
+		s.Schedules = append(s.Schedules, Schedule{Name: r.Name, Cron: cron, TimeZone: tz, Input: input, Enabled: r.Enabled == nil || *r.Enabled})
+	}
+	if len(problems) > 0 {
+		return Settings{}, fmt.Errorf("drainpipe settings are not valid:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return s, nil
+}
+
+// decode reads a key into v; an absent key leaves v (its default) as it is.
+func decode(get Lookup, key string, v any) error {
+	value, ok := get(key)
+	if !ok || value == nil {
+		return nil
+	}
+	var raw []byte
+	switch t := value.(type) {
+	case string:
+		if _, isString := v.(*string); isString {
+			raw, _ = json.Marshal(t)
+		} else {
+			raw = []byte(t) // -c key=[...] or key=true arrives as text
+		}
+	default:
+		raw, _ = json.Marshal(t)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("cannot read %s as %s", strconv.Quote(string(raw)), describe(v))
+	}
+	return nil
+}
+
+func describe(v any) string {
+	switch v.(type) {
+	case *[]string:
+		return "a list of strings"
+	case *bool:
+		return "true or false"
+	case *int:
+		return "a number"
+	case *string:
+		return "a string"
+	default:
+		return "the documented shape"
+	}
+}
+
+// scheduleInput fills the default action into a schedule's input and validates it as
+// the state machine's first step will.
+func scheduleInput(raw json.RawMessage, defaultAction string) (json.RawMessage, error) {
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, fmt.Errorf(`needs the execution input as a JSON object, for example {"instanceId": "i-0123456789abcdef0"}`)
+	}
+	if _, ok := m["maintenance"]; !ok {
+		m["maintenance"] = map[string]any{"action": defaultAction}
+	}
+	out, _ := json.Marshal(m)
+	if _, err := workflow.DecodeInput(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+var cronField = regexp.MustCompile(`^[0-9A-Za-z*?,/\-#L W]+$`)
+
+// ParseCron reads an EventBridge cron expression: "cron(0 3 ? * SUN *)" or its six
+// fields alone.
+func ParseCron(expr string) (Cron, error) {
+	body := strings.TrimSpace(expr)
+	if inner, ok := strings.CutPrefix(body, "cron("); ok {
+		body = strings.TrimSuffix(inner, ")")
+	}
+	f := strings.Fields(body)
+	if len(f) != 6 {
+		return Cron{}, fmt.Errorf("cron %q needs six fields (minutes hours day-of-month month day-of-week year), for example cron(0 3 ? * SUN *)", expr)
+	}
+	for _, field := range f {
+		if !cronField.MatchString(field) {
+			return Cron{}, fmt.Errorf("cron %q: field %q has characters a cron field cannot have", expr, field)
+		}
+	}
+	if (f[2] == "?") == (f[4] == "?") {
+		return Cron{}, fmt.Errorf("cron %q: exactly one of day-of-month and day-of-week must be ?", expr)
+	}
+	for i, limit := range map[int][2]int{0: {0, 59}, 1: {0, 23}} {
+		for _, part := range strings.FieldsFunc(f[i], func(r rune) bool { return r == ',' || r == '-' || r == '/' }) {
+			if part == "*" {
+				continue
+			}
+			n, err := strconv.Atoi(part)
+			if err != nil || n < limit[0] || n > limit[1] {
+				return Cron{}, fmt.Errorf("cron %q: %q is out of range %d-%d", expr, f[i], limit[0], limit[1])
+			}
+		}
+	}
+	return Cron{Minute: f[0], Hour: f[1], Day: f[2], Month: f[3], WeekDay: f[4], Year: f[5]}, nil
+}

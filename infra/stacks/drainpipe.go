@@ -1,0 +1,272 @@
+// Package stacks owns drainpipe's CloudFormation stacks: Drainpipe (the functions, the
+// state machine, schedules, notifications, dashboard, least-privilege IAM) and the
+// optional DrainpipeDemo (the post's environment: three instances behind an ALB).
+package stacks
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsschedulertargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/drainpipe/drainpipe/infra/settings"
+	"github.com/drainpipe/drainpipe/internal/functions"
+	"github.com/drainpipe/drainpipe/statemachine"
+)
+
+// DrainpipeStackProps configure the Drainpipe stack.
+type DrainpipeStackProps struct {
+	awscdk.StackProps
+	Settings settings.Settings
+}
+
+// Drainpipe is the built stack, with the constructs tests and other stacks refer to.
+type Drainpipe struct {
+	Stack        awscdk.Stack
+	Functions    map[string]awslambda.Function
+	StateMachine awsstepfunctions.StateMachine
+	Topic        awssns.Topic
+}
+
+var retention = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
+	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
+	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
+	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
+	3653: awslogs.RetentionDays_TEN_YEARS,
+}
+
+// NewDrainpipeStack builds the Drainpipe stack.
+func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeStackProps) *Drainpipe {
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	s := props.Settings
+	d := &Drainpipe{Stack: stack, Functions: map[string]awslambda.Function{}}
+	logs := func(id, name string) awslogs.LogGroup {
+		return awslogs.NewLogGroup(stack, jsii.String(id), &awslogs.LogGroupProps{
+			LogGroupName:  jsii.String(name),
+			Retention:     retention[s.LogRetentionDays],
+			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		})
+	}
+
+	substitutions := map[string]*string{}
+	for _, f := range Functions {
+		construct := functions.Pascal(f.Name)
+		name := "drainpipe-" + f.Name
+		logGroup := logs(construct+"Logs", "/aws/lambda/"+name)
+		// A role per function with only its own statements and its own log group: no
+		// managed policy, nothing shared.
+		role := awsiam.NewRole(stack, jsii.String(construct+"Role"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			Description: jsii.String("drainpipe " + f.Name),
+		})
+		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+			Resources: jsii.Strings(*logGroup.LogGroupArn()),
+		}))
+		var statements []awsiam.PolicyStatement
+		if f.Statements != nil {
+			statements = f.Statements(stack, s)
+		}
+		for _, st := range statements {
+			role.AddToPolicy(st)
+		}
+		fn := awslambda.NewFunction(stack, jsii.String(construct), &awslambda.FunctionProps{
+			FunctionName:  jsii.String(name),
+			Description:   jsii.String("drainpipe: " + f.Name),
+			Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+			Architecture:  awslambda.Architecture_ARM_64(),
+			Handler:       jsii.String("bootstrap"),
+			Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(s.FunctionsDir, f.Name)), nil),
+			MemorySize:    jsii.Number(f.MemoryMB),
+			Timeout:       awscdk.Duration_Seconds(jsii.Number(f.TimeoutSeconds)),
+			Role:          role,
+			LogGroup:      logGroup,
+			LoggingFormat: awslambda.LoggingFormat_JSON,
+		})
+		d.Functions[f.Name] = fn
+		substitutions[functions.Placeholder(f.Name)] = fn.FunctionArn()
+		var wildcards []any
+		for _, st := range statements {
+			for _, r := range *st.Resources() {
+				switch {
+				case *r == "*":
+					wildcards = append(wildcards, "Resource::*")
+				case strings.Contains(*r, "*"):
+					// cdk-nag renders tokens (<AWS::Partition>); match the literal tail.
+					tail := (*r)[strings.LastIndex(*r, ":")+1:]
+					wildcards = append(wildcards, map[string]string{"regex": "/^Resource::arn:.*:" + regexp.QuoteMeta(tail) + "$/"})
+				}
+			}
+		}
+		if len(wildcards) > 0 {
+			reason := f.WildcardReason
+			if reason == "" {
+				reason = "ssm:SendCommand on instances is scoped by the instance tag condition aws:ResourceTag/" + s.InstanceTagKey
+			}
+			cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+				Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String(reason), AppliesTo: &wildcards,
+			}}, jsii.Bool(true))
+		}
+	}
+
+	def, err := statemachine.Definition(statemachine.MaintainInstance)
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	machineLogs := logs("MaintainInstanceLogs", "/aws/vendedlogs/states/drainpipe-maintain-instance")
+	d.StateMachine = awsstepfunctions.NewStateMachine(stack, jsii.String("MaintainInstance"), &awsstepfunctions.StateMachineProps{
+		StateMachineName:        jsii.String("drainpipe-maintain-instance"),
+		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
+		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(string(def))),
+		DefinitionSubstitutions: &substitutions,
+		Logs:                    &awsstepfunctions.LogOptions{Destination: machineLogs, Level: awsstepfunctions.LogLevel_ALL, IncludeExecutionData: jsii.Bool(true)},
+		TracingEnabled:          jsii.Bool(true),
+	})
+	for _, fn := range d.Functions {
+		fn.GrantInvoke(d.StateMachine)
+	}
+	cdknag.NagSuppressions_AddResourceSuppressions(d.StateMachine, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("CloudWatch Logs delivery and X-Ray need Resource *; lambda:InvokeFunction covers the versions (:*) of drainpipe's own functions only"),
+	}}, jsii.Bool(true))
+
+	d.Topic = notifications(stack, s, d.StateMachine)
+	schedules(stack, s, d.StateMachine)
+	dashboard(stack, s, d.StateMachine)
+
+	awscdk.NewCfnOutput(stack, jsii.String("StateMachineArn"), &awscdk.CfnOutputProps{Value: d.StateMachine.StateMachineArn()})
+	awscdk.NewCfnOutput(stack, jsii.String("TopicArn"), &awscdk.CfnOutputProps{Value: d.Topic.TopicArn()})
+	return d
+}
+
+// notifications: an encrypted topic with the configured e-mail subscriptions, told of
+// every execution that fails, times out or is aborted.
+func notifications(stack awscdk.Stack, s settings.Settings, sm awsstepfunctions.StateMachine) awssns.Topic {
+	key := awskms.NewKey(stack, jsii.String("TopicKey"), &awskms.KeyProps{
+		Description:       jsii.String("drainpipe notifications"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
+	})
+	// EventBridge publishes to the encrypted topic.
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"),
+	}), nil)
+	topic := awssns.NewTopic(stack, jsii.String("Notifications"), &awssns.TopicProps{
+		DisplayName: jsii.String("drainpipe"),
+		MasterKey:   key,
+		EnforceSSL:  jsii.Bool(true),
+	})
+	for _, e := range s.NotificationEmails {
+		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
+	}
+	rule := awsevents.NewRule(stack, jsii.String("ExecutionFailed"), &awsevents.RuleProps{
+		Description: jsii.String("drainpipe executions that failed, timed out or were aborted"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.states"),
+			DetailType: jsii.Strings("Step Functions Execution Status Change"),
+			Detail: &map[string]any{
+				"status":          []string{"FAILED", "TIMED_OUT", "ABORTED"},
+				"stateMachineArn": []*string{sm.StateMachineArn()},
+			},
+		},
+	})
+	message := fmt.Sprintf("drainpipe execution %s ended %s.\nError: %s\nCause: %s\nConsole: https://%s.console.aws.amazon.com/states/home?region=%s#/v2/executions/details/%s",
+		*awsevents.EventField_FromPath(jsii.String("$.detail.name")), *awsevents.EventField_FromPath(jsii.String("$.detail.status")),
+		*awsevents.EventField_FromPath(jsii.String("$.detail.error")), *awsevents.EventField_FromPath(jsii.String("$.detail.cause")),
+		*stack.Region(), *stack.Region(), *awsevents.EventField_FromPath(jsii.String("$.detail.executionArn")))
+	rule.AddTarget(awseventstargets.NewSnsTopic(topic, &awseventstargets.SnsTopicProps{Message: awsevents.RuleTargetInput_FromText(jsii.String(message))}))
+	return topic
+}
+
+// schedules: one EventBridge Scheduler schedule per configured entry, with a retry
+// policy and a dead-letter queue.
+func schedules(stack awscdk.Stack, s settings.Settings, sm awsstepfunctions.StateMachine) {
+	if len(s.Schedules) == 0 {
+		return
+	}
+	dlq := awssqs.NewQueue(stack, jsii.String("ScheduleDeadLetters"), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SQS3"), Reason: jsii.String("this queue is the schedules' dead-letter queue"),
+	}}, nil)
+	for _, sc := range s.Schedules {
+		cron := &awsscheduler.CronOptionsWithTimezone{
+			Minute: jsii.String(sc.Cron.Minute), Hour: jsii.String(sc.Cron.Hour), Month: jsii.String(sc.Cron.Month),
+			Year: jsii.String(sc.Cron.Year), TimeZone: awscdk.TimeZone_Of(jsii.String(sc.TimeZone)),
+		}
+		// EventBridge takes exactly one of day-of-month and day-of-week; CDK writes "?"
+		// for the one left out.
+		if sc.Cron.Day != "?" {
+			cron.Day = jsii.String(sc.Cron.Day)
+		}
+		if sc.Cron.WeekDay != "?" {
+			cron.WeekDay = jsii.String(sc.Cron.WeekDay)
+		}
+		awsscheduler.NewSchedule(stack, jsii.String("Schedule"+functions.Pascal(strings.ReplaceAll(sc.Name, "_", "-"))), &awsscheduler.ScheduleProps{
+			ScheduleName: jsii.String("drainpipe-" + sc.Name),
+			Description:  jsii.String("drainpipe: " + sc.Name),
+			Schedule:     awsscheduler.ScheduleExpression_Cron(cron),
+			Enabled:      jsii.Bool(sc.Enabled),
+			Target: awsschedulertargets.NewStepFunctionsStartExecution(sm, &awsschedulertargets.ScheduleTargetBaseProps{
+				Input:           awsscheduler.ScheduleTargetInput_FromText(jsii.String(string(sc.Input))),
+				DeadLetterQueue: dlq,
+				RetryAttempts:   jsii.Number(3),
+				MaxEventAge:     awscdk.Duration_Hours(jsii.Number(1)),
+			}),
+		})
+	}
+}
+
+// dashboard: executions started, succeeded and failed, and, for a configured load
+// balancer, RequestCount beside HTTPCode_ELB_5XX_Count (the post's graph).
+func dashboard(stack awscdk.Stack, s settings.Settings, sm awsstepfunctions.StateMachine) {
+	widgets := []awscloudwatch.IWidget{awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+		Title: jsii.String("drainpipe executions"), Width: jsii.Number(12),
+		Left: &[]awscloudwatch.IMetric{sm.MetricStarted(nil), sm.MetricSucceeded(nil), sm.MetricFailed(nil), sm.MetricTimedOut(nil)},
+	})}
+	if s.DashboardLoadBalancer != "" {
+		metric := func(name string) awscloudwatch.IMetric {
+			return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace: jsii.String("AWS/ApplicationELB"), MetricName: jsii.String(name),
+				DimensionsMap: &map[string]*string{"LoadBalancer": jsii.String(s.DashboardLoadBalancer)},
+				Statistic:     jsii.String("Sum"), Period: awscdk.Duration_Minutes(jsii.Number(1)),
+			})
+		}
+		widgets = append(widgets, awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String("load balancer: requests and ELB 5XX"), Width: jsii.Number(12),
+			Left:  &[]awscloudwatch.IMetric{metric("RequestCount")},
+			Right: &[]awscloudwatch.IMetric{metric("HTTPCode_ELB_5XX_Count")},
+		}))
+	}
+	awscloudwatch.NewDashboard(stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		DashboardName: jsii.String("drainpipe"),
+		Widgets:       &[]*[]awscloudwatch.IWidget{&widgets},
+	})
+}

@@ -1,0 +1,87 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/drainpipe/drainpipe/infra/settings"
+	"github.com/drainpipe/drainpipe/internal/workflow"
+)
+
+// Function is how one of drainpipe's functions (internal/functions, same names) is
+// deployed: its size, its timeout and exactly the IAM statements it needs.
+type Function struct {
+	Name           string
+	MemoryMB       float64
+	TimeoutSeconds float64
+	// Statements builds its IAM statements; nil means none beyond its own log group.
+	Statements func(stack awscdk.Stack, s settings.Settings) []awsiam.PolicyStatement
+	// WildcardReason says, for the cdk-nag suppression, why a statement uses "*".
+	WildcardReason string
+}
+
+// Functions lists every function. A test checks it against internal/functions.All.
+var Functions = []Function{
+	{Name: "resolve-targets", MemoryMB: 256, TimeoutSeconds: 60, Statements: describeELB(
+		"elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTargetHealth"),
+		WildcardReason: "ELB Describe* actions do not support resource-level permissions; they read, never change"},
+	{Name: "check-target-groups", MemoryMB: 128, TimeoutSeconds: 30, Statements: describeELB("elasticloadbalancing:DescribeTargetHealth"),
+		WildcardReason: "elasticloadbalancing:DescribeTargetHealth does not support resource-level permissions; it reads, never changes"},
+	{Name: "check-instance", MemoryMB: 128, TimeoutSeconds: 30, Statements: describeELB("elasticloadbalancing:DescribeTargetHealth"),
+		WildcardReason: "elasticloadbalancing:DescribeTargetHealth does not support resource-level permissions; it reads, never changes"},
+	{Name: "deregister-target", MemoryMB: 128, TimeoutSeconds: 30, Statements: writeELB("elasticloadbalancing:DeregisterTargets")},
+	{Name: "check-drain", MemoryMB: 128, TimeoutSeconds: 30, Statements: describeELB("elasticloadbalancing:DescribeTargetHealth"),
+		WildcardReason: "elasticloadbalancing:DescribeTargetHealth does not support resource-level permissions; it reads, never changes"},
+	{Name: "send-command", MemoryMB: 128, TimeoutSeconds: 30, Statements: sendCommand},
+	{Name: "check-command", MemoryMB: 128, TimeoutSeconds: 30, Statements: func(awscdk.Stack, settings.Settings) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{statement([]string{"ssm:GetCommandInvocation", "ssm:CancelCommand"}, []string{"*"}, nil)}
+	}, WildcardReason: "ssm:GetCommandInvocation and ssm:CancelCommand name a command id, which IAM cannot scope; SendCommand is the scoped action"},
+	{Name: "register-target", MemoryMB: 128, TimeoutSeconds: 30, Statements: writeELB("elasticloadbalancing:RegisterTargets")},
+	{Name: "check-target-health", MemoryMB: 128, TimeoutSeconds: 30, Statements: describeELB("elasticloadbalancing:DescribeTargetHealth"),
+		WildcardReason: "elasticloadbalancing:DescribeTargetHealth does not support resource-level permissions; it reads, never changes"},
+	{Name: "summarize", MemoryMB: 128, TimeoutSeconds: 10},
+}
+
+func statement(actions, resources []string, conditions map[string]any) awsiam.PolicyStatement {
+	props := &awsiam.PolicyStatementProps{Actions: jsii.Strings(actions...), Resources: jsii.Strings(resources...)}
+	if conditions != nil {
+		props.Conditions = &conditions
+	}
+	return awsiam.NewPolicyStatement(props)
+}
+
+func describeELB(actions ...string) func(awscdk.Stack, settings.Settings) []awsiam.PolicyStatement {
+	return func(awscdk.Stack, settings.Settings) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{statement(actions, []string{"*"}, nil)}
+	}
+}
+
+// writeELB allows a registration change on the configured target groups only.
+func writeELB(action string) func(awscdk.Stack, settings.Settings) []awsiam.PolicyStatement {
+	return func(_ awscdk.Stack, s settings.Settings) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{statement([]string{action}, s.TargetGroupARNs, nil)}
+	}
+}
+
+// sendCommand allows the product's documents (and the configured ones) on instances that
+// carry the configured tag.
+func sendCommand(stack awscdk.Stack, s settings.Settings) []awsiam.PolicyStatement {
+	var documents []string
+	for _, d := range append([]string{workflow.DocumentShellScript, workflow.DocumentPatchBaseline}, s.SSMDocuments...) {
+		documents = append(documents, fmt.Sprintf("arn:%s:ssm:%s::document/%s", *stack.Partition(), *stack.Region(), d))
+		if d != workflow.DocumentShellScript && d != workflow.DocumentPatchBaseline {
+			// A document of the account's own has the account in its ARN.
+			documents = append(documents, fmt.Sprintf("arn:%s:ssm:%s:%s:document/%s", *stack.Partition(), *stack.Region(), *stack.Account(), d))
+		}
+	}
+	instances := fmt.Sprintf("arn:%s:ec2:%s:%s:instance/*", *stack.Partition(), *stack.Region(), *stack.Account())
+	return []awsiam.PolicyStatement{
+		statement([]string{"ssm:SendCommand"}, documents, nil),
+		statement([]string{"ssm:SendCommand"}, []string{instances}, map[string]any{
+			"StringEquals": map[string]any{"aws:ResourceTag/" + s.InstanceTagKey: s.InstanceTagValue},
+		}),
+	}
+}
