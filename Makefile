@@ -13,6 +13,13 @@ NODE_BIN    := $(TOOLS)/node_modules/.bin
 TOOLS_STAMP := $(TOOLS)/node_modules/.installed
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME    ?= 10s
+CDK         := timeout -s KILL 900 $(NODE_BIN)/cdk
+CDK_FLAGS   ?=
+
+# Node 22 from .tools first on PATH (jsii and the CDK CLI run on it); no telemetry, no
+# notices: synth runs offline.
+export PATH := $(CURDIR)/$(NODE_BIN):$(PATH)
+export CDK_DISABLE_CLI_TELEMETRY := true
 
 .PHONY: help
 help: ## List the targets
@@ -41,6 +48,15 @@ test: tools ## Run every test: unit, contract, ASL, lab end-to-end and wire test
 	$(GO) test -count=1 ./...
 	$(NODE_BIN)/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInput$$' -fuzztime $(FUZZTIME) ./internal/workflow
+
+.PHONY: synth
+synth: tools build ## Write the CloudFormation templates to cdk.out (offline, no AWS credentials needed)
+	$(CDK) synth --no-notices --quiet $(CDK_FLAGS)
+	@ls cdk.out/*.template.json
+
+.PHONY: deploy
+deploy: tools build ## Build the Lambdas and deploy the Drainpipe stack (CDK_FLAGS="-c demo=true DrainpipeDemo" for the demo)
+	$(CDK) deploy --no-notices $(if $(CDK_FLAGS),$(CDK_FLAGS),Drainpipe)
 
 .PHONY: demo
 demo: tools ## The post's scenario on the local lab: naive reboot vs drainpipe, with a chart

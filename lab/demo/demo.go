@@ -61,6 +61,11 @@ type Execution struct {
 	From, To float64
 	// BootsBefore and BootsAfter count the instance's boots around the execution.
 	BootsBefore, BootsAfter int
+	// Transitions is the number of states the execution entered, what Step Functions
+	// Standard bills (plus one for the start).
+	Transitions int
+	// Invocations is the number of Lambda invocations.
+	Invocations int
 }
 
 // Report is what a run measured.
@@ -197,6 +202,12 @@ func maintain(ctx context.Context, l *lab.Lab, v *view, gen *traffic.Generator, 
 	ex.From, ex.To = from, gen.Elapsed().Seconds()
 	ex.Succeeded, ex.Error, ex.Cause, ex.Output = res.Succeeded, res.Error, res.Cause, string(res.Output)
 	ex.BootsAfter = inst.Boots()
+	ex.Transitions = len(res.States) + 1
+	for _, st := range res.States {
+		if strings.HasPrefix(st, "Check") || strings.HasPrefix(st, "Start") || slices.Contains([]string{"ResolveTargets", "DeregisterTarget", "RegisterTarget", "RestoreTarget", "Summarize"}, st) {
+			ex.Invocations++
+		}
+	}
 	if res.Succeeded {
 		ex.PhaseSeconds = phaseSeconds(res.Output)
 		v.printf("drainpipe: %s healthy again: %s", inst.ID, formatPhases(ex.PhaseSeconds))
@@ -336,15 +347,15 @@ func PrintReport(w io.Writer, r Report) {
 		t := r.Totals[name]
 		fmt.Fprintf(w, "%-10s %9d %9d  %s\n", name, t.Requests, t.Failed(), strings.TrimPrefix(codes(t.Codes), " "))
 	}
-	fmt.Fprintf(w, "\n%-20s %-9s %8s %12s %10s %16s %13s %6s\n", "instance", "outcome", "drain", "maintenance", "check", "return-healthy", "out-of-svc", "boots")
+	fmt.Fprintf(w, "\n%-20s %-9s %8s %12s %10s %16s %13s %6s %12s\n", "instance", "outcome", "drain", "maintenance", "check", "return-healthy", "out-of-svc", "boots", "transitions")
 	for _, ex := range r.Executions {
 		outcome := "ok"
 		if !ex.Succeeded {
 			outcome = ex.Error
 		}
 		p := ex.PhaseSeconds
-		fmt.Fprintf(w, "%-20s %-9s %7.1fs %11.1fs %9.1fs %15.1fs %12.1fs %3d→%d\n", ex.InstanceID, outcome,
-			p["drain"], p["maintenance"], p["healthCheck"], p["returnToHealthy"], p["outOfService"], ex.BootsBefore, ex.BootsAfter)
+		fmt.Fprintf(w, "%-20s %-9s %7.1fs %11.1fs %9.1fs %15.1fs %12.1fs %3d→%d %12d\n", ex.InstanceID, outcome,
+			p["drain"], p["maintenance"], p["healthCheck"], p["returnToHealthy"], p["outOfService"], ex.BootsBefore, ex.BootsAfter, ex.Transitions)
 	}
 	fmt.Fprintln(w, "(phase times in lab seconds, as AWS would count them)")
 }

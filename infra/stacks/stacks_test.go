@@ -1,0 +1,393 @@
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/drainpipe/drainpipe/infra/settings"
+	"github.com/drainpipe/drainpipe/internal/functions"
+	"github.com/drainpipe/drainpipe/statemachine"
+)
+
+// TestMain closes the jsii runtime, or every run leaves a jsii-runtime folder behind.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
+
+const tgARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef"
+
+type synthesized struct {
+	drainpipe, demo map[string]any
+	stack, demoStack awscdk.Stack
+	err              error
+}
+
+var (
+	once sync.Once
+	syn  synthesized
+)
+
+// synth builds the app once, with context as cdk.json would give it, and fake function
+// code (synth only packages it).
+func synth(t *testing.T) synthesized {
+	t.Helper()
+	once.Do(func() {
+		dir, err := os.MkdirTemp("", "drainpipe-infra-test-")
+		if err != nil {
+			syn.err = err
+			return
+		}
+		for _, f := range functions.All {
+			_ = os.MkdirAll(filepath.Join(dir, f.Name), 0o755)
+			_ = os.WriteFile(filepath.Join(dir, f.Name, "bootstrap"), []byte("fake"), 0o755)
+		}
+		ctx := map[string]any{
+			"targetGroupArns":       []any{tgARN},
+			"functionsDir":          dir,
+			"notificationEmails":    []any{"ops@example.com"},
+			"dashboardLoadBalancer": "app/hello/0123456789abcdef",
+			"demo":                  true,
+			"schedules": []any{map[string]any{"name": "weekly", "cron": "cron(0 3 ? * SUN *)", "timezone": "Europe/London",
+				"input": map[string]any{"instanceId": "i-0123456789abcdef0"}}},
+		}
+		app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
+		d, err := NewApp(app)
+		if err != nil {
+			syn.err = err
+			return
+		}
+		syn.stack = d.Stack
+		syn.drainpipe = *assertions.Template_FromStack(d.Stack, nil).ToJSON()
+		demo := app.Node().TryFindChild(jsii.String("DrainpipeDemo")).(awscdk.Stack)
+		syn.demoStack = demo
+		syn.demo = *assertions.Template_FromStack(demo, nil).ToJSON()
+	})
+	if syn.err != nil {
+		t.Fatal(syn.err)
+	}
+	return syn
+}
+
+func resources(tpl map[string]any, typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range tpl["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] == typ {
+			props, _ := res["Properties"].(map[string]any)
+			out[id] = props
+		}
+	}
+	return out
+}
+
+func TestFunctionsMatchTheRegistry(t *testing.T) {
+	s := synth(t)
+	var infra, product []string
+	for _, f := range Functions {
+		infra = append(infra, f.Name)
+	}
+	for _, f := range functions.All {
+		product = append(product, f.Name)
+	}
+	if !slices.Equal(infra, product) {
+		t.Fatalf("infra registry %v differs from internal/functions %v", infra, product)
+	}
+	fns := resources(s.drainpipe, "AWS::Lambda::Function")
+	if len(fns) != len(Functions) {
+		t.Errorf("%d functions in the template, want %d", len(fns), len(Functions))
+	}
+	for id, p := range fns {
+		if p["Runtime"] != "provided.al2023" || fmt.Sprint(p["Architectures"]) != "[arm64]" || p["Handler"] != "bootstrap" {
+			t.Errorf("%s: runtime %v, architectures %v, handler %v", id, p["Runtime"], p["Architectures"], p["Handler"])
+		}
+		if lc, _ := p["LoggingConfig"].(map[string]any); lc["LogFormat"] != "JSON" || lc["LogGroup"] == nil {
+			t.Errorf("%s: logging %v, want JSON to its own log group", id, p["LoggingConfig"])
+		}
+	}
+	for id, p := range resources(s.drainpipe, "AWS::Logs::LogGroup") {
+		if p["RetentionInDays"] != float64(30) {
+			t.Errorf("log group %s retention %v", id, p["RetentionInDays"])
+		}
+	}
+}
+
+// TestEveryPlaceholderResolvesToAFunction: every ${...} of the definition has a
+// substitution, each is the ARN of one of the template's functions, none is unused.
+func TestEveryPlaceholderResolvesToAFunction(t *testing.T) {
+	s := synth(t)
+	def, _ := statemachine.Definition(statemachine.MaintainInstance)
+	machines := resources(s.drainpipe, "AWS::StepFunctions::StateMachine")
+	if len(machines) != 1 {
+		t.Fatalf("%d state machines", len(machines))
+	}
+	fns := resources(s.drainpipe, "AWS::Lambda::Function")
+	for _, sm := range machines {
+		subs := sm["DefinitionSubstitutions"].(map[string]any)
+		placeholders := statemachine.Placeholders(def)
+		var keys []string
+		for k := range subs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		if !slices.Equal(keys, placeholders) {
+			t.Errorf("substitutions %v, placeholders %v", keys, placeholders)
+		}
+		for k, v := range subs {
+			getAtt, _ := v.(map[string]any)["Fn::GetAtt"].([]any)
+			if len(getAtt) != 2 || getAtt[1] != "Arn" || fns[getAtt[0].(string)] == nil {
+				t.Errorf("%s = %v is not a function's ARN", k, v)
+			}
+		}
+		if sm["StateMachineType"] != "STANDARD" || !strings.Contains(sm["DefinitionString"].(string), "${DeregisterTargetFunctionArn}") {
+			t.Errorf("state machine type %v or definition", sm["StateMachineType"])
+		}
+		lc := sm["LoggingConfiguration"].(map[string]any)
+		if lc["Level"] != "ALL" || lc["IncludeExecutionData"] != true {
+			t.Errorf("logging %v", lc)
+		}
+		if sm["TracingConfiguration"].(map[string]any)["Enabled"] != true {
+			t.Error("X-Ray tracing is off")
+		}
+	}
+}
+
+func TestScheduleCarriesTheContext(t *testing.T) {
+	s := synth(t)
+	var found bool
+	for _, p := range resources(s.drainpipe, "AWS::Scheduler::Schedule") {
+		found = true
+		target := p["Target"].(map[string]any)
+		if p["ScheduleExpression"] != "cron(0 3 ? * SUN *)" || p["ScheduleExpressionTimezone"] != "Europe/London" || p["State"] != "ENABLED" {
+			t.Errorf("schedule %v", p)
+		}
+		if target["Input"] != `{"instanceId":"i-0123456789abcdef0","maintenance":{"action":"patch"}}` {
+			t.Errorf("input %v: the context's input with the default action", target["Input"])
+		}
+		if target["DeadLetterConfig"] == nil || target["RetryPolicy"].(map[string]any)["MaximumRetryAttempts"] != float64(3) {
+			t.Errorf("target %v lacks the DLQ or the retry policy", target)
+		}
+	}
+	if !found {
+		t.Fatal("no schedule")
+	}
+}
+
+// statements returns each IAM policy's statements, by the policy's roles.
+func statements(tpl map[string]any) map[string][]map[string]any {
+	out := map[string][]map[string]any{}
+	for id, p := range resources(tpl, "AWS::IAM::Policy") {
+		var roles []string
+		for _, r := range p["Roles"].([]any) {
+			roles = append(roles, r.(map[string]any)["Ref"].(string))
+		}
+		for _, st := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			out[strings.Join(roles, ",")+" "+id] = append(out[strings.Join(roles, ",")+" "+id], st.(map[string]any))
+		}
+	}
+	return out
+}
+
+func list(v any) []string {
+	switch t := v.(type) {
+	case string:
+		return []string{t}
+	case []any:
+		var out []string
+		for _, x := range t {
+			b, _ := json.Marshal(x)
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			} else {
+				out = append(out, string(b))
+			}
+		}
+		return out
+	default:
+		b, _ := json.Marshal(t)
+		return []string{string(b)}
+	}
+}
+
+func TestNoWriteActionOnEverything(t *testing.T) {
+	s := synth(t)
+	writes := []string{"elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets", "ssm:SendCommand"}
+	seen := map[string]bool{}
+	for policy, sts := range statements(s.drainpipe) {
+		for _, st := range sts {
+			for _, action := range list(st["Action"]) {
+				if !slices.Contains(writes, action) && action != "*" && !strings.HasSuffix(action, ":*") {
+					continue
+				}
+				seen[action] = true
+				resources := list(st["Resource"])
+				if slices.Contains(resources, "*") {
+					t.Errorf("%s: %s on *", policy, action)
+				}
+				if strings.HasPrefix(action, "elasticloadbalancing:") && !slices.Equal(resources, []string{tgARN}) {
+					t.Errorf("%s: %s on %v, want the configured target group only", policy, action, resources)
+				}
+				if action == "ssm:SendCommand" && strings.Contains(strings.Join(resources, " "), ":instance/*") && st["Condition"] == nil {
+					t.Errorf("%s: SendCommand on every instance without the tag condition", policy)
+				}
+			}
+		}
+	}
+	for _, w := range writes {
+		if !seen[w] {
+			t.Errorf("no policy grants %s: the test saw nothing to check", w)
+		}
+	}
+}
+
+// TestEachRoleHasOnlyItsOwnStatements: a function's role carries its registry entry's
+// actions and its log stream permissions, nothing else.
+func TestEachRoleHasOnlyItsOwnStatements(t *testing.T) {
+	s := synth(t)
+	roles := resources(s.drainpipe, "AWS::IAM::Role")
+	byRole := statements(s.drainpipe)
+	for _, f := range Functions {
+		prefix := functions.Pascal(f.Name) + "Role"
+		var roleID string
+		for id := range roles {
+			if strings.HasPrefix(id, prefix) {
+				roleID = id
+			}
+		}
+		if roleID == "" {
+			t.Errorf("no role for %s", f.Name)
+			continue
+		}
+		var actions []string
+		for policy, sts := range byRole {
+			if strings.HasPrefix(policy, roleID+" ") {
+				for _, st := range sts {
+					actions = append(actions, list(st["Action"])...)
+				}
+			}
+		}
+		allowed := []string{"logs:CreateLogStream", "logs:PutLogEvents"}
+		if f.Statements != nil {
+			for _, st := range f.Statements(s.stack, mustSettings()) {
+				for _, a := range *st.Actions() {
+					allowed = append(allowed, *a)
+				}
+			}
+		}
+		for _, a := range actions {
+			if !slices.Contains(allowed, a) {
+				t.Errorf("%s's role has %s, which is not in its registry entry", f.Name, a)
+			}
+		}
+		if managed := roles[roleID]["ManagedPolicyArns"]; managed != nil {
+			t.Errorf("%s's role has managed policies %v", f.Name, managed)
+		}
+	}
+	// The state machine may invoke drainpipe's functions and nothing else.
+	for policy, sts := range byRole {
+		if !strings.Contains(policy, "MaintainInstanceRole") {
+			continue
+		}
+		for _, st := range sts {
+			if slices.Contains(list(st["Action"]), "lambda:InvokeFunction") {
+				for _, r := range list(st["Resource"]) {
+					if !strings.Contains(r, "Fn::GetAtt") {
+						t.Errorf("the state machine may invoke %s", r)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestNotificationsAndDashboard(t *testing.T) {
+	s := synth(t)
+	tpl := assertions.Template_FromStack(s.stack, nil)
+	must(t, func() {
+		tpl.HasResourceProperties(jsii.String("AWS::SNS::Topic"), map[string]any{"KmsMasterKeyId": assertions.Match_AnyValue()})
+		tpl.HasResourceProperties(jsii.String("AWS::SNS::Subscription"), map[string]any{"Protocol": "email", "Endpoint": "ops@example.com"})
+		tpl.HasResourceProperties(jsii.String("AWS::Events::Rule"), map[string]any{"EventPattern": map[string]any{
+			"source": []any{"aws.states"}, "detail-type": []any{"Step Functions Execution Status Change"},
+			"detail": assertions.Match_ObjectLike(&map[string]any{"status": []any{"FAILED", "TIMED_OUT", "ABORTED"}}),
+		}})
+		tpl.HasResourceProperties(jsii.String("AWS::KMS::Key"), map[string]any{"EnableKeyRotation": true})
+	})
+	for _, d := range resources(s.drainpipe, "AWS::CloudWatch::Dashboard") {
+		body, _ := json.Marshal(d["DashboardBody"])
+		for _, want := range []string{"ExecutionsStarted", "ExecutionsFailed", "RequestCount", "HTTPCode_ELB_5XX_Count", "app/hello/0123456789abcdef"} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("dashboard lacks %s", want)
+			}
+		}
+	}
+}
+
+func TestDemoStack(t *testing.T) {
+	s := synth(t)
+	if n := len(resources(s.demo, "AWS::EC2::Instance")); n != 3 {
+		t.Errorf("%d instances, want 3", n)
+	}
+	tpl := assertions.Template_FromStack(s.demoStack, nil)
+	must(t, func() {
+		tpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::TargetGroup"), map[string]any{
+			"Port": 8080, "HealthCheckIntervalSeconds": 6, "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2, "TargetType": "instance"})
+		tpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), map[string]any{"Port": 80})
+		tpl.HasResourceProperties(jsii.String("AWS::EC2::Instance"), map[string]any{"Tags": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "drainpipe", "Value": "enabled"}})})
+	})
+}
+
+// TestNagFindsNothing: cdk-nag's AwsSolutions checks report no unsuppressed error in
+// either stack (every suppression carries its reason in code).
+func TestNagFindsNothing(t *testing.T) {
+	s := synth(t)
+	for _, stack := range []awscdk.Stack{s.stack, s.demoStack} {
+		errs := assertions.Annotations_FromStack(stack).FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*")))
+		for _, e := range *errs {
+			t.Errorf("%s: %v", *stack.StackName(), e.Entry.Data)
+		}
+	}
+}
+
+func TestBadContextFailsSynth(t *testing.T) {
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &map[string]any{"targetGroupArns": []any{"not-an-arn"}, "defaultAction": "restart"}})
+	_, err := NewApp(app)
+	if err == nil || !strings.Contains(err.Error(), `"not-an-arn" is not a target group ARN`) || !strings.Contains(err.Error(), `"restart" is not an action`) {
+		t.Errorf("error %v", err)
+	}
+}
+
+// must runs jsii assertions, which panic on failure, as a test failure.
+func must(t *testing.T, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("assertion failed: %v", r)
+		}
+	}()
+	f()
+}
+
+func mustSettings() settings.Settings {
+	s, err := settings.Parse(func(k string) (any, bool) {
+		if k == settings.KeyTargetGroupARNs {
+			return []any{tgARN}, true
+		}
+		return nil, false
+	})
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
