@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 const tgARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef"
 
 type synthesized struct {
-	drainpipe, demo map[string]any
+	drainpipe, demo  map[string]any
 	stack, demoStack awscdk.Stack
 	err              error
 }
