@@ -45,6 +45,8 @@ const (
 	// TargetNotHealthy: after registration the instance (or its group) did not become
 	// healthy before the deadline.
 	TargetNotHealthy = "TargetNotHealthy"
+	// CapacityBudgetExceeded: no rollout plan keeps every group within its capacity budget.
+	CapacityBudgetExceeded = "CapacityBudgetExceeded"
 	// TransientAPIError: an AWS API call was throttled or failed with a server error (5xx)
 	// even
 	// after the SDK's own retries; the state machine retries it.
@@ -61,7 +63,7 @@ var Names = []string{
 	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, InstanceNotInTargetGroup,
 	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, DrainTimeout,
 	DrainInterrupted, MaintenanceFailed, HealthCheckFailed, TargetNotHealthy,
-	TransientAPIError, APIError, InternalError,
+	CapacityBudgetExceeded, TransientAPIError, APIError, InternalError,
 }
 
 // Error is a failure with a stable name. Message says what happened and, for bad input,

@@ -1,0 +1,167 @@
+package rollout
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/drainpipe/drainpipe/internal/faults"
+)
+
+const (
+	web = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef"
+	api = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/api/fedcba9876543210"
+)
+
+func id(n int) string { return fmt.Sprintf("i-%017d", n) }
+
+// group registers instances from..to (inclusive) in a group, healthy, on port 80.
+func group(arn string, from, to int) []Target {
+	var ts []Target
+	for n := from; n <= to; n++ {
+		ts = append(ts, Target{GroupARN: arn, InstanceID: id(n), Port: 80, State: "healthy"})
+	}
+	return ts
+}
+
+func ids(from, to int) []string {
+	var out []string
+	for n := from; n <= to; n++ {
+		out = append(out, id(n))
+	}
+	return out
+}
+
+func waves(p Plan) [][]string {
+	var out [][]string
+	for _, w := range p.Waves {
+		out = append(out, w.InstanceIDs)
+	}
+	return out
+}
+
+func TestPlanWaves(t *testing.T) {
+	tests := []struct {
+		name      string
+		targets   []Target
+		instances []string
+		budget    Budget
+		want      [][]string
+		wantErr   string
+		check     func(t *testing.T, p Plan)
+	}{
+		{name: "one at a time", targets: group(web, 1, 3), instances: ids(1, 3), budget: Budget{MaxConcurrency: 1, MinHealthyPercent: 50},
+			want: [][]string{{id(1)}, {id(2)}, {id(3)}}},
+		{name: "75% of 8 keeps 6: two at a time", targets: group(web, 1, 8), instances: ids(1, 8), budget: Budget{MaxConcurrency: 4, MinHealthyPercent: 75},
+			want: [][]string{{id(1), id(2)}, {id(3), id(4)}, {id(5), id(6)}, {id(7), id(8)}}},
+		{name: "rounding keeps more capacity: 75% of 6 keeps 5 (4.5 up)", targets: group(web, 1, 6), instances: ids(1, 6), budget: Budget{MaxConcurrency: 4, MinHealthyPercent: 75},
+			check: func(t *testing.T, p Plan) {
+				if g := p.Groups[0]; g.MinHealthy != 5 || g.MaxOut != 1 || len(p.Waves) != 6 {
+					t.Errorf("groups %+v, %d waves", p.Groups, len(p.Waves))
+				}
+			}},
+		{name: "maxConcurrency binds before the budget", targets: group(web, 1, 10), instances: ids(1, 10), budget: Budget{MaxConcurrency: 3, MinHealthyPercent: 50},
+			want: [][]string{{id(1), id(2), id(3)}, {id(4), id(5), id(6)}, {id(7), id(8), id(9)}, {id(10)}}},
+		{name: "an instance in two groups counts against both", targets: append(group(web, 1, 4), group(api, 4, 5)...), instances: ids(1, 5),
+			budget: Budget{MaxConcurrency: 4, MinHealthyPercent: 50},
+			// web: 4 healthy, keep 2, out 2. api: 2 healthy, keep 1, out 1.
+			want: [][]string{{id(1), id(2), id(5)}, {id(3), id(4)}}},
+		{name: "two ports in one group count twice", targets: append(group(web, 1, 4), Target{GroupARN: web, InstanceID: id(1), Port: 81, State: "healthy"}),
+			instances: ids(1, 4), budget: Budget{MaxConcurrency: 4, MinHealthyPercent: 60},
+			// 5 healthy registrations, keep 3, out 2: id1 alone uses both.
+			want: [][]string{{id(1)}, {id(2), id(3)}, {id(4)}}},
+		{name: "unhealthy targets do not count as capacity", targets: append(group(web, 1, 4), Target{GroupARN: web, InstanceID: id(9), Port: 80, State: "unhealthy"}),
+			instances: ids(1, 4), budget: Budget{MaxConcurrency: 4, MinHealthyPercent: 50},
+			check: func(t *testing.T, p Plan) {
+				if g := p.Groups[0]; g.Healthy != 4 || g.MaxOut != 2 {
+					t.Errorf("group %+v", g)
+				}
+			}},
+		{name: "minHealthyPercent 0 still keeps one", targets: group(web, 1, 3), instances: ids(1, 3), budget: Budget{MaxConcurrency: 5, MinHealthyPercent: 0},
+			want: [][]string{{id(1), id(2)}, {id(3)}}},
+		{name: "minHealthyPercent 0 with allowLastTarget", targets: group(web, 1, 3), instances: ids(1, 3), budget: Budget{MaxConcurrency: 5, MinHealthyPercent: 0, AllowLastTarget: true},
+			want: [][]string{{id(1), id(2), id(3)}}},
+		{name: "minHealthyPercent 100 cannot plan", targets: group(web, 1, 3), instances: ids(1, 3), budget: Budget{MaxConcurrency: 1, MinHealthyPercent: 100},
+			wantErr: faults.CapacityBudgetExceeded},
+		{name: "one target cannot plan", targets: group(web, 1, 1), instances: ids(1, 1), budget: Budget{MaxConcurrency: 1, MinHealthyPercent: 0},
+			wantErr: faults.CapacityBudgetExceeded},
+		{name: "one target allowed below budget", targets: group(web, 1, 1), instances: ids(1, 1), budget: Budget{MaxConcurrency: 1, AllowBelowBudget: true},
+			check: func(t *testing.T, p Plan) {
+				if len(p.Waves) != 1 || !p.Waves[0].BelowBudget {
+					t.Errorf("waves %+v", p.Waves)
+				}
+			}},
+		{name: "all in several groups", targets: append(group(web, 1, 4), group(api, 1, 4)...), instances: ids(1, 4), budget: Budget{MaxConcurrency: 4, MinHealthyPercent: 75},
+			want: [][]string{{id(1)}, {id(2)}, {id(3)}, {id(4)}}},
+		{name: "a subset of the fleet", targets: group(web, 1, 6), instances: []string{id(5), id(2)}, budget: Budget{MaxConcurrency: 2, MinHealthyPercent: 50},
+			want: [][]string{{id(2), id(5)}}},
+		{name: "unknown instance", targets: group(web, 1, 2), instances: []string{id(7)}, budget: Budget{MaxConcurrency: 1}, wantErr: faults.InstanceNotInTargetGroup},
+		{name: "bad concurrency", targets: group(web, 1, 2), instances: ids(1, 2), budget: Budget{MaxConcurrency: 0}, wantErr: faults.InvalidInput},
+		{name: "bad percent", targets: group(web, 1, 2), instances: ids(1, 2), budget: Budget{MaxConcurrency: 1, MinHealthyPercent: 101}, wantErr: faults.InvalidInput},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := PlanWaves(tt.targets, tt.instances, tt.budget)
+			if tt.wantErr != "" {
+				if faults.NameOf(err) != tt.wantErr {
+					t.Fatalf("error %v, want %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want != nil && !reflect.DeepEqual(waves(p), tt.want) {
+				t.Errorf("waves %v\nwant  %v", waves(p), tt.want)
+			}
+			if tt.check != nil {
+				tt.check(t, p)
+			}
+			assertBudget(t, tt.targets, p, tt.budget)
+		})
+	}
+}
+
+// assertBudget is the invariant: every wave within maxConcurrency and every group's
+// budget, unless marked below budget; every instance in exactly one wave.
+func assertBudget(t *testing.T, targets []Target, p Plan, b Budget) {
+	t.Helper()
+	seen := map[string]bool{}
+	for i, w := range p.Waves {
+		if len(w.InstanceIDs) > b.MaxConcurrency {
+			t.Errorf("wave %d has %d instances > maxConcurrency %d", i, len(w.InstanceIDs), b.MaxConcurrency)
+		}
+		out := map[string]int{}
+		for _, id := range w.InstanceIDs {
+			if seen[id] {
+				t.Errorf("%s planned twice", id)
+			}
+			seen[id] = true
+			for _, tg := range targets {
+				if tg.InstanceID == id {
+					out[tg.GroupARN]++
+				}
+			}
+		}
+		for _, g := range p.Groups {
+			if !w.BelowBudget && g.Healthy-out[g.ARN] < g.MinHealthy {
+				t.Errorf("wave %d leaves %s with %d healthy < %d", i, g.ARN, g.Healthy-out[g.ARN], g.MinHealthy)
+			}
+		}
+	}
+}
+
+func TestPlanIsDeterministicAndExplainsRefusals(t *testing.T) {
+	targets := append(group(web, 1, 12), group(api, 6, 8)...)
+	a, _ := PlanWaves(targets, ids(1, 12), Budget{MaxConcurrency: 3, MinHealthyPercent: 75})
+	shuffled := []string{id(9), id(3), id(12), id(1), id(7), id(5), id(2), id(11), id(4), id(10), id(6), id(8)}
+	b, _ := PlanWaves(targets, shuffled, Budget{MaxConcurrency: 3, MinHealthyPercent: 75})
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("plan depends on the input order:\n%v\n%v", waves(a), waves(b))
+	}
+	_, err := PlanWaves(group(web, 1, 1), ids(1, 1), Budget{MaxConcurrency: 1, MinHealthyPercent: 50})
+	if err == nil || !strings.Contains(err.Error(), "group web has 1 healthy targets and must keep 1") || !strings.Contains(err.Error(), `"allowBelowBudget": true`) {
+		t.Errorf("refusal %v", err)
+	}
+}
