@@ -29,14 +29,18 @@ type Checker struct {
 
 // A groupGuard looks at one group's targets before the instance is taken out, and either
 // passes (nil) or refuses with a named error saying why.
-type groupGuard func(instanceID string, targets []workflow.TargetState, allowLastTarget bool) error
+type groupGuard func(p workflow.Plan, targets []workflow.TargetState) error
 
 // groupGuards are applied in order to every group; the first refusal stops the check.
-var groupGuards = []groupGuard{allTargetsHealthy, leavesHealthyTarget}
+var groupGuards = []groupGuard{allTargetsHealthy, keepsCapacityFloor, leavesHealthyTarget}
 
 // allTargetsHealthy refuses when any target of the group is not healthy: drainpipe does
-// not take capacity out of a group that is already short of it.
-func allTargetsHealthy(_ string, targets []workflow.TargetState, _ bool) error {
+// not take capacity out of a group that is already short of it. A group with a capacity
+// floor (fleet rollouts) is checked against the floor instead.
+func allTargetsHealthy(p workflow.Plan, targets []workflow.TargetState) error {
+	if _, ok := p.MinHealthy(targets[0].TargetGroupARN); ok {
+		return nil
+	}
 	var bad []string
 	for _, t := range targets {
 		if t.State != stateHealthy {
@@ -50,15 +54,27 @@ func allTargetsHealthy(_ string, targets []workflow.TargetState, _ bool) error {
 	return nil
 }
 
+// keepsCapacityFloor refuses when taking the instance out leaves the group below the
+// floor its rollout set.
+func keepsCapacityFloor(p workflow.Plan, targets []workflow.TargetState) error {
+	arn := targets[0].TargetGroupARN
+	floor, ok := p.MinHealthy(arn)
+	if left := healthyWithout(p.InstanceID, targets); ok && left < floor {
+		return faults.New(faults.TargetGroupUnhealthy, "taking %s out of target group %s leaves %d healthy targets, below the rollout's floor of %d",
+			p.InstanceID, workflow.GroupName(arn), left, floor)
+	}
+	return nil
+}
+
 // leavesHealthyTarget refuses when taking the instance out leaves no healthy target,
 // unless the input allows it explicitly.
-func leavesHealthyTarget(instanceID string, targets []workflow.TargetState, allowLastTarget bool) error {
-	if allowLastTarget || healthyWithout(instanceID, targets) > 0 {
+func leavesHealthyTarget(p workflow.Plan, targets []workflow.TargetState) error {
+	if p.AllowLastTarget || healthyWithout(p.InstanceID, targets) > 0 {
 		return nil
 	}
 	return faults.New(faults.LastHealthyTarget,
 		"taking %s out of target group %s leaves it with no healthy target; add capacity first, or set \"allowLastTarget\": true to accept an outage of that group",
-		instanceID, workflow.GroupName(targets[0].TargetGroupARN))
+		p.InstanceID, workflow.GroupName(targets[0].TargetGroupARN))
 }
 
 func healthyWithout(instanceID string, targets []workflow.TargetState) int {
@@ -84,7 +100,7 @@ func (c Checker) CheckTargetGroups(ctx context.Context, s workflow.State) (workf
 			return workflow.GroupsReport{}, faults.New(faults.InstanceNotInTargetGroup, "target group %s has no targets any more", workflow.GroupName(arn))
 		}
 		for _, guard := range groupGuards {
-			if err := guard(s.InstanceID, targets, s.AllowLastTarget); err != nil {
+			if err := guard(s.Plan, targets); err != nil {
 				return workflow.GroupsReport{}, err
 			}
 		}
@@ -177,13 +193,30 @@ func (c Checker) CheckHealthy(ctx context.Context, s workflow.State) (workflow.T
 				mine = append(mine, fmt.Sprintf("%s:%d is not registered in %s", s.InstanceID, r.Port, workflow.GroupName(arn)))
 			}
 		}
+		floor, hasFloor := s.MinHealthy(arn)
+		healthy := 0
+		var others []string
 		for _, t := range targets {
-			if t.ID == s.InstanceID {
+			switch {
+			case t.ID == s.InstanceID:
 				states = append(states, t)
+				if t.State != stateHealthy {
+					notHealthy = append(notHealthy, t.String())
+				}
+			case t.State != stateHealthy:
+				others = append(others, t.String())
 			}
-			if t.State != stateHealthy {
-				notHealthy = append(notHealthy, t.String())
+			if t.State == stateHealthy {
+				healthy++
 			}
+		}
+		// Without a floor every target must be healthy again; with one (a rollout, whose
+		// other instances may be out on purpose) the group must be back at its floor.
+		switch {
+		case !hasFloor:
+			notHealthy = append(notHealthy, others...)
+		case healthy < floor:
+			notHealthy = append(notHealthy, fmt.Sprintf("%s has %d healthy targets, below the rollout's floor of %d", workflow.GroupName(arn), healthy, floor))
 		}
 	}
 	if len(mine) > 0 {

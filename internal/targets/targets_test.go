@@ -372,3 +372,48 @@ func TestCheckHealthy(t *testing.T) {
 		})
 	}
 }
+
+// TestCapacityFloor: with a rollout's floor, siblings out of service are expected; the
+// group must keep the floor before and after, instead of every target being healthy.
+func TestCapacityFloor(t *testing.T) {
+	start := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	withFloor := func(floor int) workflow.State {
+		s := state(api9090, api9091)
+		s.MinHealthyTargets = map[string]int{apiARN: floor}
+		return s
+	}
+	elb := fleet()
+	elb.groups[2].targets = append(elb.groups[2].targets,
+		fakeTarget{id: "i-0ccccccccccccccc3", port: 9090, state: healthy},
+		fakeTarget{id: "i-0ddddddddddddddd4", port: 9090, state: draining}) // a sibling, out on purpose
+	c := Checker{API: elb, Now: func() time.Time { return start }}
+	if _, err := c.CheckTargetGroups(context.Background(), withFloor(2)); err != nil {
+		t.Errorf("floor 2, 2 healthy left: %v", err)
+	}
+	if _, err := c.CheckTargetGroups(context.Background(), withFloor(3)); faults.NameOf(err) != faults.TargetGroupUnhealthy || !strings.Contains(err.Error(), "below the rollout's floor of 3") {
+		t.Errorf("floor 3, 2 healthy left: %v", err)
+	}
+	if _, err := c.CheckTargetGroups(context.Background(), state(api9090, api9091)); faults.NameOf(err) != faults.TargetGroupUnhealthy {
+		t.Errorf("no floor, a target draining: %v, want TargetGroupUnhealthy", err)
+	}
+
+	s := withFloor(4)
+	s.Registration = &workflow.Registered{RegisteredAt: start.Format(time.RFC3339), HealthyDeadline: workflow.Deadline(start, 80)}
+	report, err := c.CheckHealthy(context.Background(), s)
+	if err != nil || !report.Done {
+		t.Errorf("back at the floor with a sibling draining: %+v, %v", report, err)
+	}
+	s.MinHealthyTargets[apiARN] = 5
+	if report, _ := c.CheckHealthy(context.Background(), s); report.Done {
+		t.Error("below the floor counted as healthy")
+	}
+	noFloor := state(api9090, api9091)
+	noFloor.Registration = s.Registration
+	if report, _ := c.CheckHealthy(context.Background(), noFloor); report.Done {
+		t.Error("without a floor a draining target must keep the group from being healthy")
+	}
+	in := json.RawMessage(`{"instanceId":"` + inst + `","targetGroupArns":["` + webARN + `"],"maintenance":{"action":"reboot"},"minHealthyTargets":{"` + apiARN + `":1}}`)
+	if _, err := (Resolver{API: fleet()}).Resolve(context.Background(), in); faults.NameOf(err) != faults.InvalidInput {
+		t.Errorf("a floor for a group the instance is not in: %v", err)
+	}
+}

@@ -38,6 +38,11 @@ type Input struct {
 	// AllowLastTarget allows taking out the last healthy target of a group (an outage
 	// of that group while the maintenance runs). Off by default.
 	AllowLastTarget bool `json:"allowLastTarget,omitempty"`
+	// MinHealthyTargets, set by fleet rollouts, is for each listed group the number of
+	// healthy targets that must stay in service. It replaces the rule that every target
+	// of that group be healthy (siblings of a wave are out on purpose), before and after
+	// the maintenance. Groups not listed keep that rule.
+	MinHealthyTargets map[string]int `json:"minHealthyTargets,omitempty"`
 	// DryRun runs every check and reports what would be done, changing nothing.
 	DryRun bool `json:"dryRun,omitempty"`
 }
@@ -176,6 +181,11 @@ func (in Input) Validate() error {
 	for name, v := range map[string]int{"timeouts.drainSeconds": in.Timeouts.DrainSeconds, "timeouts.healthySeconds": in.Timeouts.HealthySeconds} {
 		if v < 0 || v > MaxTimeoutSeconds {
 			add(`%q must be between 1 and %d seconds (0 or absent to derive it from the target group), got %d`, name, MaxTimeoutSeconds, v)
+		}
+	}
+	for arn, n := range in.MinHealthyTargets {
+		if !targetGroupARNPattern.MatchString(arn) || n < 0 {
+			add(`"minHealthyTargets" needs target group ARNs and counts of 0 or more, got %q: %d`, arn, n)
 		}
 	}
 	if in.PollSeconds < 0 || in.PollSeconds > MaxPollSeconds {

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/drainpipe/drainpipe/internal/faults"
@@ -70,7 +71,15 @@ type Plan struct {
 	Waits           Waits          `json:"waits"`
 	Deadlines       Deadlines      `json:"deadlines"`
 	AllowLastTarget bool           `json:"allowLastTarget"`
-	DryRun          bool           `json:"dryRun"`
+	// MinHealthyTargets: see Input.MinHealthyTargets.
+	MinHealthyTargets map[string]int `json:"minHealthyTargets,omitempty"`
+	DryRun            bool           `json:"dryRun"`
+}
+
+// MinHealthy returns the group's capacity floor and whether the input set one.
+func (p Plan) MinHealthy(arn string) (int, bool) {
+	n, ok := p.MinHealthyTargets[arn]
+	return n, ok
 }
 
 // NewPlan combines a validated input with what the target groups say. token makes the
@@ -80,12 +89,18 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 		return Plan{}, fmt.Errorf("plan for %s: no registrations", in.InstanceID)
 	}
 	p := Plan{
-		InstanceID:      in.InstanceID,
-		Registrations:   regs,
-		TargetGroups:    groups,
-		Maintenance:     MaintenanceCommand(in.Maintenance, token),
-		AllowLastTarget: in.AllowLastTarget,
-		DryRun:          in.DryRun,
+		InstanceID:        in.InstanceID,
+		Registrations:     regs,
+		TargetGroups:      groups,
+		Maintenance:       MaintenanceCommand(in.Maintenance, token),
+		AllowLastTarget:   in.AllowLastTarget,
+		MinHealthyTargets: in.MinHealthyTargets,
+		DryRun:            in.DryRun,
+	}
+	for arn := range in.MinHealthyTargets {
+		if !slices.ContainsFunc(groups, func(g TargetGroup) bool { return g.ARN == arn }) {
+			return Plan{}, faults.New(faults.InvalidInput, `"minHealthyTargets" names %s, which is not one of the instance's target groups`, arn)
+		}
 	}
 	if in.HealthCheck != nil {
 		hc := HealthCheckCommand(*in.HealthCheck)
