@@ -14,8 +14,21 @@ import (
 //go:embed *.asl.json
 var files embed.FS
 
-// MaintainInstance is the file name of the per-instance state machine.
-const MaintainInstance = "maintain-instance.asl.json"
+// File names of the definitions.
+const (
+	// MaintainInstance is the per-instance state machine.
+	MaintainInstance = "maintain-instance.asl.json"
+	// MaintainFleet is the fleet state machine; it runs MaintainInstance per instance.
+	MaintainFleet = "maintain-fleet.asl.json"
+)
+
+// Resources are the placeholders that stand for something other than a function's ARN;
+// the deployment provides each.
+var Resources = []string{
+	"MaintainInstanceStateMachineArn", // the instance state machine, run per instance
+	"LeaseTableName",                  // the rollouts' lock table
+	"NotificationTopicArn",            // where rollout summaries go
+}
 
 // Definition returns the raw definition in the named file.
 func Definition(name string) ([]byte, error) {

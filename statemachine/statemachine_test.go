@@ -11,6 +11,7 @@ import (
 )
 
 type state struct {
+	ItemProcessor  *definition
 	Type           string
 	Resource       string
 	Next           string
@@ -111,45 +112,77 @@ func TestDefinitions(t *testing.T) {
 	}
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
-			def := load(t, name)
-			if _, ok := def.States[def.StartAt]; !ok {
-				t.Fatalf("StartAt %q is not a state", def.StartAt)
+			top := load(t, name)
+			for _, def := range top.all() {
+				checkDefinition(t, def)
 			}
 			// An execution timeout cannot be caught: it would end the execution with the
-			// instance out of rotation. Deadlines live in the functions instead.
-			if def.TimeoutSeconds != nil {
+			// instance out of rotation, or the rollout's locks held. Deadlines live in the
+			// functions instead.
+			if top.TimeoutSeconds != nil {
 				t.Error("the definition sets TimeoutSeconds: an execution timeout skips the rollback")
 			}
-			all := def.reachable(def.StartAt, true, "")
-			for n, s := range def.States {
-				for _, to := range append(s.next(), catchNexts(s)...) {
-					if _, ok := def.States[to]; !ok {
-						t.Errorf("%s goes to %q, which is not a state", n, to)
-					}
-				}
-				if !all[n] {
-					t.Errorf("%s is unreachable", n)
-				}
-				if s.Type == "Choice" && s.Default == "" {
-					t.Errorf("%s: a Choice without Default fails with States.NoChoiceMatched, which no Catch sees", n)
-				}
-				if s.Type == "Task" {
-					checkRetry(t, n, s)
-					// The ASL spec's default Task timeout is 60 s, AWS's is 99999999 s:
-					// say it, so that every engine agrees.
-					if s.TimeoutSeconds <= 0 || s.TimeoutSeconds > 900 {
-						t.Errorf("%s: a Task needs an explicit TimeoutSeconds (1-900, above the function's own timeout), has %d", n, s.TimeoutSeconds)
-					}
-				}
-				for _, r := range s.Retry {
-					checkNames(t, n, r.ErrorEquals)
-				}
-				for _, c := range s.Catch {
-					checkNames(t, n, c.ErrorEquals)
-				}
+			raw, _ := Definition(name)
+			if strings.Contains(string(raw), `"ResultPath": "$"`) {
+				t.Error(`ResultPath "$" means "replace the state" on AWS but a key named $ in aws-local-stepfunctions: omit it`)
 			}
 		})
 	}
+}
+
+// all returns the definition and every nested one (Map item processors).
+func (d definition) all() []definition {
+	out := []definition{d}
+	for _, s := range d.States {
+		if s.ItemProcessor != nil {
+			out = append(out, s.ItemProcessor.all()...)
+		}
+	}
+	return out
+}
+
+func checkDefinition(t *testing.T, def definition) {
+	t.Helper()
+	if _, ok := def.States[def.StartAt]; !ok {
+		t.Fatalf("StartAt %q is not a state", def.StartAt)
+	}
+	all := def.reachable(def.StartAt, true, "")
+	for n, s := range def.States {
+		for _, to := range append(s.next(), catchNexts(s)...) {
+			if _, ok := def.States[to]; !ok {
+				t.Errorf("%s goes to %q, which is not a state", n, to)
+			}
+		}
+		if !all[n] {
+			t.Errorf("%s is unreachable", n)
+		}
+		if s.Type == "Choice" && s.Default == "" {
+			t.Errorf("%s: a Choice without Default fails with States.NoChoiceMatched, which no Catch sees", n)
+		}
+		if s.Type == "Task" {
+			// The ASL spec's default Task timeout is 60 s, AWS's is 99999999 s: say it,
+			// so that every engine agrees.
+			switch {
+			case isFunction(s.Resource):
+				checkRetry(t, n, s)
+				if s.TimeoutSeconds <= 0 || s.TimeoutSeconds > 900 {
+					t.Errorf("%s: a function Task needs an explicit TimeoutSeconds (1-900), has %d", n, s.TimeoutSeconds)
+				}
+			case len(s.Retry) == 0 || s.TimeoutSeconds <= 0:
+				t.Errorf("%s: a service integration Task needs a Retry and an explicit TimeoutSeconds", n)
+			}
+		}
+		for _, r := range s.Retry {
+			checkNames(t, n, r.ErrorEquals)
+		}
+		for _, c := range s.Catch {
+			checkNames(t, n, c.ErrorEquals)
+		}
+	}
+}
+
+func isFunction(resource string) bool {
+	return strings.HasPrefix(resource, "${") && strings.HasSuffix(resource, "FunctionArn}")
 }
 
 func catchNexts(s state) []string {
@@ -177,7 +210,7 @@ func checkRetry(t *testing.T, name string, s state) {
 func checkNames(t *testing.T, state string, names []string) {
 	t.Helper()
 	for _, n := range names {
-		if strings.HasPrefix(n, "States.") || strings.HasPrefix(n, "Lambda.") {
+		if strings.HasPrefix(n, "States.") || strings.HasPrefix(n, "Lambda.") || strings.HasPrefix(n, "StepFunctions.") {
 			continue
 		}
 		if !slices.Contains(faults.Names, n) {
@@ -192,6 +225,9 @@ func TestEveryPlaceholderIsAFunction(t *testing.T) {
 	known := map[string]string{}
 	for _, f := range functions.All {
 		known[functions.Placeholder(f.Name)] = f.Name
+	}
+	for _, r := range Resources {
+		known[r] = r
 	}
 	used := map[string]bool{}
 	for _, name := range Names() {
@@ -297,5 +333,55 @@ func TestSubstitute(t *testing.T) {
 	}
 	if _, err := Substitute(def, map[string]string{"One": "x"}); err == nil || !strings.Contains(err.Error(), "Two") {
 		t.Errorf("Substitute with a missing value: %v", err)
+	}
+}
+
+// TestFleetReleasesLeases: while the rollout holds its leases, every Task and Map is
+// caught (States.ALL), and the catch path releases the leases and then fails with the
+// original error; the normal path releases them before the summary.
+func TestFleetReleasesLeases(t *testing.T) {
+	def := load(t, MaintainFleet)
+	acquire := def.States["AcquireLeases"]
+	release := "${" + functions.Placeholder("release-leases") + "}"
+	if acquire.Resource != "${"+functions.Placeholder("acquire-leases")+"}" {
+		t.Fatalf("AcquireLeases runs %s", acquire.Resource)
+	}
+	held := def.reachable(acquire.Next, false, "ReleaseLeases")
+	if len(held) < 4 {
+		t.Fatalf("only %v while leases are held", held)
+	}
+	for n := range held {
+		s := def.States[n]
+		if s.Type == "Succeed" {
+			t.Errorf("%s: success while the leases are held", n)
+		}
+		if s.Type != "Task" && s.Type != "Map" {
+			continue
+		}
+		var caught bool
+		for _, c := range s.Catch {
+			if slices.Contains(c.ErrorEquals, "States.ALL") && c.ResultPath == "$.error" {
+				r := def.States[c.Next]
+				f := def.States[r.Next]
+				caught = r.Resource == release && f.Type == "Fail" && f.ErrorPath == "$.error.Error" && f.CausePath == "$.error.Cause"
+			}
+		}
+		if !caught {
+			t.Errorf("%s: not caught into releasing the leases and failing with the original error", n)
+		}
+	}
+	if def.States["ReleaseLeases"].Resource != release || def.States["ReleaseLeases"].Next != "SummarizeRollout" {
+		t.Error("the normal path must release the leases before the summary")
+	}
+	// A failed instance is caught inside the Map (counted against maxErrors), never
+	// retried as a whole: a retry would maintain it again.
+	child := def.States["RunWave"].ItemProcessor.States["MaintainInstance"]
+	for _, r := range child.Retry {
+		if slices.Contains(r.ErrorEquals, "States.TaskFailed") || slices.Contains(r.ErrorEquals, "States.ALL") {
+			t.Errorf("the child execution is retried on %v", r.ErrorEquals)
+		}
+	}
+	if len(child.Catch) == 0 || !slices.Contains(child.Catch[0].ErrorEquals, "States.ALL") {
+		t.Error("a failed child must be caught inside the Map")
 	}
 }

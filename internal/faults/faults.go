@@ -47,6 +47,10 @@ const (
 	TargetNotHealthy = "TargetNotHealthy"
 	// CapacityBudgetExceeded: no rollout plan keeps every group within its capacity budget.
 	CapacityBudgetExceeded = "CapacityBudgetExceeded"
+	// RolloutInProgress: another rollout holds a lease on one of the target groups.
+	RolloutInProgress = "RolloutInProgress"
+	// RolloutAborted: failed instances exceeded the rollout's error budget.
+	RolloutAborted = "RolloutAborted"
 	// TransientAPIError: an AWS API call was throttled or failed with a server error (5xx)
 	// even
 	// after the SDK's own retries; the state machine retries it.
@@ -63,7 +67,7 @@ var Names = []string{
 	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, InstanceNotInTargetGroup,
 	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, DrainTimeout,
 	DrainInterrupted, MaintenanceFailed, HealthCheckFailed, TargetNotHealthy,
-	CapacityBudgetExceeded, TransientAPIError, APIError, InternalError,
+	CapacityBudgetExceeded, RolloutInProgress, RolloutAborted, TransientAPIError, APIError, InternalError,
 }
 
 // Error is a failure with a stable name. Message says what happened and, for bad input,

@@ -17,10 +17,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/drainpipe/drainpipe/internal/command"
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/targets"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
@@ -29,9 +33,12 @@ import (
 type Deps struct {
 	// Config is the AWS configuration the SDK clients are made from.
 	Config aws.Config
-	// ELB and SSM are the clients; nil means made from Config.
-	ELB ELBAPI
-	SSM command.API
+	// The clients; nil means made from Config.
+	ELB      ELBAPI
+	SSM      SSMAPI
+	EC2      EC2API
+	DynamoDB rollout.DynamoDBAPI
+	SNS      rollout.PublisherAPI
 	// Now is the clock deadlines are measured with; nil means time.Now.
 	Now func() time.Time
 	// Token makes the reboot flag unique per execution; nil means random.
@@ -44,6 +51,18 @@ type ELBAPI interface {
 	targets.RegistrarAPI
 }
 
+// SSMAPI is every SSM operation the functions use.
+type SSMAPI interface {
+	command.API
+	rollout.SSMAPI
+}
+
+// EC2API is every EC2 operation the functions use.
+type EC2API interface {
+	rollout.EC2API
+	rollout.TaggerAPI
+}
+
 // Function is one Lambda function.
 type Function struct {
 	// Name is kebab-case; it is the folder under lambdas/ and the stem of the state
@@ -54,7 +73,8 @@ type Function struct {
 	Build func(Deps) any
 }
 
-// All lists every function, in the order the instance state machine uses them.
+// All lists every function: the instance state machine's, in the order it uses them,
+// then the fleet state machine's.
 var All = []Function{
 	{"resolve-targets", func(d Deps) any {
 		return faults.Lambda("resolve-targets", targets.Resolver{API: elb(d), Token: d.Token}.Resolve)
@@ -88,6 +108,49 @@ var All = []Function{
 			return workflow.Summarize(s)
 		})
 	}},
+	{"plan-rollout", func(d Deps) any {
+		return faults.Lambda("plan-rollout", rollout.Planner{ELB: elb(d), EC2: ec2Client(d), SSM: ssmClient(d), Now: d.Now}.Plan)
+	}},
+	{"acquire-leases", func(d Deps) any {
+		return faults.Lambda("acquire-leases", locker(d).Acquire)
+	}},
+	{"record-wave", func(d Deps) any {
+		return faults.Lambda("record-wave", rollout.Recorder{EC2: ec2Client(d), Now: d.Now}.Record)
+	}},
+	{"release-leases", func(d Deps) any {
+		return faults.Lambda("release-leases", locker(d).Release)
+	}},
+	{"summarize-rollout", func(d Deps) any {
+		return faults.Lambda("summarize-rollout", rollout.Summarizer{SNS: snsClient(d), Now: d.Now}.Summarize)
+	}},
+}
+
+func ssmClient(d Deps) SSMAPI {
+	if d.SSM != nil {
+		return d.SSM
+	}
+	return ssm.NewFromConfig(d.Config)
+}
+
+func ec2Client(d Deps) EC2API {
+	if d.EC2 != nil {
+		return d.EC2
+	}
+	return ec2.NewFromConfig(d.Config)
+}
+
+func locker(d Deps) rollout.Locker {
+	if d.DynamoDB != nil {
+		return rollout.Locker{API: d.DynamoDB, Now: d.Now}
+	}
+	return rollout.Locker{API: dynamodb.NewFromConfig(d.Config), Now: d.Now}
+}
+
+func snsClient(d Deps) rollout.PublisherAPI {
+	if d.SNS != nil {
+		return d.SNS
+	}
+	return sns.NewFromConfig(d.Config)
 }
 
 func elb(d Deps) ELBAPI {
@@ -102,10 +165,7 @@ func checker(d Deps) targets.Checker { return targets.Checker{API: elb(d), Now: 
 func registrar(d Deps) targets.Registrar { return targets.Registrar{API: elb(d), Now: d.Now} }
 
 func runner(d Deps) command.Runner {
-	if d.SSM != nil {
-		return command.Runner{API: d.SSM, Now: d.Now}
-	}
-	return command.Runner{API: ssm.NewFromConfig(d.Config), Now: d.Now}
+	return command.Runner{API: ssmClient(d), Now: d.Now}
 }
 
 // Lookup returns the function with the given name.

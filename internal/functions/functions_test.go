@@ -225,3 +225,7 @@ func TestNaming(t *testing.T) {
 		t.Error("Lookup of an unknown name: no error")
 	}
 }
+
+func (f staticSSM) DescribeInstanceInformation(context.Context, *ssm.DescribeInstanceInformationInput, ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error) {
+	return &ssm.DescribeInstanceInformationOutput{}, nil
+}

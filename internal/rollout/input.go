@@ -1,0 +1,175 @@
+package rollout
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/workflow"
+)
+
+// Input is the execution input of the fleet state machine.
+type Input struct {
+	// TargetGroupARNs are the groups whose instances are maintained (required).
+	TargetGroupARNs []string `json:"targetGroupArns"`
+	// InstanceIDs, when set, narrows the rollout to these instances.
+	InstanceIDs []string `json:"instanceIds,omitempty"`
+	// Tags, when set, narrows the rollout to instances carrying, for every key, one of
+	// the values.
+	Tags map[string][]string `json:"tags,omitempty"`
+	// Maintenance, HealthCheck, Timeouts and PollSeconds are passed to every instance's
+	// execution (see the instance state machine's input).
+	Maintenance workflow.Maintenance  `json:"maintenance"`
+	HealthCheck *workflow.HealthCheck `json:"healthCheck,omitempty"`
+	Timeouts    workflow.Timeouts     `json:"timeouts,omitzero"`
+	PollSeconds int                   `json:"pollSeconds,omitempty"`
+	// MaxConcurrency bounds the instances out of service at once. Zero means 1.
+	MaxConcurrency int `json:"maxConcurrency,omitempty"`
+	// MinHealthyPercent of each group's healthy targets stay in service, rounded up.
+	// Absent means DefaultMinHealthyPercent.
+	MinHealthyPercent *int `json:"minHealthyPercent,omitempty"`
+	// MaxErrors failed instances are tolerated; one more stops the rollout after its wave.
+	MaxErrors int `json:"maxErrors,omitempty"`
+	// AllowLastTarget and AllowBelowBudget relax the capacity rules (see Budget).
+	AllowLastTarget  bool `json:"allowLastTarget,omitempty"`
+	AllowBelowBudget bool `json:"allowBelowBudget,omitempty"`
+	// NotAfter (RFC 3339) is the end of the maintenance window: no wave starts after it.
+	NotAfter string `json:"notAfter,omitempty"`
+	// SkipIfMaintainedWithin ("7d", "12h", "90m") skips instances whose last successful
+	// maintenance, recorded in the MaintainedTag tag, is that recent.
+	SkipIfMaintainedWithin string `json:"skipIfMaintainedWithin,omitempty"`
+	// LeaseSeconds is how long the rollout's lock on its groups lasts if it is never
+	// released (a crashed run). Zero means DefaultLeaseSeconds.
+	LeaseSeconds int `json:"leaseSeconds,omitempty"`
+	// DryRun plans and reports, changing nothing. (Always written: the state machine's
+	// Choice reads it.)
+	DryRun bool `json:"dryRun"`
+}
+
+// Defaults of the fleet input.
+const (
+	DefaultMinHealthyPercent = 75
+	DefaultLeaseSeconds      = 86400
+	// MaintainedTag records an instance's last successful maintenance (RFC 3339).
+	MaintainedTag = "drainpipe:last-maintained"
+)
+
+var (
+	arnPattern      = regexp.MustCompile(`^arn:aws(-[a-z]+)*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$`)
+	instancePattern = regexp.MustCompile(`^i-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	durationPattern = regexp.MustCompile(`^([0-9]{1,5})(d|h|m)$`)
+)
+
+// DecodeInput parses and validates a fleet input strictly.
+func DecodeInput(raw []byte) (Input, error) {
+	var in Input
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		msg := err.Error()
+		if rest, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+			msg = "unknown field " + rest + " (see the README for the fleet input fields)"
+		}
+		return Input{}, faults.New(faults.InvalidInput, "fleet input is not valid: %s", msg)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Input{}, faults.New(faults.InvalidInput, "fleet input has data after the JSON object")
+	}
+	return in, in.Validate()
+}
+
+// Validate checks every field; maintenance, health check, timeouts and poll are checked
+// as the instance state machine checks them.
+func (in Input) Validate() error {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if len(in.TargetGroupARNs) == 0 {
+		add(`"targetGroupArns" is required: the groups whose instances to maintain`)
+	}
+	for i, arn := range in.TargetGroupARNs {
+		if !arnPattern.MatchString(arn) {
+			add(`"targetGroupArns[%d]" %q is not a target group ARN`, i, arn)
+		}
+	}
+	for i, id := range in.InstanceIDs {
+		if !instancePattern.MatchString(id) {
+			add(`"instanceIds[%d]" %q is not an EC2 instance id`, i, id)
+		}
+	}
+	for k, vs := range in.Tags {
+		if k == "" || len(vs) == 0 {
+			add(`"tags" needs a key and at least one value, got %q: %v`, k, vs)
+		}
+	}
+	if in.MaxConcurrency < 0 || in.MaxConcurrency > 1000 {
+		add(`"maxConcurrency" must be between 1 and 1000 (0 or absent for 1), got %d`, in.MaxConcurrency)
+	}
+	if p := in.MinHealthyPercent; p != nil && (*p < 0 || *p > 100) {
+		add(`"minHealthyPercent" must be between 0 and 100, got %d`, *p)
+	}
+	if in.MaxErrors < 0 {
+		add(`"maxErrors" must be 0 or more, got %d`, in.MaxErrors)
+	}
+	if in.NotAfter != "" {
+		if _, err := time.Parse(time.RFC3339, in.NotAfter); err != nil {
+			add(`"notAfter" %q is not an RFC 3339 time such as 2026-11-22T06:00:00Z`, in.NotAfter)
+		}
+	}
+	if in.SkipIfMaintainedWithin != "" && !durationPattern.MatchString(in.SkipIfMaintainedWithin) {
+		add(`"skipIfMaintainedWithin" %q is not a duration such as 7d, 12h or 90m`, in.SkipIfMaintainedWithin)
+	}
+	if in.LeaseSeconds < 0 {
+		add(`"leaseSeconds" must be positive, got %d`, in.LeaseSeconds)
+	}
+	// The per-instance part, checked as each instance's execution will check it.
+	child := in.ChildInput("i-00000000", nil, nil)
+	if err := child.Validate(); err != nil {
+		var named *faults.Error
+		if errors.As(err, &named) {
+			problems = append(problems, named.Message)
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	slices.Sort(problems)
+	return faults.New(faults.InvalidInput, "%s", strings.Join(problems, "; "))
+}
+
+// Budget is the input's capacity rules.
+func (in Input) Budget() Budget {
+	p := DefaultMinHealthyPercent
+	if in.MinHealthyPercent != nil {
+		p = *in.MinHealthyPercent
+	}
+	return Budget{MaxConcurrency: max(1, in.MaxConcurrency), MinHealthyPercent: p, AllowLastTarget: in.AllowLastTarget, AllowBelowBudget: in.AllowBelowBudget}
+}
+
+// ChildInput is the instance state machine's input for one instance of the rollout: its
+// groups, and the floor of each.
+func (in Input) ChildInput(instanceID string, groups []string, floors map[string]int) workflow.Input {
+	return workflow.Input{
+		InstanceID: instanceID, TargetGroupARNs: groups, Maintenance: in.Maintenance, HealthCheck: in.HealthCheck,
+		Timeouts: in.Timeouts, PollSeconds: in.PollSeconds, AllowLastTarget: in.AllowLastTarget || in.AllowBelowBudget,
+		MinHealthyTargets: floors,
+	}
+}
+
+// MaintainedWithin is the SkipIfMaintainedWithin duration (0 when unset).
+func (in Input) MaintainedWithin() time.Duration {
+	m := durationPattern.FindStringSubmatch(in.SkipIfMaintainedWithin)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	unit := map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute}[m[2]]
+	return time.Duration(n) * unit
+}

@@ -1,0 +1,126 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/drainpipe/drainpipe/internal/faults"
+)
+
+// DynamoDBAPI is the part of the DynamoDB client the leases use.
+type DynamoDBAPI interface {
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// Lease table attributes. The table's partition key is "targetGroupArn" (a string) and
+// its TTL attribute "expiresAt" (epoch seconds), so crashed runs' leases also go away.
+const (
+	leaseKey     = "targetGroupArn"
+	leaseHolder  = "holder"
+	leaseExpires = "expiresAt"
+)
+
+// Locker takes and releases a rollout's leases: one item per target group.
+type Locker struct {
+	API DynamoDBAPI
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (l Locker) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+// Acquire takes a lease on every group of the rollout, or none: if a group is held by
+// another unexpired rollout it releases what it took and fails with RolloutInProgress
+// naming the holder. An expired lease (a crashed run) is taken over.
+func (l Locker) Acquire(ctx context.Context, s State) (Leases, error) {
+	if s.LeaseTable == "" || s.ExecutionARN == "" {
+		return Leases{}, faults.New(faults.InvalidInput, "acquire-leases needs leaseTable and executionArn")
+	}
+	seconds := s.Input.LeaseSeconds
+	if seconds == 0 {
+		seconds = DefaultLeaseSeconds
+	}
+	now := l.now().Unix()
+	leases := Leases{ExpiresAt: now + int64(seconds)}
+	for _, arn := range s.Input.TargetGroupARNs {
+		_, err := l.API.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: &s.LeaseTable,
+			Item: map[string]ddbtypes.AttributeValue{
+				leaseKey:     &ddbtypes.AttributeValueMemberS{Value: arn},
+				leaseHolder:  &ddbtypes.AttributeValueMemberS{Value: s.ExecutionARN},
+				leaseExpires: &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(leases.ExpiresAt, 10)},
+			},
+			ConditionExpression:      ptr("attribute_not_exists(#key) OR #expires < :now OR #holder = :me"),
+			ExpressionAttributeNames: map[string]string{"#key": leaseKey, "#expires": leaseExpires, "#holder": leaseHolder},
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+				":now": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now, 10)},
+				":me":  &ddbtypes.AttributeValueMemberS{Value: s.ExecutionARN},
+			},
+		})
+		var held *ddbtypes.ConditionalCheckFailedException
+		if errors.As(err, &held) {
+			holder := l.holder(ctx, s.LeaseTable, arn)
+			_, _ = l.Release(ctx, State{LeaseTable: s.LeaseTable, ExecutionARN: s.ExecutionARN, Leases: &leases})
+			return Leases{}, faults.New(faults.RolloutInProgress, "target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", groupName(arn), holder)
+		}
+		if err != nil {
+			_, _ = l.Release(ctx, State{LeaseTable: s.LeaseTable, ExecutionARN: s.ExecutionARN, Leases: &leases})
+			return Leases{}, fmt.Errorf("taking the lease on %s: %w", arn, err)
+		}
+		leases.Held = append(leases.Held, arn)
+	}
+	return leases, nil
+}
+
+func (l Locker) holder(ctx context.Context, table, arn string) string {
+	out, err := l.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: ptr(true),
+		Key: map[string]ddbtypes.AttributeValue{leaseKey: &ddbtypes.AttributeValueMemberS{Value: arn}}})
+	if err != nil || out.Item == nil {
+		return "(unknown)"
+	}
+	if v, ok := out.Item[leaseHolder].(*ddbtypes.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return "(unknown)"
+}
+
+// Release gives back every lease the rollout holds; a lease taken over by someone else
+// meanwhile is left alone.
+func (l Locker) Release(ctx context.Context, s State) ([]string, error) {
+	if s.Leases == nil {
+		return nil, nil
+	}
+	var released []string
+	var errs []error
+	for _, arn := range s.Leases.Held {
+		_, err := l.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName:                 &s.LeaseTable,
+			Key:                       map[string]ddbtypes.AttributeValue{leaseKey: &ddbtypes.AttributeValueMemberS{Value: arn}},
+			ConditionExpression:       ptr("#holder = :me"),
+			ExpressionAttributeNames:  map[string]string{"#holder": leaseHolder},
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":me": &ddbtypes.AttributeValueMemberS{Value: s.ExecutionARN}},
+		})
+		var notMine *ddbtypes.ConditionalCheckFailedException
+		switch {
+		case errors.As(err, &notMine):
+		case err != nil:
+			errs = append(errs, fmt.Errorf("releasing the lease on %s: %w", arn, err))
+		default:
+			released = append(released, arn)
+		}
+	}
+	return released, errors.Join(errs...)
+}

@@ -1,0 +1,339 @@
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/drainpipe/drainpipe/internal/faults"
+)
+
+// ELBAPI is the part of the ELBv2 client the planner uses.
+type ELBAPI interface {
+	DescribeTargetGroups(ctx context.Context, in *elbv2.DescribeTargetGroupsInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupsOutput, error)
+	DescribeTargetHealth(ctx context.Context, in *elbv2.DescribeTargetHealthInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error)
+}
+
+// EC2API is the part of the EC2 client the planner uses.
+type EC2API interface {
+	DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, opts ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+}
+
+// SSMAPI is the part of the SSM client the planner uses.
+type SSMAPI interface {
+	DescribeInstanceInformation(ctx context.Context, in *ssm.DescribeInstanceInformationInput, opts ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error)
+}
+
+// Planner validates a fleet input and plans it.
+type Planner struct {
+	ELB ELBAPI
+	EC2 EC2API
+	SSM SSMAPI
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// PlanRequest is the input of plan-rollout: the execution input and where the rollout
+// runs.
+type PlanRequest struct {
+	Input        json.RawMessage `json:"input"`
+	ExecutionARN string          `json:"executionArn"`
+	LeaseTable   string          `json:"leaseTable"`
+	TopicARN     string          `json:"topicArn"`
+}
+
+// Plan validates the input, finds the instances, skips with a stated reason those it
+// must not touch, and plans the waves. It changes nothing.
+func (p Planner) Plan(ctx context.Context, req PlanRequest) (State, error) {
+	in, err := DecodeInput(req.Input)
+	if err != nil {
+		return State{}, err
+	}
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	if err := p.checkGroups(ctx, in.TargetGroupARNs); err != nil {
+		return State{}, err
+	}
+	regs, err := p.registrations(ctx)
+	if err != nil {
+		return State{}, err
+	}
+	inRollout := func(arn string) bool { return slices.Contains(in.TargetGroupARNs, arn) }
+	var targets []Target
+	candidates := map[string]bool{}
+	for _, t := range flatten(regs) {
+		if inRollout(t.GroupARN) {
+			targets = append(targets, t)
+			candidates[t.InstanceID] = true
+		}
+	}
+	for _, id := range in.InstanceIDs {
+		if !candidates[id] {
+			return State{}, faults.New(faults.InstanceNotInTargetGroup, "instance %s in \"instanceIds\" is not registered in any of the rollout's target groups", id)
+		}
+	}
+	ids := sortedIDs(candidates)
+	if len(in.InstanceIDs) > 0 {
+		ids = slices.DeleteFunc(ids, func(id string) bool { return !slices.Contains(in.InstanceIDs, id) })
+	}
+	instances, err := p.instances(ctx, ids)
+	if err != nil {
+		return State{}, err
+	}
+	online, err := p.online(ctx, ids)
+	if err != nil {
+		return State{}, err
+	}
+	var eligible []string
+	var skipped []Skip
+	skip := func(id, format string, args ...any) { skipped = append(skipped, Skip{InstanceID: id, Reason: fmt.Sprintf(format, args...)}) }
+	for _, id := range ids {
+		inst, found := instances[id]
+		switch {
+		case !found:
+			skip(id, "not an EC2 instance this account can describe")
+		case !matchesTags(inst, in.Tags):
+			continue // narrowed out by "tags", not a skip
+		case inst.State == nil || inst.State.Name != ec2types.InstanceStateNameRunning:
+			skip(id, "not running (state %s)", stateName(inst))
+		case recentlyMaintained(inst, now(), in.MaintainedWithin()) != "":
+			skip(id, "maintained at %s, within %s", recentlyMaintained(inst, now(), in.MaintainedWithin()), in.SkipIfMaintainedWithin)
+		case online[id] != string(ssmtypes.PingStatusOnline):
+			skip(id, "not managed by SSM (ping status %s): Run Command cannot reach it", orNone(online[id]))
+		case outside(regs[id], inRollout) != "":
+			skip(id, "also registered in target group %s, which is not in targetGroupArns: rebooting it would drop that group's requests; add the group to the rollout", outside(regs[id], inRollout))
+		case unhealthy(regs[id]) != "":
+			skip(id, "not healthy: %s", unhealthy(regs[id]))
+		default:
+			eligible = append(eligible, id)
+		}
+	}
+	plan, err := PlanWaves(targets, eligible, in.Budget())
+	if err != nil {
+		return State{}, err
+	}
+	floors := map[string]int{}
+	for _, g := range plan.Groups {
+		floors[g.ARN] = g.MinHealthy
+	}
+	var waves [][]Item
+	for _, w := range plan.Waves {
+		var items []Item
+		for _, id := range w.InstanceIDs {
+			groups, floor := []string{}, map[string]int{}
+			for _, t := range regs[id] {
+				if !slices.Contains(groups, t.GroupARN) {
+					groups = append(groups, t.GroupARN)
+					floor[t.GroupARN] = floors[t.GroupARN]
+					if w.BelowBudget {
+						floor[t.GroupARN] = 0
+					}
+				}
+			}
+			items = append(items, Item{InstanceID: id, Input: in.ChildInput(id, groups, floor)})
+		}
+		waves = append(waves, items)
+	}
+	st := State{
+		Input: in, ExecutionARN: req.ExecutionARN, LeaseTable: req.LeaseTable, TopicARN: req.TopicARN,
+		StartedAt: now().UTC().Format(time.RFC3339Nano), Plan: plan, Waves: waves, Skipped: skipped, Results: []Result{},
+	}
+	switch {
+	case len(waves) == 0:
+		st.Cursor = Cursor{Done: true, StopReason: "nothing to maintain"}
+	case windowClosed(in.NotAfter, now()):
+		st.Cursor = Cursor{Done: true, StopReason: "the maintenance window ended at " + in.NotAfter}
+	}
+	return st, nil
+}
+
+// checkGroups: every rollout group exists and holds instances.
+func (p Planner) checkGroups(ctx context.Context, arns []string) error {
+	for start := 0; start < len(arns); start += 20 {
+		chunk := arns[start:min(start+20, len(arns))]
+		out, err := p.ELB.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{TargetGroupArns: chunk})
+		var nf *elbtypes.TargetGroupNotFoundException
+		if errors.As(err, &nf) {
+			return faults.New(faults.TargetGroupNotFound, "target group not found among %v: check the ARN, the account and the region", chunk)
+		}
+		if err != nil {
+			return fmt.Errorf("describing target groups: %w", err)
+		}
+		for _, g := range out.TargetGroups {
+			if g.TargetType != elbtypes.TargetTypeEnumInstance {
+				return faults.New(faults.UnsupportedTargetType, "target group %s has target type %q; rollouts maintain instance targets", *g.TargetGroupArn, g.TargetType)
+			}
+		}
+	}
+	return nil
+}
+
+// registrations lists every registration of every instance in every instance-type
+// group of the account and region, so that an instance also serving elsewhere is seen.
+func (p Planner) registrations(ctx context.Context) (map[string][]Target, error) {
+	regs := map[string][]Target{}
+	pages := elbv2.NewDescribeTargetGroupsPaginator(p.ELB, &elbv2.DescribeTargetGroupsInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing target groups: %w", err)
+		}
+		for _, g := range page.TargetGroups {
+			if g.TargetType != elbtypes.TargetTypeEnumInstance {
+				continue
+			}
+			out, err := p.ELB.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: g.TargetGroupArn})
+			if err != nil {
+				return nil, fmt.Errorf("describing target health in %s: %w", *g.TargetGroupArn, err)
+			}
+			for _, d := range out.TargetHealthDescriptions {
+				t := Target{GroupARN: *g.TargetGroupArn, InstanceID: *d.Target.Id, State: string(d.TargetHealth.State)}
+				if d.Target.Port != nil {
+					t.Port = *d.Target.Port
+				}
+				if d.TargetHealth.Reason != "" {
+					t.State += " (" + string(d.TargetHealth.Reason) + ")"
+				}
+				regs[t.InstanceID] = append(regs[t.InstanceID], t)
+			}
+		}
+	}
+	return regs, nil
+}
+
+func (p Planner) instances(ctx context.Context, ids []string) (map[string]ec2types.Instance, error) {
+	out := map[string]ec2types.Instance{}
+	for start := 0; start < len(ids); start += 200 {
+		chunk := ids[start:min(start+200, len(ids))]
+		pages := ec2.NewDescribeInstancesPaginator(p.EC2, &ec2.DescribeInstancesInput{InstanceIds: chunk})
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("describing instances: %w", err)
+			}
+			for _, r := range page.Reservations {
+				for _, inst := range r.Instances {
+					out[*inst.InstanceId] = inst
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// online returns each instance's SSM ping status.
+func (p Planner) online(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	for start := 0; start < len(ids); start += 50 {
+		chunk := ids[start:min(start+50, len(ids))]
+		pages := ssm.NewDescribeInstanceInformationPaginator(p.SSM, &ssm.DescribeInstanceInformationInput{
+			Filters: []ssmtypes.InstanceInformationStringFilter{{Key: ptr("InstanceIds"), Values: chunk}},
+		})
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("describing SSM managed instances: %w", err)
+			}
+			for _, info := range page.InstanceInformationList {
+				out[*info.InstanceId] = string(info.PingStatus)
+			}
+		}
+	}
+	return out, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func flatten(regs map[string][]Target) []Target {
+	var out []Target
+	for _, id := range sortedIDs(regs) {
+		out = append(out, regs[id]...)
+	}
+	return out
+}
+
+func sortedIDs[V any](m map[string]V) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func matchesTags(inst ec2types.Instance, want map[string][]string) bool {
+	for key, values := range want {
+		found := false
+		for _, t := range inst.Tags {
+			if t.Key != nil && *t.Key == key && t.Value != nil && slices.Contains(values, *t.Value) {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func stateName(inst ec2types.Instance) string {
+	if inst.State == nil {
+		return "unknown"
+	}
+	return string(inst.State.Name)
+}
+
+// recentlyMaintained returns the instance's last maintenance time if it is within d.
+func recentlyMaintained(inst ec2types.Instance, now time.Time, d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	for _, t := range inst.Tags {
+		if t.Key != nil && *t.Key == MaintainedTag && t.Value != nil {
+			at, err := time.Parse(time.RFC3339, *t.Value)
+			if err == nil && now.Sub(at) < d {
+				return *t.Value
+			}
+		}
+	}
+	return ""
+}
+
+func outside(regs []Target, inRollout func(string) bool) string {
+	for _, t := range regs {
+		if !inRollout(t.GroupARN) {
+			return groupName(t.GroupARN)
+		}
+	}
+	return ""
+}
+
+func unhealthy(regs []Target) string {
+	var bad []string
+	for _, t := range regs {
+		if t.State != "healthy" {
+			bad = append(bad, fmt.Sprintf("port %d in %s is %s", t.Port, groupName(t.GroupARN), t.State))
+		}
+	}
+	return strings.Join(bad, "; ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none: not registered with SSM"
+	}
+	return s
+}
