@@ -99,7 +99,9 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (State, error) {
 	}
 	var eligible []string
 	var skipped []Skip
-	skip := func(id, format string, args ...any) { skipped = append(skipped, Skip{InstanceID: id, Reason: fmt.Sprintf(format, args...)}) }
+	skip := func(id, format string, args ...any) {
+		skipped = append(skipped, Skip{InstanceID: id, Reason: fmt.Sprintf(format, args...)})
+	}
 	for _, id := range ids {
 		inst, found := instances[id]
 		switch {
