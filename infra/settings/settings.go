@@ -16,6 +16,7 @@ import (
 	"time"
 	_ "time/tzdata" // time zones resolve the same on every machine, offline
 
+	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
@@ -24,7 +25,7 @@ type Settings struct {
 	// TargetGroupARNs are the groups drainpipe may deregister from and register in; IAM
 	// write permissions are limited to them.
 	TargetGroupARNs []string
-	// Schedules start the instance state machine.
+	// Schedules start the fleet state machine.
 	Schedules []Schedule
 	// DefaultAction is the maintenance action of a schedule whose input has none.
 	DefaultAction string
@@ -201,7 +202,7 @@ func Parse(get Lookup) (Settings, error) {
 		if _, err := time.LoadLocation(tz); err != nil {
 			fail(KeySchedules, "%s: time zone %q is unknown; use an IANA name such as Europe/London", where, tz)
 		}
-		input, err := scheduleInput(r.Input, s.DefaultAction)
+		input, err := scheduleInput(r.Input, s.DefaultAction, s.TargetGroupARNs)
 		if err != nil {
 			fail(KeySchedules, "%s: input: %v", where, err)
 		}
@@ -251,18 +252,24 @@ func describe(v any) string {
 	}
 }
 
-// scheduleInput fills the default action into a schedule's input and validates it as
-// the state machine's first step will.
-func scheduleInput(raw json.RawMessage, defaultAction string) (json.RawMessage, error) {
+// scheduleInput fills the default action and the configured target groups into a
+// schedule's input (a fleet rollout's) and validates it as the first step will.
+func scheduleInput(raw json.RawMessage, defaultAction string, groups []string) (json.RawMessage, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = []byte("{}")
+	}
 	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return nil, fmt.Errorf(`needs the execution input as a JSON object, for example {"instanceId": "i-0123456789abcdef0"}`)
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf(`needs the fleet rollout's input as a JSON object, for example {"maxConcurrency": 2, "minHealthyPercent": 75}`)
 	}
 	if _, ok := m["maintenance"]; !ok {
 		m["maintenance"] = map[string]any{"action": defaultAction}
 	}
+	if _, ok := m["targetGroupArns"]; !ok {
+		m["targetGroupArns"] = groups
+	}
 	out, _ := json.Marshal(m)
-	if _, err := workflow.DecodeInput(out); err != nil {
+	if _, err := rollout.DecodeInput(out); err != nil {
 		return nil, err
 	}
 	return out, nil

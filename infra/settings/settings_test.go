@@ -15,7 +15,7 @@ func TestParse(t *testing.T) {
 	base := func() map[string]any { return map[string]any{KeyTargetGroupARNs: []any{arn}} }
 	with := func(k string, v any) map[string]any { m := base(); m[k] = v; return m }
 	schedule := func(fields map[string]any) map[string]any {
-		s := map[string]any{"name": "weekly", "cron": "cron(0 3 ? * SUN *)", "timezone": "Europe/London", "input": map[string]any{"instanceId": "i-0123456789abcdef0"}}
+		s := map[string]any{"name": "weekly", "cron": "cron(0 3 ? * SUN *)", "timezone": "Europe/London", "input": map[string]any{"maxConcurrency": 2}}
 		for k, v := range fields {
 			s[k] = v
 		}
@@ -40,7 +40,8 @@ func TestParse(t *testing.T) {
 			}},
 		{name: "schedule gets the default action", context: schedule(nil), check: func(t *testing.T, s Settings) {
 			sc := s.Schedules[0]
-			if sc.Cron.String() != "cron(0 3 ? * SUN *)" || sc.TimeZone != "Europe/London" || !sc.Enabled || !strings.Contains(string(sc.Input), `"action":"patch"`) {
+			if sc.Cron.String() != "cron(0 3 ? * SUN *)" || sc.TimeZone != "Europe/London" || !sc.Enabled || !strings.Contains(string(sc.Input), `"action":"patch"`) ||
+				!strings.Contains(string(sc.Input), arn) {
 				t.Errorf("schedule %+v input %s", sc, sc.Input)
 			}
 		}},
@@ -62,8 +63,9 @@ func TestParse(t *testing.T) {
 		{name: "cron with both days", context: schedule(map[string]any{"cron": "cron(0 3 1 * SUN *)"}), wantErr: "exactly one of day-of-month and day-of-week must be ?"},
 		{name: "cron hour out of range", context: schedule(map[string]any{"cron": "cron(0 25 ? * SUN *)"}), wantErr: "out of range 0-23"},
 		{name: "unknown time zone", context: schedule(map[string]any{"timezone": "Mars/Olympus"}), wantErr: `time zone "Mars/Olympus" is unknown`},
-		{name: "schedule input invalid", context: schedule(map[string]any{"input": map[string]any{"instanceId": "nope"}}), wantErr: "is not an EC2 instance id"},
-		{name: "schedule without input", context: schedule(map[string]any{"input": nil}), wantErr: "needs the execution input as a JSON object"},
+		{name: "schedule input invalid", context: schedule(map[string]any{"input": map[string]any{"maxConcurrency": -1}}), wantErr: `"maxConcurrency" must be between`},
+		{name: "schedule input with an unknown field", context: schedule(map[string]any{"input": map[string]any{"instanceId": "i-0123456789abcdef0"}}), wantErr: `unknown field "instanceId"`},
+		{name: "schedule input not an object", context: schedule(map[string]any{"input": []any{1}}), wantErr: "needs the fleet rollout's input as a JSON object"},
 		{name: "bad demo CIDR", context: with(KeyDemoAllowedCIDR, "203.0.113.7"), wantErr: "is not an IPv4 CIDR"},
 		{name: "bad schedule name", context: schedule(map[string]any{"name": "every sunday"}), wantErr: "needs a unique name"},
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -40,10 +41,13 @@ type DrainpipeStackProps struct {
 
 // Drainpipe is the built stack, with the constructs tests and other stacks refer to.
 type Drainpipe struct {
-	Stack        awscdk.Stack
-	Functions    map[string]awslambda.Function
+	Stack     awscdk.Stack
+	Functions map[string]awslambda.Function
+	// StateMachine maintains one instance; Fleet runs rollouts of it.
 	StateMachine awsstepfunctions.StateMachine
+	Fleet        awsstepfunctions.StateMachine
 	Topic        awssns.Topic
+	LeaseTable   awsdynamodb.Table
 }
 
 var retention = map[int]awslogs.RetentionDays{
@@ -69,101 +73,149 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
 	}
-
-	substitutions := map[string]*string{}
-	for _, f := range Functions {
-		construct := functions.Pascal(f.Name)
-		name := "drainpipe-" + f.Name
-		logGroup := logs(construct+"Logs", "/aws/lambda/"+name)
-		// A role per function with only its own statements and its own log group: no
-		// managed policy, nothing shared.
-		role := awsiam.NewRole(stack, jsii.String(construct+"Role"), &awsiam.RoleProps{
-			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
-			Description: jsii.String("drainpipe " + f.Name),
-		})
-		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
-			Resources: jsii.Strings(*logGroup.LogGroupArn()),
-		}))
-		var statements []awsiam.PolicyStatement
-		if f.Statements != nil {
-			statements = f.Statements(stack, s)
-		}
-		for _, st := range statements {
-			role.AddToPolicy(st)
-		}
-		fn := awslambda.NewFunction(stack, jsii.String(construct), &awslambda.FunctionProps{
-			FunctionName:  jsii.String(name),
-			Description:   jsii.String("drainpipe: " + f.Name),
-			Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
-			Architecture:  awslambda.Architecture_ARM_64(),
-			Handler:       jsii.String("bootstrap"),
-			Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(s.FunctionsDir, f.Name)), nil),
-			MemorySize:    jsii.Number(f.MemoryMB),
-			Timeout:       awscdk.Duration_Seconds(jsii.Number(f.TimeoutSeconds)),
-			Role:          role,
-			LogGroup:      logGroup,
-			LoggingFormat: awslambda.LoggingFormat_JSON,
-		})
-		d.Functions[f.Name] = fn
-		substitutions[functions.Placeholder(f.Name)] = fn.FunctionArn()
-		var wildcards []any
-		for _, st := range statements {
-			for _, r := range *st.Resources() {
-				switch {
-				case *r == "*":
-					wildcards = append(wildcards, "Resource::*")
-				case strings.Contains(*r, "*"):
-					// cdk-nag renders tokens (<AWS::Partition>); match the literal tail.
-					tail := (*r)[strings.LastIndex(*r, ":")+1:]
-					wildcards = append(wildcards, map[string]string{"regex": "/^Resource::arn:.*:" + regexp.QuoteMeta(tail) + "$/"})
-				}
-			}
-		}
-		if len(wildcards) > 0 {
-			reason := f.WildcardReason
-			if reason == "" {
-				reason = "ssm:SendCommand on instances is scoped by the instance tag condition aws:ResourceTag/" + s.InstanceTagKey
-			}
-			cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
-				Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String(reason), AppliesTo: &wildcards,
-			}}, jsii.Bool(true))
-		}
-	}
-
-	def, err := statemachine.Definition(statemachine.MaintainInstance)
-	if err != nil {
-		panic(err) // embedded at build time
-	}
-	machineLogs := logs("MaintainInstanceLogs", "/aws/vendedlogs/states/drainpipe-maintain-instance")
-	d.StateMachine = awsstepfunctions.NewStateMachine(stack, jsii.String("MaintainInstance"), &awsstepfunctions.StateMachineProps{
-		StateMachineName:        jsii.String("drainpipe-maintain-instance"),
-		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
-		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(string(def))),
-		DefinitionSubstitutions: &substitutions,
-		Logs:                    &awsstepfunctions.LogOptions{Destination: machineLogs, Level: awsstepfunctions.LogLevel_ALL, IncludeExecutionData: jsii.Bool(true)},
-		TracingEnabled:          jsii.Bool(true),
+	var key awskms.Key
+	d.Topic, key = topic(stack, s)
+	d.LeaseTable = awsdynamodb.NewTable(stack, jsii.String("Leases"), &awsdynamodb.TableProps{
+		TableName:                        jsii.String("drainpipe-leases"),
+		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String("targetGroupArn"), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute:              jsii.String("expiresAt"),
+		Encryption:                       awsdynamodb.TableEncryption_AWS_MANAGED,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
+		RemovalPolicy:                    awscdk.RemovalPolicy_DESTROY,
 	})
-	for _, fn := range d.Functions {
-		fn.GrantInvoke(d.StateMachine)
+	env := Env{Stack: stack, Settings: s, LeaseTableARN: d.LeaseTable.TableArn(), TopicARN: d.Topic.TopicArn(), TopicKeyARN: key.KeyArn()}
+
+	instanceSubs, fleetSubs := map[string]*string{}, map[string]*string{}
+	for _, f := range Functions {
+		fn := function(stack, s, env, f, logs)
+		d.Functions[f.Name] = fn
+		if f.Fleet {
+			fleetSubs[functions.Placeholder(f.Name)] = fn.FunctionArn()
+		} else {
+			instanceSubs[functions.Placeholder(f.Name)] = fn.FunctionArn()
+		}
 	}
-	cdknag.NagSuppressions_AddResourceSuppressions(d.StateMachine, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("CloudWatch Logs delivery and X-Ray need Resource *; lambda:InvokeFunction covers the versions (:*) of drainpipe's own functions only"),
-	}}, jsii.Bool(true))
+	d.StateMachine = stateMachine(stack, logs, "MaintainInstance", statemachine.MaintainInstance, instanceSubs)
+	fleetSubs["MaintainInstanceStateMachineArn"] = d.StateMachine.StateMachineArn()
+	fleetSubs["LeaseTableName"] = d.LeaseTable.TableName()
+	fleetSubs["NotificationTopicArn"] = d.Topic.TopicArn()
+	d.Fleet = stateMachine(stack, logs, "MaintainFleet", statemachine.MaintainFleet, fleetSubs)
+	for _, f := range Functions {
+		if f.Fleet {
+			d.Functions[f.Name].GrantInvoke(d.Fleet)
+		} else {
+			d.Functions[f.Name].GrantInvoke(d.StateMachine)
+		}
+	}
+	// The fleet runs each instance as a child execution (startExecution.sync:2): it may
+	// start the instance state machine, follow and stop its executions, and use the rule
+	// Step Functions manages to hear of their end.
+	d.StateMachine.GrantStartExecution(d.Fleet)
+	d.Fleet.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("states:DescribeExecution", "states:StopExecution"),
+		Resources: jsii.Strings(fmt.Sprintf("arn:%s:states:%s:%s:execution:drainpipe-maintain-instance:*", *stack.Partition(), *stack.Region(), *stack.Account())),
+	}))
+	d.Fleet.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("events:PutTargets", "events:PutRule", "events:DescribeRule"),
+		Resources: jsii.Strings(fmt.Sprintf("arn:%s:events:%s:%s:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule", *stack.Partition(), *stack.Region(), *stack.Account())),
+	}))
 
-	d.Topic = notifications(stack, s, d.StateMachine)
-	schedules(stack, s, d.StateMachine)
-	dashboard(stack, s, d.StateMachine)
+	notifyFailures(stack, d.Topic, d.StateMachine, d.Fleet)
+	schedules(stack, s, d.Fleet)
+	dashboard(stack, s, d.StateMachine, d.Fleet)
 
-	awscdk.NewCfnOutput(stack, jsii.String("StateMachineArn"), &awscdk.CfnOutputProps{Value: d.StateMachine.StateMachineArn()})
+	awscdk.NewCfnOutput(stack, jsii.String("InstanceStateMachineArn"), &awscdk.CfnOutputProps{Value: d.StateMachine.StateMachineArn()})
+	awscdk.NewCfnOutput(stack, jsii.String("FleetStateMachineArn"), &awscdk.CfnOutputProps{Value: d.Fleet.StateMachineArn()})
 	awscdk.NewCfnOutput(stack, jsii.String("TopicArn"), &awscdk.CfnOutputProps{Value: d.Topic.TopicArn()})
 	return d
 }
 
-// notifications: an encrypted topic with the configured e-mail subscriptions, told of
-// every execution that fails, times out or is aborted.
-func notifications(stack awscdk.Stack, s settings.Settings, sm awsstepfunctions.StateMachine) awssns.Topic {
+// function builds one function with its own log group and its own role.
+func function(stack awscdk.Stack, s settings.Settings, env Env, f Function, logs func(id, name string) awslogs.LogGroup) awslambda.Function {
+	construct := functions.Pascal(f.Name)
+	name := "drainpipe-" + f.Name
+	logGroup := logs(construct+"Logs", "/aws/lambda/"+name)
+	// A role per function with only its own statements and its own log group: no
+	// managed policy, nothing shared.
+	role := awsiam.NewRole(stack, jsii.String(construct+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("drainpipe " + f.Name),
+	})
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
+		Resources: jsii.Strings(*logGroup.LogGroupArn()),
+	}))
+	var statements []awsiam.PolicyStatement
+	if f.Statements != nil {
+		statements = f.Statements(env)
+	}
+	for _, st := range statements {
+		role.AddToPolicy(st)
+	}
+	fn := awslambda.NewFunction(stack, jsii.String(construct), &awslambda.FunctionProps{
+		FunctionName:  jsii.String(name),
+		Description:   jsii.String("drainpipe: " + f.Name),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(s.FunctionsDir, f.Name)), nil),
+		MemorySize:    jsii.Number(f.MemoryMB),
+		Timeout:       awscdk.Duration_Seconds(jsii.Number(f.TimeoutSeconds)),
+		Role:          role,
+		LogGroup:      logGroup,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+	})
+	var wildcards []any
+	for _, st := range statements {
+		for _, r := range *st.Resources() {
+			switch {
+			case *r == "*":
+				wildcards = append(wildcards, "Resource::*")
+			case strings.Contains(*r, "*"):
+				// cdk-nag renders tokens (<AWS::Partition>); match the literal tail.
+				tail := (*r)[strings.LastIndex(*r, ":")+1:]
+				wildcards = append(wildcards, map[string]string{"regex": "/^Resource::arn:.*:" + regexp.QuoteMeta(tail) + "$/"})
+			}
+		}
+	}
+	if len(wildcards) > 0 {
+		reason := f.WildcardReason
+		if reason == "" {
+			reason = "the instances are scoped by the tag condition aws:ResourceTag/" + s.InstanceTagKey
+		}
+		cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-IAM5"), Reason: jsii.String(reason), AppliesTo: &wildcards,
+		}}, jsii.Bool(true))
+	}
+	return fn
+}
+
+// stateMachine builds a Standard state machine from an embedded definition, logging
+// everything with execution data, traced.
+func stateMachine(stack awscdk.Stack, logs func(id, name string) awslogs.LogGroup, id, file string, subs map[string]*string) awsstepfunctions.StateMachine {
+	def, err := statemachine.Definition(file)
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	name := "drainpipe-" + strings.TrimSuffix(file, ".asl.json")
+	sm := awsstepfunctions.NewStateMachine(stack, jsii.String(id), &awsstepfunctions.StateMachineProps{
+		StateMachineName:        jsii.String(name),
+		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
+		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(string(def))),
+		DefinitionSubstitutions: &subs,
+		Logs:                    &awsstepfunctions.LogOptions{Destination: logs(id+"Logs", "/aws/vendedlogs/states/"+name), Level: awsstepfunctions.LogLevel_ALL, IncludeExecutionData: jsii.Bool(true)},
+		TracingEnabled:          jsii.Bool(true),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(sm, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("CloudWatch Logs delivery and X-Ray need Resource *; lambda:InvokeFunction covers the versions (:*) of drainpipe's own functions; the fleet follows the executions (:*) of the instance state machine"),
+	}}, jsii.Bool(true))
+	return sm
+}
+
+// topic: an encrypted topic with the configured e-mail subscriptions.
+func topic(stack awscdk.Stack, s settings.Settings) (awssns.Topic, awskms.Key) {
 	key := awskms.NewKey(stack, jsii.String("TopicKey"), &awskms.KeyProps{
 		Description:       jsii.String("drainpipe notifications"),
 		EnableKeyRotation: jsii.Bool(true),
@@ -175,13 +227,22 @@ func notifications(stack awscdk.Stack, s settings.Settings, sm awsstepfunctions.
 		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
 		Resources:  jsii.Strings("*"),
 	}), nil)
-	topic := awssns.NewTopic(stack, jsii.String("Notifications"), &awssns.TopicProps{
+	t := awssns.NewTopic(stack, jsii.String("Notifications"), &awssns.TopicProps{
 		DisplayName: jsii.String("drainpipe"),
 		MasterKey:   key,
 		EnforceSSL:  jsii.Bool(true),
 	})
 	for _, e := range s.NotificationEmails {
-		topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
+		t.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
+	}
+	return t, key
+}
+
+// notifyFailures tells the topic of every execution that fails, times out or is aborted.
+func notifyFailures(stack awscdk.Stack, t awssns.Topic, machines ...awsstepfunctions.StateMachine) {
+	var arns []*string
+	for _, sm := range machines {
+		arns = append(arns, sm.StateMachineArn())
 	}
 	rule := awsevents.NewRule(stack, jsii.String("ExecutionFailed"), &awsevents.RuleProps{
 		Description: jsii.String("drainpipe executions that failed, timed out or were aborted"),
@@ -190,7 +251,7 @@ func notifications(stack awscdk.Stack, s settings.Settings, sm awsstepfunctions.
 			DetailType: jsii.Strings("Step Functions Execution Status Change"),
 			Detail: &map[string]any{
 				"status":          []string{"FAILED", "TIMED_OUT", "ABORTED"},
-				"stateMachineArn": []*string{sm.StateMachineArn()},
+				"stateMachineArn": arns,
 			},
 		},
 	})
@@ -198,8 +259,7 @@ func notifications(stack awscdk.Stack, s settings.Settings, sm awsstepfunctions.
 		*awsevents.EventField_FromPath(jsii.String("$.detail.name")), *awsevents.EventField_FromPath(jsii.String("$.detail.status")),
 		*awsevents.EventField_FromPath(jsii.String("$.detail.error")), *awsevents.EventField_FromPath(jsii.String("$.detail.cause")),
 		*stack.Region(), *stack.Region(), *awsevents.EventField_FromPath(jsii.String("$.detail.executionArn")))
-	rule.AddTarget(awseventstargets.NewSnsTopic(topic, &awseventstargets.SnsTopicProps{Message: awsevents.RuleTargetInput_FromText(jsii.String(message))}))
-	return topic
+	rule.AddTarget(awseventstargets.NewSnsTopic(t, &awseventstargets.SnsTopicProps{Message: awsevents.RuleTargetInput_FromText(jsii.String(message))}))
 }
 
 // schedules: one EventBridge Scheduler schedule per configured entry, with a retry
@@ -246,11 +306,14 @@ func schedules(stack awscdk.Stack, s settings.Settings, sm awsstepfunctions.Stat
 
 // dashboard: executions started, succeeded and failed, and, for a configured load
 // balancer, RequestCount beside HTTPCode_ELB_5XX_Count (the post's graph).
-func dashboard(stack awscdk.Stack, s settings.Settings, sm awsstepfunctions.StateMachine) {
-	widgets := []awscloudwatch.IWidget{awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
-		Title: jsii.String("drainpipe executions"), Width: jsii.Number(12),
-		Left: &[]awscloudwatch.IMetric{sm.MetricStarted(nil), sm.MetricSucceeded(nil), sm.MetricFailed(nil), sm.MetricTimedOut(nil)},
-	})}
+func dashboard(stack awscdk.Stack, s settings.Settings, machines ...awsstepfunctions.StateMachine) {
+	var widgets []awscloudwatch.IWidget
+	for _, sm := range machines {
+		widgets = append(widgets, awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String(*sm.Node().Id() + " executions"), Width: jsii.Number(12),
+			Left: &[]awscloudwatch.IMetric{sm.MetricStarted(nil), sm.MetricSucceeded(nil), sm.MetricFailed(nil), sm.MetricTimedOut(nil)},
+		}))
+	}
 	if s.DashboardLoadBalancer != "" {
 		metric := func(name string) awscloudwatch.IMetric {
 			return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/drainpipe/drainpipe/infra/settings"
+	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
@@ -17,8 +18,10 @@ type Function struct {
 	Name           string
 	MemoryMB       float64
 	TimeoutSeconds float64
+	// Fleet: the fleet state machine calls it (otherwise the instance state machine).
+	Fleet bool
 	// Statements builds its IAM statements; nil means none beyond its own log group.
-	Statements func(stack awscdk.Stack, s settings.Settings) []awsiam.PolicyStatement
+	Statements func(env Env) []awsiam.PolicyStatement
 	// WildcardReason says, for the cdk-nag suppression, why a statement uses "*".
 	WildcardReason string
 }
@@ -36,13 +39,46 @@ var Functions = []Function{
 	{Name: "check-drain", MemoryMB: 128, TimeoutSeconds: 30, Statements: describeELB("elasticloadbalancing:DescribeTargetHealth"),
 		WildcardReason: "elasticloadbalancing:DescribeTargetHealth does not support resource-level permissions; it reads, never changes"},
 	{Name: "send-command", MemoryMB: 128, TimeoutSeconds: 30, Statements: sendCommand},
-	{Name: "check-command", MemoryMB: 128, TimeoutSeconds: 30, Statements: func(awscdk.Stack, settings.Settings) []awsiam.PolicyStatement {
+	{Name: "check-command", MemoryMB: 128, TimeoutSeconds: 30, Statements: func(Env) []awsiam.PolicyStatement {
 		return []awsiam.PolicyStatement{statement([]string{"ssm:GetCommandInvocation", "ssm:CancelCommand"}, []string{"*"}, nil)}
 	}, WildcardReason: "ssm:GetCommandInvocation and ssm:CancelCommand name a command id, which IAM cannot scope; SendCommand is the scoped action"},
 	{Name: "register-target", MemoryMB: 128, TimeoutSeconds: 30, Statements: writeELB("elasticloadbalancing:RegisterTargets")},
 	{Name: "check-target-health", MemoryMB: 128, TimeoutSeconds: 30, Statements: describeELB("elasticloadbalancing:DescribeTargetHealth"),
 		WildcardReason: "elasticloadbalancing:DescribeTargetHealth does not support resource-level permissions; it reads, never changes"},
 	{Name: "summarize", MemoryMB: 128, TimeoutSeconds: 10},
+	{Name: "plan-rollout", MemoryMB: 512, TimeoutSeconds: 300, Fleet: true, Statements: func(Env) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{statement([]string{"elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
+			"ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}, []string{"*"}, nil)}
+	}, WildcardReason: "ELB, EC2 and SSM Describe* actions do not support resource-level permissions; planning reads, never changes"},
+	{Name: "acquire-leases", MemoryMB: 128, TimeoutSeconds: 30, Fleet: true, Statements: func(e Env) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{statement([]string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"}, []string{*e.LeaseTableARN}, nil)}
+	}},
+	{Name: "record-wave", MemoryMB: 128, TimeoutSeconds: 60, Fleet: true, Statements: func(e Env) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{statement([]string{"ec2:CreateTags"}, []string{e.instances()}, map[string]any{
+			"StringEquals":              map[string]any{"aws:ResourceTag/" + e.Settings.InstanceTagKey: e.Settings.InstanceTagValue},
+			"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{rollout.MaintainedTag}},
+		})}
+	}},
+	{Name: "release-leases", MemoryMB: 128, TimeoutSeconds: 30, Fleet: true, Statements: func(e Env) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{statement([]string{"dynamodb:DeleteItem"}, []string{*e.LeaseTableARN}, nil)}
+	}},
+	{Name: "summarize-rollout", MemoryMB: 128, TimeoutSeconds: 60, Fleet: true, Statements: func(e Env) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{
+			statement([]string{"sns:Publish"}, []string{*e.TopicARN}, nil),
+			statement([]string{"kms:GenerateDataKey", "kms:Decrypt"}, []string{*e.TopicKeyARN}, nil),
+		}
+	}},
+}
+
+// Env is what a function's IAM statements may refer to.
+type Env struct {
+	Stack                                awscdk.Stack
+	Settings                             settings.Settings
+	LeaseTableARN, TopicARN, TopicKeyARN *string
+}
+
+func (e Env) instances() string {
+	return fmt.Sprintf("arn:%s:ec2:%s:%s:instance/*", *e.Stack.Partition(), *e.Stack.Region(), *e.Stack.Account())
 }
 
 func statement(actions, resources []string, conditions map[string]any) awsiam.PolicyStatement {
@@ -53,22 +89,23 @@ func statement(actions, resources []string, conditions map[string]any) awsiam.Po
 	return awsiam.NewPolicyStatement(props)
 }
 
-func describeELB(actions ...string) func(awscdk.Stack, settings.Settings) []awsiam.PolicyStatement {
-	return func(awscdk.Stack, settings.Settings) []awsiam.PolicyStatement {
+func describeELB(actions ...string) func(Env) []awsiam.PolicyStatement {
+	return func(Env) []awsiam.PolicyStatement {
 		return []awsiam.PolicyStatement{statement(actions, []string{"*"}, nil)}
 	}
 }
 
 // writeELB allows a registration change on the configured target groups only.
-func writeELB(action string) func(awscdk.Stack, settings.Settings) []awsiam.PolicyStatement {
-	return func(_ awscdk.Stack, s settings.Settings) []awsiam.PolicyStatement {
-		return []awsiam.PolicyStatement{statement([]string{action}, s.TargetGroupARNs, nil)}
+func writeELB(action string) func(Env) []awsiam.PolicyStatement {
+	return func(e Env) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{statement([]string{action}, e.Settings.TargetGroupARNs, nil)}
 	}
 }
 
 // sendCommand allows the product's documents (and the configured ones) on instances that
 // carry the configured tag.
-func sendCommand(stack awscdk.Stack, s settings.Settings) []awsiam.PolicyStatement {
+func sendCommand(e Env) []awsiam.PolicyStatement {
+	stack, s := e.Stack, e.Settings
 	var documents []string
 	for _, d := range append([]string{workflow.DocumentShellScript, workflow.DocumentPatchBaseline}, s.SSMDocuments...) {
 		documents = append(documents, fmt.Sprintf("arn:%s:ssm:%s::document/%s", *stack.Partition(), *stack.Region(), d))
@@ -77,10 +114,9 @@ func sendCommand(stack awscdk.Stack, s settings.Settings) []awsiam.PolicyStateme
 			documents = append(documents, fmt.Sprintf("arn:%s:ssm:%s:%s:document/%s", *stack.Partition(), *stack.Region(), *stack.Account(), d))
 		}
 	}
-	instances := fmt.Sprintf("arn:%s:ec2:%s:%s:instance/*", *stack.Partition(), *stack.Region(), *stack.Account())
 	return []awsiam.PolicyStatement{
 		statement([]string{"ssm:SendCommand"}, documents, nil),
-		statement([]string{"ssm:SendCommand"}, []string{instances}, map[string]any{
+		statement([]string{"ssm:SendCommand"}, []string{e.instances()}, map[string]any{
 			"StringEquals": map[string]any{"aws:ResourceTag/" + s.InstanceTagKey: s.InstanceTagValue},
 		}),
 	}

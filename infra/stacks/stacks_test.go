@@ -61,7 +61,7 @@ func synth(t *testing.T) synthesized {
 			"dashboardLoadBalancer": "app/hello/0123456789abcdef",
 			"demo":                  true,
 			"schedules": []any{map[string]any{"name": "weekly", "cron": "cron(0 3 ? * SUN *)", "timezone": "Europe/London",
-				"input": map[string]any{"instanceId": "i-0123456789abcdef0"}}},
+				"input": map[string]any{"maxConcurrency": 2}}},
 		}
 		app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
 		d, err := NewApp(app)
@@ -124,35 +124,45 @@ func TestFunctionsMatchTheRegistry(t *testing.T) {
 	}
 }
 
-// TestEveryPlaceholderResolvesToAFunction: every ${...} of the definition has a
-// substitution, each is the ARN of one of the template's functions, none is unused.
+// TestEveryPlaceholderResolvesToAFunction: every ${...} of each definition has a
+// substitution; a function's resolves to one of the template's functions of that state
+// machine's side, the others to the resources they name; none is unused.
 func TestEveryPlaceholderResolvesToAFunction(t *testing.T) {
 	s := synth(t)
-	def, _ := statemachine.Definition(statemachine.MaintainInstance)
 	machines := resources(s.drainpipe, "AWS::StepFunctions::StateMachine")
-	if len(machines) != 1 {
-		t.Fatalf("%d state machines", len(machines))
+	if len(machines) != 2 {
+		t.Fatalf("%d state machines, want 2", len(machines))
 	}
 	fns := resources(s.drainpipe, "AWS::Lambda::Function")
+	files := map[string]string{"drainpipe-maintain-instance": statemachine.MaintainInstance, "drainpipe-maintain-fleet": statemachine.MaintainFleet}
 	for _, sm := range machines {
+		def, _ := statemachine.Definition(files[sm["StateMachineName"].(string)])
 		subs := sm["DefinitionSubstitutions"].(map[string]any)
-		placeholders := statemachine.Placeholders(def)
 		var keys []string
 		for k := range subs {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		if !slices.Equal(keys, placeholders) {
-			t.Errorf("substitutions %v, placeholders %v", keys, placeholders)
+		if placeholders := statemachine.Placeholders(def); !slices.Equal(keys, placeholders) {
+			t.Errorf("%s: substitutions %v, placeholders %v", sm["StateMachineName"], keys, placeholders)
 		}
 		for k, v := range subs {
-			getAtt, _ := v.(map[string]any)["Fn::GetAtt"].([]any)
-			if len(getAtt) != 2 || getAtt[1] != "Arn" || fns[getAtt[0].(string)] == nil {
-				t.Errorf("%s = %v is not a function's ARN", k, v)
+			ref, _ := json.Marshal(v)
+			switch {
+			case strings.HasSuffix(k, "FunctionArn"):
+				getAtt, _ := v.(map[string]any)["Fn::GetAtt"].([]any)
+				if len(getAtt) != 2 || getAtt[1] != "Arn" || fns[getAtt[0].(string)] == nil {
+					t.Errorf("%s = %s is not a function's ARN", k, ref)
+				}
+			case k == "MaintainInstanceStateMachineArn" && strings.Contains(string(ref), "MaintainInstance"),
+				k == "LeaseTableName" && strings.Contains(string(ref), "Leases"),
+				k == "NotificationTopicArn" && strings.Contains(string(ref), "Notifications"):
+			default:
+				t.Errorf("%s = %s", k, ref)
 			}
 		}
-		if sm["StateMachineType"] != "STANDARD" || !strings.Contains(sm["DefinitionString"].(string), "${DeregisterTargetFunctionArn}") {
-			t.Errorf("state machine type %v or definition", sm["StateMachineType"])
+		if sm["StateMachineType"] != "STANDARD" {
+			t.Errorf("state machine type %v", sm["StateMachineType"])
 		}
 		lc := sm["LoggingConfiguration"].(map[string]any)
 		if lc["Level"] != "ALL" || lc["IncludeExecutionData"] != true {
@@ -160,6 +170,11 @@ func TestEveryPlaceholderResolvesToAFunction(t *testing.T) {
 		}
 		if sm["TracingConfiguration"].(map[string]any)["Enabled"] != true {
 			t.Error("X-Ray tracing is off")
+		}
+	}
+	for _, p := range resources(s.drainpipe, "AWS::DynamoDB::Table") {
+		if p["BillingMode"] != "PAY_PER_REQUEST" || p["TimeToLiveSpecification"].(map[string]any)["AttributeName"] != "expiresAt" || p["SSESpecification"] == nil {
+			t.Errorf("lease table %v", p)
 		}
 	}
 }
@@ -173,8 +188,11 @@ func TestScheduleCarriesTheContext(t *testing.T) {
 		if p["ScheduleExpression"] != "cron(0 3 ? * SUN *)" || p["ScheduleExpressionTimezone"] != "Europe/London" || p["State"] != "ENABLED" {
 			t.Errorf("schedule %v", p)
 		}
-		if target["Input"] != `{"instanceId":"i-0123456789abcdef0","maintenance":{"action":"patch"}}` {
-			t.Errorf("input %v: the context's input with the default action", target["Input"])
+		if target["Input"] != `{"maintenance":{"action":"patch"},"maxConcurrency":2,"targetGroupArns":["`+tgARN+`"]}` {
+			t.Errorf("input %v: the context's input with the default action and groups", target["Input"])
+		}
+		if ref, _ := target["Arn"].(map[string]any)["Ref"].(string); !strings.HasPrefix(ref, "MaintainFleet") {
+			t.Errorf("the schedule starts %v, want the fleet state machine", target["Arn"])
 		}
 		if target["DeadLetterConfig"] == nil || target["RetryPolicy"].(map[string]any)["MaximumRetryAttempts"] != float64(3) {
 			t.Errorf("target %v lacks the DLQ or the retry policy", target)
@@ -280,7 +298,7 @@ func TestEachRoleHasOnlyItsOwnStatements(t *testing.T) {
 		}
 		allowed := []string{"logs:CreateLogStream", "logs:PutLogEvents"}
 		if f.Statements != nil {
-			for _, st := range f.Statements(s.stack, mustSettings()) {
+			for _, st := range f.Statements(Env{Stack: s.stack, Settings: mustSettings(), LeaseTableARN: jsii.String("t"), TopicARN: jsii.String("t"), TopicKeyARN: jsii.String("k")}) {
 				for _, a := range *st.Actions() {
 					allowed = append(allowed, *a)
 				}
