@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/drainpipe/drainpipe/lab/awsapi"
 	"github.com/drainpipe/drainpipe/lab/clock"
+	"github.com/drainpipe/drainpipe/lab/dynamodb"
 	"github.com/drainpipe/drainpipe/lab/elb"
 	"github.com/drainpipe/drainpipe/lab/instance"
 	"github.com/drainpipe/drainpipe/lab/sfn"
@@ -81,6 +83,13 @@ func Realistic() Config {
 	return c
 }
 
+// Names of the lab's deployment resources.
+const (
+	LeaseTable              = "drainpipe-leases"
+	TopicARN                = "arn:aws:sns:" + awsapi.Region + ":" + awsapi.Account + ":drainpipe"
+	InstanceStateMachineARN = "arn:aws:states:" + awsapi.Region + ":" + awsapi.Account + ":stateMachine:drainpipe-maintain-instance"
+)
+
 // Lab is a running lab.
 type Lab struct {
 	Config    Config
@@ -96,6 +105,10 @@ type Lab struct {
 
 	dir  string
 	byID map[string]*instance.Instance
+
+	mu        sync.Mutex
+	tags      map[string]map[string]string
+	unmanaged map[string]bool
 }
 
 // Start builds and starts a lab. Close it when done.
@@ -110,7 +123,8 @@ func Start(cfg Config) (l *Lab, err error) {
 			return nil, err
 		}
 	}
-	l = &Lab{Config: cfg, Clock: clock.New(cfg.Scale), byID: map[string]*instance.Instance{}}
+	l = &Lab{Config: cfg, Clock: clock.New(cfg.Scale), byID: map[string]*instance.Instance{},
+		tags: map[string]map[string]string{}, unmanaged: map[string]bool{}}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -141,11 +155,20 @@ func Start(cfg Config) (l *Lab, err error) {
 	}
 	l.SSM = ssm.New(l.Clock, l, l.dir)
 	l.SSM.PatchSeconds = cfg.PatchSeconds
-	if l.API, err = awsapi.Start(l.LB, l.SSM, l.Clock.Now); err != nil {
+	db := dynamodb.New()
+	db.CreateTable(LeaseTable, "targetGroupArn")
+	if l.API, err = awsapi.Start(awsapi.Backends{ELB: l.LB, SSM: l.SSM, EC2: l, DynamoDB: db}, l.Clock.Now); err != nil {
 		return nil, err
 	}
 	l.Runner = &sfn.Runner{Tools: tools, Scale: cfg.Scale, ARN: awsapi.FunctionARN,
-		Env: append(l.API.Env(), "AWS_ENDPOINT_URL_LAMBDA="+l.API.URL)}
+		Env: append(l.API.Env(), "AWS_ENDPOINT_URL_LAMBDA="+l.API.URL),
+		Resources: map[string]string{
+			"MaintainInstanceStateMachineArn": InstanceStateMachineARN,
+			"LeaseTableName":                  LeaseTable,
+			"NotificationTopicArn":            TopicARN,
+		},
+		Machines: map[string]string{InstanceStateMachineARN: statemachine.MaintainInstance},
+	}
 	return l, nil
 }
 
@@ -189,6 +212,51 @@ func (l *Lab) Address(id string) (string, bool) {
 	return inst.IP, true
 }
 
+// Describe is EC2's (and SSM's) view of the instances: every instance carries the tag
+// drainpipe=enabled unless a test changes it; its SSM agent is online while it is up.
+func (l *Lab) Describe(ids []string) []awsapi.Instance {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []awsapi.Instance
+	for _, inst := range l.Instances {
+		if len(ids) > 0 && !slices.Contains(ids, inst.ID) {
+			continue
+		}
+		tags := map[string]string{"drainpipe": "enabled", "Name": "hello-world"}
+		for k, v := range l.tags[inst.ID] {
+			tags[k] = v
+		}
+		out = append(out, awsapi.Instance{ID: inst.ID, PrivateIP: inst.IP, Running: true, Tags: tags,
+			SSMManaged: !l.unmanaged[inst.ID], SSMOnline: !l.unmanaged[inst.ID] && inst.Up()})
+	}
+	return out
+}
+
+// CreateTags adds or replaces tags on instances.
+func (l *Lab) CreateTags(ids []string, tags map[string]string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := l.byID[id]; !ok {
+			return fmt.Errorf("the instance ID '%s' does not exist", id)
+		}
+		if l.tags[id] == nil {
+			l.tags[id] = map[string]string{}
+		}
+		for k, v := range tags {
+			l.tags[id][k] = v
+		}
+	}
+	return nil
+}
+
+// SetUnmanaged is a fault hook: the instance's SSM agent is not registered.
+func (l *Lab) SetUnmanaged(id string, unmanaged bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.unmanaged[id] = unmanaged
+}
+
 // Instance finds an instance by id.
 func (l *Lab) Instance(id string) (*instance.Instance, bool) {
 	inst, ok := l.byID[id]
@@ -215,6 +283,11 @@ func (l *Lab) Close() {
 	if l.dir != "" {
 		_ = os.RemoveAll(l.dir)
 	}
+}
+
+// MaintainFleet runs the fleet state machine with the input.
+func (l *Lab) MaintainFleet(ctx context.Context, name string, input any, onEvent func(sfn.Event)) (sfn.Result, error) {
+	return l.Runner.Run(ctx, statemachine.MaintainFleet, name, input, onEvent)
 }
 
 // MaintainInstance runs the instance state machine with the input.

@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/drainpipe/drainpipe/internal/functions"
+	"github.com/drainpipe/drainpipe/lab/dynamodb"
 	"github.com/drainpipe/drainpipe/lab/elb"
 	"github.com/drainpipe/drainpipe/lab/ssm"
 )
@@ -41,10 +42,37 @@ const (
 	SecretKey = "lab-secret-key"
 )
 
+// EC2 is EC2's view of the lab's instances.
+type EC2 interface {
+	// Describe returns the named instances (every instance when ids is empty).
+	Describe(ids []string) []Instance
+	// CreateTags adds or replaces tags on instances.
+	CreateTags(ids []string, tags map[string]string) error
+}
+
+// Instance is what EC2 and SSM say of an instance.
+type Instance struct {
+	ID, PrivateIP string
+	Running       bool
+	Tags          map[string]string
+	// SSMOnline: its agent is registered and online.
+	SSMOnline bool
+	// SSMManaged: its agent is registered with SSM at all.
+	SSMManaged bool
+}
+
+// Backends are the lab's services behind the endpoint.
+type Backends struct {
+	ELB      *elb.LoadBalancer
+	SSM      *ssm.Executor
+	EC2      EC2
+	DynamoDB *dynamodb.DB
+	SNS      *Topics
+}
+
 // Server is the lab's AWS endpoint.
 type Server struct {
-	ELB *elb.LoadBalancer
-	SSM *ssm.Executor
+	Backends
 	// Now is the clock the functions measure deadlines with.
 	Now func() time.Time
 
@@ -59,12 +87,18 @@ type Server struct {
 
 // Start listens on a loopback port and builds every function's handler with an AWS
 // config whose endpoint is this server.
-func Start(lb *elb.LoadBalancer, ex *ssm.Executor, now func() time.Time) (*Server, error) {
+func Start(b Backends, now func() time.Time) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{ELB: lb, SSM: ex, Now: now, URL: "http://" + ln.Addr().String(), handlers: map[string]any{},
+	if b.SNS == nil {
+		b.SNS = &Topics{}
+	}
+	if b.DynamoDB == nil {
+		b.DynamoDB = dynamodb.New()
+	}
+	s := &Server{Backends: b, Now: now, URL: "http://" + ln.Addr().String(), handlers: map[string]any{},
 		throttle: map[string]float64{}, calls: map[string]int{}}
 	cfg, err := s.Config(context.Background())
 	if err != nil {
@@ -142,8 +176,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.lambda(w, r)
 	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AmazonSSM."):
 		s.ssm(w, r)
+	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810."):
+		s.dynamodb(w, r)
 	case r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
-		s.elbv2(w, r)
+		if err := r.ParseForm(); err != nil {
+			elbError(w, http.StatusBadRequest, "Sender", "MalformedQueryString", err.Error())
+			return
+		}
+		switch r.PostForm.Get("Version") {
+		case ec2Version:
+			s.ec2(w, r)
+		case snsVersion:
+			s.sns(w, r)
+		default:
+			s.elbv2(w, r)
+		}
 	default:
 		http.Error(w, "the lab does not serve "+r.Method+" "+r.URL.Path, http.StatusNotFound)
 	}

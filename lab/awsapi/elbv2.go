@@ -19,10 +19,6 @@ const elbNamespace = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 
 // elbv2 answers the ELBv2 operations drainpipe calls, in the query protocol.
 func (s *Server) elbv2(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		elbError(w, http.StatusBadRequest, "Sender", "MalformedQueryString", err.Error())
-		return
-	}
 	form := r.PostForm
 	action := form.Get("Action")
 	if s.count(action) {

@@ -26,6 +26,8 @@ func (s *Server) ssm(w http.ResponseWriter, r *http.Request) {
 		out, err = s.getCommandInvocation(r)
 	case "CancelCommand":
 		out, err = s.cancelCommand(r)
+	case "DescribeInstanceInformation":
+		out, err = s.describeInstanceInformation(r)
 	default:
 		jsonError(w, http.StatusBadRequest, "UnknownOperationException", "the lab does not implement SSM "+op)
 		return
@@ -109,4 +111,36 @@ func (s *Server) cancelCommand(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return map[string]any{}, s.SSM.CancelCommand(in.CommandId, in.InstanceIds)
+}
+
+func (s *Server) describeInstanceInformation(r *http.Request) (any, error) {
+	var in struct {
+		Filters []struct {
+			Key    string
+			Values []string
+		}
+		NextToken string
+	}
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, f := range in.Filters {
+		if f.Key == "InstanceIds" {
+			ids = append(ids, f.Values...)
+		}
+	}
+	list := []map[string]any{}
+	for _, inst := range s.EC2.Describe(ids) {
+		if !inst.SSMManaged {
+			continue
+		}
+		status := "ConnectionLost"
+		if inst.SSMOnline {
+			status = "Online"
+		}
+		list = append(list, map[string]any{"InstanceId": inst.ID, "PingStatus": status, "PlatformType": "Linux",
+			"PlatformName": "Amazon Linux", "AgentVersion": "3.3.0.0", "IPAddress": inst.PrivateIP, "ResourceType": "EC2Instance"})
+	}
+	return map[string]any{"InstanceInformationList": list}, nil
 }

@@ -36,18 +36,78 @@ const emit = (event) => process.stdout.write(JSON.stringify(event) + '\n');
 const definition = JSON.parse(readFileSync(definitionFile, 'utf8'));
 const input = JSON.parse(readFileSync(0, 'utf8'));
 
-const machine = new StateMachine(definition, { validationOptions: { checkArn: true } });
-const execution = machine.run(input, {
-  context: { Execution: { Input: input, Name: process.env.EXECUTION_NAME ?? 'lab', StartTime: new Date().toISOString() } },
-});
+// arn:aws:states:::states:startExecution.sync:2 Tasks run the named state machine's
+// definition as a nested execution and answer as Step Functions does: on success the
+// DescribeExecution fields with Output as JSON; on failure States.TaskFailed with the
+// DescribeExecution answer, as JSON, in the cause.
+const machines = JSON.parse(process.env.DRAINPIPE_MACHINES ?? '{}');
+const SYNC = 'arn:aws:states:::states:startExecution.sync:2';
+let children = 0;
 
-const events = (async () => {
+function syncTasks(states, names = []) {
+  for (const [name, state] of Object.entries(states ?? {})) {
+    if (state.Type === 'Task' && state.Resource === SYNC) names.push(name);
+    const processor = state.ItemProcessor ?? state.Iterator;
+    if (processor) syncTasks(processor.States, names);
+    for (const branch of state.Branches ?? []) syncTasks(branch.States, names);
+  }
+  return names;
+}
+
+function handlersFor(def) {
+  return Object.fromEntries(syncTasks(def.States).map((name) => [name, runChild]));
+}
+
+async function runChild(params) {
+  const file = machines[params.StateMachineArn];
+  if (!file) {
+    const err = new Error(`State Machine Does Not Exist: '${params.StateMachineArn}'`);
+    err.name = 'StepFunctions.StateMachineDoesNotExistException';
+    throw err;
+  }
+  const def = JSON.parse(readFileSync(file, 'utf8'));
+  const input = typeof params.Input === 'string' ? JSON.parse(params.Input) : (params.Input ?? {});
+  const name = params.Name ?? `child-${String(++children).padStart(4, '0')}`;
+  const arn = `${params.StateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+  const tag = { child: name, instanceId: input?.instanceId };
+  const startDate = new Date().toISOString();
+  const child = new StateMachine(def, { validationOptions: { checkArn: true } }).run(input, {
+    context: { Execution: { Id: arn, Input: input, Name: name, StartTime: startDate } },
+    overrides: { taskResourceLocalHandlers: handlersFor(def) },
+  });
+  const events = follow(child, tag);
+  const describe = { ExecutionArn: arn, StateMachineArn: params.StateMachineArn, Name: name, Input: JSON.stringify(input), StartDate: startDate };
+  try {
+    const output = await child.result;
+    await events;
+    emit({ ...tag, type: 'ExecutionSucceeded', output });
+    return { ...describe, Output: output, Status: 'SUCCEEDED', StopDate: new Date().toISOString() };
+  } catch (err) {
+    await events.catch(() => {});
+    const failure = err?.cause ?? err;
+    emit({ ...tag, type: 'ExecutionFailed', error: failure?.name, cause: String(failure?.message ?? failure) });
+    const taskFailed = new Error(JSON.stringify({ ...describe, Status: 'FAILED', StopDate: new Date().toISOString(),
+      Error: failure?.name ?? 'Error', Cause: String(failure?.message ?? failure) }));
+    taskFailed.name = 'States.TaskFailed';
+    throw taskFailed;
+  }
+}
+
+async function follow(execution, tag = {}) {
   for await (const e of execution.eventLogs) {
     if (e.type === 'StateEntered' || e.type === 'StateRetried' || e.type === 'StateCaught') {
-      emit({ type: e.type, name: e.state?.name, at: e.timestamp, ...(process.env.SFN_DEBUG ? { input: e.state?.input } : {}) });
+      emit({ ...tag, type: e.type, name: e.state?.name, at: e.timestamp, ...(process.env.SFN_DEBUG ? { input: e.state?.input } : {}) });
     }
   }
-})();
+}
+
+const machine = new StateMachine(definition, { validationOptions: { checkArn: true } });
+const execution = machine.run(input, {
+  context: { Execution: { Id: process.env.EXECUTION_ID, Input: input, Name: process.env.EXECUTION_NAME ?? 'lab', StartTime: new Date().toISOString() } },
+  overrides: { taskResourceLocalHandlers: handlersFor(definition) },
+});
+
+const events = follow(execution);
 
 try {
   const output = await execution.result;

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -37,6 +38,11 @@ type Runner struct {
 	Env []string
 	// ARN gives a function's lab ARN.
 	ARN func(name string) string
+	// Resources are the values of the placeholders that are not functions.
+	Resources map[string]string
+	// Machines maps the state machine ARNs that startExecution Tasks name to definition
+	// files; those Tasks run the definition as a nested execution.
+	Machines map[string]string
 
 	dir  string
 	once sync.Once
@@ -47,6 +53,10 @@ type Runner struct {
 type Event struct {
 	Type string `json:"type"`
 	Name string `json:"name,omitempty"`
+	// Child names the nested (child) execution the event belongs to; "" for the parent.
+	Child string `json:"child,omitempty"`
+	// InstanceID is the child execution's instance, when its input names one.
+	InstanceID string `json:"instanceId,omitempty"`
 	// At is the engine's wall clock in Unix milliseconds.
 	At     int64           `json:"at,omitempty"`
 	Output json.RawMessage `json:"output,omitempty"`
@@ -155,6 +165,9 @@ func (r *Runner) values() map[string]string {
 	for _, f := range functions.All {
 		values[functions.Placeholder(f.Name)] = r.ARN(f.Name)
 	}
+	for k, v := range r.Resources {
+		values[k] = v
+	}
 	return values
 }
 
@@ -165,7 +178,15 @@ func (r *Runner) run(ctx context.Context, definitionPath, executionName string, 
 	}
 	node := filepath.Join(r.Tools, "node_modules", ".bin", "node")
 	cmd := exec.CommandContext(ctx, node, filepath.Join(r.dir, "runner.mjs"), definitionPath, fmt.Sprint(r.Scale), r.Tools)
-	cmd.Env = append(append(os.Environ(), r.Env...), "EXECUTION_NAME="+executionName, "AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE=1")
+	machines := map[string]string{}
+	for arn, file := range r.Machines {
+		machines[arn] = filepath.Join(r.dir, file)
+	}
+	machinesJSON, _ := json.Marshal(machines)
+	machine := "drainpipe-" + strings.TrimSuffix(filepath.Base(definitionPath), ".asl.json")
+	cmd.Env = append(append(os.Environ(), r.Env...), "EXECUTION_NAME="+executionName, "AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE=1",
+		"EXECUTION_ID=arn:aws:states:us-east-1:123456789012:execution:"+machine+":"+executionName,
+		"DRAINPIPE_MACHINES="+string(machinesJSON))
 	cmd.Stdin = bytes.NewReader(payload)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -191,12 +212,14 @@ func (r *Runner) run(ctx context.Context, definitionPath, executionName string, 
 		if onEvent != nil {
 			onEvent(e)
 		}
-		switch e.Type {
-		case "StateEntered":
+		switch {
+		case e.Child != "":
+			// A child execution's event: the caller sees it, the result does not.
+		case e.Type == "StateEntered":
 			res.States = append(res.States, e.Name)
-		case "ExecutionSucceeded":
+		case e.Type == "ExecutionSucceeded":
 			res.Succeeded, res.Output, done = true, e.Output, true
-		case "ExecutionFailed":
+		case e.Type == "ExecutionFailed":
 			res.Error, res.Cause, done = e.Error, e.Cause, true
 		}
 	}
