@@ -46,9 +46,12 @@ var Functions = []Function{
 	{Name: "check-target-health", MemoryMB: 128, TimeoutSeconds: 30, Statements: describeELB("elasticloadbalancing:DescribeTargetHealth"),
 		WildcardReason: "elasticloadbalancing:DescribeTargetHealth does not support resource-level permissions; it reads, never changes"},
 	{Name: "summarize", MemoryMB: 128, TimeoutSeconds: 10},
-	{Name: "plan-rollout", MemoryMB: 512, TimeoutSeconds: 300, Fleet: true, Statements: func(Env) []awsiam.PolicyStatement {
-		return []awsiam.PolicyStatement{statement([]string{"elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
-			"ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}, []string{"*"}, nil)}
+	{Name: "plan-rollout", MemoryMB: 512, TimeoutSeconds: 300, Fleet: true, Statements: func(e Env) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{
+			statement([]string{"elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
+				"ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}, []string{"*"}, nil),
+			statement([]string{"dynamodb:GetItem"}, []string{*e.LeaseTableARN}, nil),
+		}
 	}, WildcardReason: "ELB, EC2 and SSM Describe* actions do not support resource-level permissions; planning reads, never changes"},
 	{Name: "acquire-leases", MemoryMB: 128, TimeoutSeconds: 30, Fleet: true, Statements: func(e Env) []awsiam.PolicyStatement {
 		return []awsiam.PolicyStatement{statement([]string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"}, []string{*e.LeaseTableARN}, nil)}

@@ -109,7 +109,7 @@ var All = []Function{
 		})
 	}},
 	{"plan-rollout", func(d Deps) any {
-		return faults.Lambda("plan-rollout", rollout.Planner{ELB: elb(d), EC2: ec2Client(d), SSM: ssmClient(d), Now: d.Now}.Plan)
+		return faults.Lambda("plan-rollout", rollout.Planner{ELB: elb(d), EC2: ec2Client(d), SSM: ssmClient(d), Leases: locker(d).API, Now: d.Now}.Plan)
 	}},
 	{"acquire-leases", func(d Deps) any {
 		return faults.Lambda("acquire-leases", locker(d).Acquire)

@@ -85,6 +85,30 @@ func (l Locker) Acquire(ctx context.Context, s State) (Leases, error) {
 	return leases, nil
 }
 
+// heldByOther returns the holder of the group's lease when another rollout holds it and
+// it has not expired. It only reads.
+func heldByOther(ctx context.Context, api LeaseReader, table, arn, me string, now time.Time) (string, error) {
+	out, err := api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: ptr(true),
+		Key: map[string]ddbtypes.AttributeValue{leaseKey: &ddbtypes.AttributeValueMemberS{Value: arn}}})
+	if err != nil {
+		return "", fmt.Errorf("reading the lease of %s: %w", arn, err)
+	}
+	holder, _ := out.Item[leaseHolder].(*ddbtypes.AttributeValueMemberS)
+	expires, _ := out.Item[leaseExpires].(*ddbtypes.AttributeValueMemberN)
+	if holder == nil || holder.Value == me || expires == nil {
+		return "", nil
+	}
+	if at, err := strconv.ParseInt(expires.Value, 10, 64); err == nil && at < now.Unix() {
+		return "", nil // expired: a crashed run's, to be taken over
+	}
+	return holder.Value, nil
+}
+
+// LeaseReader reads leases.
+type LeaseReader interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
 func (l Locker) holder(ctx context.Context, table, arn string) string {
 	out, err := l.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: ptr(true),
 		Key: map[string]ddbtypes.AttributeValue{leaseKey: &ddbtypes.AttributeValueMemberS{Value: arn}}})

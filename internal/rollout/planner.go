@@ -40,6 +40,8 @@ type Planner struct {
 	ELB ELBAPI
 	EC2 EC2API
 	SSM SSMAPI
+	// Leases reads the lease table, to say at once that another rollout holds a group.
+	Leases LeaseReader
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -66,6 +68,19 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (State, error) {
 	}
 	if err := p.checkGroups(ctx, in.TargetGroupARNs); err != nil {
 		return State{}, err
+	}
+	// Another rollout's instances being out would read as missing capacity: say first
+	// that it runs. (acquire-leases takes the leases atomically; this only reads.)
+	if req.LeaseTable != "" && p.Leases != nil {
+		for _, arn := range in.TargetGroupARNs {
+			holder, err := heldByOther(ctx, p.Leases, req.LeaseTable, arn, req.ExecutionARN, now())
+			if err != nil {
+				return State{}, err
+			}
+			if holder != "" {
+				return State{}, faults.New(faults.RolloutInProgress, "target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", groupName(arn), holder)
+			}
+		}
 	}
 	regs, err := p.registrations(ctx)
 	if err != nil {

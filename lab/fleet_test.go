@@ -1,0 +1,362 @@
+package lab_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drainpipe/drainpipe/lab"
+	"github.com/drainpipe/drainpipe/lab/dynamodb"
+	"github.com/drainpipe/drainpipe/lab/elb"
+	"github.com/drainpipe/drainpipe/lab/sfn"
+	"github.com/drainpipe/drainpipe/lab/ssm"
+	"github.com/drainpipe/drainpipe/lab/traffic"
+)
+
+// fleetLab: web (8080) holds instances 0-7, api (9090) holds 7-11 with 11 on port 9091.
+func fleetConfig() lab.Config {
+	cfg := lab.Demo()
+	cfg.Instances = 12
+	web := lab.GroupSpec{Name: "web", Port: 8080, HealthCheck: lab.PostHealthCheck, DeregistrationDelaySeconds: 30}
+	for k := 0; k <= 7; k++ {
+		web.Members = append(web.Members, lab.Member{Instance: k})
+	}
+	api := lab.GroupSpec{Name: "api", Port: 9090, HealthCheck: lab.PostHealthCheck, DeregistrationDelaySeconds: 20}
+	for k := 7; k <= 10; k++ {
+		api.Members = append(api.Members, lab.Member{Instance: k})
+	}
+	api.Members = append(api.Members, lab.Member{Instance: 11, Port: 9091})
+	cfg.Groups = []lab.GroupSpec{web, api}
+	return cfg
+}
+
+type fleetRun struct {
+	lab     *lab.Lab
+	result  sfn.Result
+	totals  []traffic.Totals
+	mu      sync.Mutex
+	out     map[string][2]time.Time // instance -> deregistered, back
+	summary struct {
+		Outcome   string `json:"outcome"`
+		Counts    struct{ Planned, Succeeded, Failed, Skipped, NotStarted int }
+		Instances []struct {
+			InstanceID string `json:"instanceId"`
+			Wave       int    `json:"wave"`
+			Succeeded  bool   `json:"succeeded"`
+		} `json:"instances"`
+		Plan struct {
+			Groups []struct {
+				ARN        string `json:"targetGroupArn"`
+				MinHealthy int    `json:"minHealthy"`
+			} `json:"groups"`
+			Waves []struct {
+				InstanceIDs []string `json:"instanceIds"`
+			} `json:"waves"`
+		} `json:"plan"`
+	}
+}
+
+func startLab(t *testing.T, cfg lab.Config) *lab.Lab {
+	t.Helper()
+	l, err := lab.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	if err := l.WaitAllHealthy(context.Background(), 120*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// rollout runs the fleet state machine under traffic on every group.
+func rollout(t *testing.T, l *lab.Lab, name string, input map[string]any) *fleetRun {
+	t.Helper()
+	ctx := context.Background()
+	r := &fleetRun{lab: l, out: map[string][2]time.Time{}}
+	var gens []*traffic.Generator
+	for _, url := range l.URLs {
+		g := &traffic.Generator{URL: url, Rate: 100, Clients: 16}
+		g.Start(ctx)
+		gens = append(gens, g)
+	}
+	res, err := l.MaintainFleet(ctx, name, input, func(e sfn.Event) {
+		if e.Child == "" || e.Type != "StateEntered" {
+			return
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		w := r.out[e.InstanceID]
+		switch e.Name {
+		case "DeregisterTarget":
+			w[0] = time.Now()
+		case "Summarize", "RestoreTarget":
+			w[1] = time.Now()
+		}
+		r.out[e.InstanceID] = w
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.result = res
+	for _, g := range gens {
+		g.Stop()
+		_, phases := g.Phases()
+		r.totals = append(r.totals, phases[""])
+	}
+	if res.Succeeded {
+		if err := json.Unmarshal(res.Output, &r.summary); err != nil {
+			t.Fatalf("output %s: %v", res.Output, err)
+		}
+	}
+	return r
+}
+
+// maxOut is the largest number of instances out of rotation at the same time.
+func (r *fleetRun) maxOut() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	most := 0
+	for _, a := range r.out {
+		n := 0
+		for _, b := range r.out {
+			if !b[0].After(a[0]) && b[1].After(a[0]) {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+func fleetInput(l *lab.Lab, extra map[string]any) map[string]any {
+	var arns []string
+	for _, g := range l.Groups {
+		arns = append(arns, g.ARN)
+	}
+	in := map[string]any{"targetGroupArns": arns, "maintenance": map[string]any{"action": "reboot"}, "pollSeconds": 2,
+		"maxConcurrency": 3, "minHealthyPercent": 75}
+	for k, v := range extra {
+		in[k] = v
+	}
+	return in
+}
+
+func TestFleetRolloutKeepsTheCapacityBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	cfg := fleetConfig()
+	l := startLab(t, cfg)
+	boots := map[string]int{}
+	for _, inst := range l.Instances {
+		boots[inst.ID] = inst.Boots()
+	}
+	start := l.Clock.Since()
+	r := rollout(t, l, "budget", fleetInput(l, nil))
+	if !r.result.Succeeded {
+		t.Fatalf("%s: %s", r.result.Error, r.result.Cause)
+	}
+	s := r.summary
+	if s.Outcome != "completed" || s.Counts.Succeeded != 12 || s.Counts.Failed != 0 {
+		t.Errorf("summary %+v", s.Counts)
+	}
+	// Budgets: web 8 healthy keeps 6 (75%), api 5 keeps 4 (3.75 rounded up).
+	floors := map[string]int{}
+	for _, g := range s.Plan.Groups {
+		floors[g.ARN] = g.MinHealthy
+	}
+	if floors[l.Groups[0].ARN] != 6 || floors[l.Groups[1].ARN] != 4 {
+		t.Errorf("floors %v, want web 6 and api 4", floors)
+	}
+	// Every instance ran in the wave the plan put it in, once, and booted once.
+	planned := map[string]int{}
+	for i, w := range s.Plan.Waves {
+		if len(w.InstanceIDs) > 3 {
+			t.Errorf("wave %d has %d instances > maxConcurrency 3", i, len(w.InstanceIDs))
+		}
+		for _, id := range w.InstanceIDs {
+			planned[id] = i
+		}
+	}
+	for _, res := range s.Instances {
+		if w, ok := planned[res.InstanceID]; !ok || w != res.Wave {
+			t.Errorf("%s ran in wave %d, planned %d (%v)", res.InstanceID, res.Wave, w, ok)
+		}
+	}
+	for _, inst := range l.Instances {
+		if inst.Boots() != boots[inst.ID]+1 {
+			t.Errorf("%s booted %d times, want once", inst.ID, inst.Boots()-boots[inst.ID])
+		}
+	}
+	if n := r.maxOut(); n > 3 {
+		t.Errorf("%d instances out of rotation at once > maxConcurrency 3", n)
+	}
+	// The load balancer's own record: no group ever below its floor during the rollout.
+	for i, g := range l.Groups {
+		for _, sample := range g.History() {
+			if sample.At >= start && sample.Healthy < floors[g.ARN] {
+				t.Errorf("group %s had %d healthy targets at %.1f lab s, below its floor %d", g.Config().Name, sample.Healthy, sample.At, floors[g.ARN])
+			}
+		}
+		if lost := r.totals[i].Failed(); lost != 0 || r.totals[i].Requests < 500 {
+			t.Errorf("group %s: %d of %d requests lost", g.Config().Name, lost, r.totals[i].Requests)
+		}
+	}
+	if err := l.WaitAllHealthy(context.Background(), 30*time.Second); err != nil {
+		t.Error(err)
+	}
+	assertAllRegisteredAndHealthy(t, l.Registrations(), cfg)
+	if items := leaseItems(l); len(items) != 0 {
+		t.Errorf("leases left behind: %v", items)
+	}
+	if msgs := l.API.SNS.Messages(); len(msgs) != 1 || !strings.Contains(msgs[0].Body, "12 succeeded, 0 failed") {
+		t.Errorf("notification %+v", msgs)
+	}
+	// The maintained tag lets a later rollout skip them.
+	again := rollout(t, l, "again", fleetInput(l, map[string]any{"skipIfMaintainedWithin": "7d", "dryRun": true}))
+	if !again.result.Succeeded || again.summary.Counts.Skipped != 12 || again.summary.Counts.Planned != 0 {
+		t.Errorf("resume: %+v, %s", again.summary.Counts, again.result.Cause)
+	}
+}
+
+func leaseItems(l *lab.Lab) []dynamodb.Item {
+	return l.API.DynamoDB.Items(lab.LeaseTable)
+}
+
+func TestFleetStopsWhenErrorsExceedTheBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	cfg := lab.Demo()
+	cfg.Instances = 6
+	cfg.Groups[0].Members = []lab.Member{{0, 0}, {1, 0}, {2, 0}, {3, 0}, {4, 0}, {5, 0}}
+	l := startLab(t, cfg)
+	bad := l.Instances[2] // wave 2 of 3 (instances are planned in id order, two a wave)
+	l.SSM.SetFaults(bad.ID, ssm.Faults{FailWith: 1, Stderr: "yum: cannot lock the database"})
+	boots := map[string]int{}
+	for _, inst := range l.Instances {
+		boots[inst.ID] = inst.Boots()
+	}
+	r := rollout(t, l, "errors", fleetInput(l, map[string]any{"maxConcurrency": 2, "minHealthyPercent": 50, "maxErrors": 0}))
+	if r.result.Succeeded || r.result.Error != "RolloutAborted" {
+		t.Fatalf("result %v %s, want RolloutAborted", r.result.Succeeded, r.result.Error)
+	}
+	for _, want := range []string{"FAILED " + bad.ID, "MaintenanceFailed", "yum: cannot lock the database", "not started: " + l.Instances[4].ID + ", " + l.Instances[5].ID} {
+		if !strings.Contains(r.result.Cause, want) {
+			t.Errorf("cause lacks %q:\n%s", want, r.result.Cause)
+		}
+	}
+	for k, inst := range l.Instances {
+		want := boots[inst.ID]
+		if k < 4 && k != 2 {
+			want++
+		}
+		if inst.Boots() != want {
+			t.Errorf("instance %d booted %d times, want %d", k, inst.Boots()-boots[inst.ID], want-boots[inst.ID])
+		}
+	}
+	// The failed instance was put back by its own execution; nothing is left out.
+	if err := l.WaitAllHealthy(context.Background(), 30*time.Second); err != nil {
+		t.Error(err)
+	}
+	assertAllRegisteredAndHealthy(t, l.Registrations(), cfg)
+	if len(leaseItems(l)) != 0 {
+		t.Error("the aborted rollout left its leases")
+	}
+	if lost := r.totals[0].Failed(); lost != 0 {
+		t.Errorf("%d requests lost", lost)
+	}
+}
+
+func TestOverlappingRolloutsAndExpiredLeases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	l := startLab(t, lab.Demo())
+	ctx := context.Background()
+	first := make(chan sfn.Result, 1)
+	go func() {
+		res, _ := l.MaintainFleet(ctx, "first", fleetInput(l, map[string]any{"maxConcurrency": 1, "minHealthyPercent": 50}), nil)
+		first <- res
+	}()
+	if err := l.WaitUntil(ctx, 60*time.Second, func() bool { return len(leaseItems(l)) == 1 }); err != nil {
+		t.Fatal("the first rollout never took its lease")
+	}
+	calls := l.API.Calls()
+	second, err := l.MaintainFleet(ctx, "second", fleetInput(l, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Succeeded || second.Error != "RolloutInProgress" || !strings.Contains(second.Cause, "execution:drainpipe-maintain-fleet:first") {
+		t.Errorf("second rollout: %v %s: %s", second.Succeeded, second.Error, second.Cause)
+	}
+	if slices.Contains(second.States, "RunWave") {
+		t.Errorf("the second rollout started a wave: %v", second.States)
+	}
+	if items := leaseItems(l); len(items) != 1 || !strings.HasSuffix(*items[0]["holder"].S, ":first") {
+		t.Errorf("the lease after the refused rollout: %v", items)
+	}
+	_ = calls
+	res := <-first
+	if !res.Succeeded {
+		t.Fatalf("first rollout: %s: %s", res.Error, res.Cause)
+	}
+	if len(leaseItems(l)) != 0 {
+		t.Error("leases left after the first rollout")
+	}
+
+	// A crashed run's expired lease is taken over.
+	crashed, past := "arn:aws:states:us-east-1:123456789012:execution:drainpipe-maintain-fleet:crashed", "1"
+	arn := l.Groups[0].ARN
+	_ = l.API.DynamoDB.Put(lab.LeaseTable, dynamodb.Item{"targetGroupArn": {S: &arn}, "holder": {S: &crashed}, "expiresAt": {N: &past}}, dynamodb.Condition{})
+	res, err = l.MaintainFleet(ctx, "after-crash", fleetInput(l, map[string]any{"maxConcurrency": 1, "minHealthyPercent": 50, "dryRun": true}), nil)
+	if err != nil || !res.Succeeded {
+		t.Fatalf("dry run after a crash: %v %s %s", err, res.Error, res.Cause)
+	}
+	res, err = l.MaintainFleet(ctx, "takeover", fleetInput(l, map[string]any{"maxConcurrency": 1, "minHealthyPercent": 50, "instanceIds": []string{l.Instances[0].ID}}), nil)
+	if err != nil || !res.Succeeded {
+		t.Fatalf("rollout over an expired lease: %v %s %s", err, res.Error, res.Cause)
+	}
+	if len(leaseItems(l)) != 0 {
+		t.Error("the taken-over lease was not released")
+	}
+}
+
+func TestFleetDryRunAndRefusals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	l := startLab(t, lab.Demo())
+	l.SetUnmanaged(l.Instances[1].ID, true)
+	r := rollout(t, l, "dry", fleetInput(l, map[string]any{"dryRun": true, "maxConcurrency": 1, "minHealthyPercent": 50}))
+	if !r.result.Succeeded || r.summary.Outcome != "dry-run" || r.summary.Counts.Planned != 2 || r.summary.Counts.Skipped != 1 {
+		t.Errorf("dry run: %+v %s", r.summary, r.result.Output)
+	}
+	if !strings.Contains(string(r.result.Output), "not managed by SSM") {
+		t.Errorf("the skip reason is missing: %s", r.result.Output)
+	}
+	assertNoChange(t, l)
+	if len(leaseItems(l)) != 0 || len(l.API.SNS.Messages()) != 0 {
+		t.Error("a dry run took leases or notified")
+	}
+	l.SetUnmanaged(l.Instances[1].ID, false)
+	refused := rollout(t, l, "budget", fleetInput(l, map[string]any{"minHealthyPercent": 100}))
+	if refused.result.Succeeded || refused.result.Error != "CapacityBudgetExceeded" {
+		t.Errorf("minHealthyPercent 100: %v %s", refused.result.Succeeded, refused.result.Error)
+	}
+	bad := rollout(t, l, "bad", map[string]any{"targetGroupArns": []string{l.Groups[0].ARN}, "maintenance": map[string]any{"action": "reboot"}, "maxConcurrency": -2})
+	if bad.result.Error != "InvalidInput" {
+		t.Errorf("bad input: %s", bad.result.Error)
+	}
+	assertNoChange(t, l)
+	_ = elb.StateHealthy
+}
