@@ -1,7 +1,7 @@
 // Package demo owns the lab's main job, make demo: the post's scenario under steady
 // client traffic. First the naive way (the post's reboot with a health check, instance
-// left in rotation), then drainpipe's instance state machine over every instance, one
-// after another. It prints a live view, then a report (requests and non-2xx answers by
+// left in rotation), then a drainpipe rollout: the fleet state machine over every
+// instance, one after another, each a child execution of the instance state machine. It prints a live view, then a report (requests and non-2xx answers by
 // status per phase, phase timings per instance) and draws the chart.
 package demo
 
@@ -38,9 +38,8 @@ type Options struct {
 	Rate float64
 	// Naive runs the naive reboot of the first instance before drainpipe.
 	Naive bool
-	// Input builds the instance state machine's input; nil: reboot, with the post's
-	// health check, in every group the instance is in.
-	Input func(l *lab.Lab, inst *instance.Instance) map[string]any
+	// Input builds the fleet state machine's input; nil: RolloutInput.
+	Input func(l *lab.Lab, _ *instance.Instance) map[string]any
 	// Out receives the live view; nil discards it.
 	Out io.Writer
 	// Chart is the chart's path (.png or .svg); "" draws none.
@@ -61,11 +60,9 @@ type Execution struct {
 	From, To float64
 	// BootsBefore and BootsAfter count the instance's boots around the execution.
 	BootsBefore, BootsAfter int
-	// Transitions is the number of states the execution entered, what Step Functions
-	// Standard bills (plus one for the start).
+	// Transitions is the number of states the execution entered plus its start, what
+	// Step Functions Standard bills.
 	Transitions int
-	// Invocations is the number of Lambda invocations.
-	Invocations int
 }
 
 // Report is what a run measured.
@@ -98,7 +95,7 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 		opt.Rate = 200
 	}
 	if opt.Input == nil {
-		opt.Input = RebootInput
+		opt.Input = RolloutInput
 	}
 	l, err := lab.Start(opt.Config)
 	if err != nil {
@@ -143,17 +140,11 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 	}
 
 	gen.SetPhase(PhaseDrainpipe)
-	for _, inst := range l.Instances {
-		ex, err := maintain(ctx, l, v, gen, inst, opt.Input(l, inst))
-		if err != nil {
-			return Report{}, err
-		}
-		rep.Executions = append(rep.Executions, ex)
-		if !ex.Succeeded {
-			v.printf("drainpipe: %s failed: %s: %s; stopping", inst.ID, ex.Error, ex.Cause)
-			break
-		}
+	executions, err := rollout(ctx, l, v, gen, opt)
+	if err != nil {
+		return Report{}, err
 	}
+	rep.Executions = executions
 	sleep(ctx, l, 10)
 	gen.Stop()
 	stopTicker()
@@ -174,55 +165,89 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 	return rep, nil
 }
 
-// maintain runs the instance state machine for one instance.
-func maintain(ctx context.Context, l *lab.Lab, v *view, gen *traffic.Generator, inst *instance.Instance, input map[string]any) (Execution, error) {
-	ex := Execution{InstanceID: inst.ID, BootsBefore: inst.Boots()}
-	var from float64
-	res, err := l.MaintainInstance(ctx, "demo-"+inst.ID, input, func(e sfn.Event) {
-		if e.Type != "StateEntered" {
+// rollout maintains the whole fleet with the fleet state machine, one instance at a time
+// (maxConcurrency 1), each instance as a child execution of the instance state machine.
+func rollout(ctx context.Context, l *lab.Lab, v *view, gen *traffic.Generator, opt Options) ([]Execution, error) {
+	byID := map[string]*Execution{}
+	var order []string
+	for _, inst := range l.Instances {
+		byID[inst.ID] = &Execution{InstanceID: inst.ID, BootsBefore: inst.Boots()}
+	}
+	var mu sync.Mutex
+	input := opt.Input(l, nil)
+	res, err := l.MaintainFleet(ctx, "demo", input, func(e sfn.Event) {
+		if e.Child == "" {
+			if e.Type == "StateEntered" && (e.Name == "PlanRollout" || e.Name == "AcquireLeases" || e.Name == "ReleaseLeases") {
+				v.printf("fleet: %s", e.Name)
+			}
 			return
 		}
-		v.setStatus(inst.ID, e.Name)
-		switch e.Name {
-		case "DeregisterTarget":
-			from = gen.Elapsed().Seconds()
-			v.printf("drainpipe: %s deregistered; draining", inst.ID)
-		case "StartMaintenance":
-			v.printf("drainpipe: %s drained; maintenance sent through SSM", inst.ID)
-		case "RegisterTarget":
-			v.printf("drainpipe: %s maintained; registered again", inst.ID)
-		case "RestoreTarget":
-			v.printf("drainpipe: %s failed; restoring its registrations", inst.ID)
+		mu.Lock()
+		defer mu.Unlock()
+		ex := byID[e.InstanceID]
+		if ex == nil {
+			return
+		}
+		if e.Type == "StateEntered" {
+			ex.Transitions++
+			v.setStatus(e.InstanceID, e.Name)
+		}
+		switch {
+		case e.Type == "StateEntered" && e.Name == "DeregisterTarget":
+			ex.From = gen.Elapsed().Seconds()
+			order = append(order, e.InstanceID)
+			v.printf("drainpipe: %s deregistered; draining", e.InstanceID)
+		case e.Type == "StateEntered" && e.Name == "StartMaintenance":
+			v.printf("drainpipe: %s drained; maintenance sent through SSM", e.InstanceID)
+		case e.Type == "StateEntered" && e.Name == "RegisterTarget":
+			v.printf("drainpipe: %s maintained; registered again", e.InstanceID)
+		case e.Type == "StateEntered" && e.Name == "RestoreTarget":
+			v.printf("drainpipe: %s failed; restoring its registrations", e.InstanceID)
+		case e.Type == "ExecutionSucceeded" || e.Type == "ExecutionFailed":
+			ex.To = gen.Elapsed().Seconds()
+			ex.Transitions++ // the execution's start
+			ex.Succeeded, ex.Error, ex.Cause, ex.Output = e.Type == "ExecutionSucceeded", e.Error, e.Cause, string(e.Output)
+			v.setStatus(e.InstanceID, "")
+			if ex.Succeeded {
+				ex.PhaseSeconds = phaseSeconds(e.Output)
+				v.printf("drainpipe: %s healthy again: %s", e.InstanceID, formatPhases(ex.PhaseSeconds))
+			}
 		}
 	})
 	if err != nil {
-		return ex, err
+		return nil, err
 	}
-	v.setStatus(inst.ID, "")
-	ex.From, ex.To = from, gen.Elapsed().Seconds()
-	ex.Succeeded, ex.Error, ex.Cause, ex.Output = res.Succeeded, res.Error, res.Cause, string(res.Output)
-	ex.BootsAfter = inst.Boots()
-	ex.Transitions = len(res.States) + 1
-	for _, st := range res.States {
-		if strings.HasPrefix(st, "Check") || strings.HasPrefix(st, "Start") || slices.Contains([]string{"ResolveTargets", "DeregisterTarget", "RegisterTarget", "RestoreTarget", "Summarize"}, st) {
-			ex.Invocations++
+	if !res.Succeeded {
+		v.printf("fleet: %s: %s", res.Error, res.Cause)
+	} else {
+		var sum struct {
+			Counts struct{ Succeeded, Failed, Skipped int }
 		}
+		_ = json.Unmarshal(res.Output, &sum)
+		v.printf("fleet: rollout done: %d succeeded, %d failed, %d skipped", sum.Counts.Succeeded, sum.Counts.Failed, sum.Counts.Skipped)
 	}
-	if res.Succeeded {
-		ex.PhaseSeconds = phaseSeconds(res.Output)
-		v.printf("drainpipe: %s healthy again: %s", inst.ID, formatPhases(ex.PhaseSeconds))
+	var out []Execution
+	for _, id := range order {
+		ex := byID[id]
+		inst, _ := l.Instance(id)
+		ex.BootsAfter = inst.Boots()
+		out = append(out, *ex)
 	}
-	return ex, nil
+	return out, nil
 }
 
-// RebootInput is the default input: reboot, with the post's health check (curl the
-// service on the instance), in every group the instance is registered in.
-func RebootInput(l *lab.Lab, inst *instance.Instance) map[string]any {
+// RolloutInput is the default input: the post's maintenance window (every instance of
+// the first group, one at a time, no error tolerated), rebooting each, with the post's
+// health check (curl the service on the instance).
+func RolloutInput(l *lab.Lab, _ *instance.Instance) map[string]any {
 	return map[string]any{
-		"instanceId":  inst.ID,
-		"maintenance": map[string]any{"action": "reboot"},
-		"healthCheck": map[string]any{"commands": []string{fmt.Sprintf("curl -fsS http://${INSTANCE_IP:-localhost}:%d/", l.Config.ServicePort)}},
-		"pollSeconds": 2,
+		"targetGroupArns":   []string{l.Groups[0].ARN},
+		"maintenance":       map[string]any{"action": "reboot"},
+		"healthCheck":       map[string]any{"commands": []string{fmt.Sprintf("curl -fsS http://${INSTANCE_IP:-localhost}:%d/", l.Config.ServicePort)}},
+		"pollSeconds":       2,
+		"maxConcurrency":    1,
+		"minHealthyPercent": 50,
+		"maxErrors":         0,
 	}
 }
 
