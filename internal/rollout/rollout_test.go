@@ -181,7 +181,9 @@ func TestSummarize(t *testing.T) {
 
 // fakeDB: one item per key; PutItem's condition read as the lease's (free, expired or
 // mine); DeleteItem's as holder = me.
-type fakeDB struct{ items map[string]map[string]ddbtypes.AttributeValue }
+type fakeDB struct {
+	items map[string]map[string]ddbtypes.AttributeValue
+}
 
 func attr(m map[string]ddbtypes.AttributeValue, k string) string {
 	switch v := m[k].(type) {
