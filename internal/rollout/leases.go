@@ -11,6 +11,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
 // DynamoDBAPI is the part of the DynamoDB client the leases use.
@@ -74,7 +75,7 @@ func (l Locker) Acquire(ctx context.Context, s State) (Leases, error) {
 		if errors.As(err, &held) {
 			holder := l.holder(ctx, s.LeaseTable, arn)
 			_, _ = l.Release(ctx, State{LeaseTable: s.LeaseTable, ExecutionARN: s.ExecutionARN, Leases: &leases})
-			return Leases{}, faults.New(faults.RolloutInProgress, "target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", groupName(arn), holder)
+			return Leases{}, faults.New(faults.RolloutInProgress, "target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", workflow.GroupName(arn), holder)
 		}
 		if err != nil {
 			_, _ = l.Release(ctx, State{LeaseTable: s.LeaseTable, ExecutionARN: s.ExecutionARN, Leases: &leases})

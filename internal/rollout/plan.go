@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
 // Target is one registration in a group and its health.
@@ -121,7 +122,7 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 			for _, arn := range sortedKeys(cost[id]) {
 				if g := groups[arn]; cost[id][arn] > g.MaxOut {
 					why = append(why, fmt.Sprintf("%s: group %s has %d healthy targets and must keep %d (minHealthyPercent %d%s)",
-						id, groupName(arn), g.Healthy, g.MinHealthy, b.MinHealthyPercent, lastTargetNote(b)))
+						id, workflow.GroupName(arn), g.Healthy, g.MinHealthy, b.MinHealthyPercent, lastTargetNote(b)))
 				}
 			}
 		}
@@ -177,13 +178,4 @@ func sortedKeys(m map[string]int) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func groupName(arn string) string {
-	_, rest, ok := strings.Cut(arn, ":targetgroup/")
-	if !ok {
-		return arn
-	}
-	name, _, _ := strings.Cut(rest, "/")
-	return name
 }

@@ -17,6 +17,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
 // ELBAPI is the part of the ELBv2 client the planner uses.
@@ -78,7 +79,7 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (State, error) {
 				return State{}, err
 			}
 			if holder != "" {
-				return State{}, faults.New(faults.RolloutInProgress, "target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", groupName(arn), holder)
+				return State{}, faults.New(faults.RolloutInProgress, "target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", workflow.GroupName(arn), holder)
 			}
 		}
 	}
@@ -332,7 +333,7 @@ func recentlyMaintained(inst ec2types.Instance, now time.Time, d time.Duration) 
 func outside(regs []Target, inRollout func(string) bool) string {
 	for _, t := range regs {
 		if !inRollout(t.GroupARN) {
-			return groupName(t.GroupARN)
+			return workflow.GroupName(t.GroupARN)
 		}
 	}
 	return ""
@@ -342,7 +343,7 @@ func unhealthy(regs []Target) string {
 	var bad []string
 	for _, t := range regs {
 		if t.State != "healthy" {
-			bad = append(bad, fmt.Sprintf("port %d in %s is %s", t.Port, groupName(t.GroupARN), t.State))
+			bad = append(bad, fmt.Sprintf("port %d in %s is %s", t.Port, workflow.GroupName(t.GroupARN), t.State))
 		}
 	}
 	return strings.Join(bad, "; ")
