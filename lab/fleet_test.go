@@ -360,3 +360,74 @@ func TestFleetDryRunAndRefusals(t *testing.T) {
 	assertNoChange(t, l)
 	_ = elb.StateHealthy
 }
+
+// TestHundredsOfInstances plans a rollout over 240 instances in three groups (the third
+// overlapping the other two) with the real fleet state machine, as a dry run.
+func TestHundredsOfInstances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	cfg := lab.Demo()
+	cfg.Scale = 0.2 // 240 targets' health checks at a pace two cores keep up with
+	cfg.Instances = 240
+	a := lab.GroupSpec{Name: "a", Port: 8080, HealthCheck: lab.PostHealthCheck, DeregistrationDelaySeconds: 30}
+	b := lab.GroupSpec{Name: "b", Port: 8080, HealthCheck: lab.PostHealthCheck, DeregistrationDelaySeconds: 30}
+	c := lab.GroupSpec{Name: "c", Port: 9090, HealthCheck: lab.PostHealthCheck, DeregistrationDelaySeconds: 30}
+	for k := range 240 {
+		if k < 120 {
+			a.Members = append(a.Members, lab.Member{Instance: k})
+		} else {
+			b.Members = append(b.Members, lab.Member{Instance: k})
+		}
+		if k%4 == 0 {
+			c.Members = append(c.Members, lab.Member{Instance: k})
+		}
+	}
+	cfg.Groups = []lab.GroupSpec{a, b, c}
+	l := startLab(t, cfg)
+	start := time.Now()
+	res, err := l.MaintainFleet(context.Background(), "hundreds", fleetInput(l, map[string]any{"dryRun": true, "maxConcurrency": 20, "minHealthyPercent": 90}), nil)
+	if err != nil || !res.Succeeded {
+		t.Fatalf("%v %s %s", err, res.Error, res.Cause)
+	}
+	t.Logf("planned 240 instances in %v", time.Since(start).Round(time.Millisecond))
+	var out struct {
+		Counts struct{ Planned int }
+		Plan   struct {
+			Groups []struct{ Healthy, MinHealthy, MaxOut int }
+			Waves  []struct {
+				InstanceIDs []string `json:"instanceIds"`
+			}
+		}
+	}
+	if err := json.Unmarshal(res.Output, &out); err != nil {
+		t.Fatal(err)
+	}
+	// a and b: 120 healthy keep 108, out 12; c: 60 keep 54, out 6.
+	want := [][3]int{{120, 108, 12}, {120, 108, 12}, {60, 54, 6}}
+	for i, g := range out.Plan.Groups {
+		if [3]int{g.Healthy, g.MinHealthy, g.MaxOut} != want[i] {
+			t.Errorf("group %d: %+v, want %v", i, g, want[i])
+		}
+	}
+	inC := map[string]bool{}
+	for _, m := range c.Members {
+		inC[l.Instances[m.Instance].ID] = true
+	}
+	total := 0
+	for i, w := range out.Plan.Waves {
+		total += len(w.InstanceIDs)
+		n := 0
+		for _, id := range w.InstanceIDs {
+			if inC[id] {
+				n++
+			}
+		}
+		if len(w.InstanceIDs) > 20 || n > 6 {
+			t.Errorf("wave %d: %d instances, %d of group c", i, len(w.InstanceIDs), n)
+		}
+	}
+	if out.Counts.Planned != 240 || total != 240 {
+		t.Errorf("planned %d (%d in waves), want 240", out.Counts.Planned, total)
+	}
+}

@@ -21,7 +21,8 @@ func main() {
 	profile := flag.String("profile", "demo", "demo (twenty times AWS speed) or realistic (AWS speed, 300 s deregistration delay)")
 	scale := flag.Float64("scale", 0, "real seconds per lab second (0: the profile's)")
 	instances := flag.Int("instances", 3, "instances in the fleet")
-	rate := flag.Float64("rate", 200, "client requests per second")
+	rate := flag.Float64("rate", 200, "client requests per second (-1: closed loop, see -clients)")
+	clients := flag.Int("clients", 32, "concurrent clients")
 	naive := flag.Bool("naive", true, "reboot the first instance the naive way first")
 	outDir := flag.String("out", "lab-output", "folder for the chart")
 	flag.Parse()
@@ -54,7 +55,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := demo.Run(ctx, demo.Options{Config: cfg, Rate: *rate, Naive: *naive, Out: os.Stdout, Chart: chartPath})
+	rep, err := demo.Run(ctx, demo.Options{Config: cfg, Rate: *rate, Clients: *clients, Naive: *naive, Out: os.Stdout, Chart: chartPath})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lab:", err)
 		os.Exit(1)

@@ -143,6 +143,9 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
+	slices.SortStableFunc(plan.Groups, func(a, b Group) int {
+		return slices.Index(in.TargetGroupARNs, a.ARN) - slices.Index(in.TargetGroupARNs, b.ARN)
+	})
 	floors := map[string]int{}
 	for _, g := range plan.Groups {
 		floors[g.ARN] = g.MinHealthy

@@ -34,8 +34,10 @@ const (
 // Options configure a run.
 type Options struct {
 	Config lab.Config
-	// Rate is client requests per real second (0: 200).
+	// Rate is client requests per real second (0: 200; negative: closed loop).
 	Rate float64
+	// Clients is the number of concurrent clients (0: 32).
+	Clients int
 	// Naive runs the naive reboot of the first instance before drainpipe.
 	Naive bool
 	// Input builds the fleet state machine's input; nil: RolloutInput.
@@ -94,6 +96,9 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 	if opt.Rate == 0 {
 		opt.Rate = 200
 	}
+	if opt.Clients == 0 {
+		opt.Clients = 32
+	}
 	if opt.Input == nil {
 		opt.Input = RolloutInput
 	}
@@ -111,13 +116,17 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 	if err := l.WaitAllHealthy(ctx, 120*time.Second); err != nil {
 		return Report{}, err
 	}
-	gen := &traffic.Generator{URL: l.URLs[0], Rate: opt.Rate, Clients: 32}
+	gen := &traffic.Generator{URL: l.URLs[0], Rate: max(opt.Rate, 0), Clients: opt.Clients}
 	gen.SetPhase(PhaseBaseline)
 	gen.Start(ctx)
 	v.gen = gen
 	stopTicker := v.tick()
 	defer stopTicker()
-	v.printf("traffic: %g requests/s through the load balancer", opt.Rate)
+	if opt.Rate > 0 {
+		v.printf("traffic: %g requests/s through the load balancer", opt.Rate)
+	} else {
+		v.printf("traffic: %d clients in a closed loop through the load balancer", opt.Clients)
+	}
 	sleep(ctx, l, 10)
 
 	var rep Report

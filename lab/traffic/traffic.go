@@ -21,10 +21,11 @@ const Error = 0
 type Generator struct {
 	// URL is the load balancer's address.
 	URL string
-	// Rate is requests per real second.
+	// Rate is requests per real second. Zero means closed loop: Clients clients each
+	// sending their next request as soon as the last one is answered.
 	Rate float64
-	// Clients bounds the requests in flight; when all are busy a tick is skipped and
-	// counted in Skipped.
+	// Clients is the number of concurrent clients; with a Rate it bounds the requests in
+	// flight, and a tick that finds every client busy is skipped and counted in Skipped.
 	Clients int
 	// Timeout bounds one request.
 	Timeout time.Duration
@@ -114,6 +115,18 @@ func (g *Generator) Start(ctx context.Context) {
 	g.client = &http.Client{Timeout: g.Timeout, Transport: &http.Transport{MaxIdleConnsPerHost: g.Clients, MaxConnsPerHost: g.Clients}}
 	ctx, g.stop = context.WithCancel(ctx)
 	g.start = time.Now()
+	if g.Rate <= 0 {
+		for range g.Clients {
+			g.done.Add(1)
+			go func() {
+				defer g.done.Done()
+				for ctx.Err() == nil {
+					g.one(ctx)
+				}
+			}()
+		}
+		return
+	}
 	slots := make(chan struct{}, g.Clients)
 	g.done.Add(1)
 	go func() {

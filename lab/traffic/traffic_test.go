@@ -59,3 +59,24 @@ func TestWrongBodyIsAnError(t *testing.T) {
 		t.Errorf("a 200 without the service's answer must count as an error: %+v", p)
 	}
 }
+
+func TestClosedLoopClients(t *testing.T) {
+	var inflight, most atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inflight.Add(1)
+		defer inflight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(2 * time.Millisecond)
+		_, _ = w.Write([]byte("Hello, World! From i-1\n"))
+	}))
+	defer srv.Close()
+	g := &Generator{URL: srv.URL, Clients: 4}
+	g.Start(context.Background())
+	time.Sleep(200 * time.Millisecond)
+	g.Stop()
+	_, phases := g.Phases()
+	if p := phases[""]; p.Requests < 100 || p.Failed() != 0 || most.Load() > 4 || most.Load() < 2 {
+		t.Errorf("closed loop of 4 clients: %+v, at most %d in flight", p, most.Load())
+	}
+}
