@@ -62,6 +62,10 @@ deploy: tools build ## Build the Lambdas and deploy the Drainpipe stack (CDK_FLA
 demo: tools ## The post's scenario on the local lab: naive reboot vs drainpipe, with a chart
 	$(GO) run ./cmd/drainpipe-lab $(DEMO_FLAGS)
 
+.PHONY: bench
+bench: ## Benchmarks that print numbers: the rollout planner at 100 to 10,000 instances
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./internal/rollout
+
 .PHONY: fuzz
 fuzz: ## Fuzz the input validation for longer (FUZZTIME=5m)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInput$$' -fuzztime $(FUZZTIME) ./internal/workflow
