@@ -346,7 +346,10 @@ func TestFleetReleasesLeases(t *testing.T) {
 	if acquire.Resource != "${"+functions.Placeholder("acquire-leases")+"}" {
 		t.Fatalf("AcquireLeases runs %s", acquire.Resource)
 	}
-	held := def.reachable(acquire.Next, false, "ReleaseLeases")
+	held := def.reachable(def.StartAt, false, "ReleaseLeases")
+	for _, before := range []string{"PlanRollout", "IsDryRun", "SummarizeRollout", "IsAborted", "RolloutDone", "RolloutAborted"} {
+		delete(held, before) // nothing is held yet, or the leases were released
+	}
 	if len(held) < 4 {
 		t.Fatalf("only %v while leases are held", held)
 	}

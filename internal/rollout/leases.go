@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -45,7 +46,8 @@ func (l Locker) now() time.Time {
 
 // Acquire takes a lease on every group of the rollout, or none: if a group is held by
 // another unexpired rollout it releases what it took and fails with RolloutInProgress
-// naming the holder. An expired lease (a crashed run) is taken over.
+// naming the holder. An expired lease (a crashed run) is taken over. Called again by the
+// same execution it renews its leases: the state machine does so before every wave.
 func (l Locker) Acquire(ctx context.Context, s State) (Leases, error) {
 	if s.LeaseTable == "" || s.ExecutionARN == "" {
 		return Leases{}, faults.New(faults.InvalidInput, "acquire-leases needs leaseTable and executionArn")
@@ -122,15 +124,25 @@ func (l Locker) holder(ctx context.Context, table, arn string) string {
 	return "(unknown)"
 }
 
-// Release gives back every lease the rollout holds; a lease taken over by someone else
-// meanwhile is left alone.
+// Release gives back every lease the rollout holds on its groups. It tries each group of
+// the input, not only those recorded as held (a failure inside Acquire may have left one
+// unrecorded); the condition deletes only this execution's, so a lease another rollout
+// holds, or took over meanwhile, is left alone.
 func (l Locker) Release(ctx context.Context, s State) ([]string, error) {
-	if s.Leases == nil {
+	groups := s.Input.TargetGroupARNs
+	if s.Leases != nil {
+		for _, arn := range s.Leases.Held {
+			if !slices.Contains(groups, arn) {
+				groups = append(groups, arn)
+			}
+		}
+	}
+	if s.LeaseTable == "" || s.ExecutionARN == "" {
 		return nil, nil
 	}
 	var released []string
 	var errs []error
-	for _, arn := range s.Leases.Held {
+	for _, arn := range groups {
 		_, err := l.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:                 &s.LeaseTable,
 			Key:                       map[string]ddbtypes.AttributeValue{leaseKey: &ddbtypes.AttributeValueMemberS{Value: arn}},

@@ -254,4 +254,21 @@ func TestLeases(t *testing.T) {
 	if _, ok := db.items[api]; !ok {
 		t.Error("a released c's lease")
 	}
+	// A release that does not know what it holds (Acquire failed midway) still gives back
+	// this execution's leases, and only those.
+	if _, err := l.Acquire(context.Background(), st("d", web)); err != nil {
+		t.Fatal(err)
+	}
+	released, err = l.Release(context.Background(), st("d", web, api))
+	if err != nil || len(released) != 1 || released[0] != web || db.items[api] == nil {
+		t.Errorf("d releases %v (%v)", released, err)
+	}
+	// Acquiring again renews: the same holder, a later expiry.
+	now = time.Unix(3000, 0)
+	first, _ := l.Acquire(context.Background(), st("e", web))
+	now = time.Unix(3050, 0)
+	again, err := l.Acquire(context.Background(), st("e", web))
+	if err != nil || again.ExpiresAt != first.ExpiresAt+50 {
+		t.Errorf("renewal: %+v then %+v, %v", first, again, err)
+	}
 }
