@@ -1,11 +1,8 @@
 package rollout
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -71,17 +68,8 @@ var (
 // DecodeInput parses and validates a fleet input strictly.
 func DecodeInput(raw []byte) (Input, error) {
 	var in Input
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		msg := err.Error()
-		if rest, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-			msg = "unknown field " + rest + " (see the README for the fleet input fields)"
-		}
-		return Input{}, faults.New(faults.InvalidInput, "fleet input is not valid: %s", msg)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Input{}, faults.New(faults.InvalidInput, "fleet input has data after the JSON object")
+	if err := workflow.DecodeStrict(raw, &in, "fleet input"); err != nil {
+		return Input{}, err
 	}
 	return in, in.Validate()
 }

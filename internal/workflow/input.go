@@ -124,13 +124,8 @@ var (
 // data and every invalid value are an InvalidInput error whose message says what to fix.
 func DecodeInput(raw []byte) (Input, error) {
 	var in Input
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return Input{}, faults.New(faults.InvalidInput, "input is not valid: %s", describeJSONError(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Input{}, faults.New(faults.InvalidInput, "input has data after the JSON object")
+	if err := DecodeStrict(raw, &in, "input"); err != nil {
+		return Input{}, err
 	}
 	if err := in.Validate(); err != nil {
 		return Input{}, err
@@ -138,14 +133,28 @@ func DecodeInput(raw []byte) (Input, error) {
 	return in, nil
 }
 
-func describeJSONError(err error) string {
+// DecodeStrict decodes one JSON object into v, refusing unknown fields and trailing data,
+// with an InvalidInput error that names the field at fault. what names the input in it.
+func DecodeStrict(raw []byte, v any, what string) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return faults.New(faults.InvalidInput, "%s is not valid: %s", what, describeJSONError(err, what))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return faults.New(faults.InvalidInput, "%s has data after the JSON object", what)
+	}
+	return nil
+}
+
+func describeJSONError(err error, what string) string {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
 		return fmt.Sprintf("field %q must be %s, not %s", typeErr.Field, typeErr.Type, typeErr.Value)
 	}
 	msg := err.Error()
 	if rest, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return "unknown field " + rest + " (see the README for the input fields)"
+		return "unknown field " + rest + " (see the README for the " + what + " fields)"
 	}
 	return msg
 }
