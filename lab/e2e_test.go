@@ -111,7 +111,7 @@ func runOne(t *testing.T, cfg lab.Config, prepare func(*lab.Lab), input func(*la
 		gens = append(gens, g)
 	}
 	boots := l.Instances[0].Boots()
-	res, err := l.MaintainInstance(ctx, t.Name(), input(l), nil)
+	res, err := l.MaintainInstance(ctx, "", input(l), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +355,7 @@ func TestNamedErrorIsCaughtByName(t *testing.T) {
 			"Next": "Wrong"},
 		"Caught": {"Type": "Pass", "End": true},
 		"Wrong": {"Type": "Fail", "Error": "WrongPath"}}}`)
-	res, err := l.Runner.RunDefinition(context.Background(), def, "caught", map[string]any{"instanceId": "i-bad"}, nil)
+	res, err := l.RunDefinition(context.Background(), "caught", def, map[string]any{"instanceId": "i-bad"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

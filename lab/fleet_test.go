@@ -85,7 +85,7 @@ func rollout(t *testing.T, l *lab.Lab, name string, input map[string]any) *fleet
 		gens = append(gens, g)
 	}
 	res, err := l.MaintainFleet(ctx, name, input, func(e sfn.Event) {
-		if e.Child == "" || e.Type != "StateEntered" {
+		if e.InstanceID == "" || e.Type != "StateEntered" {
 			return
 		}
 		r.mu.Lock()

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/drainpipe/drainpipe/internal/functions"
 	"github.com/drainpipe/drainpipe/lab/awsapi"
 	"github.com/drainpipe/drainpipe/lab/clock"
 	"github.com/drainpipe/drainpipe/lab/dynamodb"
@@ -88,6 +89,7 @@ const (
 	LeaseTable              = "drainpipe-leases"
 	TopicARN                = "arn:aws:sns:" + awsapi.Region + ":" + awsapi.Account + ":drainpipe"
 	InstanceStateMachineARN = "arn:aws:states:" + awsapi.Region + ":" + awsapi.Account + ":stateMachine:drainpipe-maintain-instance"
+	FleetStateMachineARN    = "arn:aws:states:" + awsapi.Region + ":" + awsapi.Account + ":stateMachine:drainpipe-maintain-fleet"
 )
 
 // Lab is a running lab.
@@ -98,10 +100,11 @@ type Lab struct {
 	LB        *elb.LoadBalancer
 	Groups    []*elb.Group
 	// URLs are the listeners, one per group, in order.
-	URLs   []string
-	SSM    *ssm.Executor
-	API    *awsapi.Server
-	Runner *sfn.Runner
+	URLs []string
+	SSM  *ssm.Executor
+	API  *awsapi.Server
+	// SFN is the lab's Step Functions, with drainpipe's state machines registered.
+	SFN *sfn.Service
 
 	dir  string
 	byID map[string]*instance.Instance
@@ -157,17 +160,26 @@ func Start(cfg Config) (l *Lab, err error) {
 	l.SSM.PatchSeconds = cfg.PatchSeconds
 	db := dynamodb.New()
 	db.CreateTable(LeaseTable, "targetGroupArn")
-	if l.API, err = awsapi.Start(awsapi.Backends{ELB: l.LB, SSM: l.SSM, EC2: l, DynamoDB: db}, l.Clock.Now); err != nil {
+	l.SFN = &sfn.Service{Tools: tools, Scale: cfg.Scale, Region: awsapi.Region, Account: awsapi.Account, Values: map[string]string{
+		"MaintainInstanceStateMachineArn": InstanceStateMachineARN,
+		"LeaseTableName":                  LeaseTable,
+		"NotificationTopicArn":            TopicARN,
+	}}
+	for _, f := range functions.All {
+		l.SFN.Values[functions.Placeholder(f.Name)] = awsapi.FunctionARN(f.Name)
+	}
+	if l.API, err = awsapi.Start(awsapi.Backends{ELB: l.LB, SSM: l.SSM, EC2: l, DynamoDB: db, SFN: l.SFN}, l.Clock.Now); err != nil {
 		return nil, err
 	}
-	l.Runner = &sfn.Runner{Tools: tools, Scale: cfg.Scale, ARN: awsapi.FunctionARN,
-		Env: append(l.API.Env(), "AWS_ENDPOINT_URL_LAMBDA="+l.API.URL),
-		Resources: map[string]string{
-			"MaintainInstanceStateMachineArn": InstanceStateMachineARN,
-			"LeaseTableName":                  LeaseTable,
-			"NotificationTopicArn":            TopicARN,
-		},
-		Machines: map[string]string{InstanceStateMachineARN: statemachine.MaintainInstance},
+	l.SFN.Env = l.API.Env()
+	for name, file := range map[string]string{"drainpipe-maintain-instance": statemachine.MaintainInstance, "drainpipe-maintain-fleet": statemachine.MaintainFleet} {
+		def, err := statemachine.Definition(file)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := l.SFN.CreateStateMachine(name, def); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }
@@ -265,6 +277,9 @@ func (l *Lab) Instance(id string) (*instance.Instance, bool) {
 
 // Close stops everything the lab started and removes its files.
 func (l *Lab) Close() {
+	if l.SFN != nil {
+		l.SFN.Close()
+	}
 	if l.API != nil {
 		l.API.Close()
 	}
@@ -277,9 +292,6 @@ func (l *Lab) Close() {
 	for _, inst := range l.Instances {
 		inst.Stop()
 	}
-	if l.Runner != nil {
-		l.Runner.Close()
-	}
 	if l.dir != "" {
 		_ = os.RemoveAll(l.dir)
 	}
@@ -287,10 +299,20 @@ func (l *Lab) Close() {
 
 // MaintainFleet runs the fleet state machine with the input.
 func (l *Lab) MaintainFleet(ctx context.Context, name string, input any, onEvent func(sfn.Event)) (sfn.Result, error) {
-	return l.Runner.Run(ctx, statemachine.MaintainFleet, name, input, onEvent)
+	return l.SFN.Run(ctx, FleetStateMachineARN, name, input, onEvent)
 }
 
 // MaintainInstance runs the instance state machine with the input.
 func (l *Lab) MaintainInstance(ctx context.Context, name string, input any, onEvent func(sfn.Event)) (sfn.Result, error) {
-	return l.Runner.Run(ctx, statemachine.MaintainInstance, name, input, onEvent)
+	return l.SFN.Run(ctx, InstanceStateMachineARN, name, input, onEvent)
+}
+
+// RunDefinition registers a definition (its placeholders substituted as drainpipe's are)
+// as the state machine name and runs it with the input.
+func (l *Lab) RunDefinition(ctx context.Context, name string, def []byte, input any, onEvent func(sfn.Event)) (sfn.Result, error) {
+	arn, err := l.SFN.CreateStateMachine(name, def)
+	if err != nil {
+		return sfn.Result{}, err
+	}
+	return l.SFN.Run(ctx, arn, "", input, onEvent)
 }

@@ -1,6 +1,7 @@
 // Package awsapi owns the lab's AWS endpoint: one loopback HTTP server speaking the real
-// wire protocols of what drainpipe calls. Elastic Load Balancing v2 (query protocol, XML
-// answers), Systems Manager (JSON 1.1) and Lambda Invoke, which runs drainpipe's own
+// wire protocols of what drainpipe calls. Elastic Load Balancing v2, EC2 and SNS (query
+// protocol, XML answers), Systems Manager (JSON 1.1), DynamoDB and Step Functions (JSON
+// 1.0), and Lambda Invoke, which runs drainpipe's own
 // handlers through aws-lambda-go's handler path and answers handler errors as Lambda does
 // (X-Amz-Function-Error, errorType and errorMessage), so Retry and Catch on error names
 // behave as on AWS. The functions reach it only through the standard SDK endpoint
@@ -31,6 +32,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/functions"
 	"github.com/drainpipe/drainpipe/lab/dynamodb"
 	"github.com/drainpipe/drainpipe/lab/elb"
+	"github.com/drainpipe/drainpipe/lab/sfn"
 	"github.com/drainpipe/drainpipe/lab/ssm"
 )
 
@@ -68,6 +70,8 @@ type Backends struct {
 	EC2      EC2
 	DynamoDB *dynamodb.DB
 	SNS      *Topics
+	// SFN is the lab's Step Functions, when the endpoint serves it.
+	SFN *sfn.Service
 }
 
 // Server is the lab's AWS endpoint.
@@ -169,7 +173,8 @@ func (s *Server) count(op string) bool {
 	return p > 0 && rand.Float64() < p
 }
 
-// ServeHTTP routes by protocol: Lambda by path, SSM by X-Amz-Target, ELBv2 by form.
+// ServeHTTP routes by protocol: Lambda by path; SSM, DynamoDB and Step Functions by
+// X-Amz-Target; ELBv2, EC2 and SNS by form and version.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/"):
@@ -178,6 +183,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.ssm(w, r)
 	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810."):
 		s.dynamodb(w, r)
+	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions."):
+		s.stepFunctions(w, r)
 	case r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
 		if err := r.ParseForm(); err != nil {
 			elbError(w, http.StatusBadRequest, "Sender", "MalformedQueryString", err.Error())

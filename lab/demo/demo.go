@@ -185,7 +185,7 @@ func rollout(ctx context.Context, l *lab.Lab, v *view, gen *traffic.Generator, o
 	var mu sync.Mutex
 	input := opt.Input(l, nil)
 	res, err := l.MaintainFleet(ctx, "demo", input, func(e sfn.Event) {
-		if e.Child == "" {
+		if e.InstanceID == "" { // the fleet's own execution
 			if e.Type == "StateEntered" && (e.Name == "PlanRollout" || e.Name == "AcquireLeases" || e.Name == "ReleaseLeases") {
 				v.printf("fleet: %s", e.Name)
 			}
