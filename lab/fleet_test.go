@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/drainpipe/drainpipe/lab"
-	"github.com/drainpipe/drainpipe/lab/dynamodb"
 	"github.com/drainpipe/drainpipe/lab/elb"
 	"github.com/drainpipe/drainpipe/lab/sfn"
 	"github.com/drainpipe/drainpipe/lab/ssm"
@@ -225,8 +227,23 @@ func TestFleetRolloutKeepsTheCapacityBudget(t *testing.T) {
 	}
 }
 
-func leaseItems(l *lab.Lab) []dynamodb.Item {
-	return l.API.DynamoDB.Items(lab.LeaseTable)
+func leaseItems(l *lab.Lab) []map[string]ddbtypes.AttributeValue {
+	items, err := l.Items(context.Background(), lab.LeaseTable)
+	if err != nil {
+		panic(err)
+	}
+	return items
+}
+
+func putItem(t *testing.T, l *lab.Lab, table string, item map[string]ddbtypes.AttributeValue) {
+	t.Helper()
+	cfg, err := l.API.Config(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := awsdynamodb.NewFromConfig(cfg).PutItem(context.Background(), &awsdynamodb.PutItemInput{TableName: &table, Item: item}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestFleetStopsWhenErrorsExceedTheBudget(t *testing.T) {
@@ -301,7 +318,7 @@ func TestOverlappingRolloutsAndExpiredLeases(t *testing.T) {
 	if slices.Contains(second.States, "RunWave") {
 		t.Errorf("the second rollout started a wave: %v", second.States)
 	}
-	if items := leaseItems(l); len(items) != 1 || !strings.HasSuffix(*items[0]["holder"].S, ":first") {
+	if items := leaseItems(l); len(items) != 1 || !strings.HasSuffix(items[0]["holder"].(*ddbtypes.AttributeValueMemberS).Value, ":first") {
 		t.Errorf("the lease after the refused rollout: %v", items)
 	}
 	_ = calls
@@ -316,7 +333,8 @@ func TestOverlappingRolloutsAndExpiredLeases(t *testing.T) {
 	// A crashed run's expired lease is taken over.
 	crashed, past := "arn:aws:states:us-east-1:123456789012:execution:drainpipe-maintain-fleet:crashed", "1"
 	arn := l.Groups[0].ARN
-	_ = l.API.DynamoDB.Put(lab.LeaseTable, dynamodb.Item{"targetGroupArn": {S: &arn}, "holder": {S: &crashed}, "expiresAt": {N: &past}}, dynamodb.Condition{})
+	putItem(t, l, lab.LeaseTable, map[string]ddbtypes.AttributeValue{"targetGroupArn": &ddbtypes.AttributeValueMemberS{Value: arn},
+		"holder": &ddbtypes.AttributeValueMemberS{Value: crashed}, "expiresAt": &ddbtypes.AttributeValueMemberN{Value: past}})
 	res, err = l.MaintainFleet(ctx, "after-crash", fleetInput(l, map[string]any{"maxConcurrency": 1, "minHealthyPercent": 50, "dryRun": true}), nil)
 	if err != nil || !res.Succeeded {
 		t.Fatalf("dry run after a crash: %v %s %s", err, res.Error, res.Cause)

@@ -15,6 +15,10 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/drainpipe/drainpipe/internal/functions"
 	"github.com/drainpipe/drainpipe/lab/awsapi"
 	"github.com/drainpipe/drainpipe/lab/clock"
@@ -103,6 +107,8 @@ type Lab struct {
 	URLs []string
 	SSM  *ssm.Executor
 	API  *awsapi.Server
+	// DynamoDB is the lab's DynamoDB (dynalite), behind API.
+	DynamoDB *dynamodb.Server
 	// SFN is the lab's Step Functions, with drainpipe's state machines registered.
 	SFN *sfn.Service
 
@@ -158,8 +164,9 @@ func Start(cfg Config) (l *Lab, err error) {
 	}
 	l.SSM = ssm.New(l.Clock, l, l.dir)
 	l.SSM.PatchSeconds = cfg.PatchSeconds
-	db := dynamodb.New()
-	db.CreateTable(LeaseTable, "targetGroupArn")
+	if l.DynamoDB, err = dynamodb.Start(tools); err != nil {
+		return nil, err
+	}
 	l.SFN = &sfn.Service{Tools: tools, Scale: cfg.Scale, Region: awsapi.Region, Account: awsapi.Account, Values: map[string]string{
 		"MaintainInstanceStateMachineArn": InstanceStateMachineARN,
 		"LeaseTableName":                  LeaseTable,
@@ -168,10 +175,13 @@ func Start(cfg Config) (l *Lab, err error) {
 	for _, f := range functions.All {
 		l.SFN.Values[functions.Placeholder(f.Name)] = awsapi.FunctionARN(f.Name)
 	}
-	if l.API, err = awsapi.Start(awsapi.Backends{ELB: l.LB, SSM: l.SSM, EC2: l, DynamoDB: db, SFN: l.SFN}, l.Clock.Now); err != nil {
+	if l.API, err = awsapi.Start(awsapi.Backends{ELB: l.LB, SSM: l.SSM, EC2: l, DynamoDB: l.DynamoDB, SFN: l.SFN}, l.Clock.Now); err != nil {
 		return nil, err
 	}
 	l.SFN.Env = l.API.Env()
+	if err = l.createTables(); err != nil {
+		return nil, err
+	}
 	for name, file := range map[string]string{"drainpipe-maintain-instance": statemachine.MaintainInstance, "drainpipe-maintain-fleet": statemachine.MaintainFleet} {
 		def, err := statemachine.Definition(file)
 		if err != nil {
@@ -283,6 +293,9 @@ func (l *Lab) Close() {
 	if l.API != nil {
 		l.API.Close()
 	}
+	if l.DynamoDB != nil {
+		l.DynamoDB.Close()
+	}
 	if l.SSM != nil {
 		l.SSM.Close()
 	}
@@ -315,4 +328,42 @@ func (l *Lab) RunDefinition(ctx context.Context, name string, def []byte, input 
 		return sfn.Result{}, err
 	}
 	return l.SFN.Run(ctx, arn, "", input, onEvent)
+}
+
+// createTables creates the deployment's tables, with the key schema the CDK app gives them.
+func (l *Lab) createTables() error {
+	ctx := context.Background()
+	cfg, err := l.API.Config(ctx)
+	if err != nil {
+		return err
+	}
+	db := awsdynamodb.NewFromConfig(cfg)
+	_, err = db.CreateTable(ctx, &awsdynamodb.CreateTableInput{
+		TableName:            aws.String(LeaseTable),
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("targetGroupArn"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("targetGroupArn"), KeyType: ddbtypes.KeyTypeHash}},
+	})
+	if err != nil {
+		return fmt.Errorf("creating table %s: %w", LeaseTable, err)
+	}
+	return nil
+}
+
+// Items returns every item of a table (a consistent scan), for tests and views.
+func (l *Lab) Items(ctx context.Context, table string) ([]map[string]ddbtypes.AttributeValue, error) {
+	cfg, err := l.API.Config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var items []map[string]ddbtypes.AttributeValue
+	pages := awsdynamodb.NewScanPaginator(awsdynamodb.NewFromConfig(cfg), &awsdynamodb.ScanInput{TableName: &table, ConsistentRead: aws.Bool(true)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, page.Items...)
+	}
+	return items, nil
 }

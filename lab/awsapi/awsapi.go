@@ -68,7 +68,7 @@ type Backends struct {
 	ELB      *elb.LoadBalancer
 	SSM      *ssm.Executor
 	EC2      EC2
-	DynamoDB *dynamodb.DB
+	DynamoDB *dynamodb.Server
 	SNS      *Topics
 	// SFN is the lab's Step Functions, when the endpoint serves it.
 	SFN *sfn.Service
@@ -80,9 +80,10 @@ type Server struct {
 	// Now is the clock the functions measure deadlines with.
 	Now func() time.Time
 
-	URL      string
-	srv      *http.Server
-	handlers map[string]any
+	URL         string
+	srv         *http.Server
+	handlers    map[string]any
+	dynamoProxy http.Handler
 
 	mu       sync.Mutex
 	throttle map[string]float64
@@ -99,11 +100,14 @@ func Start(b Backends, now func() time.Time) (*Server, error) {
 	if b.SNS == nil {
 		b.SNS = &Topics{}
 	}
-	if b.DynamoDB == nil {
-		b.DynamoDB = dynamodb.New()
-	}
 	s := &Server{Backends: b, Now: now, URL: "http://" + ln.Addr().String(), handlers: map[string]any{},
 		throttle: map[string]float64{}, calls: map[string]int{}}
+	if b.DynamoDB != nil {
+		if s.dynamoProxy, err = newDynamoProxy(b.DynamoDB.URL); err != nil {
+			_ = ln.Close()
+			return nil, err
+		}
+	}
 	cfg, err := s.Config(context.Background())
 	if err != nil {
 		_ = ln.Close()

@@ -1,282 +1,113 @@
-// Package dynamodb owns the lab's DynamoDB: tables of items keyed by one string
-// partition key, with PutItem, GetItem and DeleteItem and their condition expressions
-// (comparisons, attribute_exists, attribute_not_exists, AND, OR, expression attribute
-// names and values), which is what drainpipe's rollout leases use.
+// Package dynamodb owns the lab's DynamoDB: dynalite (npm, 4.0.0), an independent
+// implementation of the DynamoDB API with its whole expression grammar (conditions,
+// updates, functions such as if_not_exists and size, parentheses) and its validation,
+// running in memory in a Node process of its own on a loopback port. The lab's AWS
+// endpoint forwards DynamoDB calls to it, so drainpipe's conditional writes, which its
+// capacity guarantee rests on, are judged by a real implementation rather than the lab's.
+//
+// Known differences from DynamoDB (dynalite 4.0.0): no transactions (TransactWriteItems
+// and TransactGetItems are unknown operations; drainpipe uses none), no time to live
+// (UpdateTimeToLive is unknown and nothing expires; drainpipe compares expiry times in its
+// conditions and never relies on TTL deletion), item size counted in characters rather
+// than UTF-8 bytes, nesting depth not limited to 32, and
+// ReturnValuesOnConditionCheckFailure ignored. It is strongly consistent for every read.
 package dynamodb
 
 import (
+	"bufio"
+	_ "embed"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
-	"sync"
+	"syscall"
+	"time"
 )
 
-// Value is one attribute value in DynamoDB's JSON form: exactly one of S or N set.
-type Value struct {
-	S *string `json:"S,omitempty"`
-	N *string `json:"N,omitempty"`
+//go:embed dynalite.mjs
+var launcher []byte
+
+// Server is a running dynalite.
+type Server struct {
+	// URL is its endpoint.
+	URL string
+
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	dir   string
 }
 
-// Item is an item's attributes.
-type Item map[string]Value
-
-// APIError is a DynamoDB error with its real code.
-type APIError struct {
-	Code    string
-	Message string
-}
-
-func (e *APIError) Error() string { return e.Code + ": " + e.Message }
-
-// DB holds the tables.
-type DB struct {
-	mu     sync.Mutex
-	tables map[string]*table
-}
-
-type table struct {
-	key   string
-	items map[string]Item
-}
-
-// New returns a database without tables.
-func New() *DB { return &DB{tables: map[string]*table{}} }
-
-// CreateTable adds a table whose partition key is the string attribute key.
-func (db *DB) CreateTable(name, key string) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	db.tables[name] = &table{key: key, items: map[string]Item{}}
-}
-
-// Condition is a condition expression with its names and values.
-type Condition struct {
-	Expression string
-	Names      map[string]string
-	Values     map[string]Value
-}
-
-func (db *DB) table(name string) (*table, error) {
-	t, ok := db.tables[name]
-	if !ok {
-		return nil, &APIError{Code: "ResourceNotFoundException", Message: "Requested resource not found: Table: " + name + " not found"}
-	}
-	return t, nil
-}
-
-func (t *table) keyOf(item Item) (string, error) {
-	v, ok := item[t.key]
-	if !ok || v.S == nil {
-		return "", &APIError{Code: "ValidationException", Message: "One of the required keys was not given a value"}
-	}
-	return *v.S, nil
-}
-
-// Put writes the item if the condition holds on the item it replaces.
-func (db *DB) Put(tableName string, item Item, cond Condition) error {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	t, err := db.table(tableName)
-	if err != nil {
-		return err
-	}
-	k, err := t.keyOf(item)
-	if err != nil {
-		return err
-	}
-	if err := check(t.items[k], cond); err != nil {
-		return err
-	}
-	t.items[k] = item
-	return nil
-}
-
-// Get returns the item, or nil.
-func (db *DB) Get(tableName string, key Item) (Item, error) {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	t, err := db.table(tableName)
+// Start runs dynalite from the tools folder (the one with node_modules) and waits until
+// it listens.
+func Start(tools string) (*Server, error) {
+	dir, err := os.MkdirTemp("", "drainpipe-dynalite-")
 	if err != nil {
 		return nil, err
 	}
-	k, err := t.keyOf(key)
+	script := filepath.Join(dir, "dynalite.mjs")
+	if err := os.WriteFile(script, launcher, 0o600); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(tools, "node_modules", ".bin", "node"), script, tools)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
 	}
-	return t.items[k], nil
-}
-
-// Delete removes the item if the condition holds on it.
-func (db *DB) Delete(tableName string, key Item, cond Condition) error {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	t, err := db.table(tableName)
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	k, err := t.keyOf(key)
-	if err != nil {
-		return err
+	if err := cmd.Start(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("starting dynalite: %w", err)
 	}
-	if err := check(t.items[k], cond); err != nil {
-		return err
-	}
-	delete(t.items, k)
-	return nil
-}
-
-// Items returns a table's items.
-func (db *DB) Items(tableName string) []Item {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	var out []Item
-	if t, ok := db.tables[tableName]; ok {
-		for _, it := range t.items {
-			out = append(out, it)
-		}
-	}
-	return out
-}
-
-func check(item Item, cond Condition) error {
-	if strings.TrimSpace(cond.Expression) == "" {
-		return nil
-	}
-	ok, err := eval(item, cond)
-	if err != nil {
-		return &APIError{Code: "ValidationException", Message: "Invalid ConditionExpression: " + err.Error()}
-	}
-	if !ok {
-		return &APIError{Code: "ConditionalCheckFailedException", Message: "The conditional request failed"}
-	}
-	return nil
-}
-
-// eval evaluates OR of ANDs of terms (no parentheses beyond function calls).
-func eval(item Item, cond Condition) (bool, error) {
-	for _, alt := range splitWord(cond.Expression, "OR") {
-		all := true
-		for _, term := range splitWord(alt, "AND") {
-			ok, err := term1(item, strings.TrimSpace(term), cond)
-			if err != nil {
-				return false, err
+	s := &Server{cmd: cmd, stdin: stdin, dir: dir}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var msg struct{ URL string }
+			if json.Unmarshal(sc.Bytes(), &msg) == nil && msg.URL != "" {
+				ready <- msg.URL
 			}
-			all = all && ok
 		}
-		if all {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-func splitWord(s, word string) []string {
-	var parts []string
-	fields := strings.Fields(s)
-	var cur []string
-	for _, f := range fields {
-		if strings.EqualFold(f, word) {
-			parts = append(parts, strings.Join(cur, " "))
-			cur = nil
-			continue
-		}
-		cur = append(cur, f)
-	}
-	return append(parts, strings.Join(cur, " "))
-}
-
-func term1(item Item, term string, cond Condition) (bool, error) {
-	for _, fn := range []string{"attribute_not_exists", "attribute_exists"} {
-		if rest, ok := strings.CutPrefix(term, fn+"("); ok {
-			name, err := attrName(strings.TrimSuffix(strings.TrimSpace(rest), ")"), cond)
-			if err != nil {
-				return false, err
-			}
-			_, exists := item[name]
-			return exists == (fn == "attribute_exists"), nil
-		}
-	}
-	f := strings.Fields(term)
-	if len(f) != 3 {
-		return false, fmt.Errorf("cannot read %q", term)
-	}
-	left, lok, err := operand(item, f[0], cond)
-	if err != nil {
-		return false, err
-	}
-	right, rok, err := operand(item, f[2], cond)
-	if err != nil {
-		return false, err
-	}
-	if !lok || !rok {
-		return false, nil // a comparison with a missing attribute is false
-	}
-	c, err := compare(left, right)
-	if err != nil {
-		return false, err
-	}
-	switch f[1] {
-	case "=":
-		return c == 0, nil
-	case "<>":
-		return c != 0, nil
-	case "<":
-		return c < 0, nil
-	case "<=":
-		return c <= 0, nil
-	case ">":
-		return c > 0, nil
-	case ">=":
-		return c >= 0, nil
-	}
-	return false, fmt.Errorf("unknown operator %q", f[1])
-}
-
-func attrName(tok string, cond Condition) (string, error) {
-	if strings.HasPrefix(tok, "#") {
-		n, ok := cond.Names[tok]
+		close(ready)
+	}()
+	select {
+	case url, ok := <-ready:
 		if !ok {
-			return "", fmt.Errorf("%s has no ExpressionAttributeNames entry", tok)
+			s.Close()
+			return nil, errors.New("dynalite exited before it listened: " + stderr.String())
 		}
-		return n, nil
+		s.URL = url
+		return s, nil
+	case <-time.After(30 * time.Second):
+		s.Close()
+		return nil, errors.New("dynalite did not listen within 30 s: " + stderr.String())
 	}
-	return tok, nil
 }
 
-func operand(item Item, tok string, cond Condition) (Value, bool, error) {
-	if strings.HasPrefix(tok, ":") {
-		v, ok := cond.Values[tok]
-		if !ok {
-			return Value{}, false, fmt.Errorf("%s has no ExpressionAttributeValues entry", tok)
-		}
-		return v, true, nil
+// Close stops dynalite (its data goes with it).
+func (s *Server) Close() {
+	_ = s.stdin.Close()
+	done := make(chan struct{})
+	go func() {
+		_ = s.cmd.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
 	}
-	name, err := attrName(tok, cond)
-	if err != nil {
-		return Value{}, false, err
-	}
-	v, ok := item[name]
-	return v, ok, nil
-}
-
-func compare(a, b Value) (int, error) {
-	switch {
-	case a.N != nil && b.N != nil:
-		var x, y float64
-		if _, err := fmt.Sscan(*a.N, &x); err != nil {
-			return 0, err
-		}
-		if _, err := fmt.Sscan(*b.N, &y); err != nil {
-			return 0, err
-		}
-		switch {
-		case x < y:
-			return -1, nil
-		case x > y:
-			return 1, nil
-		}
-		return 0, nil
-	case a.S != nil && b.S != nil:
-		return strings.Compare(*a.S, *b.S), nil
-	}
-	return 0, fmt.Errorf("comparing values of different types")
+	_ = os.RemoveAll(s.dir)
 }
