@@ -227,12 +227,24 @@ func TestFleetRolloutKeepsTheCapacityBudget(t *testing.T) {
 	}
 }
 
+// leaseItems are the rollouts' leases in the capacity table.
 func leaseItems(l *lab.Lab) []map[string]ddbtypes.AttributeValue {
-	items, err := l.Items(context.Background(), lab.LeaseTable)
+	return capacityItems(l, "lease#")
+}
+
+// capacityItems are the capacity table's items whose key starts with prefix.
+func capacityItems(l *lab.Lab, prefix string) []map[string]ddbtypes.AttributeValue {
+	items, err := l.Items(context.Background(), lab.CapacityTable)
 	if err != nil {
 		panic(err)
 	}
-	return items
+	var out []map[string]ddbtypes.AttributeValue
+	for _, it := range items {
+		if pk, ok := it["pk"].(*ddbtypes.AttributeValueMemberS); ok && strings.HasPrefix(pk.Value, prefix) {
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 func putItem(t *testing.T, l *lab.Lab, table string, item map[string]ddbtypes.AttributeValue) {
@@ -333,8 +345,9 @@ func TestOverlappingRolloutsAndExpiredLeases(t *testing.T) {
 	// A crashed run's expired lease is taken over.
 	crashed, past := "arn:aws:states:us-east-1:123456789012:execution:drainpipe-maintain-fleet:crashed", "1"
 	arn := l.Groups[0].ARN
-	putItem(t, l, lab.LeaseTable, map[string]ddbtypes.AttributeValue{"targetGroupArn": &ddbtypes.AttributeValueMemberS{Value: arn},
-		"holder": &ddbtypes.AttributeValueMemberS{Value: crashed}, "expiresAt": &ddbtypes.AttributeValueMemberN{Value: past}})
+	putItem(t, l, lab.CapacityTable, map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "lease#" + arn},
+		"targetGroupArn": &ddbtypes.AttributeValueMemberS{Value: arn},
+		"holder":         &ddbtypes.AttributeValueMemberS{Value: crashed}, "expiresAt": &ddbtypes.AttributeValueMemberN{Value: past}})
 	res, err = l.MaintainFleet(ctx, "after-crash", fleetInput(l, map[string]any{"maxConcurrency": 1, "minHealthyPercent": 50, "dryRun": true}), nil)
 	if err != nil || !res.Succeeded {
 		t.Fatalf("dry run after a crash: %v %s %s", err, res.Error, res.Cause)

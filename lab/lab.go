@@ -19,6 +19,7 @@ import (
 	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/drainpipe/drainpipe/internal/capacity"
 	"github.com/drainpipe/drainpipe/internal/functions"
 	"github.com/drainpipe/drainpipe/lab/awsapi"
 	"github.com/drainpipe/drainpipe/lab/clock"
@@ -90,7 +91,8 @@ func Realistic() Config {
 
 // Names of the lab's deployment resources.
 const (
-	LeaseTable              = "drainpipe-leases"
+	// CapacityTable holds the reservations and the rollouts' leases (package capacity).
+	CapacityTable           = "drainpipe-capacity"
 	TopicARN                = "arn:aws:sns:" + awsapi.Region + ":" + awsapi.Account + ":drainpipe"
 	InstanceStateMachineARN = "arn:aws:states:" + awsapi.Region + ":" + awsapi.Account + ":stateMachine:drainpipe-maintain-instance"
 	FleetStateMachineARN    = "arn:aws:states:" + awsapi.Region + ":" + awsapi.Account + ":stateMachine:drainpipe-maintain-fleet"
@@ -169,7 +171,7 @@ func Start(cfg Config) (l *Lab, err error) {
 	}
 	l.SFN = &sfn.Service{Tools: tools, Scale: cfg.Scale, Region: awsapi.Region, Account: awsapi.Account, Values: map[string]string{
 		"MaintainInstanceStateMachineArn": InstanceStateMachineARN,
-		"LeaseTableName":                  LeaseTable,
+		"CapacityTableName":               CapacityTable,
 		"NotificationTopicArn":            TopicARN,
 	}}
 	for _, f := range functions.All {
@@ -339,13 +341,13 @@ func (l *Lab) createTables() error {
 	}
 	db := awsdynamodb.NewFromConfig(cfg)
 	_, err = db.CreateTable(ctx, &awsdynamodb.CreateTableInput{
-		TableName:            aws.String(LeaseTable),
+		TableName:            aws.String(CapacityTable),
 		BillingMode:          ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("targetGroupArn"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("targetGroupArn"), KeyType: ddbtypes.KeyTypeHash}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(capacity.PartitionKey), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(capacity.PartitionKey), KeyType: ddbtypes.KeyTypeHash}},
 	})
 	if err != nil {
-		return fmt.Errorf("creating table %s: %w", LeaseTable, err)
+		return fmt.Errorf("creating table %s: %w", CapacityTable, err)
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ const (
 // the deployment provides each.
 var Resources = []string{
 	"MaintainInstanceStateMachineArn", // the instance state machine, run per instance
-	"LeaseTableName",                  // the rollouts' lock table
+	"CapacityTableName",               // reservations and rollout leases (package capacity)
 	"NotificationTopicArn",            // where rollout summaries go
 }
 

@@ -17,7 +17,7 @@ type state struct {
 	Next           string
 	Default        string
 	End            bool
-	Choices        []struct{ Next string }
+	Choices        []struct{ Variable, Next string }
 	Retry          []retrier
 	Catch          []catcher
 	ErrorPath      string
@@ -301,9 +301,17 @@ func TestRollback(t *testing.T) {
 			t.Errorf("%s: the Catch goes to %s, which does not register the instance again", n, all.Next)
 			continue
 		}
-		final := def.States[restore.Next]
-		if final.Type != "Fail" || final.ErrorPath != "$.error.Error" || final.CausePath != "$.error.Cause" {
-			t.Errorf("%s: after %s the execution must fail with the original error ($.error.Error, $.error.Cause), goes to %s %+v", n, all.Next, restore.Next, final)
+		// Then the reservation is given back (whether or not that succeeds) and the
+		// execution fails with the original error.
+		release := def.States[restore.Next]
+		if release.Resource != releaseCapacity {
+			t.Errorf("%s: after %s comes %s, which does not release the reservation", n, all.Next, restore.Next)
+			continue
+		}
+		for _, to := range append([]string{release.Next}, catchNexts(release)...) {
+			if f := def.States[to]; f.Type != "Fail" || f.ErrorPath != "$.error.Error" || f.CausePath != "$.error.Cause" {
+				t.Errorf("%s: after %s the execution must fail with the original error ($.error.Error, $.error.Cause), goes to %s %+v", n, restore.Next, to, f)
+			}
 		}
 		for _, c := range restore.Catch {
 			if f := def.States[c.Next]; f.Type != "Fail" {
@@ -312,6 +320,61 @@ func TestRollback(t *testing.T) {
 		}
 	}
 }
+
+// TestReservationIsReleased: once the capacity is reserved, every way the execution can
+// end passes a release of the reservation first, but one: when re-registering the
+// instance failed (RestoreFailed), the instance may still be out, so its reservation is
+// kept for the recovery handler. A failed reservation is released too (it may have
+// written part of it).
+func TestReservationIsReleased(t *testing.T) {
+	def := load(t, MaintainInstance)
+	var reserve string
+	for n, s := range def.States {
+		if s.Resource == reserveCapacity {
+			reserve = n
+		}
+	}
+	if reserve == "" {
+		t.Fatal("no state reserves capacity")
+	}
+	for _, c := range def.States[reserve].Catch {
+		if def.States[c.Next].Resource != releaseCapacity {
+			t.Errorf("%s: a failed reservation goes to %s, which does not release it", reserve, c.Next)
+		}
+	}
+	// Walk from the reservation's success, never through a release.
+	seen := map[string]bool{}
+	var walk func(string)
+	walk = func(name string) {
+		s := def.States[name]
+		if seen[name] || s.Resource == releaseCapacity {
+			return
+		}
+		seen[name] = true
+		if name != "RestoreFailed" && (s.Type == "Succeed" || s.Type == "Fail" || s.End) {
+			t.Errorf("%s ends the execution without releasing the reservation", name)
+		}
+		for _, c := range s.Choices {
+			if c.Variable != "$.dryRun" { // a dry run reserves nothing
+				walk(c.Next)
+			}
+		}
+		for _, n := range append([]string{s.Next, s.Default}, catchNexts(s)...) {
+			if n != "" {
+				walk(n)
+			}
+		}
+	}
+	walk(def.States[reserve].Next)
+	if !seen["IsDryRun"] || !seen["DeregisterTarget"] {
+		t.Fatalf("the walk from %s did not reach the deregistration: %v", reserve, seen)
+	}
+}
+
+var (
+	reserveCapacity = "${" + functions.Placeholder("reserve-capacity") + "}"
+	releaseCapacity = "${" + functions.Placeholder("release-capacity") + "}"
+)
 
 func TestWaitsReadThePlan(t *testing.T) {
 	def := load(t, MaintainInstance)

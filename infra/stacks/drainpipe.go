@@ -29,6 +29,7 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/drainpipe/drainpipe/infra/settings"
+	"github.com/drainpipe/drainpipe/internal/capacity"
 	"github.com/drainpipe/drainpipe/internal/functions"
 	"github.com/drainpipe/drainpipe/statemachine"
 )
@@ -47,7 +48,8 @@ type Drainpipe struct {
 	StateMachine awsstepfunctions.StateMachine
 	Fleet        awsstepfunctions.StateMachine
 	Topic        awssns.Topic
-	LeaseTable   awsdynamodb.Table
+	// Capacity holds the reservations and the rollouts' leases (package capacity).
+	Capacity awsdynamodb.Table
 }
 
 var retention = map[int]awslogs.RetentionDays{
@@ -75,39 +77,31 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 	}
 	var key awskms.Key
 	d.Topic, key = topic(stack, s)
-	d.LeaseTable = awsdynamodb.NewTable(stack, jsii.String("Leases"), &awsdynamodb.TableProps{
-		TableName:                        jsii.String("drainpipe-leases"),
-		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String("targetGroupArn"), Type: awsdynamodb.AttributeType_STRING},
+	d.Capacity = awsdynamodb.NewTable(stack, jsii.String("Capacity"), &awsdynamodb.TableProps{
+		TableName:                        jsii.String("drainpipe-capacity"),
+		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(capacity.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
-		TimeToLiveAttribute:              jsii.String("expiresAt"),
+		TimeToLiveAttribute:              jsii.String(capacity.ExpiryAttribute),
 		Encryption:                       awsdynamodb.TableEncryption_AWS_MANAGED,
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
 		RemovalPolicy:                    awscdk.RemovalPolicy_DESTROY,
 	})
-	env := Env{Stack: stack, Settings: s, LeaseTableARN: d.LeaseTable.TableArn(), TopicARN: d.Topic.TopicArn(), TopicKeyARN: key.KeyArn()}
+	env := Env{Stack: stack, Settings: s, CapacityTableARN: d.Capacity.TableArn(), TopicARN: d.Topic.TopicArn(), TopicKeyARN: key.KeyArn()}
 
-	instanceSubs, fleetSubs := map[string]*string{}, map[string]*string{}
+	// Every placeholder's value; each state machine takes those its definition uses, and
+	// may invoke exactly the functions it names.
+	values := map[string]*string{
+		"CapacityTableName":    d.Capacity.TableName(),
+		"NotificationTopicArn": d.Topic.TopicArn(),
+	}
 	for _, f := range Functions {
 		fn := function(stack, s, env, f, logs)
 		d.Functions[f.Name] = fn
-		if f.Fleet {
-			fleetSubs[functions.Placeholder(f.Name)] = fn.FunctionArn()
-		} else {
-			instanceSubs[functions.Placeholder(f.Name)] = fn.FunctionArn()
-		}
+		values[functions.Placeholder(f.Name)] = fn.FunctionArn()
 	}
-	d.StateMachine = stateMachine(stack, logs, "MaintainInstance", statemachine.MaintainInstance, instanceSubs)
-	fleetSubs["MaintainInstanceStateMachineArn"] = d.StateMachine.StateMachineArn()
-	fleetSubs["LeaseTableName"] = d.LeaseTable.TableName()
-	fleetSubs["NotificationTopicArn"] = d.Topic.TopicArn()
-	d.Fleet = stateMachine(stack, logs, "MaintainFleet", statemachine.MaintainFleet, fleetSubs)
-	for _, f := range Functions {
-		if f.Fleet {
-			d.Functions[f.Name].GrantInvoke(d.Fleet)
-		} else {
-			d.Functions[f.Name].GrantInvoke(d.StateMachine)
-		}
-	}
+	d.StateMachine = stateMachine(stack, logs, "MaintainInstance", statemachine.MaintainInstance, values, d.Functions)
+	values["MaintainInstanceStateMachineArn"] = d.StateMachine.StateMachineArn()
+	d.Fleet = stateMachine(stack, logs, "MaintainFleet", statemachine.MaintainFleet, values, d.Functions)
 	// The fleet runs each instance as a child execution (startExecution.sync:2): it may
 	// start the instance state machine, follow and stop its executions, and use the rule
 	// Step Functions manages to hear of their end.
@@ -192,11 +186,20 @@ func function(stack awscdk.Stack, s settings.Settings, env Env, f Function, logs
 }
 
 // stateMachine builds a Standard state machine from an embedded definition, logging
-// everything with execution data, traced.
-func stateMachine(stack awscdk.Stack, logs func(id, name string) awslogs.LogGroup, id, file string, subs map[string]*string) awsstepfunctions.StateMachine {
+// everything with execution data, traced; its placeholders take their values from values,
+// and it may invoke the functions it names.
+func stateMachine(stack awscdk.Stack, logs func(id, name string) awslogs.LogGroup, id, file string, values map[string]*string, fns map[string]awslambda.Function) awsstepfunctions.StateMachine {
 	def, err := statemachine.Definition(file)
 	if err != nil {
 		panic(err) // embedded at build time
+	}
+	subs := map[string]*string{}
+	for _, p := range statemachine.Placeholders(def) {
+		v, ok := values[p]
+		if !ok {
+			panic(fmt.Sprintf("%s: no value for placeholder ${%s}", file, p)) // the structure tests keep this from happening
+		}
+		subs[p] = v
 	}
 	name := "drainpipe-" + strings.TrimSuffix(file, ".asl.json")
 	sm := awsstepfunctions.NewStateMachine(stack, jsii.String(id), &awsstepfunctions.StateMachineProps{
@@ -207,6 +210,11 @@ func stateMachine(stack awscdk.Stack, logs func(id, name string) awslogs.LogGrou
 		Logs:                    &awsstepfunctions.LogOptions{Destination: logs(id+"Logs", "/aws/vendedlogs/states/"+name), Level: awsstepfunctions.LogLevel_ALL, IncludeExecutionData: jsii.Bool(true)},
 		TracingEnabled:          jsii.Bool(true),
 	})
+	for _, f := range Functions {
+		if _, uses := subs[functions.Placeholder(f.Name)]; uses {
+			fns[f.Name].GrantInvoke(sm)
+		}
+	}
 	cdknag.NagSuppressions_AddResourceSuppressions(sm, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-IAM5"),
 		Reason: jsii.String("CloudWatch Logs delivery and X-Ray need Resource *; lambda:InvokeFunction covers the versions (:*) of drainpipe's own functions; the fleet follows the executions (:*) of the instance state machine"),

@@ -18,8 +18,6 @@ type Function struct {
 	Name           string
 	MemoryMB       float64
 	TimeoutSeconds float64
-	// Fleet: the fleet state machine calls it (otherwise the instance state machine).
-	Fleet bool
 	// Statements builds its IAM statements; nil means none beyond its own log group.
 	Statements func(env Env) []awsiam.PolicyStatement
 	// WildcardReason says, for the cdk-nag suppression, why a statement uses "*".
@@ -31,10 +29,14 @@ var Functions = []Function{
 	{Name: "resolve-targets", MemoryMB: 256, TimeoutSeconds: 60, Statements: describeELB(
 		"elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTargetHealth"),
 		WildcardReason: "ELB Describe* actions do not support resource-level permissions; they read, never change"},
-	{Name: "check-target-groups", MemoryMB: 128, TimeoutSeconds: 30, Statements: describeELB("elasticloadbalancing:DescribeTargetHealth"),
-		WildcardReason: "elasticloadbalancing:DescribeTargetHealth does not support resource-level permissions; it reads, never changes"},
 	{Name: "check-instance", MemoryMB: 128, TimeoutSeconds: 30, Statements: describeELB("elasticloadbalancing:DescribeTargetHealth"),
 		WildcardReason: "elasticloadbalancing:DescribeTargetHealth does not support resource-level permissions; it reads, never changes"},
+	{Name: "reserve-capacity", MemoryMB: 128, TimeoutSeconds: 30, Statements: func(e Env) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{
+			statement([]string{"elasticloadbalancing:DescribeTargetHealth"}, []string{"*"}, nil),
+			e.capacity([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, "instance#*", "group#*"),
+		}
+	}, WildcardReason: "elasticloadbalancing:DescribeTargetHealth does not support resource-level permissions; it reads, never changes"},
 	{Name: "deregister-target", MemoryMB: 128, TimeoutSeconds: 30, Statements: writeELB("elasticloadbalancing:DeregisterTargets")},
 	{Name: "check-drain", MemoryMB: 128, TimeoutSeconds: 30, Statements: describeELB("elasticloadbalancing:DescribeTargetHealth"),
 		WildcardReason: "elasticloadbalancing:DescribeTargetHealth does not support resource-level permissions; it reads, never changes"},
@@ -45,27 +47,30 @@ var Functions = []Function{
 	{Name: "register-target", MemoryMB: 128, TimeoutSeconds: 30, Statements: writeELB("elasticloadbalancing:RegisterTargets")},
 	{Name: "check-target-health", MemoryMB: 128, TimeoutSeconds: 30, Statements: describeELB("elasticloadbalancing:DescribeTargetHealth"),
 		WildcardReason: "elasticloadbalancing:DescribeTargetHealth does not support resource-level permissions; it reads, never changes"},
+	{Name: "release-capacity", MemoryMB: 128, TimeoutSeconds: 30, Statements: func(e Env) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{e.capacity([]string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, "instance#*", "group#*")}
+	}},
 	{Name: "summarize", MemoryMB: 128, TimeoutSeconds: 10},
-	{Name: "plan-rollout", MemoryMB: 512, TimeoutSeconds: 300, Fleet: true, Statements: func(e Env) []awsiam.PolicyStatement {
+	{Name: "plan-rollout", MemoryMB: 512, TimeoutSeconds: 300, Statements: func(e Env) []awsiam.PolicyStatement {
 		return []awsiam.PolicyStatement{
 			statement([]string{"elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
 				"ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}, []string{"*"}, nil),
-			statement([]string{"dynamodb:GetItem"}, []string{*e.LeaseTableARN}, nil),
+			e.capacity([]string{"dynamodb:GetItem"}, "lease#*"),
 		}
 	}, WildcardReason: "ELB, EC2 and SSM Describe* actions do not support resource-level permissions; planning reads, never changes"},
-	{Name: "acquire-leases", MemoryMB: 128, TimeoutSeconds: 30, Fleet: true, Statements: func(e Env) []awsiam.PolicyStatement {
-		return []awsiam.PolicyStatement{statement([]string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"}, []string{*e.LeaseTableARN}, nil)}
+	{Name: "acquire-leases", MemoryMB: 128, TimeoutSeconds: 30, Statements: func(e Env) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{e.capacity([]string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"}, "lease#*")}
 	}},
-	{Name: "record-wave", MemoryMB: 128, TimeoutSeconds: 60, Fleet: true, Statements: func(e Env) []awsiam.PolicyStatement {
+	{Name: "record-wave", MemoryMB: 128, TimeoutSeconds: 60, Statements: func(e Env) []awsiam.PolicyStatement {
 		return []awsiam.PolicyStatement{statement([]string{"ec2:CreateTags"}, []string{e.instances()}, map[string]any{
 			"StringEquals":              map[string]any{"aws:ResourceTag/" + e.Settings.InstanceTagKey: e.Settings.InstanceTagValue},
 			"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{rollout.MaintainedTag}},
 		})}
 	}},
-	{Name: "release-leases", MemoryMB: 128, TimeoutSeconds: 30, Fleet: true, Statements: func(e Env) []awsiam.PolicyStatement {
-		return []awsiam.PolicyStatement{statement([]string{"dynamodb:DeleteItem"}, []string{*e.LeaseTableARN}, nil)}
+	{Name: "release-leases", MemoryMB: 128, TimeoutSeconds: 30, Statements: func(e Env) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{e.capacity([]string{"dynamodb:DeleteItem"}, "lease#*")}
 	}},
-	{Name: "summarize-rollout", MemoryMB: 128, TimeoutSeconds: 60, Fleet: true, Statements: func(e Env) []awsiam.PolicyStatement {
+	{Name: "summarize-rollout", MemoryMB: 128, TimeoutSeconds: 60, Statements: func(e Env) []awsiam.PolicyStatement {
 		return []awsiam.PolicyStatement{
 			statement([]string{"sns:Publish"}, []string{*e.TopicARN}, nil),
 			statement([]string{"kms:GenerateDataKey", "kms:Decrypt"}, []string{*e.TopicKeyARN}, nil),
@@ -75,9 +80,17 @@ var Functions = []Function{
 
 // Env is what a function's IAM statements may refer to.
 type Env struct {
-	Stack                                awscdk.Stack
-	Settings                             settings.Settings
-	LeaseTableARN, TopicARN, TopicKeyARN *string
+	Stack                                   awscdk.Stack
+	Settings                                settings.Settings
+	CapacityTableARN, TopicARN, TopicKeyARN *string
+}
+
+// capacity allows the actions on the capacity table's items whose keys match the
+// patterns only: the reservations ("instance#*", "group#*") or the leases ("lease#*").
+func (e Env) capacity(actions []string, keys ...string) awsiam.PolicyStatement {
+	return statement(actions, []string{*e.CapacityTableARN}, map[string]any{
+		"ForAllValues:StringLike": map[string]any{"dynamodb:LeadingKeys": keys},
+	})
 }
 
 func (e Env) instances() string {

@@ -155,7 +155,7 @@ func TestEveryPlaceholderResolvesToAFunction(t *testing.T) {
 					t.Errorf("%s = %s is not a function's ARN", k, ref)
 				}
 			case k == "MaintainInstanceStateMachineArn" && strings.Contains(string(ref), "MaintainInstance"),
-				k == "LeaseTableName" && strings.Contains(string(ref), "Leases"),
+				k == "CapacityTableName" && strings.Contains(string(ref), "Capacity"),
 				k == "NotificationTopicArn" && strings.Contains(string(ref), "Notifications"):
 			default:
 				t.Errorf("%s = %s", k, ref)
@@ -174,7 +174,7 @@ func TestEveryPlaceholderResolvesToAFunction(t *testing.T) {
 	}
 	for _, p := range resources(s.drainpipe, "AWS::DynamoDB::Table") {
 		if p["BillingMode"] != "PAY_PER_REQUEST" || p["TimeToLiveSpecification"].(map[string]any)["AttributeName"] != "expiresAt" || p["SSESpecification"] == nil {
-			t.Errorf("lease table %v", p)
+			t.Errorf("capacity table %v", p)
 		}
 	}
 }
@@ -298,7 +298,7 @@ func TestEachRoleHasOnlyItsOwnStatements(t *testing.T) {
 		}
 		allowed := []string{"logs:CreateLogStream", "logs:PutLogEvents"}
 		if f.Statements != nil {
-			for _, st := range f.Statements(Env{Stack: s.stack, Settings: mustSettings(), LeaseTableARN: jsii.String("t"), TopicARN: jsii.String("t"), TopicKeyARN: jsii.String("k")}) {
+			for _, st := range f.Statements(Env{Stack: s.stack, Settings: mustSettings(), CapacityTableARN: jsii.String("t"), TopicARN: jsii.String("t"), TopicKeyARN: jsii.String("k")}) {
 				for _, a := range *st.Actions() {
 					allowed = append(allowed, *a)
 				}
@@ -409,4 +409,46 @@ func mustSettings() settings.Settings {
 		panic(err)
 	}
 	return s
+}
+
+// TestCapacityTableAccess: every DynamoDB action is on the capacity table alone, limited
+// by dynamodb:LeadingKeys to the items its function owns: the reservation functions to
+// instance# and group# items, the lease functions to lease# items.
+func TestCapacityTableAccess(t *testing.T) {
+	s := synth(t)
+	want := map[string][]string{
+		"ReserveCapacityRole": {"instance#*", "group#*"}, "ReleaseCapacityRole": {"instance#*", "group#*"},
+		"PlanRolloutRole": {"lease#*"}, "AcquireLeasesRole": {"lease#*"}, "ReleaseLeasesRole": {"lease#*"},
+	}
+	seen := map[string]bool{}
+	for policy, sts := range statements(s.drainpipe) {
+		for _, st := range sts {
+			if !strings.HasPrefix(strings.Join(list(st["Action"]), " "), "dynamodb:") {
+				continue
+			}
+			role := ""
+			for r := range want {
+				if strings.HasPrefix(policy, r) {
+					role = r
+				}
+			}
+			if role == "" {
+				t.Errorf("%s may use DynamoDB: %v", policy, st["Action"])
+				continue
+			}
+			seen[role] = true
+			if res := strings.Join(list(st["Resource"]), " "); !strings.Contains(res, "Capacity") || strings.Contains(res, "*") {
+				t.Errorf("%s: DynamoDB on %s, want the capacity table only", policy, res)
+			}
+			cond, _ := st["Condition"].(map[string]any)["ForAllValues:StringLike"].(map[string]any)
+			if got := list(cond["dynamodb:LeadingKeys"]); !slices.Equal(got, want[role]) {
+				t.Errorf("%s: leading keys %v, want %v", policy, got, want[role])
+			}
+		}
+	}
+	for r := range want {
+		if !seen[r] {
+			t.Errorf("no DynamoDB statement for %s: the test saw nothing to check", r)
+		}
+	}
 }

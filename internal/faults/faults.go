@@ -47,6 +47,15 @@ const (
 	TargetNotHealthy = "TargetNotHealthy"
 	// CapacityBudgetExceeded: no rollout plan keeps every group within its capacity budget.
 	CapacityBudgetExceeded = "CapacityBudgetExceeded"
+	// CapacityUnavailable: taking the instance out would leave a group below the floor of
+	// one of the executions that hold capacity in it (or its own); nothing was changed.
+	CapacityUnavailable = "CapacityUnavailable"
+	// InstanceReserved: another execution holds the instance's reservation (it is
+	// maintaining it); nothing was changed.
+	InstanceReserved = "InstanceReserved"
+	// ReservationConflict: concurrent reservations kept a grant from being written after
+	// several attempts; the state machine retries.
+	ReservationConflict = "ReservationConflict"
 	// RolloutInProgress: another rollout holds a lease on one of the target groups.
 	RolloutInProgress = "RolloutInProgress"
 	// RolloutAborted: failed instances exceeded the rollout's error budget.
@@ -67,7 +76,8 @@ var Names = []string{
 	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, InstanceNotInTargetGroup,
 	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, DrainTimeout,
 	DrainInterrupted, MaintenanceFailed, HealthCheckFailed, TargetNotHealthy,
-	CapacityBudgetExceeded, RolloutInProgress, RolloutAborted, TransientAPIError, APIError, InternalError,
+	CapacityBudgetExceeded, CapacityUnavailable, InstanceReserved, ReservationConflict, RolloutInProgress, RolloutAborted,
+	TransientAPIError, APIError, InternalError,
 }
 
 // Error is a failure with a stable name. Message says what happened and, for bad input,

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/drainpipe/drainpipe/internal/capacity"
 	"github.com/drainpipe/drainpipe/internal/command"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/rollout"
@@ -37,7 +38,7 @@ type Deps struct {
 	ELB      ELBAPI
 	SSM      SSMAPI
 	EC2      EC2API
-	DynamoDB rollout.DynamoDBAPI
+	DynamoDB capacity.DynamoDBAPI
 	SNS      rollout.PublisherAPI
 	// Now is the clock deadlines are measured with; nil means time.Now.
 	Now func() time.Time
@@ -79,11 +80,11 @@ var All = []Function{
 	{"resolve-targets", func(d Deps) any {
 		return faults.Lambda("resolve-targets", targets.Resolver{API: elb(d), Token: d.Token}.Resolve)
 	}},
-	{"check-target-groups", func(d Deps) any {
-		return faults.Lambda("check-target-groups", checker(d).CheckTargetGroups)
-	}},
 	{"check-instance", func(d Deps) any {
 		return faults.Lambda("check-instance", checker(d).CheckInstance)
+	}},
+	{"reserve-capacity", func(d Deps) any {
+		return faults.Lambda("reserve-capacity", reserver(d).Reserve)
 	}},
 	{"deregister-target", func(d Deps) any {
 		return faults.Lambda("deregister-target", registrar(d).Deregister)
@@ -102,6 +103,9 @@ var All = []Function{
 	}},
 	{"check-target-health", func(d Deps) any {
 		return faults.Lambda("check-target-health", checker(d).CheckHealthy)
+	}},
+	{"release-capacity", func(d Deps) any {
+		return faults.Lambda("release-capacity", reserver(d).Release)
 	}},
 	{"summarize", func(Deps) any {
 		return faults.Lambda("summarize", func(_ context.Context, s workflow.State) (workflow.Summary, error) {
@@ -139,11 +143,17 @@ func ec2Client(d Deps) EC2API {
 	return ec2.NewFromConfig(d.Config)
 }
 
-func locker(d Deps) rollout.Locker {
+func dynamoDB(d Deps) capacity.DynamoDBAPI {
 	if d.DynamoDB != nil {
-		return rollout.Locker{API: d.DynamoDB, Now: d.Now}
+		return d.DynamoDB
 	}
-	return rollout.Locker{API: dynamodb.NewFromConfig(d.Config), Now: d.Now}
+	return dynamodb.NewFromConfig(d.Config)
+}
+
+func locker(d Deps) rollout.Locker { return rollout.Locker{API: dynamoDB(d), Now: d.Now} }
+
+func reserver(d Deps) capacity.Reserver {
+	return capacity.Reserver{DB: dynamoDB(d), ELB: elb(d), Now: d.Now}
 }
 
 func snsClient(d Deps) rollout.PublisherAPI {

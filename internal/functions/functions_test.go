@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -122,9 +124,10 @@ func TestContracts(t *testing.T) {
 		{"resolve-targets", "discovery-with-health-check", staticELB{allHealthy}, staticSSM{}, 0},
 		{"resolve-targets", "unknown-field", staticELB{allHealthy}, staticSSM{}, 0},
 		{"resolve-targets", "unknown-action", staticELB{allHealthy}, staticSSM{}, 0},
-		{"check-target-groups", "healthy", staticELB{allHealthy}, staticSSM{}, 0},
-		{"check-target-groups", "last-healthy-target", staticELB{lastOne}, staticSSM{}, 0},
 		{"check-instance", "healthy", staticELB{allHealthy}, staticSSM{}, 0},
+		{"reserve-capacity", "reserved", staticELB{allHealthy}, staticSSM{}, 0},
+		{"reserve-capacity", "last-healthy-target", staticELB{lastOne}, staticSSM{}, 0},
+		{"reserve-capacity", "held-by-another", staticELB{allHealthy}, staticSSM{}, 0},
 		{"deregister-target", "ok", staticELB{allHealthy}, staticSSM{}, 0},
 		{"check-drain", "draining", staticELB{draining}, staticSSM{}, time.Minute},
 		{"check-drain", "timeout", staticELB{draining}, staticSSM{}, time.Hour},
@@ -133,6 +136,7 @@ func TestContracts(t *testing.T) {
 		{"check-command", "success", staticELB{}, staticSSM{succeeded}, time.Minute},
 		{"register-target", "ok", staticELB{allHealthy}, staticSSM{}, 0},
 		{"check-target-health", "healthy", staticELB{allHealthy}, staticSSM{}, time.Minute},
+		{"release-capacity", "released", staticELB{allHealthy}, staticSSM{}, time.Minute},
 		{"summarize", "maintained", staticELB{}, staticSSM{}, 0},
 		{"summarize", "dry-run", staticELB{}, staticSSM{}, 0},
 	}
@@ -147,7 +151,8 @@ func TestContracts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := f.Build(Deps{ELB: c.elb, SSM: c.ssm, Now: func() time.Time { return at.Add(c.now) }, Token: func() string { return "0123456789abcdef" }})
+			h := f.Build(Deps{ELB: c.elb, SSM: c.ssm, DynamoDB: staticDynamoDB{items: tables[c.name]}, Now: func() time.Time { return at.Add(c.now) },
+				Token: func() string { return "0123456789abcdef" }})
 			out, err := Invoke(context.Background(), h, payload)
 			golden := base + ".output.json"
 			if err != nil {
@@ -228,4 +233,49 @@ func TestNaming(t *testing.T) {
 
 func (f staticSSM) DescribeInstanceInformation(context.Context, *ssm.DescribeInstanceInformationInput, ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error) {
 	return &ssm.DescribeInstanceInformationOutput{}, nil
+}
+
+// staticDynamoDB answers GetItem from fixed items (by partition key) and accepts every
+// write: the contract tests check payloads; the conditions are tested against a real
+// implementation in package capacity.
+type staticDynamoDB struct {
+	items map[string]map[string]ddbtypes.AttributeValue
+}
+
+func (f staticDynamoDB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	pk := in.Key["pk"].(*ddbtypes.AttributeValueMemberS).Value
+	return &dynamodb.GetItemOutput{Item: f.items[pk]}, nil
+}
+
+func (f staticDynamoDB) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return &dynamodb.PutItemOutput{}, nil
+}
+
+func (f staticDynamoDB) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return &dynamodb.UpdateItemOutput{}, nil
+}
+
+func (f staticDynamoDB) DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	return &dynamodb.DeleteItemOutput{}, nil
+}
+
+// tables are the capacity table's items for the cases that need some: another execution
+// holds i-0aaaaaaaaaaaaaaa1 out of web (floor 2), and this one's reservation to release.
+var tables = map[string]map[string]map[string]ddbtypes.AttributeValue{
+	"held-by-another": {"group#" + webARN: {
+		"version": &ddbtypes.AttributeValueMemberN{Value: "3"},
+		"out": &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{
+			"i-0aaaaaaaaaaaaaaa1": &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{
+				"holder":    &ddbtypes.AttributeValueMemberS{Value: "arn:aws:states:eu-west-1:123456789012:execution:drainpipe-maintain-instance:fleet-child"},
+				"floor":     &ddbtypes.AttributeValueMemberN{Value: "2"},
+				"since":     &ddbtypes.AttributeValueMemberS{Value: "2026-11-22T02:55:00Z"},
+				"expiresAt": &ddbtypes.AttributeValueMemberN{Value: "1895000000"},
+			}},
+		}},
+	}},
+	"released": {"instance#" + inst: {
+		"holder": &ddbtypes.AttributeValueMemberS{Value: "arn:aws:states:eu-west-1:123456789012:execution:drainpipe-maintain-instance:console-1"},
+		"registrations": &ddbtypes.AttributeValueMemberL{Value: []ddbtypes.AttributeValue{&ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{
+			"targetGroupArn": &ddbtypes.AttributeValueMemberS{Value: webARN}, "port": &ddbtypes.AttributeValueMemberN{Value: "8080"}}}}},
+	}},
 }

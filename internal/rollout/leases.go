@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/drainpipe/drainpipe/internal/capacity"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
@@ -22,13 +23,20 @@ type DynamoDBAPI interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 }
 
-// Lease table attributes. The table's partition key is "targetGroupArn" (a string) and
-// its TTL attribute "expiresAt" (epoch seconds), so crashed runs' leases also go away.
+// Leases live in the capacity table (package capacity), one item per target group under
+// the key LeaseKey, with the table's expiry attribute.
 const (
-	leaseKey     = "targetGroupArn"
+	leaseGroup   = "targetGroupArn"
 	leaseHolder  = "holder"
-	leaseExpires = "expiresAt"
+	leaseExpires = capacity.ExpiryAttribute
 )
+
+// LeaseKey is the capacity table key of a group's rollout lease.
+func LeaseKey(arn string) string { return "lease#" + arn }
+
+func leaseItemKey(arn string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{capacity.PartitionKey: &ddbtypes.AttributeValueMemberS{Value: LeaseKey(arn)}}
+}
 
 // Locker takes and releases a rollout's leases: one item per target group.
 type Locker struct {
@@ -62,12 +70,13 @@ func (l Locker) Acquire(ctx context.Context, s State) (Leases, error) {
 		_, err := l.API.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: &s.LeaseTable,
 			Item: map[string]ddbtypes.AttributeValue{
-				leaseKey:     &ddbtypes.AttributeValueMemberS{Value: arn},
-				leaseHolder:  &ddbtypes.AttributeValueMemberS{Value: s.ExecutionARN},
-				leaseExpires: &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(leases.ExpiresAt, 10)},
+				capacity.PartitionKey: &ddbtypes.AttributeValueMemberS{Value: LeaseKey(arn)},
+				leaseGroup:            &ddbtypes.AttributeValueMemberS{Value: arn},
+				leaseHolder:           &ddbtypes.AttributeValueMemberS{Value: s.ExecutionARN},
+				leaseExpires:          &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(leases.ExpiresAt, 10)},
 			},
 			ConditionExpression:      ptr("attribute_not_exists(#key) OR #expires < :now OR #holder = :me"),
-			ExpressionAttributeNames: map[string]string{"#key": leaseKey, "#expires": leaseExpires, "#holder": leaseHolder},
+			ExpressionAttributeNames: map[string]string{"#key": capacity.PartitionKey, "#expires": leaseExpires, "#holder": leaseHolder},
 			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 				":now": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now, 10)},
 				":me":  &ddbtypes.AttributeValueMemberS{Value: s.ExecutionARN},
@@ -92,7 +101,7 @@ func (l Locker) Acquire(ctx context.Context, s State) (Leases, error) {
 // it has not expired. It only reads.
 func heldByOther(ctx context.Context, api LeaseReader, table, arn, me string, now time.Time) (string, error) {
 	out, err := api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: ptr(true),
-		Key: map[string]ddbtypes.AttributeValue{leaseKey: &ddbtypes.AttributeValueMemberS{Value: arn}}})
+		Key: leaseItemKey(arn)})
 	if err != nil {
 		return "", fmt.Errorf("reading the lease of %s: %w", arn, err)
 	}
@@ -114,7 +123,7 @@ type LeaseReader interface {
 
 func (l Locker) holder(ctx context.Context, table, arn string) string {
 	out, err := l.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: ptr(true),
-		Key: map[string]ddbtypes.AttributeValue{leaseKey: &ddbtypes.AttributeValueMemberS{Value: arn}}})
+		Key: leaseItemKey(arn)})
 	if err != nil || out.Item == nil {
 		return "(unknown)"
 	}
@@ -145,7 +154,7 @@ func (l Locker) Release(ctx context.Context, s State) ([]string, error) {
 	for _, arn := range groups {
 		_, err := l.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:                 &s.LeaseTable,
-			Key:                       map[string]ddbtypes.AttributeValue{leaseKey: &ddbtypes.AttributeValueMemberS{Value: arn}},
+			Key:                       leaseItemKey(arn),
 			ConditionExpression:       ptr("#holder = :me"),
 			ExpressionAttributeNames:  map[string]string{"#holder": leaseHolder},
 			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":me": &ddbtypes.AttributeValueMemberS{Value: s.ExecutionARN}},

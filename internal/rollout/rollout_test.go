@@ -196,7 +196,7 @@ func attr(m map[string]ddbtypes.AttributeValue, k string) string {
 }
 
 func (f *fakeDB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	key := attr(in.Item, "targetGroupArn")
+	key := attr(in.Item, "pk")
 	if cur, ok := f.items[key]; ok && attr(cur, "holder") != attr(in.ExpressionAttributeValues, ":me") && attr(cur, "expiresAt") >= attr(in.ExpressionAttributeValues, ":now") {
 		return nil, &ddbtypes.ConditionalCheckFailedException{}
 	}
@@ -205,7 +205,7 @@ func (f *fakeDB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func
 }
 
 func (f *fakeDB) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	key := attr(in.Key, "targetGroupArn")
+	key := attr(in.Key, "pk")
 	if attr(f.items[key], "holder") != attr(in.ExpressionAttributeValues, ":me") {
 		return nil, &ddbtypes.ConditionalCheckFailedException{}
 	}
@@ -214,7 +214,7 @@ func (f *fakeDB) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ .
 }
 
 func (f *fakeDB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	return &dynamodb.GetItemOutput{Item: f.items[attr(in.Key, "targetGroupArn")]}, nil
+	return &dynamodb.GetItemOutput{Item: f.items[attr(in.Key, "pk")]}, nil
 }
 
 func TestLeases(t *testing.T) {
@@ -234,7 +234,7 @@ func TestLeases(t *testing.T) {
 	if faults.NameOf(err) != faults.RolloutInProgress || !strings.Contains(err.Error(), "locked by rollout a") {
 		t.Errorf("b: %v", err)
 	}
-	if _, held := db.items[other]; held {
+	if _, held := db.items[LeaseKey(other)]; held {
 		t.Error("b kept its lease on the group it did get")
 	}
 	if holder, _ := heldByOther(context.Background(), db, "leases", api, "b", now); holder != "a" {
@@ -251,7 +251,7 @@ func TestLeases(t *testing.T) {
 	if err != nil || len(released) != 1 || released[0] != web {
 		t.Errorf("a releases %v (%v); the lease c took over must stay", released, err)
 	}
-	if _, ok := db.items[api]; !ok {
+	if _, ok := db.items[LeaseKey(api)]; !ok {
 		t.Error("a released c's lease")
 	}
 	// A release that does not know what it holds (Acquire failed midway) still gives back
@@ -260,7 +260,7 @@ func TestLeases(t *testing.T) {
 		t.Fatal(err)
 	}
 	released, err = l.Release(context.Background(), st("d", web, api))
-	if err != nil || len(released) != 1 || released[0] != web || db.items[api] == nil {
+	if err != nil || len(released) != 1 || released[0] != web || db.items[LeaseKey(api)] == nil {
 		t.Errorf("d releases %v (%v)", released, err)
 	}
 	// Acquiring again renews: the same holder, a later expiry.

@@ -174,7 +174,7 @@ func (r Resolver) settings(ctx context.Context, g types.TargetGroup) (workflow.T
 // It describes the whole group and filters by id: naming the instance alone would be
 // ambiguous when it is registered with a port override, or on several ports.
 func registrationsOf(ctx context.Context, api HealthAPI, arn, instanceID string) ([]workflow.Registration, error) {
-	all, err := describeGroup(ctx, api, arn)
+	all, err := DescribeGroup(ctx, api, arn)
 	if err != nil {
 		return nil, err
 	}
@@ -187,8 +187,8 @@ func registrationsOf(ctx context.Context, api HealthAPI, arn, instanceID string)
 	return regs, nil
 }
 
-// describeGroup returns the health of every target registered in the group.
-func describeGroup(ctx context.Context, api HealthAPI, arn string) ([]workflow.TargetState, error) {
+// DescribeGroup returns the health of every target registered in the group.
+func DescribeGroup(ctx context.Context, api HealthAPI, arn string) ([]workflow.TargetState, error) {
 	out, err := api.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: &arn})
 	if err != nil {
 		return nil, describeError(arn, err)

@@ -43,6 +43,9 @@ type Input struct {
 	// of that group be healthy (siblings of a wave are out on purpose), before and after
 	// the maintenance. Groups not listed keep that rule.
 	MinHealthyTargets map[string]int `json:"minHealthyTargets,omitempty"`
+	// CapacityWaitSeconds is how long to wait for capacity when another execution's
+	// reservation keeps the instance from being taken out now. Zero: refuse at once.
+	CapacityWaitSeconds int `json:"capacityWaitSeconds,omitempty"`
 	// DryRun runs every check and reports what would be done, changing nothing.
 	DryRun bool `json:"dryRun,omitempty"`
 }
@@ -196,6 +199,9 @@ func (in Input) Validate() error {
 		if !targetGroupARNPattern.MatchString(arn) || n < 0 {
 			add(`"minHealthyTargets" needs target group ARNs and counts of 0 or more, got %q: %d`, arn, n)
 		}
+	}
+	if in.CapacityWaitSeconds < 0 || in.CapacityWaitSeconds > MaxTimeoutSeconds {
+		add(`"capacityWaitSeconds" must be between 0 and %d, got %d`, MaxTimeoutSeconds, in.CapacityWaitSeconds)
 	}
 	if in.PollSeconds < 0 || in.PollSeconds > MaxPollSeconds {
 		add(`"pollSeconds" must be between 1 and %d (0 or absent for the default %d), got %d`, MaxPollSeconds, DefaultPollSeconds, in.PollSeconds)

@@ -73,7 +73,20 @@ type Plan struct {
 	AllowLastTarget bool           `json:"allowLastTarget"`
 	// MinHealthyTargets: see Input.MinHealthyTargets.
 	MinHealthyTargets map[string]int `json:"minHealthyTargets,omitempty"`
-	DryRun            bool           `json:"dryRun"`
+	// CapacityWaitSeconds: see Input.CapacityWaitSeconds.
+	CapacityWaitSeconds int  `json:"capacityWaitSeconds,omitempty"`
+	DryRun              bool `json:"dryRun"`
+}
+
+// ReservationSeconds bounds how long the execution keeps its instance out: the drain,
+// the commands and the return to healthy, each to its deadline, with a poll interval of
+// slack for each. A reservation lasts this long (and a margin) if nobody releases it.
+func (p Plan) ReservationSeconds() int {
+	n := p.Deadlines.DrainSeconds + p.Maintenance.TimeoutSeconds + p.Deadlines.HealthySeconds + 4*p.Waits.PollSeconds
+	if p.HealthCheck != nil {
+		n += p.HealthCheck.TimeoutSeconds
+	}
+	return n
 }
 
 // MinHealthy returns the group's capacity floor and whether the input set one.
@@ -89,13 +102,14 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 		return Plan{}, fmt.Errorf("plan for %s: no registrations", in.InstanceID)
 	}
 	p := Plan{
-		InstanceID:        in.InstanceID,
-		Registrations:     regs,
-		TargetGroups:      groups,
-		Maintenance:       MaintenanceCommand(in.Maintenance, token),
-		AllowLastTarget:   in.AllowLastTarget,
-		MinHealthyTargets: in.MinHealthyTargets,
-		DryRun:            in.DryRun,
+		InstanceID:          in.InstanceID,
+		Registrations:       regs,
+		TargetGroups:        groups,
+		Maintenance:         MaintenanceCommand(in.Maintenance, token),
+		AllowLastTarget:     in.AllowLastTarget,
+		MinHealthyTargets:   in.MinHealthyTargets,
+		CapacityWaitSeconds: in.CapacityWaitSeconds,
+		DryRun:              in.DryRun,
 	}
 	for arn := range in.MinHealthyTargets {
 		if !slices.ContainsFunc(groups, func(g TargetGroup) bool { return g.ARN == arn }) {

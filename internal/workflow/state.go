@@ -11,8 +11,8 @@ import (
 // that act on the instance's registrations take the whole State.
 type State struct {
 	Plan
-	TargetGroupCheck   *GroupsReport   `json:"targetGroupCheck,omitempty"`
 	InstanceCheck      *TargetsReport  `json:"instanceCheck,omitempty"`
+	Reservation        *Reservation    `json:"reservation,omitempty"`
 	Deregistration     *Deregistration `json:"deregistration,omitempty"`
 	Drain              *TargetsReport  `json:"drain,omitempty"`
 	MaintenanceCommand *CommandSent    `json:"maintenanceCommand,omitempty"`
@@ -21,6 +21,7 @@ type State struct {
 	HealthCheckResult  *CommandReport  `json:"healthCheckResult,omitempty"`
 	Registration       *Registered     `json:"registration,omitempty"`
 	Health             *TargetsReport  `json:"health,omitempty"`
+	Release            *Released       `json:"release,omitempty"`
 }
 
 // TargetState is one registration's health as DescribeTargetHealth reports it.
@@ -40,18 +41,41 @@ func (t TargetState) String() string {
 	return s
 }
 
-// GroupReport counts one target group's targets before the instance is taken out.
-type GroupReport struct {
+// Reservation is the result of reserving the instance's capacity (see package capacity).
+type Reservation struct {
+	// Reserved: the instance is reserved in every group; it may be taken out.
+	Reserved bool `json:"reserved"`
+	// FirstTriedAt is when the execution first asked; a wait for capacity counts from it.
+	FirstTriedAt string `json:"firstTriedAt"`
+	ReservedAt   string `json:"reservedAt,omitempty"`
+	// ExpiresAt is when the reservation lapses if nobody releases it.
+	ExpiresAt string `json:"expiresAt,omitempty"`
+	// Waiting says why the execution waits for capacity, when it does.
+	Waiting string `json:"waiting,omitempty"`
+	// Groups are the verdicts, group by group.
+	Groups []GroupCapacity `json:"groups"`
+}
+
+// GroupCapacity is one group's capacity as the reservation judged it.
+type GroupCapacity struct {
 	TargetGroupARN string `json:"targetGroupArn"`
 	Targets        int    `json:"targets"`
 	Healthy        int    `json:"healthy"`
-	// HealthyWithout is the number of healthy targets left once the instance is out.
-	HealthyWithout int `json:"healthyWithout"`
+	// Remaining is the healthy targets that stay in service once this instance and those
+	// other executions hold are out.
+	Remaining int `json:"remaining"`
+	// Floor is the highest floor of the group's holders, this execution included.
+	Floor int `json:"floor"`
+	// HeldBy lists the other executions' reservations in the group.
+	HeldBy []string `json:"heldBy,omitempty"`
 }
 
-// GroupsReport is the result of the target-group check.
-type GroupsReport struct {
-	Groups []GroupReport `json:"groups"`
+// Released is the result of releasing the reservation.
+type Released struct {
+	At string `json:"at"`
+	// Groups released and whether the instance's reservation itself was.
+	Groups   []string `json:"groups,omitempty"`
+	Instance bool     `json:"instance"`
 }
 
 // TargetsReport is the result of a check of the instance's registrations.

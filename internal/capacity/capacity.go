@@ -1,0 +1,610 @@
+// Package capacity owns how much of each target group may be out of service at once,
+// across every execution: a console execution, a fleet's children, two fleets. Before an
+// execution deregisters its instance it reserves it, in the capacity table, in each of the
+// instance's groups; it releases the reservation once the instance is healthy again (or
+// back after a failure). A reservation is granted only when the group's healthy targets
+// that nobody has reserved are at least the highest floor among the group's holders and
+// the one asking; the conditional write that grants it is the check, so two executions
+// that decide at the same moment cannot both pass.
+//
+// The table (partition key "pk", a string) holds:
+//
+//	instance#<id>  the instance's reservation: its holder (an execution ARN), since when,
+//	               until when (expiresAt, epoch seconds), its registrations and floors;
+//	               one per instance, so two executions never maintain one instance at once.
+//	group#<arn>    the group's ledger: "version", and "out", a map from each reserved
+//	               instance to its holder, floor and expiry. Every grant is an update on
+//	               the condition that the version is the one read, and bumps it.
+//
+// A reservation expires so that a holder that died without being cleaned up (see package
+// recovery) does not block its groups forever; expired entries count for nothing and are
+// pruned by the next grant.
+package capacity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/targets"
+	"github.com/drainpipe/drainpipe/internal/workflow"
+)
+
+// PartitionKey is the capacity table's partition key (a string); ExpiryAttribute is its
+// time-to-live attribute (epoch seconds). Fleet leases live in the same table.
+const (
+	PartitionKey    = "pk"
+	ExpiryAttribute = "expiresAt"
+)
+
+// Attributes of the items.
+const (
+	attrHolder        = "holder"
+	attrSince         = "since"
+	attrInstance      = "instanceId"
+	attrGroup         = "targetGroupArn"
+	attrRegistrations = "registrations"
+	attrFloors        = "floors"
+	attrFloor         = "floor"
+	attrVersion       = "version"
+	attrOut           = "out"
+	attrPort          = "port"
+)
+
+// InstanceKey and GroupKey are the partition keys of an instance's reservation and of a
+// group's ledger.
+func InstanceKey(id string) string { return "instance#" + id }
+
+// GroupKey is the partition key of a group's ledger.
+func GroupKey(arn string) string { return "group#" + arn }
+
+// DynamoDBAPI is the part of the DynamoDB client the reservations use.
+type DynamoDBAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+}
+
+// Request is the input of reserve-capacity and release-capacity: the instance
+// state machine's state, the execution that asks, and the table.
+type Request struct {
+	State     workflow.State `json:"state"`
+	Execution string         `json:"execution"`
+	Table     string         `json:"table"`
+}
+
+func (r Request) validate(what string) error {
+	var missing []string
+	if r.Execution == "" {
+		missing = append(missing, "execution")
+	}
+	if r.Table == "" {
+		missing = append(missing, "table")
+	}
+	if r.State.InstanceID == "" || len(r.State.Registrations) == 0 {
+		missing = append(missing, "state.instanceId and state.registrations")
+	}
+	if len(missing) > 0 {
+		return faults.New(faults.InvalidInput, "%s needs %s", what, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// Hold is one instance out of a group under a reservation, as the group's ledger
+// records it.
+type Hold struct {
+	InstanceID string
+	Holder     string
+	Floor      int
+	Since      time.Time
+	ExpiresAt  time.Time
+}
+
+func (h Hold) String() string {
+	return fmt.Sprintf("%s (execution %s, since %s)", h.InstanceID, h.Holder, h.Since.UTC().Format(time.RFC3339))
+}
+
+// Reserver grants and releases reservations.
+type Reserver struct {
+	DB  DynamoDBAPI
+	ELB targets.HealthAPI
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Attempts bounds the conditional writes per group when other executions write at the
+	// same moment; zero means DefaultAttempts. Past it, ReservationConflict, which the
+	// state machine retries.
+	Attempts int
+}
+
+// DefaultAttempts is how many times a grant is tried against concurrent writers.
+const DefaultAttempts = 16
+
+// ExpiryMargin is added to an execution's own deadlines to set how long its reservation
+// lasts if nobody releases it.
+const ExpiryMargin = time.Hour
+
+func (r Reserver) now() time.Time {
+	if r.Now != nil {
+		return r.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Reserve reserves the instance in each of its groups, or in none. It refuses with a
+// named error when the instance is held by another execution (InstanceReserved), when a
+// group has targets that are unhealthy for no reservation's sake (TargetGroupUnhealthy,
+// lone executions only), when the instance is a group's last healthy target
+// (LastHealthyTarget) or when a group would go below the floor of any of its holders
+// (CapacityUnavailable). If the input allows waiting for capacity and the wait has not
+// run out, a refusal is an answer with Reserved false, not an error: the state machine
+// waits and asks again. A dry run judges and writes nothing.
+func (r Reserver) Reserve(ctx context.Context, req Request) (workflow.Reservation, error) {
+	if err := req.validate("reserve-capacity"); err != nil {
+		return workflow.Reservation{}, err
+	}
+	s := req.State
+	now := r.now()
+	res := workflow.Reservation{FirstTriedAt: now.Format(time.RFC3339Nano)}
+	if s.Reservation != nil && s.Reservation.FirstTriedAt != "" {
+		res.FirstTriedAt = s.Reservation.FirstTriedAt
+	}
+	first, err := workflow.ParseTime("reservation.firstTriedAt", res.FirstTriedAt)
+	if err != nil {
+		return workflow.Reservation{}, faults.New(faults.InvalidInput, "%v", err)
+	}
+	waitUntil := first.Add(time.Duration(s.CapacityWaitSeconds) * time.Second)
+	expires := now.Add(time.Duration(s.ReservationSeconds())*time.Second + ExpiryMargin)
+	refused := func(err error) (workflow.Reservation, error) {
+		if s.CapacityWaitSeconds > 0 && waitable(err) && now.Before(waitUntil) {
+			var named *faults.Error
+			errors.As(err, &named)
+			res.Waiting = fmt.Sprintf("%s: %s (waiting until %s)", named.Name, named.Message, waitUntil.Format(time.RFC3339))
+			return res, nil
+		}
+		return workflow.Reservation{}, err
+	}
+
+	if s.DryRun {
+		for _, arn := range groupARNs(s.Registrations) {
+			group, err := r.judge(ctx, req, arn, now)
+			res.Groups = append(res.Groups, group.report)
+			if err != nil {
+				return refused(err)
+			}
+		}
+		if holder, err := r.instanceHolder(ctx, req, now); err != nil {
+			return workflow.Reservation{}, err
+		} else if holder != "" {
+			return refused(faults.New(faults.InstanceReserved, "instance %s is reserved by execution %s: another execution is maintaining it", s.InstanceID, holder))
+		}
+		return res, nil
+	}
+
+	if err := r.takeInstance(ctx, req, now, expires); err != nil {
+		return refused(err)
+	}
+	var granted []string
+	for _, arn := range groupARNs(s.Registrations) {
+		report, err := r.grant(ctx, req, arn, now, expires)
+		res.Groups = append(res.Groups, report)
+		if err != nil {
+			// Give back what was taken: no group keeps a partial reservation.
+			if _, rerr := r.release(ctx, req, granted); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("giving back the partial reservation: %w", rerr))
+			}
+			return refused(err)
+		}
+		granted = append(granted, arn)
+	}
+	res.Reserved = true
+	res.ReservedAt = now.Format(time.RFC3339Nano)
+	res.ExpiresAt = expires.Format(time.RFC3339Nano)
+	res.Waiting = ""
+	return res, nil
+}
+
+// waitable: refusals that another execution's end can lift.
+func waitable(err error) bool {
+	switch faults.NameOf(err) {
+	case faults.CapacityUnavailable, faults.InstanceReserved, faults.TargetGroupUnhealthy:
+		return true
+	}
+	return false
+}
+
+// takeInstance writes the instance's reservation unless another unexpired execution
+// holds it.
+func (r Reserver) takeInstance(ctx context.Context, req Request, now, expires time.Time) error {
+	s := req.State
+	regs := make([]ddb.AttributeValue, 0, len(s.Registrations))
+	for _, reg := range s.Registrations {
+		regs = append(regs, &ddb.AttributeValueMemberM{Value: map[string]ddb.AttributeValue{
+			attrGroup: str(reg.TargetGroupARN), attrPort: num(int64(reg.Port))}})
+	}
+	floors := map[string]ddb.AttributeValue{}
+	for _, arn := range groupARNs(s.Registrations) {
+		floors[arn] = num(int64(floorFor(s.Plan, arn)))
+	}
+	_, err := r.DB.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &req.Table,
+		Item: map[string]ddb.AttributeValue{
+			PartitionKey: str(InstanceKey(s.InstanceID)), attrInstance: str(s.InstanceID), attrHolder: str(req.Execution),
+			attrSince: str(now.Format(time.RFC3339Nano)), ExpiryAttribute: num(expires.Unix()),
+			attrRegistrations: &ddb.AttributeValueMemberL{Value: regs}, attrFloors: &ddb.AttributeValueMemberM{Value: floors},
+		},
+		ConditionExpression:      ptr("attribute_not_exists(#pk) OR #holder = :me OR #expires < :now"),
+		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey, "#holder": attrHolder, "#expires": ExpiryAttribute},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{
+			":me": str(req.Execution), ":now": num(now.Unix()),
+		},
+	})
+	if isConditionFailed(err) {
+		holder, _ := r.instanceHolder(ctx, req, now)
+		if holder == "" {
+			holder = "(another execution, which has just ended)"
+		}
+		return faults.New(faults.InstanceReserved, "instance %s is reserved by execution %s: another execution is maintaining it", s.InstanceID, holder)
+	}
+	if err != nil {
+		return fmt.Errorf("reserving instance %s: %w", s.InstanceID, err)
+	}
+	return nil
+}
+
+// instanceHolder returns the execution that holds the instance's unexpired reservation,
+// if it is not this one.
+func (r Reserver) instanceHolder(ctx context.Context, req Request, now time.Time) (string, error) {
+	item, err := r.get(ctx, req.Table, InstanceKey(req.State.InstanceID))
+	if err != nil || item == nil {
+		return "", err
+	}
+	holder := strAttr(item, attrHolder)
+	if holder == req.Execution || time.Unix(numAttr(item, ExpiryAttribute), 0).Before(now) {
+		return "", nil
+	}
+	return holder + " since " + strAttr(item, attrSince), nil
+}
+
+// judged is one group's verdict and what it was based on.
+type judged struct {
+	report  workflow.GroupCapacity
+	version int64
+	exists  bool
+	expired []string
+}
+
+// judge reads the group's targets and its ledger and decides whether the instance may go
+// out of it. It writes nothing.
+func (r Reserver) judge(ctx context.Context, req Request, arn string, now time.Time) (judged, error) {
+	tgs, err := targets.DescribeGroup(ctx, r.ELB, arn)
+	if err != nil {
+		return judged{report: workflow.GroupCapacity{TargetGroupARN: arn}}, err
+	}
+	item, err := r.get(ctx, req.Table, GroupKey(arn))
+	if err != nil {
+		return judged{report: workflow.GroupCapacity{TargetGroupARN: arn}}, err
+	}
+	j := judged{exists: item != nil, version: numAttr(item, attrVersion)}
+	holds := map[string]Hold{}
+	for id, h := range holdsOf(item) {
+		switch {
+		case id == req.State.InstanceID && h.Holder == req.Execution:
+			// this execution's own (a retried grant): it is renewed
+		case h.ExpiresAt.Before(now):
+			j.expired = append(j.expired, id)
+		default:
+			holds[id] = h
+		}
+	}
+	slices.Sort(j.expired)
+	j.report, err = Decide(req.State.Plan, arn, tgs, holds)
+	return j, err
+}
+
+// grant reserves the instance in one group: judge, then write on the condition that the
+// ledger is still the version judged; on a conflict, judge again.
+func (r Reserver) grant(ctx context.Context, req Request, arn string, now, expires time.Time) (workflow.GroupCapacity, error) {
+	attempts := r.Attempts
+	if attempts <= 0 {
+		attempts = DefaultAttempts
+	}
+	id := req.State.InstanceID
+	hold := &ddb.AttributeValueMemberM{Value: map[string]ddb.AttributeValue{
+		attrHolder: str(req.Execution), attrFloor: num(int64(floorFor(req.State.Plan, arn))),
+		attrSince: str(now.Format(time.RFC3339Nano)), ExpiryAttribute: num(expires.Unix()),
+	}}
+	var report workflow.GroupCapacity
+	for range attempts {
+		j, err := r.judge(ctx, req, arn, now)
+		report = j.report
+		if err != nil {
+			return report, err
+		}
+		var in dynamodb.UpdateItemInput
+		if !j.exists {
+			in = dynamodb.UpdateItemInput{
+				UpdateExpression:         ptr("SET #out = :out, #version = :one, #group = :group"),
+				ConditionExpression:      ptr("attribute_not_exists(#pk)"),
+				ExpressionAttributeNames: map[string]string{"#out": attrOut, "#version": attrVersion, "#group": attrGroup, "#pk": PartitionKey},
+				ExpressionAttributeValues: map[string]ddb.AttributeValue{
+					":out": &ddb.AttributeValueMemberM{Value: map[string]ddb.AttributeValue{id: hold}}, ":one": num(1), ":group": str(arn),
+				},
+			}
+		} else {
+			names := map[string]string{"#out": attrOut, "#version": attrVersion, "#me": id}
+			update := "SET #out.#me = :hold, #version = :next"
+			var removes []string
+			for i, x := range j.expired {
+				k := "#x" + strconv.Itoa(i)
+				names[k] = x
+				removes = append(removes, "#out."+k)
+			}
+			if len(removes) > 0 {
+				update += " REMOVE " + strings.Join(removes, ", ")
+			}
+			in = dynamodb.UpdateItemInput{
+				UpdateExpression:         &update,
+				ConditionExpression:      ptr("#version = :version"),
+				ExpressionAttributeNames: names,
+				ExpressionAttributeValues: map[string]ddb.AttributeValue{
+					":hold": hold, ":version": num(j.version), ":next": num(j.version + 1),
+				},
+			}
+		}
+		in.TableName = &req.Table
+		in.Key = key(GroupKey(arn))
+		_, err = r.DB.UpdateItem(ctx, &in)
+		if isConditionFailed(err) {
+			continue // another execution changed the ledger since it was read: judge again
+		}
+		if err != nil {
+			return report, fmt.Errorf("reserving %s in target group %s: %w", id, arn, err)
+		}
+		return report, nil
+	}
+	return report, faults.New(faults.ReservationConflict, "target group %s: %d attempts to reserve %s met concurrent reservations; retrying", workflow.GroupName(arn), attempts, id)
+}
+
+// Release gives back the execution's reservation of the instance: its entry in every
+// group, then the instance's. It releases nothing another execution holds, and releasing
+// what is already released succeeds.
+func (r Reserver) Release(ctx context.Context, req Request) (workflow.Released, error) {
+	if err := req.validate("release-capacity"); err != nil {
+		return workflow.Released{}, err
+	}
+	return r.release(ctx, req, nil)
+}
+
+// release gives back the groups (those of the instance's reservation item, those of the
+// state, and extra) and then the instance.
+func (r Reserver) release(ctx context.Context, req Request, extra []string) (workflow.Released, error) {
+	id := req.State.InstanceID
+	item, err := r.get(ctx, req.Table, InstanceKey(id))
+	if err != nil {
+		return workflow.Released{}, err
+	}
+	groups := append(groupARNs(req.State.Registrations), extra...)
+	if strAttr(item, attrHolder) == req.Execution {
+		for _, reg := range registrationsOf(item) {
+			groups = append(groups, reg.TargetGroupARN)
+		}
+	}
+	slices.Sort(groups)
+	groups = slices.Compact(groups)
+	out := workflow.Released{At: r.now().Format(time.RFC3339Nano)}
+	var errs []error
+	for _, arn := range groups {
+		ok, err := r.releaseGroup(ctx, req, arn)
+		if err != nil {
+			errs = append(errs, err)
+		} else if ok {
+			out.Groups = append(out.Groups, arn)
+		}
+	}
+	if len(errs) > 0 {
+		return workflow.Released{}, errors.Join(errs...) // keep the instance's item: the groups still hold it
+	}
+	_, err = r.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 &req.Table,
+		Key:                       key(InstanceKey(id)),
+		ConditionExpression:       ptr("#holder = :me"),
+		ExpressionAttributeNames:  map[string]string{"#holder": attrHolder},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":me": str(req.Execution)},
+	})
+	switch {
+	case isConditionFailed(err): // not ours (or gone)
+	case err != nil:
+		return workflow.Released{}, fmt.Errorf("releasing instance %s: %w", id, err)
+	default:
+		out.Instance = true
+	}
+	return out, nil
+}
+
+// releaseGroup removes the instance's entry from the group's ledger if this execution
+// holds it. Removing an entry only frees capacity, so it does not change the version: a
+// grant judged before the removal is still safe to write.
+func (r Reserver) releaseGroup(ctx context.Context, req Request, arn string) (bool, error) {
+	_, err := r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &req.Table,
+		Key:                       key(GroupKey(arn)),
+		UpdateExpression:          ptr("REMOVE #out.#me"),
+		ConditionExpression:       ptr("#out.#me.#holder = :me"),
+		ExpressionAttributeNames:  map[string]string{"#out": attrOut, "#me": req.State.InstanceID, "#holder": attrHolder},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":me": str(req.Execution)},
+	})
+	switch {
+	case isConditionFailed(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("releasing %s in target group %s: %w", req.State.InstanceID, arn, err)
+	}
+	return true, nil
+}
+
+func (r Reserver) get(ctx context.Context, table, pk string) (map[string]ddb.AttributeValue, error) {
+	out, err := r.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key(pk), ConsistentRead: ptr(true)})
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", pk, err)
+	}
+	return out.Item, nil
+}
+
+// floorFor is the number of healthy targets the execution must leave in the group: the
+// floor its input sets (fleet rollouts set one per group), or else one, unless the input
+// allows taking out the last healthy target.
+func floorFor(p workflow.Plan, arn string) int {
+	if n, ok := p.MinHealthy(arn); ok {
+		return n
+	}
+	if p.AllowLastTarget {
+		return 0
+	}
+	return 1
+}
+
+// Decide judges whether the instance may go out of the group, given the group's targets
+// now and the other executions' unexpired holds on it. A group without a floor from the
+// input (a lone execution) must have every target healthy that nobody holds; the healthy
+// targets nobody holds, this instance aside, must be at least the highest floor among the
+// holders and this execution.
+func Decide(p workflow.Plan, arn string, tgs []workflow.TargetState, holds map[string]Hold) (workflow.GroupCapacity, error) {
+	report := workflow.GroupCapacity{TargetGroupARN: arn, Targets: len(tgs), Floor: floorFor(p, arn)}
+	_, hasFloor := p.MinHealthy(arn)
+	var unexpected []string
+	mine := false
+	for _, t := range tgs {
+		_, held := holds[t.ID]
+		switch {
+		case t.ID == p.InstanceID:
+			mine = true
+		case held:
+		case t.State == targets.StateHealthy:
+			report.Remaining++
+		default:
+			unexpected = append(unexpected, t.String())
+		}
+		if t.State == targets.StateHealthy {
+			report.Healthy++
+		}
+	}
+	setter := ""
+	for _, id := range slices.Sorted(maps.Keys(holds)) {
+		h := holds[id]
+		report.HeldBy = append(report.HeldBy, h.String())
+		if h.Floor > report.Floor {
+			report.Floor, setter = h.Floor, h.Holder
+		}
+	}
+	name := workflow.GroupName(arn)
+	switch {
+	case !mine:
+		return report, faults.New(faults.InstanceNotInTargetGroup, "instance %s is not a registered target of target group %s any more", p.InstanceID, name)
+	case !hasFloor && len(unexpected) > 0:
+		return report, faults.New(faults.TargetGroupUnhealthy, "target group %s has %d target(s) that are not healthy and that no drainpipe execution has taken out: %s",
+			name, len(unexpected), strings.Join(unexpected, "; "))
+	case report.Remaining >= report.Floor:
+		return report, nil
+	case setter == "" && report.Remaining == 0 && len(holds) == 0:
+		return report, faults.New(faults.LastHealthyTarget,
+			"taking %s out of target group %s leaves it with no healthy target; add capacity first, or set \"allowLastTarget\": true to accept an outage of that group",
+			p.InstanceID, name)
+	}
+	why := fmt.Sprintf("its floor of %d", report.Floor)
+	if setter != "" {
+		why = fmt.Sprintf("the floor of %d that execution %s holds it to", report.Floor, setter)
+	}
+	out := "nobody else is out"
+	if len(report.HeldBy) > 0 {
+		out = "out now: " + strings.Join(report.HeldBy, ", ")
+	}
+	return report, faults.New(faults.CapacityUnavailable, "taking %s out of target group %s leaves %d healthy target(s), below %s (%s)",
+		p.InstanceID, name, report.Remaining, why, out)
+}
+
+// holdsOf reads a group ledger's entries.
+func holdsOf(item map[string]ddb.AttributeValue) map[string]Hold {
+	out := map[string]Hold{}
+	m, _ := item[attrOut].(*ddb.AttributeValueMemberM)
+	if m == nil {
+		return out
+	}
+	for id, v := range m.Value {
+		e, _ := v.(*ddb.AttributeValueMemberM)
+		if e == nil {
+			continue
+		}
+		since, _ := time.Parse(time.RFC3339Nano, strAttr(e.Value, attrSince))
+		out[id] = Hold{InstanceID: id, Holder: strAttr(e.Value, attrHolder), Floor: int(numAttr(e.Value, attrFloor)),
+			Since: since, ExpiresAt: time.Unix(numAttr(e.Value, ExpiryAttribute), 0)}
+	}
+	return out
+}
+
+// registrationsOf reads an instance reservation's registrations.
+func registrationsOf(item map[string]ddb.AttributeValue) []workflow.Registration {
+	l, _ := item[attrRegistrations].(*ddb.AttributeValueMemberL)
+	if l == nil {
+		return nil
+	}
+	var regs []workflow.Registration
+	for _, v := range l.Value {
+		if m, ok := v.(*ddb.AttributeValueMemberM); ok {
+			regs = append(regs, workflow.Registration{TargetGroupARN: strAttr(m.Value, attrGroup), Port: int32(numAttr(m.Value, attrPort))})
+		}
+	}
+	return regs
+}
+
+// groupARNs lists the distinct groups of the registrations, sorted: every execution
+// reserves its groups in the same order.
+func groupARNs(regs []workflow.Registration) []string {
+	var arns []string
+	for _, r := range regs {
+		arns = append(arns, r.TargetGroupARN)
+	}
+	slices.Sort(arns)
+	return slices.Compact(arns)
+}
+
+func isConditionFailed(err error) bool {
+	var ccf *ddb.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+func key(pk string) map[string]ddb.AttributeValue {
+	return map[string]ddb.AttributeValue{PartitionKey: str(pk)}
+}
+
+func str(s string) ddb.AttributeValue { return &ddb.AttributeValueMemberS{Value: s} }
+
+func num(n int64) ddb.AttributeValue {
+	return &ddb.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+func strAttr(item map[string]ddb.AttributeValue, name string) string {
+	if v, ok := item[name].(*ddb.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func numAttr(item map[string]ddb.AttributeValue, name string) int64 {
+	if v, ok := item[name].(*ddb.AttributeValueMemberN); ok {
+		n, _ := strconv.ParseInt(v.Value, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func ptr[T any](v T) *T { return &v }
