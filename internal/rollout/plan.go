@@ -2,7 +2,9 @@
 // group and the waves of instances that respect it. A wave never takes out more than
 // MaxConcurrency instances and never leaves a group with fewer healthy targets than its
 // budget allows; an instance registered in several groups, or on several ports, counts
-// against each registration. The plan is deterministic. It makes no AWS calls.
+// against each registration. The plan is deterministic: in id order, each instance goes to
+// the first wave with room for it, and those no wave has room for, when the budget allows
+// it, go alone at the end. It makes no AWS calls.
 package rollout
 
 import (
@@ -67,62 +69,57 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 	if b.MinHealthyPercent < 0 || b.MinHealthyPercent > 100 {
 		return Plan{}, faults.New(faults.InvalidInput, `"minHealthyPercent" must be between 0 and 100, got %d`, b.MinHealthyPercent)
 	}
-	groups := map[string]*Group{}
-	var order []string
-	cost := map[string]map[string]int{} // instance -> group -> registrations
+	var plan Plan
+	index := map[string]int{}                                     // group ARN -> index in plan.Groups
+	registered := make(map[string][]registration, len(instances)) // instance -> its registrations, by group
 	for _, t := range targets {
-		g, ok := groups[t.GroupARN]
+		g, ok := index[t.GroupARN]
 		if !ok {
-			g = &Group{ARN: t.GroupARN}
-			groups[t.GroupARN] = g
-			order = append(order, t.GroupARN)
+			g = len(plan.Groups)
+			index[t.GroupARN] = g
+			plan.Groups = append(plan.Groups, Group{ARN: t.GroupARN})
 		}
 		if t.State == "healthy" {
-			g.Healthy++
+			plan.Groups[g].Healthy++
 		}
-		if cost[t.InstanceID] == nil {
-			cost[t.InstanceID] = map[string]int{}
-		}
-		cost[t.InstanceID][t.GroupARN]++
+		registered[t.InstanceID] = register(registered[t.InstanceID], g)
 	}
-	var plan Plan
-	for _, arn := range order {
-		g := groups[arn]
+	for i := range plan.Groups {
+		g := &plan.Groups[i]
 		g.MinHealthy = ceilPercent(g.Healthy, b.MinHealthyPercent)
 		if !b.AllowLastTarget && g.Healthy > 0 {
 			g.MinHealthy = max(g.MinHealthy, 1)
 		}
 		g.MaxOut = max(0, g.Healthy-g.MinHealthy)
-		plan.Groups = append(plan.Groups, *g)
 	}
 
 	remaining := slices.Clone(instances)
 	slices.Sort(remaining)
 	remaining = slices.Compact(remaining)
-	var fits, tooBig []string
+	fits := make([]candidate, 0, len(remaining))
+	var tooBig []string
 	for _, id := range remaining {
-		if cost[id] == nil {
+		regs, ok := registered[id]
+		if !ok {
 			return Plan{}, faults.New(faults.InstanceNotInTargetGroup, "instance %s is not registered in any of the rollout's target groups", id)
 		}
-		ok := true
-		for arn, n := range cost[id] {
-			if n > groups[arn].MaxOut {
-				ok = false
-			}
-		}
-		if ok {
-			fits = append(fits, id)
-		} else {
+		if slices.ContainsFunc(regs, func(r registration) bool { return r.n > plan.Groups[r.group].MaxOut }) {
 			tooBig = append(tooBig, id)
+		} else {
+			fits = append(fits, candidate{id: id, regs: regs})
 		}
 	}
 	if len(tooBig) > 0 && !b.AllowBelowBudget {
 		var why []string
 		for _, id := range tooBig {
-			for _, arn := range sortedKeys(cost[id]) {
-				if g := groups[arn]; cost[id][arn] > g.MaxOut {
+			regs := slices.Clone(registered[id])
+			slices.SortFunc(regs, func(x, y registration) int {
+				return strings.Compare(plan.Groups[x.group].ARN, plan.Groups[y.group].ARN)
+			})
+			for _, r := range regs {
+				if g := plan.Groups[r.group]; r.n > g.MaxOut {
 					why = append(why, fmt.Sprintf("%s: group %s has %d healthy targets and must keep %d (minHealthyPercent %d%s)",
-						id, workflow.GroupName(arn), g.Healthy, g.MinHealthy, b.MinHealthyPercent, lastTargetNote(b)))
+						id, workflow.GroupName(g.ARN), g.Healthy, g.MinHealthy, b.MinHealthyPercent, lastTargetNote(b)))
 				}
 			}
 		}
@@ -130,35 +127,188 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 			"no plan keeps the capacity budget: %s; add capacity, lower minHealthyPercent, or set \"allowBelowBudget\": true to maintain them one at a time",
 			strings.Join(why, "; "))
 	}
-	for len(fits) > 0 {
-		out := map[string]int{}
-		var wave, rest []string
-		for _, id := range fits {
-			if len(wave) < b.MaxConcurrency && fitsIn(cost[id], out, groups) {
-				wave = append(wave, id)
-				for arn, n := range cost[id] {
-					out[arn] += n
-				}
-			} else {
-				rest = append(rest, id)
-			}
-		}
-		plan.Waves = append(plan.Waves, Wave{InstanceIDs: wave})
-		fits = rest
-	}
+	plan.Waves = firstFit(fits, plan.Groups, b.MaxConcurrency)
 	for _, id := range tooBig {
 		plan.Waves = append(plan.Waves, Wave{InstanceIDs: []string{id}, BelowBudget: true})
 	}
 	return plan, nil
 }
 
-func fitsIn(cost, out map[string]int, groups map[string]*Group) bool {
-	for arn, n := range cost {
-		if out[arn]+n > groups[arn].MaxOut {
-			return false
+// registration is how many times (ports) an instance is registered in one group: what
+// taking it out costs that group.
+type registration struct{ group, n int }
+
+func register(regs []registration, group int) []registration {
+	for i := range regs {
+		if regs[i].group == group {
+			regs[i].n++
+			return regs
 		}
 	}
-	return true
+	return append(regs, registration{group: group, n: 1})
+}
+
+// candidate is an instance that fits alone in a wave within the budget.
+type candidate struct {
+	id   string
+	regs []registration
+}
+
+// firstFit puts each instance, in the given (id) order, into the lowest-index wave where
+// it fits given the instances placed before it: the wave has fewer than maxConcurrency
+// instances and, in each group the instance is registered in, room for its registrations.
+// Every instance fits alone, so an instance that fits no existing wave opens the next one.
+//
+// This is the same plan as filling the waves one after the other, each by walking the
+// instances not yet planned in id order and taking every one that still fits: by
+// induction on the id order, when that walk considers instance x for wave k, wave k holds
+// exactly the instances before x that first-fit put in wave k, and x was refused by waves
+// 1..k-1 exactly when it did not fit them given the instances before it; so both put x in
+// the first wave that has room for it.
+//
+// A wave's room in a resource (its size, a group's targets out) only ever shrinks, so the
+// waves with room for a given cost form a disjoint-set forest over wave indices (a level)
+// that finds the next one with room, and an instance's wave is the fixed point of jumping
+// to the next wave with room in each resource it uses: near-linear in the number of
+// registrations.
+func firstFit(fits []candidate, groups []Group, maxConcurrency int) []Wave {
+	if len(fits) == 0 {
+		return nil
+	}
+	// resources[0] is the size of a wave, resources[1+g] the targets of group g out.
+	resources := make([]resource, 1+len(groups))
+	resources[0].limit = maxConcurrency
+	for g := range groups {
+		resources[1+g].limit = groups[g].MaxOut
+	}
+	// A group that no wave can fill, not even a full wave of its costliest instances, never
+	// refuses one and needs no tracking.
+	costliest := make([]int, len(groups))
+	total := make([]int, len(groups))
+	for _, c := range fits {
+		for _, r := range c.regs {
+			costliest[r.group] = max(costliest[r.group], r.n)
+			total[r.group] += r.n
+		}
+	}
+	binds := make([]bool, len(groups))
+	for g := range groups {
+		binds[g] = min(total[g], min(maxConcurrency, len(fits))*costliest[g]) > groups[g].MaxOut
+	}
+	waveOf := make([]int, len(fits))
+	var sizes []int // instances per wave
+	var uses []use
+	for i, c := range fits {
+		uses = append(uses[:0], use{&resources[0], resources[0].level(1), 1})
+		for _, r := range c.regs {
+			if binds[r.group] {
+				k := &resources[1+r.group]
+				uses = append(uses, use{k, k.level(r.n), r.n})
+			}
+		}
+		w := 0
+		for moved := true; moved; {
+			moved = false
+			for _, u := range uses {
+				if next := u.level.find(w); next != w {
+					w, moved = next, true
+				}
+			}
+		}
+		for _, u := range uses {
+			u.resource.take(w, u.n)
+		}
+		if w == len(sizes) {
+			sizes = append(sizes, 0)
+		}
+		sizes[w]++
+		waveOf[i] = w
+	}
+	// Lay the waves out in one array, each in id order.
+	ids := make([]string, len(fits))
+	waves := make([]Wave, len(sizes))
+	start := 0
+	for w, n := range sizes {
+		waves[w].InstanceIDs = ids[start : start : start+n]
+		start += n
+	}
+	for i, c := range fits {
+		waves[waveOf[i]].InstanceIDs = append(waves[waveOf[i]].InstanceIDs, c.id)
+	}
+	return waves
+}
+
+// use is what placing an instance takes of one resource.
+type use struct {
+	resource *resource
+	level    *level // of n
+	n        int
+}
+
+// resource is what every wave has a limit of: instances (its size), or a group's targets out.
+type resource struct {
+	limit  int
+	used   []int    // used[w] by wave w; none past the end
+	levels []*level // one per cost asked of it
+}
+
+// level is, for one cost, the waves with room for it as a disjoint-set forest over wave
+// indices: next[w] == w when wave w has room, else a later wave to look from. Every wave
+// past the end has room.
+type level struct {
+	cost int
+	next []int32
+}
+
+// level returns the waves with room for cost.
+func (k *resource) level(cost int) *level {
+	for _, l := range k.levels {
+		if l.cost == cost {
+			return l
+		}
+	}
+	l := &level{cost: cost}
+	for w, used := range k.used {
+		if k.limit-used < cost {
+			l.fill(w)
+		}
+	}
+	k.levels = append(k.levels, l)
+	return l
+}
+
+// take uses n more of wave w, which has room for it.
+func (k *resource) take(w, n int) {
+	for len(k.used) <= w {
+		k.used = append(k.used, 0)
+	}
+	before := k.limit - k.used[w]
+	k.used[w] += n
+	for _, l := range k.levels {
+		if before-n < l.cost && l.cost <= before {
+			l.fill(w)
+		}
+	}
+}
+
+// find returns the first wave from w on with room.
+func (l *level) find(w int) int {
+	for w < len(l.next) && int(l.next[w]) != w {
+		next := int(l.next[w])
+		if next < len(l.next) {
+			l.next[w] = l.next[next] // path splitting
+		}
+		w = next
+	}
+	return w
+}
+
+// fill marks wave w as without room.
+func (l *level) fill(w int) {
+	for len(l.next) <= w {
+		l.next = append(l.next, int32(len(l.next)))
+	}
+	l.next[w] = int32(w + 1)
 }
 
 // ceilPercent is p% of n rounded up: the rounding that keeps more capacity.
@@ -169,13 +319,4 @@ func lastTargetNote(b Budget) string {
 		return ""
 	}
 	return ", and at least one"
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -2,11 +2,15 @@ package rollout
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
 const (
@@ -163,5 +167,210 @@ func TestPlanIsDeterministicAndExplainsRefusals(t *testing.T) {
 	_, err := PlanWaves(group(web, 1, 1), ids(1, 1), Budget{MaxConcurrency: 1, MinHealthyPercent: 50})
 	if err == nil || !strings.Contains(err.Error(), "group web has 1 healthy targets and must keep 1") || !strings.Contains(err.Error(), `"allowBelowBudget": true`) {
 		t.Errorf("refusal %v", err)
+	}
+}
+
+// referencePlanWaves is the planner PlanWaves replaced, kept as its specification: it
+// builds each wave by rescanning every instance not yet planned, O(waves × instances).
+func referencePlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
+	if b.MaxConcurrency < 1 {
+		return Plan{}, faults.New(faults.InvalidInput, `"maxConcurrency" must be at least 1, got %d`, b.MaxConcurrency)
+	}
+	if b.MinHealthyPercent < 0 || b.MinHealthyPercent > 100 {
+		return Plan{}, faults.New(faults.InvalidInput, `"minHealthyPercent" must be between 0 and 100, got %d`, b.MinHealthyPercent)
+	}
+	groups := map[string]*Group{}
+	var order []string
+	cost := map[string]map[string]int{} // instance -> group -> registrations
+	for _, t := range targets {
+		g, ok := groups[t.GroupARN]
+		if !ok {
+			g = &Group{ARN: t.GroupARN}
+			groups[t.GroupARN] = g
+			order = append(order, t.GroupARN)
+		}
+		if t.State == "healthy" {
+			g.Healthy++
+		}
+		if cost[t.InstanceID] == nil {
+			cost[t.InstanceID] = map[string]int{}
+		}
+		cost[t.InstanceID][t.GroupARN]++
+	}
+	var plan Plan
+	for _, arn := range order {
+		g := groups[arn]
+		g.MinHealthy = ceilPercent(g.Healthy, b.MinHealthyPercent)
+		if !b.AllowLastTarget && g.Healthy > 0 {
+			g.MinHealthy = max(g.MinHealthy, 1)
+		}
+		g.MaxOut = max(0, g.Healthy-g.MinHealthy)
+		plan.Groups = append(plan.Groups, *g)
+	}
+
+	remaining := slices.Clone(instances)
+	slices.Sort(remaining)
+	remaining = slices.Compact(remaining)
+	var fits, tooBig []string
+	for _, id := range remaining {
+		if cost[id] == nil {
+			return Plan{}, faults.New(faults.InstanceNotInTargetGroup, "instance %s is not registered in any of the rollout's target groups", id)
+		}
+		ok := true
+		for arn, n := range cost[id] {
+			if n > groups[arn].MaxOut {
+				ok = false
+			}
+		}
+		if ok {
+			fits = append(fits, id)
+		} else {
+			tooBig = append(tooBig, id)
+		}
+	}
+	if len(tooBig) > 0 && !b.AllowBelowBudget {
+		var why []string
+		for _, id := range tooBig {
+			for _, arn := range referenceSortedKeys(cost[id]) {
+				if g := groups[arn]; cost[id][arn] > g.MaxOut {
+					why = append(why, fmt.Sprintf("%s: group %s has %d healthy targets and must keep %d (minHealthyPercent %d%s)",
+						id, workflow.GroupName(arn), g.Healthy, g.MinHealthy, b.MinHealthyPercent, lastTargetNote(b)))
+				}
+			}
+		}
+		return Plan{}, faults.New(faults.CapacityBudgetExceeded,
+			"no plan keeps the capacity budget: %s; add capacity, lower minHealthyPercent, or set \"allowBelowBudget\": true to maintain them one at a time",
+			strings.Join(why, "; "))
+	}
+	for len(fits) > 0 {
+		out := map[string]int{}
+		var wave, rest []string
+		for _, id := range fits {
+			if len(wave) < b.MaxConcurrency && referenceFitsIn(cost[id], out, groups) {
+				wave = append(wave, id)
+				for arn, n := range cost[id] {
+					out[arn] += n
+				}
+			} else {
+				rest = append(rest, id)
+			}
+		}
+		plan.Waves = append(plan.Waves, Wave{InstanceIDs: wave})
+		fits = rest
+	}
+	for _, id := range tooBig {
+		plan.Waves = append(plan.Waves, Wave{InstanceIDs: []string{id}, BelowBudget: true})
+	}
+	return plan, nil
+}
+
+func referenceFitsIn(cost, out map[string]int, groups map[string]*Group) bool {
+	for arn, n := range cost {
+		if out[arn]+n > groups[arn].MaxOut {
+			return false
+		}
+	}
+	return true
+}
+
+func referenceSortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// TestPlanWavesMatchesReference plans seeded random fleets with PlanWaves and with the
+// reference planner and wants the same plan, or the same error, from both.
+func TestPlanWavesMatchesReference(t *testing.T) {
+	const cases = 5000
+	states := []string{"healthy", "healthy", "healthy", "unhealthy", "draining"}
+	id := ids(0, 303)
+	var planned, multiWave, belowBudget, failed int
+	for seed := range uint64(cases) {
+		r := rand.New(rand.NewPCG(seed, 0x5eed))
+		groups := make([]string, 1+r.IntN(6))
+		for g := range groups {
+			// Names not in the order of first registration: the refusal sorts by ARN.
+			groups[g] = fmt.Sprintf("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/g%d/%016x", r.IntN(100), g)
+		}
+		n := 1 + r.IntN(40)
+		if seed%10 == 0 {
+			n = 1 + r.IntN(300)
+		}
+		var targets []Target
+		var instances []string
+		for i := range n {
+			// Each instance in one group or several, on one to three ports of each.
+			in := r.Perm(len(groups))[:1+r.IntN(min(3, len(groups)))]
+			for _, g := range in {
+				ports := 1
+				if r.IntN(5) == 0 {
+					ports += 1 + r.IntN(2)
+				}
+				for p := range ports {
+					targets = append(targets, Target{GroupARN: groups[g], InstanceID: id[i], Port: int32(80 + p), State: states[r.IntN(len(states))]})
+				}
+			}
+			if r.IntN(8) != 0 { // the rest of the fleet is not in the rollout
+				instances = append(instances, id[i])
+			}
+			if r.IntN(20) == 0 {
+				instances = append(instances, id[i]) // twice
+			}
+		}
+		if r.IntN(50) == 0 {
+			instances = append(instances, id[n+r.IntN(3)]) // not registered
+		}
+		r.Shuffle(len(targets), func(i, j int) { targets[i], targets[j] = targets[j], targets[i] })
+		r.Shuffle(len(instances), func(i, j int) { instances[i], instances[j] = instances[j], instances[i] })
+		b := Budget{
+			MaxConcurrency:    1 + r.IntN(50),
+			MinHealthyPercent: r.IntN(101),
+			AllowLastTarget:   r.IntN(2) == 0,
+			AllowBelowBudget:  r.IntN(2) == 0,
+		}
+		if r.IntN(4) == 0 {
+			b.MaxConcurrency = 1 + r.IntN(3)
+		}
+		if r.IntN(50) == 0 {
+			b.MaxConcurrency = math.MaxInt // no limit
+		}
+		if r.IntN(100) == 0 {
+			b.MaxConcurrency = 0 // invalid
+		}
+		if r.IntN(100) == 0 {
+			b.MinHealthyPercent = 101 // invalid
+		}
+
+		got, err := PlanWaves(targets, slices.Clone(instances), b)
+		want, wantErr := referencePlanWaves(targets, slices.Clone(instances), b)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) || faults.NameOf(err) != faults.NameOf(wantErr) {
+			t.Fatalf("seed %d: error %v\nwant %v", seed, err, wantErr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("seed %d: budget %+v\nplan %+v\nwant %+v", seed, b, got, want)
+		}
+		switch {
+		case err != nil:
+			failed++
+		default:
+			planned++
+			if n <= 40 { // assertBudget is quadratic
+				assertBudget(t, targets, got, b)
+			}
+			if len(got.Waves) > 1 {
+				multiWave++
+			}
+			if len(got.Waves) > 0 && got.Waves[len(got.Waves)-1].BelowBudget {
+				belowBudget++
+			}
+		}
+	}
+	t.Logf("%d cases: %d planned (%d in several waves, %d with waves below budget), %d refused", cases, planned, multiWave, belowBudget, failed)
+	if multiWave < cases/4 || belowBudget < cases/20 || failed < cases/20 {
+		t.Errorf("the random inputs cover too little: %d in several waves, %d below budget, %d refused", multiWave, belowBudget, failed)
 	}
 }
