@@ -96,6 +96,7 @@ const (
 	TopicARN                = "arn:aws:sns:" + awsapi.Region + ":" + awsapi.Account + ":drainpipe"
 	InstanceStateMachineARN = "arn:aws:states:" + awsapi.Region + ":" + awsapi.Account + ":stateMachine:drainpipe-maintain-instance"
 	FleetStateMachineARN    = "arn:aws:states:" + awsapi.Region + ":" + awsapi.Account + ":stateMachine:drainpipe-maintain-fleet"
+	RestoreStateMachineARN  = "arn:aws:states:" + awsapi.Region + ":" + awsapi.Account + ":stateMachine:drainpipe-restore-execution"
 )
 
 // Lab is a running lab.
@@ -117,13 +118,14 @@ type Lab struct {
 	dir  string
 	byID map[string]*instance.Instance
 
-	mu        sync.Mutex
-	tags      map[string]map[string]string
-	unmanaged map[string]bool
+	mu          sync.Mutex
+	tags        map[string]map[string]string
+	unmanaged   map[string]bool
+	undelivered []error
 }
 
 // Start builds and starts a lab. Close it when done.
-func Start(cfg Config) (l *Lab, err error) {
+func Start(cfg Config) (_ *Lab, err error) {
 	if cfg.Instances < 1 || cfg.Instances > 250*250 {
 		return nil, fmt.Errorf("lab: %d instances; 1 to 62500", cfg.Instances)
 	}
@@ -134,7 +136,7 @@ func Start(cfg Config) (l *Lab, err error) {
 			return nil, err
 		}
 	}
-	l = &Lab{Config: cfg, Clock: clock.New(cfg.Scale), byID: map[string]*instance.Instance{},
+	l := &Lab{Config: cfg, Clock: clock.New(cfg.Scale), byID: map[string]*instance.Instance{},
 		tags: map[string]map[string]string{}, unmanaged: map[string]bool{}}
 	defer func() {
 		if err != nil {
@@ -177,28 +179,66 @@ func Start(cfg Config) (l *Lab, err error) {
 	for _, f := range functions.All {
 		l.SFN.Values[functions.Placeholder(f.Name)] = awsapi.FunctionARN(f.Name)
 	}
-	if l.API, err = awsapi.Start(awsapi.Backends{ELB: l.LB, SSM: l.SSM, EC2: l, DynamoDB: l.DynamoDB, SFN: l.SFN}, l.Clock.Now); err != nil {
+	if l.API, err = awsapi.Start(awsapi.Backends{ELB: l.LB, SSM: l.SSM, EC2: l, DynamoDB: l.DynamoDB, SFN: l.SFN}, l.Clock); err != nil {
 		return nil, err
 	}
 	l.SFN.Env = l.API.Env()
 	if err = l.createTables(); err != nil {
 		return nil, err
 	}
-	for name, file := range map[string]string{"drainpipe-maintain-instance": statemachine.MaintainInstance, "drainpipe-maintain-fleet": statemachine.MaintainFleet} {
+	for _, file := range []string{statemachine.MaintainInstance, statemachine.MaintainFleet, statemachine.RestoreExecution} {
 		def, err := statemachine.Definition(file)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := l.SFN.CreateStateMachine(name, def); err != nil {
+		if _, err := l.SFN.CreateStateMachine(statemachine.Name(file), def); err != nil {
 			return nil, err
 		}
 	}
+	l.SFN.OnStatusChange(l.restoreOnEnd)
 	return l, nil
+}
+
+// restoreOnEnd is the deployment's EventBridge rule: an execution of the instance or the
+// fleet state machine that ends in a status of statemachine.RestoreOn starts the restore
+// state machine with the event.
+func (l *Lab) restoreOnEnd(c sfn.StatusChange) {
+	d := c.Detail
+	if d.StateMachineARN != InstanceStateMachineARN && d.StateMachineARN != FleetStateMachineARN || !slices.Contains(statemachine.RestoreOn, d.Status) {
+		return
+	}
+	if _, err := l.SFN.StartExecution(RestoreStateMachineARN, "", c.JSON(), ""); err != nil {
+		l.mu.Lock()
+		l.undelivered = append(l.undelivered, fmt.Errorf("restoring after %s: %w", d.ExecutionARN, err))
+		l.mu.Unlock()
+	}
+}
+
+// Undelivered lists the status change events the lab could not deliver to the restore
+// state machine (none, unless the lab is closing).
+func (l *Lab) Undelivered() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.undelivered)
 }
 
 // startInstances starts the instances on a /16 of loopback addresses picked at random,
 // 127.X.Y.Z, so that labs running side by side (parallel tests) do not collide.
 func (l *Lab) startInstances() error {
+	var err error
+	for range 8 { // another lab may hold the /16 picked: pick again
+		if err = l.startInstancesOn(); err == nil {
+			return nil
+		}
+		for _, inst := range l.Instances {
+			inst.Stop()
+		}
+		l.Instances, l.byID = nil, map[string]*instance.Instance{}
+	}
+	return err
+}
+
+func (l *Lab) startInstancesOn() error {
 	var b [10]byte
 	_, _ = rand.Read(b[:])
 	x := 1 + int(b[0])%250

@@ -20,7 +20,18 @@ const (
 	MaintainInstance = "maintain-instance.asl.json"
 	// MaintainFleet is the fleet state machine; it runs MaintainInstance per instance.
 	MaintainFleet = "maintain-fleet.asl.json"
+	// RestoreExecution puts back what an ended execution of the other two held; EventBridge
+	// starts it with their status change events whose status is in RestoreOn.
+	RestoreExecution = "restore-execution.asl.json"
 )
+
+// RestoreOn are the execution statuses after which RestoreExecution runs: every end but
+// success, since Step Functions runs no Catch when it stops or times out an execution,
+// nor for an error past the Catch (States.DataLimitExceeded, States.Runtime).
+var RestoreOn = []string{"FAILED", "TIMED_OUT", "ABORTED"}
+
+// Name is the state machine's name in a deployment: drainpipe-maintain-instance, ...
+func Name(file string) string { return "drainpipe-" + strings.TrimSuffix(file, ".asl.json") }
 
 // Resources are the placeholders that stand for something other than a function's ARN;
 // the deployment provides each.

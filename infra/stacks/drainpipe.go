@@ -47,7 +47,10 @@ type Drainpipe struct {
 	// StateMachine maintains one instance; Fleet runs rollouts of it.
 	StateMachine awsstepfunctions.StateMachine
 	Fleet        awsstepfunctions.StateMachine
-	Topic        awssns.Topic
+	// Restore puts back what an execution of the other two held when it ends without its
+	// own rollback (stopped, timed out, failed outside a Catch).
+	Restore awsstepfunctions.StateMachine
+	Topic   awssns.Topic
 	// Capacity holds the reservations and the rollouts' leases (package capacity).
 	Capacity awsdynamodb.Table
 }
@@ -102,6 +105,8 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 	d.StateMachine = stateMachine(stack, logs, "MaintainInstance", statemachine.MaintainInstance, values, d.Functions)
 	values["MaintainInstanceStateMachineArn"] = d.StateMachine.StateMachineArn()
 	d.Fleet = stateMachine(stack, logs, "MaintainFleet", statemachine.MaintainFleet, values, d.Functions)
+	d.Restore = stateMachine(stack, logs, "Restore", statemachine.RestoreExecution, values, d.Functions)
+	restoreOnEnd(stack, d.Restore, d.StateMachine, d.Fleet)
 	// The fleet runs each instance as a child execution (startExecution.sync:2): it may
 	// start the instance state machine, follow and stop its executions, and use the rule
 	// Step Functions manages to hear of their end.
@@ -115,7 +120,7 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 		Resources: jsii.Strings(fmt.Sprintf("arn:%s:events:%s:%s:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule", *stack.Partition(), *stack.Region(), *stack.Account())),
 	}))
 
-	notifyFailures(stack, d.Topic, d.StateMachine, d.Fleet)
+	notifyFailures(stack, d.Topic, d.StateMachine, d.Fleet, d.Restore)
 	schedules(stack, s, d.Fleet)
 	dashboard(stack, s, d.StateMachine, d.Fleet)
 
@@ -268,6 +273,37 @@ func notifyFailures(stack awscdk.Stack, t awssns.Topic, machines ...awsstepfunct
 		*awsevents.EventField_FromPath(jsii.String("$.detail.error")), *awsevents.EventField_FromPath(jsii.String("$.detail.cause")),
 		*stack.Region(), *stack.Region(), *awsevents.EventField_FromPath(jsii.String("$.detail.executionArn")))
 	rule.AddTarget(awseventstargets.NewSnsTopic(t, &awseventstargets.SnsTopicProps{Message: awsevents.RuleTargetInput_FromText(jsii.String(message))}))
+}
+
+// restoreOnEnd starts the restore state machine with the status change event of every
+// execution of the given state machines that ends in a status of statemachine.RestoreOn,
+// retrying delivery and keeping what cannot be delivered in a dead-letter queue.
+func restoreOnEnd(stack awscdk.Stack, restore awsstepfunctions.StateMachine, machines ...awsstepfunctions.StateMachine) {
+	var arns []*string
+	for _, sm := range machines {
+		arns = append(arns, sm.StateMachineArn())
+	}
+	rule := awsevents.NewRule(stack, jsii.String("RestoreOnEnd"), &awsevents.RuleProps{
+		Description: jsii.String("drainpipe executions that ended without their own rollback: put back what they held"),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.states"),
+			DetailType: jsii.Strings("Step Functions Execution Status Change"),
+			Detail:     &map[string]any{"status": statemachine.RestoreOn, "stateMachineArn": arns},
+		},
+	})
+	dlq := awssqs.NewQueue(stack, jsii.String("RestoreDeadLetters"), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SQS3"), Reason: jsii.String("this queue is the restore rule's dead-letter queue"),
+	}}, nil)
+	rule.AddTarget(awseventstargets.NewSfnStateMachine(restore, &awseventstargets.SfnStateMachineProps{
+		DeadLetterQueue: dlq,
+		RetryAttempts:   jsii.Number(185),
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(24)),
+	}))
 }
 
 // schedules: one EventBridge Scheduler schedule per configured entry, with a retry

@@ -76,6 +76,14 @@ var Functions = []Function{
 			statement([]string{"kms:GenerateDataKey", "kms:Decrypt"}, []string{*e.TopicKeyARN}, nil),
 		}
 	}},
+	{Name: "restore-execution", MemoryMB: 128, TimeoutSeconds: 60, Statements: func(e Env) []awsiam.PolicyStatement {
+		return append(writeELB("elasticloadbalancing:RegisterTargets")(e),
+			statement([]string{"ssm:ListCommands", "ssm:CancelCommand"}, []string{"*"}, nil),
+			e.capacity([]string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, "instance#*", "group#*", "lease#*"),
+			statement([]string{"sns:Publish"}, []string{*e.TopicARN}, nil),
+			statement([]string{"kms:GenerateDataKey", "kms:Decrypt"}, []string{*e.TopicKeyARN}, nil),
+		)
+	}, WildcardReason: "ssm:ListCommands does not support resource-level permissions and ssm:CancelCommand names a command id, which IAM cannot scope; it cancels only drainpipe's own commands on the instance it restores"},
 }
 
 // Env is what a function's IAM statements may refer to.

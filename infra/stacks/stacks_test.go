@@ -130,11 +130,14 @@ func TestFunctionsMatchTheRegistry(t *testing.T) {
 func TestEveryPlaceholderResolvesToAFunction(t *testing.T) {
 	s := synth(t)
 	machines := resources(s.drainpipe, "AWS::StepFunctions::StateMachine")
-	if len(machines) != 2 {
-		t.Fatalf("%d state machines, want 2", len(machines))
+	if len(machines) != 3 {
+		t.Fatalf("%d state machines, want 3", len(machines))
 	}
 	fns := resources(s.drainpipe, "AWS::Lambda::Function")
-	files := map[string]string{"drainpipe-maintain-instance": statemachine.MaintainInstance, "drainpipe-maintain-fleet": statemachine.MaintainFleet}
+	files := map[string]string{}
+	for _, f := range statemachine.Names() {
+		files[statemachine.Name(f)] = f
+	}
 	for _, sm := range machines {
 		def, _ := statemachine.Definition(files[sm["StateMachineName"].(string)])
 		subs := sm["DefinitionSubstitutions"].(map[string]any)
@@ -419,6 +422,7 @@ func TestCapacityTableAccess(t *testing.T) {
 	want := map[string][]string{
 		"ReserveCapacityRole": {"instance#*", "group#*"}, "ReleaseCapacityRole": {"instance#*", "group#*"},
 		"PlanRolloutRole": {"lease#*"}, "AcquireLeasesRole": {"lease#*"}, "ReleaseLeasesRole": {"lease#*"},
+		"RestoreExecutionRole": {"instance#*", "group#*", "lease#*"},
 	}
 	seen := map[string]bool{}
 	for policy, sts := range statements(s.drainpipe) {
@@ -450,5 +454,87 @@ func TestCapacityTableAccess(t *testing.T) {
 		if !seen[r] {
 			t.Errorf("no DynamoDB statement for %s: the test saw nothing to check", r)
 		}
+	}
+}
+
+// TestRestoreOnEnd: the rule sends the status change of every instance or fleet execution
+// that ends FAILED, TIMED_OUT or ABORTED to the restore state machine, with retries and a
+// dead-letter queue.
+func TestRestoreOnEnd(t *testing.T) {
+	s := synth(t)
+	var found bool
+	for id, p := range resources(s.drainpipe, "AWS::Events::Rule") {
+		if !strings.HasPrefix(id, "RestoreOnEnd") {
+			continue
+		}
+		found = true
+		pattern := p["EventPattern"].(map[string]any)
+		detail := pattern["detail"].(map[string]any)
+		if got := list(detail["status"]); !slices.Equal(got, statemachine.RestoreOn) {
+			t.Errorf("statuses %v, want %v", got, statemachine.RestoreOn)
+		}
+		machines := strings.Join(list(detail["stateMachineArn"]), " ")
+		if !strings.Contains(machines, "MaintainInstance") || !strings.Contains(machines, "MaintainFleet") || strings.Contains(machines, "Restore") {
+			t.Errorf("the rule watches %s; want the instance and fleet state machines", machines)
+		}
+		if list(pattern["detail-type"])[0] != "Step Functions Execution Status Change" || list(pattern["source"])[0] != "aws.states" {
+			t.Errorf("pattern %v", pattern)
+		}
+		targets := p["Targets"].([]any)
+		target := targets[0].(map[string]any)
+		if ref, _ := json.Marshal(target["Arn"]); len(targets) != 1 || !strings.Contains(string(ref), `"Restore`) {
+			t.Errorf("the rule starts %s, want the restore state machine", ref)
+		}
+		if target["DeadLetterConfig"] == nil || target["RetryPolicy"] == nil {
+			t.Errorf("target %v lacks a dead-letter queue or a retry policy", target)
+		}
+	}
+	if !found {
+		t.Fatal("no RestoreOnEnd rule")
+	}
+}
+
+// TestRestoreWaitsOutTheFunctions: a stopped execution's Lambda invocations go on to
+// their end, so the restore waits longer than any function that changes something may run.
+func TestRestoreWaitsOutTheFunctions(t *testing.T) {
+	raw, _ := statemachine.Definition(statemachine.RestoreExecution)
+	var def struct {
+		StartAt string
+		States  map[string]struct {
+			Type    string
+			Seconds int
+		}
+	}
+	if err := json.Unmarshal(raw, &def); err != nil {
+		t.Fatal(err)
+	}
+	first := def.States[def.StartAt]
+	if first.Type != "Wait" {
+		t.Fatalf("the restore starts with %s, want a Wait", first.Type)
+	}
+	s := synth(t)
+	writers := 0
+	for _, f := range Functions {
+		if f.Statements == nil {
+			continue
+		}
+		writes := false
+		for _, st := range f.Statements(Env{Stack: s.stack, Settings: mustSettings(), CapacityTableARN: jsii.String("t"), TopicARN: jsii.String("t"), TopicKeyARN: jsii.String("k")}) {
+			for _, a := range *st.Actions() {
+				verb := (*a)[strings.Index(*a, ":")+1:]
+				if !strings.HasPrefix(verb, "Describe") && !strings.HasPrefix(verb, "Get") && !strings.HasPrefix(verb, "List") {
+					writes = true
+				}
+			}
+		}
+		if writes && f.Name != "restore-execution" {
+			writers++
+			if float64(first.Seconds) <= f.TimeoutSeconds {
+				t.Errorf("%s may run %v s, longer than the restore's wait of %d s", f.Name, f.TimeoutSeconds, first.Seconds)
+			}
+		}
+	}
+	if writers < 5 {
+		t.Errorf("only %d functions that change something: the test checked too little", writers)
 	}
 }

@@ -283,14 +283,16 @@ type judged struct {
 	expired []string
 }
 
-// judge reads the group's targets and its ledger and decides whether the instance may go
-// out of it. It writes nothing.
+// judge reads the group's ledger, then its targets, and decides whether the instance may
+// go out of it. It writes nothing. Read in this order, a reservation granted after the
+// ledger was read makes the grant's write fail (the version moved), and one released in
+// between is still counted as out: either way the verdict errs on the side of capacity.
 func (r Reserver) judge(ctx context.Context, req Request, arn string, now time.Time) (judged, error) {
-	tgs, err := targets.DescribeGroup(ctx, r.ELB, arn)
+	item, err := r.get(ctx, req.Table, GroupKey(arn))
 	if err != nil {
 		return judged{report: workflow.GroupCapacity{TargetGroupARN: arn}}, err
 	}
-	item, err := r.get(ctx, req.Table, GroupKey(arn))
+	tgs, err := targets.DescribeGroup(ctx, r.ELB, arn)
 	if err != nil {
 		return judged{report: workflow.GroupCapacity{TargetGroupARN: arn}}, err
 	}
@@ -328,6 +330,9 @@ func (r Reserver) grant(ctx context.Context, req Request, arn string, now, expir
 		j, err := r.judge(ctx, req, arn, now)
 		report = j.report
 		if err != nil {
+			if waitable(err) && r.moved(ctx, req.Table, arn, j) {
+				continue // judged on a ledger another execution has changed since: judge again
+			}
 			return report, err
 		}
 		var in dynamodb.UpdateItemInput
@@ -373,6 +378,16 @@ func (r Reserver) grant(ctx context.Context, req Request, arn string, now, expir
 		return report, nil
 	}
 	return report, faults.New(faults.ReservationConflict, "target group %s: %d attempts to reserve %s met concurrent reservations; retrying", workflow.GroupName(arn), attempts, id)
+}
+
+// moved reports whether the group's ledger has changed since it was judged, so that a
+// refusal always rests on one version of it (and names the holders that refused it).
+func (r Reserver) moved(ctx context.Context, table, arn string, j judged) bool {
+	item, err := r.get(ctx, table, GroupKey(arn))
+	if err != nil {
+		return false
+	}
+	return (item != nil) != j.exists || numAttr(item, attrVersion) != j.version
 }
 
 // Release gives back the execution's reservation of the instance: its entry in every
@@ -549,6 +564,25 @@ func holdsOf(item map[string]ddb.AttributeValue) map[string]Hold {
 			Since: since, ExpiresAt: time.Unix(numAttr(e.Value, ExpiryAttribute), 0)}
 	}
 	return out
+}
+
+// Reservation is an instance's reservation as the table holds it.
+type Reservation struct {
+	InstanceID    string
+	Holder        string
+	Since         time.Time
+	ExpiresAt     time.Time
+	Registrations []workflow.Registration
+}
+
+// ReservationOf reads an instance reservation item; ok is false for no item.
+func ReservationOf(item map[string]ddb.AttributeValue) (Reservation, bool) {
+	if item == nil {
+		return Reservation{}, false
+	}
+	since, _ := time.Parse(time.RFC3339Nano, strAttr(item, attrSince))
+	return Reservation{InstanceID: strAttr(item, attrInstance), Holder: strAttr(item, attrHolder), Since: since,
+		ExpiresAt: time.Unix(numAttr(item, ExpiryAttribute), 0), Registrations: registrationsOf(item)}, true
 }
 
 // registrationsOf reads an instance reservation's registrations.

@@ -25,6 +25,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/capacity"
 	"github.com/drainpipe/drainpipe/internal/command"
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/recovery"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/targets"
 	"github.com/drainpipe/drainpipe/internal/workflow"
@@ -56,6 +57,7 @@ type ELBAPI interface {
 type SSMAPI interface {
 	command.API
 	rollout.SSMAPI
+	recovery.SSMAPI
 }
 
 // EC2API is every EC2 operation the functions use.
@@ -75,7 +77,7 @@ type Function struct {
 }
 
 // All lists every function: the instance state machine's, in the order it uses them,
-// then the fleet state machine's.
+// then the fleet state machine's, then the recovery's.
 var All = []Function{
 	{"resolve-targets", func(d Deps) any {
 		return faults.Lambda("resolve-targets", targets.Resolver{API: elb(d), Token: d.Token}.Resolve)
@@ -126,6 +128,9 @@ var All = []Function{
 	}},
 	{"summarize-rollout", func(d Deps) any {
 		return faults.Lambda("summarize-rollout", rollout.Summarizer{SNS: snsClient(d), Now: d.Now}.Summarize)
+	}},
+	{"restore-execution", func(d Deps) any {
+		return faults.Lambda("restore-execution", recovery.Recoverer{ELB: elb(d), SSM: ssmClient(d), DB: dynamoDB(d), SNS: snsClient(d), Now: d.Now}.Restore)
 	}},
 }
 

@@ -18,6 +18,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 )
@@ -98,6 +99,19 @@ func (f staticSSM) CancelCommand(context.Context, *ssm.CancelCommandInput, ...fu
 	return &ssm.CancelCommandOutput{}, nil
 }
 
+// ListCommands reports the maintenance command as still running.
+func (f staticSSM) ListCommands(context.Context, *ssm.ListCommandsInput, ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error) {
+	return &ssm.ListCommandsOutput{Commands: []ssmtypes.Command{{CommandId: new("0b5c3f7e-1a2b-4c3d-8e9f-0123456789ab"),
+		Comment: new("drainpipe reboot"), Status: ssmtypes.CommandStatusInProgress}}}, nil
+}
+
+// staticSNS accepts every message.
+type staticSNS struct{}
+
+func (staticSNS) Publish(context.Context, *sns.PublishInput, ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	return &sns.PublishOutput{MessageId: new("1")}, nil
+}
+
 var (
 	allHealthy = map[string]elbtypes.TargetHealthStateEnum{inst: "healthy", "i-0aaaaaaaaaaaaaaa1": "healthy", "i-0bbbbbbbbbbbbbbb2": "healthy"}
 	draining   = map[string]elbtypes.TargetHealthStateEnum{inst: "draining", "i-0aaaaaaaaaaaaaaa1": "healthy", "i-0bbbbbbbbbbbbbbb2": "healthy"}
@@ -137,6 +151,8 @@ func TestContracts(t *testing.T) {
 		{"register-target", "ok", staticELB{allHealthy}, staticSSM{}, 0},
 		{"check-target-health", "healthy", staticELB{allHealthy}, staticSSM{}, time.Minute},
 		{"release-capacity", "released", staticELB{allHealthy}, staticSSM{}, time.Minute},
+		{"restore-execution", "released", staticELB{}, staticSSM{}, 0},
+		{"restore-execution", "nothing-held", staticELB{}, staticSSM{}, 0},
 		{"summarize", "maintained", staticELB{}, staticSSM{}, 0},
 		{"summarize", "dry-run", staticELB{}, staticSSM{}, 0},
 	}
@@ -151,7 +167,7 @@ func TestContracts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := f.Build(Deps{ELB: c.elb, SSM: c.ssm, DynamoDB: staticDynamoDB{items: tables[c.name]}, Now: func() time.Time { return at.Add(c.now) },
+			h := f.Build(Deps{ELB: c.elb, SSM: c.ssm, DynamoDB: staticDynamoDB{items: tables[c.name]}, SNS: staticSNS{}, Now: func() time.Time { return at.Add(c.now) },
 				Token: func() string { return "0123456789abcdef" }})
 			out, err := Invoke(context.Background(), h, payload)
 			golden := base + ".output.json"

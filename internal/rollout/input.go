@@ -46,6 +46,10 @@ type Input struct {
 	// LeaseSeconds is how long the rollout's lock on its groups lasts if it is never
 	// released (a crashed run). Zero means DefaultLeaseSeconds.
 	LeaseSeconds int `json:"leaseSeconds,omitempty"`
+	// CapacityWaitSeconds is how long each instance's execution waits for capacity that
+	// another execution (a console one, say) holds in its groups. Absent means
+	// DefaultCapacityWaitSeconds; 0 refuses at once, and the instance counts as failed.
+	CapacityWaitSeconds *int `json:"capacityWaitSeconds,omitempty"`
 	// DryRun plans and reports, changing nothing. (Always written: the state machine's
 	// Choice reads it.)
 	DryRun bool `json:"dryRun"`
@@ -55,6 +59,8 @@ type Input struct {
 const (
 	DefaultMinHealthyPercent = 75
 	DefaultLeaseSeconds      = 86400
+	// DefaultCapacityWaitSeconds: an hour for capacity held by other executions.
+	DefaultCapacityWaitSeconds = 3600
 	// MaintainedTag records an instance's last successful maintenance (RFC 3339).
 	MaintainedTag = "drainpipe:last-maintained"
 )
@@ -114,6 +120,9 @@ func (in Input) Validate() error {
 	if in.SkipIfMaintainedWithin != "" && !durationPattern.MatchString(in.SkipIfMaintainedWithin) {
 		add(`"skipIfMaintainedWithin" %q is not a duration such as 7d, 12h or 90m`, in.SkipIfMaintainedWithin)
 	}
+	if w := in.CapacityWaitSeconds; w != nil && (*w < 0 || *w > workflow.MaxTimeoutSeconds) {
+		add(`"capacityWaitSeconds" must be between 0 and %d, got %d`, workflow.MaxTimeoutSeconds, *w)
+	}
 	if in.LeaseSeconds < 0 {
 		add(`"leaseSeconds" must be positive, got %d`, in.LeaseSeconds)
 	}
@@ -144,10 +153,14 @@ func (in Input) Budget() Budget {
 // ChildInput is the instance state machine's input for one instance of the rollout: its
 // groups, and the floor of each.
 func (in Input) ChildInput(instanceID string, groups []string, floors map[string]int) workflow.Input {
+	wait := DefaultCapacityWaitSeconds
+	if in.CapacityWaitSeconds != nil {
+		wait = *in.CapacityWaitSeconds
+	}
 	return workflow.Input{
 		InstanceID: instanceID, TargetGroupARNs: groups, Maintenance: in.Maintenance, HealthCheck: in.HealthCheck,
 		Timeouts: in.Timeouts, PollSeconds: in.PollSeconds, AllowLastTarget: in.AllowLastTarget || in.AllowBelowBudget,
-		MinHealthyTargets: floors,
+		MinHealthyTargets: floors, CapacityWaitSeconds: wait,
 	}
 }
 

@@ -26,10 +26,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/drainpipe/drainpipe/internal/functions"
+	"github.com/drainpipe/drainpipe/lab/clock"
 	"github.com/drainpipe/drainpipe/lab/dynamodb"
 	"github.com/drainpipe/drainpipe/lab/elb"
 	"github.com/drainpipe/drainpipe/lab/sfn"
@@ -77,8 +79,9 @@ type Backends struct {
 // Server is the lab's AWS endpoint.
 type Server struct {
 	Backends
-	// Now is the clock the functions measure deadlines with.
-	Now func() time.Time
+	// Clock is the lab's time scale: the functions measure deadlines with its Now, and
+	// their SDK clients back off between retries at its scale.
+	Clock *clock.Clock
 
 	URL         string
 	srv         *http.Server
@@ -92,7 +95,7 @@ type Server struct {
 
 // Start listens on a loopback port and builds every function's handler with an AWS
 // config whose endpoint is this server.
-func Start(b Backends, now func() time.Time) (*Server, error) {
+func Start(b Backends, c *clock.Clock) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -100,7 +103,7 @@ func Start(b Backends, now func() time.Time) (*Server, error) {
 	if b.SNS == nil {
 		b.SNS = &Topics{}
 	}
-	s := &Server{Backends: b, Now: now, URL: "http://" + ln.Addr().String(), handlers: map[string]any{},
+	s := &Server{Backends: b, Clock: c, URL: "http://" + ln.Addr().String(), handlers: map[string]any{},
 		throttle: map[string]float64{}, calls: map[string]int{}}
 	if b.DynamoDB != nil {
 		if s.dynamoProxy, err = newDynamoProxy(b.DynamoDB.URL); err != nil {
@@ -114,7 +117,7 @@ func Start(b Backends, now func() time.Time) (*Server, error) {
 		return nil, err
 	}
 	for _, f := range functions.All {
-		s.handlers[f.Name] = f.Build(functions.Deps{Config: cfg, Now: now})
+		s.handlers[f.Name] = f.Build(functions.Deps{Config: cfg, Now: c.Now})
 	}
 	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
@@ -125,13 +128,31 @@ func Start(b Backends, now func() time.Time) (*Server, error) {
 func (s *Server) Close() { _ = s.srv.Close() }
 
 // Config is an AWS config for clients of this server: the standard SDK settings a
-// deployed function gets from AWS_ENDPOINT_URL, AWS_REGION and its credentials.
+// deployed function gets from AWS_ENDPOINT_URL, AWS_REGION and its credentials, and the
+// SDK's standard retryer, whose backoff between attempts lasts as long as the lab's time
+// scale makes it (like every other lab duration).
 func (s *Server) Config(ctx context.Context) (aws.Config, error) {
 	return config.LoadDefaultConfig(ctx,
 		config.WithRegion(Region),
 		config.WithBaseEndpoint(s.URL),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, "")),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.Backoff = scaledBackoff{inner: retry.NewExponentialJitterBackoff(o.MaxBackoff), clock: s.Clock}
+			})
+		}),
 	)
+}
+
+// scaledBackoff is the SDK's backoff at the lab's time scale.
+type scaledBackoff struct {
+	inner retry.BackoffDelayer
+	clock *clock.Clock
+}
+
+func (b scaledBackoff) BackoffDelay(attempt int, err error) (time.Duration, error) {
+	d, err := b.inner.BackoffDelay(attempt, err)
+	return b.clock.Real(d), err
 }
 
 // Env is the environment for a process that should reach this server through the

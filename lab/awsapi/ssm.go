@@ -28,6 +28,8 @@ func (s *Server) ssm(w http.ResponseWriter, r *http.Request) {
 		out, err = s.cancelCommand(r)
 	case "DescribeInstanceInformation":
 		out, err = s.describeInstanceInformation(r)
+	case "ListCommands":
+		out, err = s.listCommands(r)
 	default:
 		jsonError(w, http.StatusBadRequest, "UnknownOperationException", "the lab does not implement SSM "+op)
 		return
@@ -71,7 +73,7 @@ func (s *Server) sendCommand(r *http.Request) (any, error) {
 	return map[string]any{"Command": map[string]any{
 		"CommandId": id, "DocumentName": in.DocumentName, "InstanceIds": in.InstanceIds, "Parameters": in.Parameters,
 		"Comment": in.Comment, "Status": ssm.StatusPending, "StatusDetails": ssm.StatusPending,
-		"RequestedDateTime": epoch(s.Now()), "TimeoutSeconds": in.TimeoutSeconds, "TargetCount": len(in.InstanceIds),
+		"RequestedDateTime": epoch(s.Clock.Now()), "TimeoutSeconds": in.TimeoutSeconds, "TargetCount": len(in.InstanceIds),
 	}}, nil
 }
 
@@ -143,4 +145,34 @@ func (s *Server) describeInstanceInformation(r *http.Request) (any, error) {
 			"PlatformName": "Amazon Linux", "AgentVersion": "3.3.0.0", "IPAddress": inst.PrivateIP, "ResourceType": "EC2Instance"})
 	}
 	return map[string]any{"InstanceInformationList": list}, nil
+}
+
+// listCommands answers ListCommands for one instance (the lab's commands each go to one
+// instance), newest first, optionally filtered by Status.
+func (s *Server) listCommands(r *http.Request) (any, error) {
+	var in struct {
+		InstanceId string
+		Filters    []struct{ Key, Value string }
+	}
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	if in.InstanceId == "" {
+		return nil, &ssm.APIError{Code: "InvalidInstanceId", Message: "the lab lists the commands of one instance (InstanceId)"}
+	}
+	list := []map[string]any{}
+	for _, inv := range s.SSM.Commands(in.InstanceId) {
+		keep := true
+		for _, f := range in.Filters {
+			if f.Key == "Status" && f.Value != inv.Status {
+				keep = false
+			}
+		}
+		if keep {
+			list = append(list, map[string]any{"CommandId": inv.CommandID, "DocumentName": inv.DocumentName, "Comment": inv.Comment,
+				"Status": inv.Status, "StatusDetails": inv.StatusDetails, "InstanceIds": []string{inv.InstanceID},
+				"RequestedDateTime": epoch(inv.SentAt), "TargetCount": 1})
+		}
+	}
+	return map[string]any{"Commands": list}, nil
 }

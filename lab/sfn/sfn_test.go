@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/drainpipe/drainpipe/lab/awsapi"
+	"github.com/drainpipe/drainpipe/lab/clock"
 	"github.com/drainpipe/drainpipe/lab/sfn"
 )
 
@@ -25,7 +26,7 @@ func service(t *testing.T) *sfn.Service {
 		t.Fatal(err)
 	}
 	s := &sfn.Service{Tools: tools, Scale: 0.05, Region: awsapi.Region, Account: awsapi.Account, Values: map[string]string{}}
-	api, err := awsapi.Start(awsapi.Backends{SFN: s}, time.Now)
+	api, err := awsapi.Start(awsapi.Backends{SFN: s}, clock.New(s.Scale))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -214,6 +214,20 @@ func (e *Executor) CancelCommand(commandID string, instanceIDs []string) error {
 	return nil
 }
 
+// Commands lists the invocations on the instance, newest first, as ListCommands sees a
+// command sent to one instance.
+func (e *Executor) Commands(instanceID string) []Invocation {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Invocation
+	for i := len(e.sent) - 1; i >= 0; i-- {
+		if inv := e.sent[i]; inv.InstanceID == instanceID {
+			out = append(out, *inv)
+		}
+	}
+	return out
+}
+
 // Sent lists every invocation sent so far, in order.
 func (e *Executor) Sent() []Invocation {
 	e.mu.Lock()

@@ -1,0 +1,236 @@
+// Package recovery owns what happens after a drainpipe execution ends while it may hold
+// something: stopped (from the console, by a timeout, or with its parent), or failed
+// outside a Catch. Step Functions runs no Catch then, so its status change event
+// (EventBridge, through the restore-execution state machine) brings the execution here.
+//
+// For an instance execution, a reservation it still holds (package capacity) is the
+// record that its instance may be out of service: recovery stops drainpipe's command still
+// running on the instance, registers the instance again on its exact ports, releases the
+// reservation and says so on the notification topic. For a rollout it releases the leases
+// the rollout holds and notifies. Every step is idempotent, so a repeated event, or the
+// execution's own rollback having done it already, changes nothing.
+package recovery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/drainpipe/drainpipe/internal/capacity"
+	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/rollout"
+	"github.com/drainpipe/drainpipe/internal/targets"
+	"github.com/drainpipe/drainpipe/internal/workflow"
+)
+
+// SSMAPI is the part of the SSM client recovery uses.
+type SSMAPI interface {
+	ListCommands(ctx context.Context, in *ssm.ListCommandsInput, opts ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error)
+	CancelCommand(ctx context.Context, in *ssm.CancelCommandInput, opts ...func(*ssm.Options)) (*ssm.CancelCommandOutput, error)
+}
+
+// Recoverer puts back what ended executions held.
+type Recoverer struct {
+	ELB targets.RegistrarAPI
+	SSM SSMAPI
+	DB  capacity.DynamoDBAPI
+	SNS rollout.PublisherAPI
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Request is the input of restore-execution: the status change event, and where the
+// deployment keeps its capacity table and notification topic.
+type Request struct {
+	Event    Event  `json:"event"`
+	Table    string `json:"table"`
+	TopicARN string `json:"topicArn"`
+}
+
+// Event is EventBridge's "Step Functions Execution Status Change" event, the part read.
+type Event struct {
+	DetailType string `json:"detail-type"`
+	Detail     struct {
+		ExecutionARN    string  `json:"executionArn"`
+		StateMachineARN string  `json:"stateMachineArn"`
+		Name            string  `json:"name"`
+		Status          string  `json:"status"`
+		Input           string  `json:"input"`
+		Error           *string `json:"error"`
+		Cause           *string `json:"cause"`
+	} `json:"detail"`
+}
+
+// Report says what was put back.
+type Report struct {
+	ExecutionARN string `json:"executionArn"`
+	Status       string `json:"status"`
+	// InstanceID, Registrations and Cancelled: an instance execution's instance, the
+	// registrations made again and the commands stopped.
+	InstanceID    string                  `json:"instanceId,omitempty"`
+	Registrations []workflow.Registration `json:"registrations,omitempty"`
+	Cancelled     []string                `json:"cancelledCommands,omitempty"`
+	// Released is the reservation's release; LeasesReleased a rollout's groups.
+	Released       *workflow.Released `json:"released,omitempty"`
+	LeasesReleased []string           `json:"leasesReleased,omitempty"`
+	// Text is the notification, empty when nothing was held.
+	Text string `json:"text,omitempty"`
+}
+
+// Restore puts back what the ended execution held.
+func (r Recoverer) Restore(ctx context.Context, req Request) (Report, error) {
+	d := req.Event.Detail
+	if d.ExecutionARN == "" || req.Table == "" {
+		return Report{}, faults.New(faults.InvalidInput, "restore-execution needs event.detail.executionArn and table")
+	}
+	rep := Report{ExecutionARN: d.ExecutionARN, Status: d.Status}
+	var in struct {
+		InstanceID      string   `json:"instanceId"`
+		TargetGroupARNs []string `json:"targetGroupArns"`
+	}
+	if err := json.Unmarshal([]byte(d.Input), &in); err != nil {
+		return Report{}, faults.New(faults.InvalidInput, "the input of %s is not JSON: %v", d.ExecutionARN, err)
+	}
+	var err error
+	switch {
+	case in.InstanceID != "":
+		err = r.restoreInstance(ctx, req, in.InstanceID, &rep)
+	case len(in.TargetGroupARNs) > 0:
+		err = r.releaseLeases(ctx, req, in.TargetGroupARNs, &rep)
+	default:
+		return rep, nil // not an execution of drainpipe's: nothing to do
+	}
+	if err != nil {
+		return Report{}, err
+	}
+	if rep.Text != "" && req.TopicARN != "" {
+		subject := "drainpipe restored after " + strings.ToLower(d.Status)
+		if _, err := r.SNS.Publish(ctx, &sns.PublishInput{TopicArn: &req.TopicARN, Subject: &subject, Message: &rep.Text}); err != nil {
+			return Report{}, fmt.Errorf("notifying %s: %w", req.TopicARN, err)
+		}
+	}
+	return rep, nil
+}
+
+// restoreInstance puts the instance back if the execution still holds its reservation.
+func (r Recoverer) restoreInstance(ctx context.Context, req Request, instanceID string, rep *Report) error {
+	d := req.Event.Detail
+	rep.InstanceID = instanceID
+	regs, held, err := r.reservation(ctx, req.Table, instanceID, d.ExecutionARN)
+	if err != nil || !held {
+		return err
+	}
+	// The reservation makes this execution the instance's only maintainer: any drainpipe
+	// command still running there is its own. Stop it before the instance takes traffic.
+	if rep.Cancelled, err = r.cancelCommands(ctx, instanceID); err != nil {
+		return err
+	}
+	s := workflow.State{Plan: workflow.Plan{InstanceID: instanceID, Registrations: regs}}
+	if _, err := (targets.Registrar{API: r.ELB, Now: r.Now}).Register(ctx, s); err != nil {
+		return err // keep the reservation: the instance may still be out
+	}
+	rep.Registrations = regs
+	released, err := capacity.Reserver{DB: r.DB, Now: r.Now}.Release(ctx, capacity.Request{State: s, Execution: d.ExecutionARN, Table: req.Table})
+	if err != nil {
+		return err
+	}
+	rep.Released = &released
+	var where []string
+	for _, reg := range regs {
+		where = append(where, fmt.Sprintf("%s:%d", workflow.GroupName(reg.TargetGroupARN), reg.Port))
+	}
+	rep.Text = fmt.Sprintf("drainpipe execution %s ended %s%s while it held instance %s out of service. Registered it again on %s; its capacity reservation is released.",
+		d.ExecutionARN, d.Status, errorNote(req.Event), instanceID, strings.Join(where, ", "))
+	if len(rep.Cancelled) > 0 {
+		rep.Text += " Cancelled its running command(s) " + strings.Join(rep.Cancelled, ", ") + "."
+	}
+	return nil
+}
+
+// reservation reads the instance's reservation and whether the execution holds it.
+func (r Recoverer) reservation(ctx context.Context, table, instanceID, execution string) ([]workflow.Registration, bool, error) {
+	out, err := r.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: ptr(true),
+		Key: map[string]ddb.AttributeValue{capacity.PartitionKey: &ddb.AttributeValueMemberS{Value: capacity.InstanceKey(instanceID)}}})
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the reservation of %s: %w", instanceID, err)
+	}
+	res, ok := capacity.ReservationOf(out.Item)
+	if !ok || res.Holder != execution {
+		return nil, false, nil
+	}
+	return res.Registrations, true, nil
+}
+
+// cancelCommands cancels drainpipe's commands still pending or running on the instance.
+func (r Recoverer) cancelCommands(ctx context.Context, instanceID string) ([]string, error) {
+	out, err := r.SSM.ListCommands(ctx, &ssm.ListCommandsInput{InstanceId: &instanceID})
+	if err != nil {
+		return nil, fmt.Errorf("listing the commands on %s: %w", instanceID, err)
+	}
+	var cancelled []string
+	for _, c := range out.Commands {
+		if c.CommandId == nil || c.Comment == nil || !strings.HasPrefix(*c.Comment, "drainpipe ") || !running(c.Status) {
+			continue
+		}
+		_, err := r.SSM.CancelCommand(ctx, &ssm.CancelCommandInput{CommandId: c.CommandId, InstanceIds: []string{instanceID}})
+		var gone *ssmtypes.InvalidCommandId
+		if err != nil && !errors.As(err, &gone) {
+			return nil, fmt.Errorf("cancelling command %s on %s: %w", *c.CommandId, instanceID, err)
+		}
+		cancelled = append(cancelled, *c.CommandId)
+	}
+	return cancelled, nil
+}
+
+func running(s ssmtypes.CommandStatus) bool {
+	return s == ssmtypes.CommandStatusPending || s == ssmtypes.CommandStatusInProgress
+}
+
+// releaseLeases releases the leases a rollout holds on its groups.
+func (r Recoverer) releaseLeases(ctx context.Context, req Request, groups []string, rep *Report) error {
+	d := req.Event.Detail
+	released, err := rollout.Locker{API: r.DB, Now: r.Now}.Release(ctx, rollout.State{LeaseTable: req.Table, ExecutionARN: d.ExecutionARN,
+		Input: rollout.Input{TargetGroupARNs: groups}})
+	if err != nil {
+		return err
+	}
+	slices.Sort(released)
+	rep.LeasesReleased = released
+	if len(released) == 0 {
+		return nil
+	}
+	var names []string
+	for _, arn := range released {
+		names = append(names, workflow.GroupName(arn))
+	}
+	rep.Text = fmt.Sprintf("drainpipe rollout %s ended %s%s. Released its lease(s) on %s. Its running instance executions were stopped with it; each one's instance is registered again by its own recovery.",
+		d.ExecutionARN, d.Status, errorNote(req.Event), strings.Join(names, ", "))
+	return nil
+}
+
+func errorNote(e Event) string {
+	if e.Detail.Error == nil || *e.Detail.Error == "" {
+		return ""
+	}
+	note := " (" + *e.Detail.Error
+	if e.Detail.Cause != nil && *e.Detail.Cause != "" {
+		cause := *e.Detail.Cause
+		if len(cause) > 300 {
+			cause = cause[:300] + "..."
+		}
+		note += ": " + cause
+	}
+	return note + ")"
+}
+
+func ptr[T any](v T) *T { return &v }

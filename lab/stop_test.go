@@ -1,0 +1,274 @@
+package lab_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/drainpipe/drainpipe/lab"
+	"github.com/drainpipe/drainpipe/lab/elb"
+	"github.com/drainpipe/drainpipe/lab/sfn"
+	"github.com/drainpipe/drainpipe/lab/traffic"
+)
+
+// twoGroups: web (8080) holds instances 0-2; api (9090) holds 0 on port 9091, and 1, 2.
+func twoGroups() lab.Config {
+	cfg := lab.Demo()
+	cfg.Groups = append(cfg.Groups, lab.GroupSpec{Name: "api", Port: 9090, HealthCheck: lab.PostHealthCheck, DeregistrationDelaySeconds: 20,
+		Members: []lab.Member{{Instance: 0, Port: 9091}, {Instance: 1}, {Instance: 2}}})
+	return cfg
+}
+
+// withTraffic runs requests through every group until the returned stop is called, which
+// returns the totals per group.
+func withTraffic(l *lab.Lab) (stop func() []traffic.Totals) {
+	var gens []*traffic.Generator
+	for _, url := range l.URLs {
+		g := &traffic.Generator{URL: url, Rate: 100, Clients: 16}
+		g.Start(context.Background())
+		gens = append(gens, g)
+	}
+	return func() []traffic.Totals {
+		var out []traffic.Totals
+		for _, g := range gens {
+			g.Stop()
+			_, phases := g.Phases()
+			out = append(out, phases[""])
+		}
+		return out
+	}
+}
+
+// restoresOf waits for the restore executions that the end of the execution started and
+// returns them; there must be at least one.
+func restoresOf(t *testing.T, l *lab.Lab, arn string) []sfn.Result {
+	t.Helper()
+	var results []sfn.Result
+	err := l.WaitUntil(context.Background(), 300*time.Second, func() bool {
+		results = nil
+		for _, d := range l.SFN.List(lab.RestoreStateMachineARN, "") {
+			var ev struct {
+				Detail struct {
+					ExecutionARN string `json:"executionArn"`
+				} `json:"detail"`
+			}
+			if json.Unmarshal(d.Input, &ev) != nil || ev.Detail.ExecutionARN != arn {
+				continue
+			}
+			if d.Status == sfn.StatusRunning {
+				return false
+			}
+			res, _ := l.SFN.Wait(context.Background(), d.ARN)
+			results = append(results, res)
+		}
+		return len(results) > 0
+	})
+	if err != nil {
+		t.Fatalf("no restore of %s ended: %v", arn, err)
+	}
+	return results
+}
+
+// assertBack: every registration of the configuration is there again, on its exact port,
+// and healthy; no reservation is left.
+func assertBack(t *testing.T, l *lab.Lab, cfg lab.Config) {
+	t.Helper()
+	if err := l.WaitAllHealthy(context.Background(), 120*time.Second); err != nil {
+		t.Error(err)
+	}
+	for gi, g := range cfg.Groups {
+		got := l.Registrations()[g.Name]
+		for _, m := range g.Members {
+			port := m.Port
+			if port == 0 {
+				port = g.Port
+			}
+			id := l.Instances[m.Instance].ID
+			if !slices.ContainsFunc(got, func(th elb.TargetHealth) bool {
+				return th.ID == id && int(th.Port) == port && th.State == elb.StateHealthy
+			}) {
+				t.Errorf("%s is not back, healthy, in %s on port %d: %+v", id, cfg.Groups[gi].Name, port, got)
+			}
+		}
+		if len(got) != len(g.Members) {
+			t.Errorf("%s has %d registrations, want %d: %+v", g.Name, len(got), len(g.Members), got)
+		}
+	}
+	if held := capacityItems(l, "instance#"); len(held) != 0 {
+		t.Errorf("reservations left: %v", held)
+	}
+	for _, g := range capacityItems(l, "group#") {
+		if out, _ := g["out"].(*ddbtypes.AttributeValueMemberM); out != nil && len(out.Value) != 0 {
+			t.Errorf("a group ledger still holds %d instance(s): %v", len(out.Value), out.Value)
+		}
+	}
+}
+
+// TestStoppedExecutionIsRestored: an instance execution stopped in each phase after its
+// deregistration (no Catch runs) has its instance registered again on its exact ports by
+// the restore state machine, its reservation released and a notification saying so; the
+// clients lose no request.
+func TestStoppedExecutionIsRestored(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	for _, phase := range []struct{ name, state string }{
+		{"draining", "CheckDrain"}, {"maintenance", "WaitForMaintenance"},
+		{"health check", "WaitForHealthCheck"}, {"returning", "WaitForFirstHealthCheck"},
+	} {
+		t.Run(phase.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := twoGroups()
+			l := startLab(t, cfg)
+			stop := withTraffic(l)
+			input := map[string]any{"instanceId": l.Instances[0].ID, "maintenance": map[string]any{"action": "reboot"}, "pollSeconds": 2,
+				"healthCheck": map[string]any{"commands": []string{"curl -fsS http://${INSTANCE_IP:-localhost}:8080/"}}}
+			name := "stop-" + strings.ReplaceAll(phase.name, " ", "-")
+			arn := strings.Replace(lab.InstanceStateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
+			stopped := make(chan struct{})
+			cancel := l.SFN.Subscribe(func(e sfn.Event) {
+				if e.ExecutionARN == arn && e.Type == "StateEntered" && e.Name == phase.state {
+					select {
+					case <-stopped:
+					default:
+						close(stopped)
+						_ = l.SFN.StopExecution(arn, "Operator", "stopped by the test in "+phase.name)
+					}
+				}
+			})
+			defer cancel()
+			payload, _ := json.Marshal(input)
+			if _, err := l.SFN.StartExecution(lab.InstanceStateMachineARN, name, payload, ""); err != nil {
+				t.Fatal(err)
+			}
+			res, err := l.SFN.Wait(context.Background(), arn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != sfn.StatusAborted || slices.Contains(res.States, "RestoreTarget") {
+				t.Fatalf("%s, states %v: want ABORTED in %s with no rollback of its own", res.Status, res.States, phase.state)
+			}
+			restores := restoresOf(t, l, arn)
+			if len(restores) != 1 || !restores[0].Succeeded {
+				t.Fatalf("restores %+v", restores)
+			}
+			var rep struct {
+				Registrations []struct {
+					TargetGroupArn string `json:"targetGroupArn"`
+					Port           int    `json:"port"`
+				} `json:"registrations"`
+				Released struct{ Instance bool } `json:"released"`
+			}
+			_ = json.Unmarshal(restores[0].Output, &rep)
+			if len(rep.Registrations) != 2 || !rep.Released.Instance {
+				t.Errorf("restore output %s", restores[0].Output)
+			}
+			assertBack(t, l, cfg)
+			_ = l.Clock.Sleep(context.Background(), 5*time.Second)
+			for i, tot := range stop() {
+				if tot.Failed() != 0 {
+					t.Errorf("group %d: %d of %d requests lost: %v", i, tot.Failed(), tot.Requests, tot.Codes)
+				}
+			}
+			msgs := l.API.SNS.Messages()
+			if len(msgs) != 1 || !strings.Contains(msgs[0].Body, "Registered it again on hello-world:8080, api:9091") {
+				t.Errorf("notifications %+v", msgs)
+			}
+		})
+	}
+}
+
+// TestStoppedFleetIsRestored: a fleet stopped mid-wave stops its child executions; each
+// child's instance is registered again, the rollout's leases and the children's
+// reservations are released, and the notifications say so.
+func TestStoppedFleetIsRestored(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	cfg := lab.Demo()
+	cfg.Instances = 6
+	cfg.Groups[0].Members = []lab.Member{{0, 0}, {1, 0}, {2, 0}, {3, 0}, {4, 0}, {5, 0}}
+	l := startLab(t, cfg)
+	stop := withTraffic(l)
+	arn := strings.Replace(lab.FleetStateMachineARN, ":stateMachine:", ":execution:", 1) + ":stopped-fleet"
+	inMaintenance := map[string]bool{}
+	stopped := make(chan struct{})
+	cancel := l.SFN.Subscribe(func(e sfn.Event) {
+		if e.Root != arn || e.Type != "StateEntered" || e.Name != "WaitForMaintenance" {
+			return
+		}
+		inMaintenance[e.InstanceID] = true
+		if len(inMaintenance) == 2 {
+			select {
+			case <-stopped:
+			default:
+				close(stopped)
+				_ = l.SFN.StopExecution(arn, "Operator", "stopped mid-wave by the test")
+			}
+		}
+	})
+	defer cancel()
+	payload, _ := json.Marshal(fleetInput(l, map[string]any{"maxConcurrency": 2, "minHealthyPercent": 50}))
+	if _, err := l.SFN.StartExecution(lab.FleetStateMachineARN, "stopped-fleet", payload, ""); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.SFN.Wait(context.Background(), arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != sfn.StatusAborted {
+		t.Fatalf("the fleet ended %s, want ABORTED", res.Status)
+	}
+	if r := restoresOf(t, l, arn); len(r) != 1 || !r[0].Succeeded || !strings.Contains(string(r[0].Output), "leasesReleased") {
+		t.Errorf("the fleet's restore: %+v", r)
+	}
+	var children []string
+	for _, d := range l.SFN.List(lab.InstanceStateMachineARN, "") {
+		if desc, _ := l.SFN.Describe(d.ARN); desc.Parent == arn {
+			children = append(children, d.ARN)
+			if d.Status != sfn.StatusAborted {
+				t.Errorf("child %s ended %s, want ABORTED with its parent", d.ARN, d.Status)
+			}
+		}
+	}
+	if len(children) != 2 {
+		t.Fatalf("%d children, want the wave's 2", len(children))
+	}
+	restored := 0
+	for _, c := range children {
+		for _, r := range restoresOf(t, l, c) {
+			if strings.Contains(string(r.Output), `"registrations"`) {
+				restored++
+			}
+		}
+	}
+	if restored != 2 {
+		t.Errorf("%d children's instances restored, want 2", restored)
+	}
+	assertBack(t, l, cfg)
+	if held := leaseItems(l); len(held) != 0 {
+		t.Errorf("leases left: %v", held)
+	}
+	_ = l.Clock.Sleep(context.Background(), 5*time.Second)
+	if tot := stop()[0]; tot.Failed() != 0 {
+		t.Errorf("%d of %d requests lost: %v", tot.Failed(), tot.Requests, tot.Codes)
+	}
+	var rollout, instances int
+	for _, m := range l.API.SNS.Messages() {
+		switch {
+		case strings.Contains(m.Body, "Released its lease(s) on hello-world"):
+			rollout++
+		case strings.Contains(m.Body, "Registered it again on hello-world:8080"):
+			instances++
+		}
+	}
+	if rollout != 1 || instances != 2 {
+		t.Errorf("notifications: %d for the rollout, %d for instances; want 1 and 2: %+v", rollout, instances, l.API.SNS.Messages())
+	}
+}
