@@ -21,6 +21,7 @@ import (
 
 	"github.com/drainpipe/drainpipe/internal/capacity"
 	"github.com/drainpipe/drainpipe/internal/functions"
+	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/lab/awsapi"
 	"github.com/drainpipe/drainpipe/lab/clock"
 	"github.com/drainpipe/drainpipe/lab/dynamodb"
@@ -48,6 +49,9 @@ type Config struct {
 	// Tools is the folder with the Node tools; "" finds .tools upwards from the working
 	// directory.
 	Tools string
+	// Simulated instances have no service (see instance.Instance.Simulated): for fleets of
+	// thousands, with no client traffic.
+	Simulated bool
 }
 
 // GroupSpec is a target group and its registrations.
@@ -91,8 +95,10 @@ func Realistic() Config {
 
 // Names of the lab's deployment resources.
 const (
-	// CapacityTable holds the reservations and the rollouts' leases (package capacity).
+	// CapacityTable holds the reservations and the rollouts' leases (package capacity);
+	// RolloutTable the rollouts' plans and results (package rollout).
 	CapacityTable           = "drainpipe-capacity"
+	RolloutTable            = "drainpipe-rollouts"
 	TopicARN                = "arn:aws:sns:" + awsapi.Region + ":" + awsapi.Account + ":drainpipe"
 	InstanceStateMachineARN = "arn:aws:states:" + awsapi.Region + ":" + awsapi.Account + ":stateMachine:drainpipe-maintain-instance"
 	FleetStateMachineARN    = "arn:aws:states:" + awsapi.Region + ":" + awsapi.Account + ":stateMachine:drainpipe-maintain-fleet"
@@ -174,6 +180,7 @@ func Start(cfg Config) (_ *Lab, err error) {
 	l.SFN = &sfn.Service{Tools: tools, Scale: cfg.Scale, Region: awsapi.Region, Account: awsapi.Account, Values: map[string]string{
 		"MaintainInstanceStateMachineArn": InstanceStateMachineARN,
 		"CapacityTableName":               CapacityTable,
+		"RolloutTableName":                RolloutTable,
 		"NotificationTopicArn":            TopicARN,
 	}}
 	for _, f := range functions.All {
@@ -258,6 +265,7 @@ func (l *Lab) startInstancesOn() error {
 		id := fmt.Sprintf("i-0%016x", base+uint64(k))
 		ip := fmt.Sprintf("127.%d.%d.%d", x, 1+k/250, 1+k%250)
 		inst := instance.New(id, ip, ports, l.Config.RebootSeconds, l.Clock)
+		inst.Simulated = l.Config.Simulated
 		if err := inst.Start(); err != nil {
 			return err
 		}
@@ -265,6 +273,15 @@ func (l *Lab) startInstancesOn() error {
 		l.byID[id] = inst
 	}
 	return nil
+}
+
+// Probe is the load balancer's health check of a simulated instance.
+func (l *Lab) Probe(id string) (up, ok bool) {
+	inst, found := l.byID[id]
+	if !found {
+		return false, false
+	}
+	return inst.Probe()
 }
 
 // Address is EC2's view of an instance: its private address.
@@ -282,8 +299,12 @@ func (l *Lab) Describe(ids []string) []awsapi.Instance {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []awsapi.Instance
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
 	for _, inst := range l.Instances {
-		if len(ids) > 0 && !slices.Contains(ids, inst.ID) {
+		if len(ids) > 0 && !want[inst.ID] {
 			continue
 		}
 		tags := map[string]string{"drainpipe": "enabled", "Name": "hello-world"}
@@ -380,16 +401,10 @@ func (l *Lab) createTables() error {
 		return err
 	}
 	db := awsdynamodb.NewFromConfig(cfg)
-	_, err = db.CreateTable(ctx, &awsdynamodb.CreateTableInput{
-		TableName:            aws.String(CapacityTable),
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(capacity.PartitionKey), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(capacity.PartitionKey), KeyType: ddbtypes.KeyTypeHash}},
-	})
-	if err != nil {
-		return fmt.Errorf("creating table %s: %w", CapacityTable, err)
+	if err := dynamodb.CreateTable(ctx, db, CapacityTable, capacity.PartitionKey, ""); err != nil {
+		return err
 	}
-	return nil
+	return dynamodb.CreateTable(ctx, db, RolloutTable, rollout.PartitionKey, rollout.SortKey)
 }
 
 // Items returns every item of a table (a consistent scan), for tests and views.

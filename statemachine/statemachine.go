@@ -38,6 +38,7 @@ func Name(file string) string { return "drainpipe-" + strings.TrimSuffix(file, "
 var Resources = []string{
 	"MaintainInstanceStateMachineArn", // the instance state machine, run per instance
 	"CapacityTableName",               // reservations and rollout leases (package capacity)
+	"RolloutTableName",                // rollouts' plans and results (package rollout)
 	"NotificationTopicArn",            // where rollout summaries go
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/drainpipe/drainpipe/infra/settings"
 	"github.com/drainpipe/drainpipe/internal/capacity"
 	"github.com/drainpipe/drainpipe/internal/functions"
+	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/statemachine"
 )
 
@@ -51,8 +52,9 @@ type Drainpipe struct {
 	// own rollback (stopped, timed out, failed outside a Catch).
 	Restore awsstepfunctions.StateMachine
 	Topic   awssns.Topic
-	// Capacity holds the reservations and the rollouts' leases (package capacity).
-	Capacity awsdynamodb.Table
+	// Capacity holds the reservations and the rollouts' leases (package capacity);
+	// Rollouts the rollouts' plans and results (package rollout).
+	Capacity, Rollouts awsdynamodb.Table
 }
 
 var retention = map[int]awslogs.RetentionDays{
@@ -89,12 +91,24 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
 		RemovalPolicy:                    awscdk.RemovalPolicy_DESTROY,
 	})
-	env := Env{Stack: stack, Settings: s, CapacityTableARN: d.Capacity.TableArn(), TopicARN: d.Topic.TopicArn(), TopicKeyARN: key.KeyArn()}
+	d.Rollouts = awsdynamodb.NewTable(stack, jsii.String("Rollouts"), &awsdynamodb.TableProps{
+		TableName:                        jsii.String("drainpipe-rollouts"),
+		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(rollout.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String(rollout.SortKey), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute:              jsii.String(rollout.ExpiryAttribute),
+		Encryption:                       awsdynamodb.TableEncryption_AWS_MANAGED,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
+		RemovalPolicy:                    awscdk.RemovalPolicy_DESTROY,
+	})
+	env := Env{Stack: stack, Settings: s, CapacityTableARN: d.Capacity.TableArn(), RolloutTableARN: d.Rollouts.TableArn(),
+		TopicARN: d.Topic.TopicArn(), TopicKeyARN: key.KeyArn()}
 
 	// Every placeholder's value; each state machine takes those its definition uses, and
 	// may invoke exactly the functions it names.
 	values := map[string]*string{
 		"CapacityTableName":    d.Capacity.TableName(),
+		"RolloutTableName":     d.Rollouts.TableName(),
 		"NotificationTopicArn": d.Topic.TopicArn(),
 	}
 	for _, f := range Functions {
@@ -107,13 +121,19 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 	d.Fleet = stateMachine(stack, logs, "MaintainFleet", statemachine.MaintainFleet, values, d.Functions)
 	d.Restore = stateMachine(stack, logs, "Restore", statemachine.RestoreExecution, values, d.Functions)
 	restoreOnEnd(stack, d.Restore, d.StateMachine, d.Fleet)
-	// The fleet runs each instance as a child execution (startExecution.sync:2): it may
-	// start the instance state machine, follow and stop its executions, and use the rule
-	// Step Functions manages to hear of their end.
+	// The fleet runs each instance as a child execution (startExecution.sync:2), and hands
+	// a long rollout to a new execution of itself the same way: it may start both state
+	// machines, follow and stop their executions, and use the rule Step Functions manages
+	// to hear of their end. (Its own ARN is written out: a Ref to itself would be circular.)
 	d.StateMachine.GrantStartExecution(d.Fleet)
 	d.Fleet.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("states:StartExecution"),
+		Resources: jsii.Strings(fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", *stack.Partition(), *stack.Region(), *stack.Account(),
+			statemachine.Name(statemachine.MaintainFleet))),
+	}))
+	d.Fleet.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("states:DescribeExecution", "states:StopExecution"),
-		Resources: jsii.Strings(fmt.Sprintf("arn:%s:states:%s:%s:execution:drainpipe-maintain-instance:*", *stack.Partition(), *stack.Region(), *stack.Account())),
+		Resources: jsii.Strings(env.executions(statemachine.MaintainInstance), env.executions(statemachine.MaintainFleet)),
 	}))
 	d.Fleet.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("events:PutTargets", "events:PutRule", "events:DescribeRule"),

@@ -10,6 +10,7 @@ import (
 	"github.com/drainpipe/drainpipe/infra/settings"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/workflow"
+	"github.com/drainpipe/drainpipe/statemachine"
 )
 
 // Function is how one of drainpipe's functions (internal/functions, same names) is
@@ -56,30 +57,49 @@ var Functions = []Function{
 			statement([]string{"elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
 				"ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}, []string{"*"}, nil),
 			e.capacity([]string{"dynamodb:GetItem"}, "lease#*"),
+			e.rollouts("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"),
 		}
-	}, WildcardReason: "ELB, EC2 and SSM Describe* actions do not support resource-level permissions; planning reads, never changes"},
+	}, WildcardReason: "ELB, EC2 and SSM Describe* actions do not support resource-level permissions; planning reads them, and writes only the rollout's plan"},
 	{Name: "acquire-leases", MemoryMB: 128, TimeoutSeconds: 30, Statements: func(e Env) []awsiam.PolicyStatement {
-		return []awsiam.PolicyStatement{e.capacity([]string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"}, "lease#*")}
+		return []awsiam.PolicyStatement{
+			e.capacity([]string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"}, "lease#*"),
+			e.rollouts("dynamodb:GetItem", "dynamodb:UpdateItem"),
+		}
+	}},
+	{Name: "next-wave", MemoryMB: 128, TimeoutSeconds: 30, Statements: func(e Env) []awsiam.PolicyStatement {
+		return []awsiam.PolicyStatement{
+			e.capacity([]string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"}, "lease#*"),
+			e.rollouts("dynamodb:GetItem", "dynamodb:UpdateItem"),
+		}
 	}},
 	{Name: "record-wave", MemoryMB: 128, TimeoutSeconds: 60, Statements: func(e Env) []awsiam.PolicyStatement {
-		return []awsiam.PolicyStatement{statement([]string{"ec2:CreateTags"}, []string{e.instances()}, map[string]any{
-			"StringEquals":              map[string]any{"aws:ResourceTag/" + e.Settings.InstanceTagKey: e.Settings.InstanceTagValue},
-			"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{rollout.MaintainedTag}},
-		})}
-	}},
+		return []awsiam.PolicyStatement{
+			statement([]string{"ec2:CreateTags"}, []string{e.instances()}, map[string]any{
+				"StringEquals":              map[string]any{"aws:ResourceTag/" + e.Settings.InstanceTagKey: e.Settings.InstanceTagValue},
+				"ForAllValues:StringEquals": map[string]any{"aws:TagKeys": []string{rollout.MaintainedTag}},
+			}),
+			statement([]string{"states:DescribeExecution"}, []string{e.executions(statemachine.MaintainInstance)}, nil),
+			e.rollouts("dynamodb:GetItem", "dynamodb:UpdateItem"),
+		}
+	}, WildcardReason: "the instances are scoped by the tag condition, and the executions are the instance state machine's (:*), each named after its rollout and instance"},
 	{Name: "release-leases", MemoryMB: 128, TimeoutSeconds: 30, Statements: func(e Env) []awsiam.PolicyStatement {
-		return []awsiam.PolicyStatement{e.capacity([]string{"dynamodb:DeleteItem"}, "lease#*")}
+		return []awsiam.PolicyStatement{
+			e.capacity([]string{"dynamodb:DeleteItem"}, "lease#*"),
+			e.rollouts("dynamodb:GetItem"),
+		}
 	}},
-	{Name: "summarize-rollout", MemoryMB: 128, TimeoutSeconds: 60, Statements: func(e Env) []awsiam.PolicyStatement {
+	{Name: "summarize-rollout", MemoryMB: 256, TimeoutSeconds: 60, Statements: func(e Env) []awsiam.PolicyStatement {
 		return []awsiam.PolicyStatement{
 			statement([]string{"sns:Publish"}, []string{*e.TopicARN}, nil),
 			statement([]string{"kms:GenerateDataKey", "kms:Decrypt"}, []string{*e.TopicKeyARN}, nil),
+			e.rollouts("dynamodb:Query", "dynamodb:UpdateItem"),
 		}
 	}},
 	{Name: "restore-execution", MemoryMB: 128, TimeoutSeconds: 60, Statements: func(e Env) []awsiam.PolicyStatement {
 		return append(writeELB("elasticloadbalancing:RegisterTargets")(e),
 			statement([]string{"ssm:ListCommands", "ssm:CancelCommand"}, []string{"*"}, nil),
 			e.capacity([]string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, "instance#*", "group#*", "lease#*"),
+			e.rollouts("dynamodb:GetItem", "dynamodb:UpdateItem"),
 			statement([]string{"sns:Publish"}, []string{*e.TopicARN}, nil),
 			statement([]string{"kms:GenerateDataKey", "kms:Decrypt"}, []string{*e.TopicKeyARN}, nil),
 		)
@@ -88,9 +108,19 @@ var Functions = []Function{
 
 // Env is what a function's IAM statements may refer to.
 type Env struct {
-	Stack                                   awscdk.Stack
-	Settings                                settings.Settings
-	CapacityTableARN, TopicARN, TopicKeyARN *string
+	Stack                                                    awscdk.Stack
+	Settings                                                 settings.Settings
+	CapacityTableARN, RolloutTableARN, TopicARN, TopicKeyARN *string
+}
+
+// rollouts allows the actions on the rollouts table.
+func (e Env) rollouts(actions ...string) awsiam.PolicyStatement {
+	return statement(actions, []string{*e.RolloutTableARN}, nil)
+}
+
+// executions is the ARN pattern of the executions of a state machine of the stack.
+func (e Env) executions(file string) string {
+	return fmt.Sprintf("arn:%s:states:%s:%s:execution:%s:*", *e.Stack.Partition(), *e.Stack.Region(), *e.Stack.Account(), statemachine.Name(file))
 }
 
 // capacity allows the actions on the capacity table's items whose keys match the

@@ -3,6 +3,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -159,6 +160,7 @@ func TestEveryPlaceholderResolvesToAFunction(t *testing.T) {
 				}
 			case k == "MaintainInstanceStateMachineArn" && strings.Contains(string(ref), "MaintainInstance"),
 				k == "CapacityTableName" && strings.Contains(string(ref), "Capacity"),
+				k == "RolloutTableName" && strings.Contains(string(ref), "Rollouts"),
 				k == "NotificationTopicArn" && strings.Contains(string(ref), "Notifications"):
 			default:
 				t.Errorf("%s = %s", k, ref)
@@ -301,7 +303,7 @@ func TestEachRoleHasOnlyItsOwnStatements(t *testing.T) {
 		}
 		allowed := []string{"logs:CreateLogStream", "logs:PutLogEvents"}
 		if f.Statements != nil {
-			for _, st := range f.Statements(Env{Stack: s.stack, Settings: mustSettings(), CapacityTableARN: jsii.String("t"), TopicARN: jsii.String("t"), TopicKeyARN: jsii.String("k")}) {
+			for _, st := range f.Statements(Env{Stack: s.stack, Settings: mustSettings(), CapacityTableARN: jsii.String("t"), RolloutTableARN: jsii.String("r"), TopicARN: jsii.String("t"), TopicKeyARN: jsii.String("k")}) {
 				for _, a := range *st.Actions() {
 					allowed = append(allowed, *a)
 				}
@@ -414,45 +416,67 @@ func mustSettings() settings.Settings {
 	return s
 }
 
-// TestCapacityTableAccess: every DynamoDB action is on the capacity table alone, limited
-// by dynamodb:LeadingKeys to the items its function owns: the reservation functions to
-// instance# and group# items, the lease functions to lease# items.
-func TestCapacityTableAccess(t *testing.T) {
+// TestTableAccess: every DynamoDB action is on one of the two tables, never on "*". On
+// the capacity table, dynamodb:LeadingKeys limits each function to the items it owns:
+// the reservation functions to instance# and group# items, the lease functions to lease#
+// items. The rollouts table is the fleet's and the recovery's alone.
+func TestTableAccess(t *testing.T) {
 	s := synth(t)
-	want := map[string][]string{
+	capacityKeys := map[string][]string{
 		"ReserveCapacityRole": {"instance#*", "group#*"}, "ReleaseCapacityRole": {"instance#*", "group#*"},
-		"PlanRolloutRole": {"lease#*"}, "AcquireLeasesRole": {"lease#*"}, "ReleaseLeasesRole": {"lease#*"},
+		"PlanRolloutRole": {"lease#*"}, "AcquireLeasesRole": {"lease#*"}, "NextWaveRole": {"lease#*"}, "ReleaseLeasesRole": {"lease#*"},
 		"RestoreExecutionRole": {"instance#*", "group#*", "lease#*"},
 	}
+	rollouts := []string{"PlanRolloutRole", "AcquireLeasesRole", "NextWaveRole", "RecordWaveRole", "ReleaseLeasesRole", "SummarizeRolloutRole", "RestoreExecutionRole"}
 	seen := map[string]bool{}
+	role := func(policy string, of []string) string {
+		for _, r := range of {
+			if strings.HasPrefix(policy, r) {
+				return r
+			}
+		}
+		return ""
+	}
 	for policy, sts := range statements(s.drainpipe) {
 		for _, st := range sts {
 			if !strings.HasPrefix(strings.Join(list(st["Action"]), " "), "dynamodb:") {
 				continue
 			}
-			role := ""
-			for r := range want {
-				if strings.HasPrefix(policy, r) {
-					role = r
+			res := strings.Join(list(st["Resource"]), " ")
+			switch {
+			case strings.Contains(res, "*"):
+				t.Errorf("%s: DynamoDB on %s", policy, res)
+			case strings.Contains(res, "Capacity"):
+				r := role(policy, slices.Collect(maps.Keys(capacityKeys)))
+				if r == "" {
+					t.Errorf("%s may use the capacity table: %v", policy, st["Action"])
+					continue
 				}
-			}
-			if role == "" {
-				t.Errorf("%s may use DynamoDB: %v", policy, st["Action"])
-				continue
-			}
-			seen[role] = true
-			if res := strings.Join(list(st["Resource"]), " "); !strings.Contains(res, "Capacity") || strings.Contains(res, "*") {
-				t.Errorf("%s: DynamoDB on %s, want the capacity table only", policy, res)
-			}
-			cond, _ := st["Condition"].(map[string]any)["ForAllValues:StringLike"].(map[string]any)
-			if got := list(cond["dynamodb:LeadingKeys"]); !slices.Equal(got, want[role]) {
-				t.Errorf("%s: leading keys %v, want %v", policy, got, want[role])
+				seen["capacity "+r] = true
+				cond, _ := st["Condition"].(map[string]any)
+				like, _ := cond["ForAllValues:StringLike"].(map[string]any)
+				if got := list(like["dynamodb:LeadingKeys"]); !slices.Equal(got, capacityKeys[r]) {
+					t.Errorf("%s: leading keys %v, want %v", policy, got, capacityKeys[r])
+				}
+			case strings.Contains(res, "Rollouts"):
+				r := role(policy, rollouts)
+				if r == "" {
+					t.Errorf("%s may use the rollouts table: %v", policy, st["Action"])
+				}
+				seen["rollouts "+r] = true
+			default:
+				t.Errorf("%s: DynamoDB on %s, want one of the stack's tables", policy, res)
 			}
 		}
 	}
-	for r := range want {
-		if !seen[r] {
-			t.Errorf("no DynamoDB statement for %s: the test saw nothing to check", r)
+	for r := range capacityKeys {
+		if !seen["capacity "+r] {
+			t.Errorf("no capacity table statement for %s: the test saw nothing to check", r)
+		}
+	}
+	for _, r := range rollouts {
+		if !seen["rollouts "+r] {
+			t.Errorf("no rollouts table statement for %s", r)
 		}
 	}
 }
@@ -495,7 +519,8 @@ func TestRestoreOnEnd(t *testing.T) {
 }
 
 // TestRestoreWaitsOutTheFunctions: a stopped execution's Lambda invocations go on to
-// their end, so the restore waits longer than any function that changes something may run.
+// their end, so the restore waits longer than any function that changes what it puts back
+// (registrations, commands, reservations and leases in the capacity table) may run.
 func TestRestoreWaitsOutTheFunctions(t *testing.T) {
 	raw, _ := statemachine.Definition(statemachine.RestoreExecution)
 	var def struct {
@@ -515,19 +540,21 @@ func TestRestoreWaitsOutTheFunctions(t *testing.T) {
 	s := synth(t)
 	writers := 0
 	for _, f := range Functions {
-		if f.Statements == nil {
+		if f.Statements == nil || f.Name == "restore-execution" {
 			continue
 		}
 		writes := false
-		for _, st := range f.Statements(Env{Stack: s.stack, Settings: mustSettings(), CapacityTableARN: jsii.String("t"), TopicARN: jsii.String("t"), TopicKeyARN: jsii.String("k")}) {
+		for _, st := range f.Statements(Env{Stack: s.stack, Settings: mustSettings(), CapacityTableARN: jsii.String("capacity"), RolloutTableARN: jsii.String("rollouts"),
+			TopicARN: jsii.String("t"), TopicKeyARN: jsii.String("k")}) {
+			onCapacity := slices.ContainsFunc(*st.Resources(), func(r *string) bool { return *r == "capacity" })
 			for _, a := range *st.Actions() {
-				verb := (*a)[strings.Index(*a, ":")+1:]
-				if !strings.HasPrefix(verb, "Describe") && !strings.HasPrefix(verb, "Get") && !strings.HasPrefix(verb, "List") {
-					writes = true
-				}
+				service, verb, _ := strings.Cut(*a, ":")
+				read := strings.HasPrefix(verb, "Describe") || strings.HasPrefix(verb, "Get") || strings.HasPrefix(verb, "List") || verb == "Query"
+				restored := service == "elasticloadbalancing" || service == "ssm" || service == "dynamodb" && onCapacity
+				writes = writes || !read && restored
 			}
 		}
-		if writes && f.Name != "restore-execution" {
+		if writes {
 			writers++
 			if float64(first.Seconds) <= f.TimeoutSeconds {
 				t.Errorf("%s may run %v s, longer than the restore's wait of %d s", f.Name, f.TimeoutSeconds, first.Seconds)

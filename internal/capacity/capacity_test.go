@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
@@ -124,13 +122,9 @@ func table(t *testing.T) (*dynamodb.Client, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	db := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIA", "secret", "")})
+	db := srv.Client()
 	name := "drainpipe-capacity"
-	_, err = db.CreateTable(context.Background(), &dynamodb.CreateTableInput{TableName: &name, BillingMode: ddb.BillingModePayPerRequest,
-		AttributeDefinitions: []ddb.AttributeDefinition{{AttributeName: aws.String(PartitionKey), AttributeType: ddb.ScalarAttributeTypeS}},
-		KeySchema:            []ddb.KeySchemaElement{{AttributeName: aws.String(PartitionKey), KeyType: ddb.KeyTypeHash}}})
-	if err != nil {
+	if err := labdynamodb.CreateTable(context.Background(), db, name, PartitionKey, ""); err != nil {
 		t.Fatal(err)
 	}
 	return db, name

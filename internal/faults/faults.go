@@ -58,6 +58,9 @@ const (
 	ReservationConflict = "ReservationConflict"
 	// RolloutInProgress: another rollout holds a lease on one of the target groups.
 	RolloutInProgress = "RolloutInProgress"
+	// ChildRunning: an instance's execution had not ended when its wave was recorded; the
+	// state machine retries.
+	ChildRunning = "ChildRunning"
 	// RolloutAborted: failed instances exceeded the rollout's error budget.
 	RolloutAborted = "RolloutAborted"
 	// TransientAPIError: an AWS API call was throttled or failed with a server error (5xx)
@@ -76,7 +79,7 @@ var Names = []string{
 	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, InstanceNotInTargetGroup,
 	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, DrainTimeout,
 	DrainInterrupted, MaintenanceFailed, HealthCheckFailed, TargetNotHealthy,
-	CapacityBudgetExceeded, CapacityUnavailable, InstanceReserved, ReservationConflict, RolloutInProgress, RolloutAborted,
+	CapacityBudgetExceeded, CapacityUnavailable, InstanceReserved, ReservationConflict, RolloutInProgress, ChildRunning, RolloutAborted,
 	TransientAPIError, APIError, InternalError,
 }
 

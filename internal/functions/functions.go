@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -39,8 +40,9 @@ type Deps struct {
 	ELB      ELBAPI
 	SSM      SSMAPI
 	EC2      EC2API
-	DynamoDB capacity.DynamoDBAPI
+	DynamoDB DynamoDBAPI
 	SNS      rollout.PublisherAPI
+	SFN      rollout.DescriberAPI
 	// Now is the clock deadlines are measured with; nil means time.Now.
 	Now func() time.Time
 	// Token makes the reboot flag unique per execution; nil means random.
@@ -115,19 +117,22 @@ var All = []Function{
 		})
 	}},
 	{"plan-rollout", func(d Deps) any {
-		return faults.Lambda("plan-rollout", rollout.Planner{ELB: elb(d), EC2: ec2Client(d), SSM: ssmClient(d), Leases: locker(d).API, Now: d.Now}.Plan)
+		return faults.Lambda("plan-rollout", rollout.Planner{ELB: elb(d), EC2: ec2Client(d), SSM: ssmClient(d), DB: dynamoDB(d), Now: d.Now}.Plan)
 	}},
 	{"acquire-leases", func(d Deps) any {
-		return faults.Lambda("acquire-leases", locker(d).Acquire)
+		return faults.Lambda("acquire-leases", fleet(d).AcquireLeases)
+	}},
+	{"next-wave", func(d Deps) any {
+		return faults.Lambda("next-wave", fleet(d).NextWave)
 	}},
 	{"record-wave", func(d Deps) any {
-		return faults.Lambda("record-wave", rollout.Recorder{EC2: ec2Client(d), Now: d.Now}.Record)
+		return faults.Lambda("record-wave", fleet(d).RecordWave)
 	}},
 	{"release-leases", func(d Deps) any {
-		return faults.Lambda("release-leases", locker(d).Release)
+		return faults.Lambda("release-leases", fleet(d).ReleaseLeases)
 	}},
 	{"summarize-rollout", func(d Deps) any {
-		return faults.Lambda("summarize-rollout", rollout.Summarizer{SNS: snsClient(d), Now: d.Now}.Summarize)
+		return faults.Lambda("summarize-rollout", fleet(d).Summarize)
 	}},
 	{"restore-execution", func(d Deps) any {
 		return faults.Lambda("restore-execution", recovery.Recoverer{ELB: elb(d), SSM: ssmClient(d), DB: dynamoDB(d), SNS: snsClient(d), Now: d.Now}.Restore)
@@ -148,14 +153,29 @@ func ec2Client(d Deps) EC2API {
 	return ec2.NewFromConfig(d.Config)
 }
 
-func dynamoDB(d Deps) capacity.DynamoDBAPI {
+// DynamoDBAPI is every DynamoDB operation the functions use.
+type DynamoDBAPI interface {
+	capacity.DynamoDBAPI
+	rollout.StoreAPI
+}
+
+func dynamoDB(d Deps) DynamoDBAPI {
 	if d.DynamoDB != nil {
 		return d.DynamoDB
 	}
 	return dynamodb.NewFromConfig(d.Config)
 }
 
-func locker(d Deps) rollout.Locker { return rollout.Locker{API: dynamoDB(d), Now: d.Now} }
+func fleet(d Deps) rollout.Fleet {
+	return rollout.Fleet{DB: dynamoDB(d), EC2: ec2Client(d), SFN: sfnClient(d), SNS: snsClient(d), Now: d.Now}
+}
+
+func sfnClient(d Deps) rollout.DescriberAPI {
+	if d.SFN != nil {
+		return d.SFN
+	}
+	return sfn.NewFromConfig(d.Config)
+}
 
 func reserver(d Deps) capacity.Reserver {
 	return capacity.Reserver{DB: dynamoDB(d), ELB: elb(d), Now: d.Now}

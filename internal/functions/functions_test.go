@@ -275,6 +275,14 @@ func (f staticDynamoDB) DeleteItem(context.Context, *dynamodb.DeleteItemInput, .
 	return &dynamodb.DeleteItemOutput{}, nil
 }
 
+func (f staticDynamoDB) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	return &dynamodb.QueryOutput{}, nil
+}
+
+func (f staticDynamoDB) BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	return &dynamodb.BatchWriteItemOutput{}, nil
+}
+
 // tables are the capacity table's items for the cases that need some: another execution
 // holds i-0aaaaaaaaaaaaaaa1 out of web (floor 2), and this one's reservation to release.
 var tables = map[string]map[string]map[string]ddbtypes.AttributeValue{

@@ -6,9 +6,11 @@
 // For an instance execution, a reservation it still holds (package capacity) is the
 // record that its instance may be out of service: recovery stops drainpipe's command still
 // running on the instance, registers the instance again on its exact ports, releases the
-// reservation and says so on the notification topic. For a rollout it releases the leases
-// the rollout holds and notifies. Every step is idempotent, so a repeated event, or the
-// execution's own rollback having done it already, changes nothing.
+// reservation and says so on the notification topic. For a rollout, when the ended
+// execution was driving it, it does the same for the instances of the wave it had out
+// (their executions were stopped with it), releases the rollout's leases and records its
+// end. Every step is idempotent, so a repeated event, or the execution's own rollback
+// having done it already, changes nothing.
 package recovery
 
 import (
@@ -39,11 +41,18 @@ type SSMAPI interface {
 	CancelCommand(ctx context.Context, in *ssm.CancelCommandInput, opts ...func(*ssm.Options)) (*ssm.CancelCommandOutput, error)
 }
 
+// DynamoDBAPI is the part of the DynamoDB client recovery uses: the capacity table and
+// the rollouts table.
+type DynamoDBAPI interface {
+	capacity.DynamoDBAPI
+	rollout.StoreAPI
+}
+
 // Recoverer puts back what ended executions held.
 type Recoverer struct {
 	ELB targets.RegistrarAPI
 	SSM SSMAPI
-	DB  capacity.DynamoDBAPI
+	DB  DynamoDBAPI
 	SNS rollout.PublisherAPI
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -52,9 +61,11 @@ type Recoverer struct {
 // Request is the input of restore-execution: the status change event, and where the
 // deployment keeps its capacity table and notification topic.
 type Request struct {
-	Event    Event  `json:"event"`
-	Table    string `json:"table"`
-	TopicARN string `json:"topicArn"`
+	Event Event `json:"event"`
+	// Table is the capacity table; RolloutTable the rollouts table.
+	Table        string `json:"table"`
+	RolloutTable string `json:"rolloutTable"`
+	TopicARN     string `json:"topicArn"`
 }
 
 // Event is EventBridge's "Step Functions Execution Status Change" event, the part read.
@@ -90,13 +101,14 @@ type Report struct {
 // Restore puts back what the ended execution held.
 func (r Recoverer) Restore(ctx context.Context, req Request) (Report, error) {
 	d := req.Event.Detail
-	if d.ExecutionARN == "" || req.Table == "" {
-		return Report{}, faults.New(faults.InvalidInput, "restore-execution needs event.detail.executionArn and table")
+	if d.ExecutionARN == "" || req.Table == "" || req.RolloutTable == "" {
+		return Report{}, faults.New(faults.InvalidInput, "restore-execution needs event.detail.executionArn, table and rolloutTable")
 	}
 	rep := Report{ExecutionARN: d.ExecutionARN, Status: d.Status}
 	var in struct {
-		InstanceID      string   `json:"instanceId"`
-		TargetGroupARNs []string `json:"targetGroupArns"`
+		InstanceID      string         `json:"instanceId"`
+		TargetGroupARNs []string       `json:"targetGroupArns"`
+		Continuation    *rollout.State `json:"continuation"`
 	}
 	if err := json.Unmarshal([]byte(d.Input), &in); err != nil {
 		return Report{}, faults.New(faults.InvalidInput, "the input of %s is not JSON: %v", d.ExecutionARN, err)
@@ -104,9 +116,15 @@ func (r Recoverer) Restore(ctx context.Context, req Request) (Report, error) {
 	var err error
 	switch {
 	case in.InstanceID != "":
-		err = r.restoreInstance(ctx, req, in.InstanceID, &rep)
+		var text string
+		if text, err = r.restoreInstance(ctx, req, in.InstanceID, d.ExecutionARN, &rep); err == nil && text != "" {
+			rep.Text = fmt.Sprintf("drainpipe execution %s ended %s%s while it held instance %s out of service. %s",
+				d.ExecutionARN, d.Status, errorNote(req.Event), in.InstanceID, text)
+		}
+	case in.Continuation != nil:
+		err = r.restoreRollout(ctx, req, in.Continuation.Rollout.ID, &rep)
 	case len(in.TargetGroupARNs) > 0:
-		err = r.releaseLeases(ctx, req, in.TargetGroupARNs, &rep)
+		err = r.restoreRollout(ctx, req, d.ExecutionARN, &rep)
 	default:
 		return rep, nil // not an execution of drainpipe's: nothing to do
 	}
@@ -122,39 +140,40 @@ func (r Recoverer) Restore(ctx context.Context, req Request) (Report, error) {
 	return rep, nil
 }
 
-// restoreInstance puts the instance back if the execution still holds its reservation.
-func (r Recoverer) restoreInstance(ctx context.Context, req Request, instanceID string, rep *Report) error {
-	d := req.Event.Detail
+// restoreInstance puts the instance back if the execution still holds its reservation,
+// and says what it did ("" when nothing was held).
+func (r Recoverer) restoreInstance(ctx context.Context, req Request, instanceID, execution string, rep *Report) (string, error) {
 	rep.InstanceID = instanceID
-	regs, held, err := r.reservation(ctx, req.Table, instanceID, d.ExecutionARN)
+	regs, held, err := r.reservation(ctx, req.Table, instanceID, execution)
 	if err != nil || !held {
-		return err
+		return "", err
 	}
 	// The reservation makes this execution the instance's only maintainer: any drainpipe
 	// command still running there is its own. Stop it before the instance takes traffic.
-	if rep.Cancelled, err = r.cancelCommands(ctx, instanceID); err != nil {
-		return err
+	cancelled, err := r.cancelCommands(ctx, instanceID)
+	if err != nil {
+		return "", err
 	}
+	rep.Cancelled = append(rep.Cancelled, cancelled...)
 	s := workflow.State{Plan: workflow.Plan{InstanceID: instanceID, Registrations: regs}}
 	if _, err := (targets.Registrar{API: r.ELB, Now: r.Now}).Register(ctx, s); err != nil {
-		return err // keep the reservation: the instance may still be out
+		return "", err // keep the reservation: the instance may still be out
 	}
-	rep.Registrations = regs
-	released, err := capacity.Reserver{DB: r.DB, Now: r.Now}.Release(ctx, capacity.Request{State: s, Execution: d.ExecutionARN, Table: req.Table})
+	rep.Registrations = append(rep.Registrations, regs...)
+	released, err := capacity.Reserver{DB: r.DB, Now: r.Now}.Release(ctx, capacity.Request{State: s, Execution: execution, Table: req.Table})
 	if err != nil {
-		return err
+		return "", err
 	}
 	rep.Released = &released
 	var where []string
 	for _, reg := range regs {
 		where = append(where, fmt.Sprintf("%s:%d", workflow.GroupName(reg.TargetGroupARN), reg.Port))
 	}
-	rep.Text = fmt.Sprintf("drainpipe execution %s ended %s%s while it held instance %s out of service. Registered it again on %s; its capacity reservation is released.",
-		d.ExecutionARN, d.Status, errorNote(req.Event), instanceID, strings.Join(where, ", "))
-	if len(rep.Cancelled) > 0 {
-		rep.Text += " Cancelled its running command(s) " + strings.Join(rep.Cancelled, ", ") + "."
+	text := fmt.Sprintf("Registered it again on %s; its capacity reservation is released.", strings.Join(where, ", "))
+	if len(cancelled) > 0 {
+		text += " Cancelled its running command(s) " + strings.Join(cancelled, ", ") + "."
 	}
-	return nil
+	return text, nil
 }
 
 // reservation reads the instance's reservation and whether the execution holds it.
@@ -196,26 +215,93 @@ func running(s ssmtypes.CommandStatus) bool {
 	return s == ssmtypes.CommandStatusPending || s == ssmtypes.CommandStatusInProgress
 }
 
-// releaseLeases releases the leases a rollout holds on its groups.
-func (r Recoverer) releaseLeases(ctx context.Context, req Request, groups []string, rep *Report) error {
+// restoreRollout, when the ended execution drove the rollout (a part that handed it to a
+// continuation no longer does), puts back the instances of the wave it was running (each
+// held by its child execution, which Step Functions stopped with it), releases the
+// rollout's leases and records its end.
+func (r Recoverer) restoreRollout(ctx context.Context, req Request, id string, rep *Report) error {
 	d := req.Event.Detail
-	released, err := rollout.Locker{API: r.DB, Now: r.Now}.Release(ctx, rollout.State{LeaseTable: req.Table, ExecutionARN: d.ExecutionARN,
-		Input: rollout.Input{TargetGroupARNs: groups}})
+	store := rollout.Store{DB: r.DB, Table: req.RolloutTable}
+	meta, err := store.Meta(ctx, id)
+	if faults.NameOf(err) == faults.InvalidInput {
+		return nil // never planned: nothing was taken
+	}
+	if err != nil {
+		return err
+	}
+	if meta.Driver != d.ExecutionARN {
+		return nil // a continuation runs the rollout now, and its end will be recovered
+	}
+	var restored []string
+	if meta.Next < meta.Waves {
+		wave, err := store.Wave(ctx, id, meta.Next)
+		if err != nil {
+			return err
+		}
+		for _, item := range wave.Instances {
+			child, held, err := r.childHolding(ctx, req.Table, item.InstanceID, rollout.ChildName(meta.Name, item.InstanceID))
+			if err != nil {
+				return err
+			}
+			if !held {
+				continue
+			}
+			if _, err := r.restoreInstance(ctx, req, item.InstanceID, child, rep); err != nil {
+				return err
+			}
+			restored = append(restored, item.InstanceID)
+		}
+	}
+	released, err := rollout.Locker{API: r.DB, Now: r.Now}.Release(ctx, req.Table, id, meta.Input.TargetGroupARNs)
 	if err != nil {
 		return err
 	}
 	slices.Sort(released)
 	rep.LeasesReleased = released
-	if len(released) == 0 {
+	if err := store.Finish(ctx, id, endStatus(d.Status), "the execution "+d.ExecutionARN+" ended "+d.Status); err != nil {
+		return err
+	}
+	if len(released) == 0 && len(restored) == 0 {
 		return nil
 	}
 	var names []string
 	for _, arn := range released {
 		names = append(names, workflow.GroupName(arn))
 	}
-	rep.Text = fmt.Sprintf("drainpipe rollout %s ended %s%s. Released its lease(s) on %s. Its running instance executions were stopped with it; each one's instance is registered again by its own recovery.",
-		d.ExecutionARN, d.Status, errorNote(req.Event), strings.Join(names, ", "))
+	rep.Text = fmt.Sprintf("drainpipe rollout %s ended %s%s.", id, d.Status, errorNote(req.Event))
+	if len(released) > 0 {
+		rep.Text += " Released its lease(s) on " + strings.Join(names, ", ") + "."
+	}
+	if len(restored) > 0 {
+		rep.Text += fmt.Sprintf(" Its wave's executions were stopped with it; registered again, their reservations released: %s.", strings.Join(restored, ", "))
+	}
 	return nil
+}
+
+// childHolding returns the execution holding the instance's reservation when it is the
+// rollout's child (its deterministic name).
+func (r Recoverer) childHolding(ctx context.Context, table, instanceID, childName string) (string, bool, error) {
+	out, err := r.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: ptr(true),
+		Key: map[string]ddb.AttributeValue{capacity.PartitionKey: &ddb.AttributeValueMemberS{Value: capacity.InstanceKey(instanceID)}}})
+	if err != nil {
+		return "", false, fmt.Errorf("reading the reservation of %s: %w", instanceID, err)
+	}
+	res, ok := capacity.ReservationOf(out.Item)
+	if !ok || !strings.HasSuffix(res.Holder, ":"+childName) {
+		return "", false, nil
+	}
+	return res.Holder, true, nil
+}
+
+// endStatus is the rollout's recorded outcome after its execution ended this way.
+func endStatus(status string) string {
+	switch status {
+	case "ABORTED":
+		return "stopped"
+	case "TIMED_OUT":
+		return "timed-out"
+	}
+	return "failed"
 }
 
 func errorNote(e Event) string {

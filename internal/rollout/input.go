@@ -28,7 +28,8 @@ type Input struct {
 	HealthCheck *workflow.HealthCheck `json:"healthCheck,omitempty"`
 	Timeouts    workflow.Timeouts     `json:"timeouts,omitzero"`
 	PollSeconds int                   `json:"pollSeconds,omitempty"`
-	// MaxConcurrency bounds the instances out of service at once. Zero means 1.
+	// MaxConcurrency bounds the instances out of service at once (MaxWaveSize at most).
+	// Zero means 1.
 	MaxConcurrency int `json:"maxConcurrency,omitempty"`
 	// MinHealthyPercent of each group's healthy targets stay in service, rounded up.
 	// Absent means DefaultMinHealthyPercent.
@@ -103,8 +104,9 @@ func (in Input) Validate() error {
 			add(`"tags" needs a key and at least one value, got %q: %v`, k, vs)
 		}
 	}
-	if in.MaxConcurrency < 0 || in.MaxConcurrency > 1000 {
-		add(`"maxConcurrency" must be between 1 and 1000 (0 or absent for 1), got %d`, in.MaxConcurrency)
+	if in.MaxConcurrency < 0 || in.MaxConcurrency > MaxWaveSize {
+		add(`"maxConcurrency" must be between 1 and %d (0 or absent for 1): a wave runs in a Step Functions inline Map, which runs at most %d iterations at once; got %d`,
+			MaxWaveSize, MaxWaveSize, in.MaxConcurrency)
 	}
 	if p := in.MinHealthyPercent; p != nil && (*p < 0 || *p > 100) {
 		add(`"minHealthyPercent" must be between 0 and 100, got %d`, *p)

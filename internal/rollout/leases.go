@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -24,7 +23,8 @@ type DynamoDBAPI interface {
 }
 
 // Leases live in the capacity table (package capacity), one item per target group under
-// the key LeaseKey, with the table's expiry attribute.
+// the key LeaseKey, with the table's expiry attribute. A lease is held by a rollout's ID
+// (its first execution's ARN), so every part of the rollout holds it.
 const (
 	leaseGroup   = "targetGroupArn"
 	leaseHolder  = "holder"
@@ -52,45 +52,50 @@ func (l Locker) now() time.Time {
 	return time.Now()
 }
 
-// Acquire takes a lease on every group of the rollout, or none: if a group is held by
+// Acquire takes a lease on every group for the holder, or none: if a group is held by
 // another unexpired rollout it releases what it took and fails with RolloutInProgress
 // naming the holder. An expired lease (a crashed run) is taken over. Called again by the
-// same execution it renews its leases: the state machine does so before every wave.
-func (l Locker) Acquire(ctx context.Context, s State) (Leases, error) {
-	if s.LeaseTable == "" || s.ExecutionARN == "" {
-		return Leases{}, faults.New(faults.InvalidInput, "acquire-leases needs leaseTable and executionArn")
+// same holder it renews its leases: the state machine does so before every wave.
+func (l Locker) Acquire(ctx context.Context, table, holder string, groups []string, seconds int) (Leases, error) {
+	if table == "" || holder == "" {
+		return Leases{}, faults.New(faults.InvalidInput, "taking leases needs the capacity table and the rollout")
 	}
-	seconds := s.Input.LeaseSeconds
 	if seconds == 0 {
 		seconds = DefaultLeaseSeconds
 	}
 	now := l.now().Unix()
 	leases := Leases{ExpiresAt: now + int64(seconds)}
-	for _, arn := range s.Input.TargetGroupARNs {
+	for _, arn := range groups {
 		_, err := l.API.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: &s.LeaseTable,
+			TableName: &table,
 			Item: map[string]ddbtypes.AttributeValue{
 				capacity.PartitionKey: &ddbtypes.AttributeValueMemberS{Value: LeaseKey(arn)},
 				leaseGroup:            &ddbtypes.AttributeValueMemberS{Value: arn},
-				leaseHolder:           &ddbtypes.AttributeValueMemberS{Value: s.ExecutionARN},
+				leaseHolder:           &ddbtypes.AttributeValueMemberS{Value: holder},
 				leaseExpires:          &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(leases.ExpiresAt, 10)},
 			},
 			ConditionExpression:      ptr("attribute_not_exists(#key) OR #expires < :now OR #holder = :me"),
 			ExpressionAttributeNames: map[string]string{"#key": capacity.PartitionKey, "#expires": leaseExpires, "#holder": leaseHolder},
 			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 				":now": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now, 10)},
-				":me":  &ddbtypes.AttributeValueMemberS{Value: s.ExecutionARN},
+				":me":  &ddbtypes.AttributeValueMemberS{Value: holder},
 			},
 		})
-		var held *ddbtypes.ConditionalCheckFailedException
-		if errors.As(err, &held) {
-			holder := l.holder(ctx, s.LeaseTable, arn)
-			_, _ = l.Release(ctx, State{LeaseTable: s.LeaseTable, ExecutionARN: s.ExecutionARN, Leases: &leases})
-			return Leases{}, faults.New(faults.RolloutInProgress, "target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", workflow.GroupName(arn), holder)
-		}
 		if err != nil {
-			_, _ = l.Release(ctx, State{LeaseTable: s.LeaseTable, ExecutionARN: s.ExecutionARN, Leases: &leases})
-			return Leases{}, fmt.Errorf("taking the lease on %s: %w", arn, err)
+			var errs []error
+			if _, rerr := l.Release(ctx, table, holder, groups); rerr != nil {
+				errs = append(errs, fmt.Errorf("giving back the leases taken: %w", rerr))
+			}
+			var held *ddbtypes.ConditionalCheckFailedException
+			if errors.As(err, &held) {
+				other, _ := heldByOther(ctx, l.API, table, arn, holder, l.now())
+				if other == "" {
+					other = "(another rollout, which has just ended)"
+				}
+				return Leases{}, errors.Join(append([]error{faults.New(faults.RolloutInProgress,
+					"target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", workflow.GroupName(arn), other)}, errs...)...)
+			}
+			return Leases{}, errors.Join(append([]error{fmt.Errorf("taking the lease on %s: %w", arn, err)}, errs...)...)
 		}
 		leases.Held = append(leases.Held, arn)
 	}
@@ -121,43 +126,23 @@ type LeaseReader interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 }
 
-func (l Locker) holder(ctx context.Context, table, arn string) string {
-	out, err := l.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: ptr(true),
-		Key: leaseItemKey(arn)})
-	if err != nil || out.Item == nil {
-		return "(unknown)"
-	}
-	if v, ok := out.Item[leaseHolder].(*ddbtypes.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return "(unknown)"
-}
-
-// Release gives back every lease the rollout holds on its groups. It tries each group of
-// the input, not only those recorded as held (a failure inside Acquire may have left one
-// unrecorded); the condition deletes only this execution's, so a lease another rollout
-// holds, or took over meanwhile, is left alone.
-func (l Locker) Release(ctx context.Context, s State) ([]string, error) {
-	groups := s.Input.TargetGroupARNs
-	if s.Leases != nil {
-		for _, arn := range s.Leases.Held {
-			if !slices.Contains(groups, arn) {
-				groups = append(groups, arn)
-			}
-		}
-	}
-	if s.LeaseTable == "" || s.ExecutionARN == "" {
-		return nil, nil
+// Release gives back every lease the holder has on the groups; the condition deletes
+// only its own, so a lease another rollout holds, or took over meanwhile, is left alone.
+// It returns the groups released; a failure to release one is an error naming it (and
+// the others are still tried).
+func (l Locker) Release(ctx context.Context, table, holder string, groups []string) ([]string, error) {
+	if table == "" || holder == "" {
+		return nil, faults.New(faults.InvalidInput, "releasing leases needs the capacity table and the rollout")
 	}
 	var released []string
 	var errs []error
 	for _, arn := range groups {
 		_, err := l.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-			TableName:                 &s.LeaseTable,
+			TableName:                 &table,
 			Key:                       leaseItemKey(arn),
 			ConditionExpression:       ptr("#holder = :me"),
 			ExpressionAttributeNames:  map[string]string{"#holder": leaseHolder},
-			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":me": &ddbtypes.AttributeValueMemberS{Value: s.ExecutionARN}},
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":me": &ddbtypes.AttributeValueMemberS{Value: holder}},
 		})
 		var notMine *ddbtypes.ConditionalCheckFailedException
 		switch {
@@ -170,3 +155,5 @@ func (l Locker) Release(ctx context.Context, s State) ([]string, error) {
 	}
 	return released, errors.Join(errs...)
 }
+
+func ptr[T any](v T) *T { return &v }

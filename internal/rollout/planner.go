@@ -41,24 +41,38 @@ type Planner struct {
 	ELB ELBAPI
 	EC2 EC2API
 	SSM SSMAPI
-	// Leases reads the lease table, to say at once that another rollout holds a group.
-	Leases LeaseReader
+	// DB reads the leases (to say at once that another rollout holds a group) and writes
+	// the plan to the rollouts table.
+	DB PlannerDB
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
-// PlanRequest is the input of plan-rollout: the execution input and where the rollout
-// runs.
+// PlannerDB is the part of the DynamoDB client the planner uses.
+type PlannerDB interface {
+	LeaseReader
+	StoreAPI
+}
+
+// PlanRequest is the input of plan-rollout: the execution input, the execution, and
+// where the deployment keeps things.
 type PlanRequest struct {
-	Input        json.RawMessage `json:"input"`
-	ExecutionARN string          `json:"executionArn"`
-	LeaseTable   string          `json:"leaseTable"`
-	TopicARN     string          `json:"topicArn"`
+	Input                   json.RawMessage `json:"input"`
+	Execution               string          `json:"execution"`
+	ExecutionName           string          `json:"executionName"`
+	RolloutTable            string          `json:"rolloutTable"`
+	CapacityTable           string          `json:"capacityTable"`
+	TopicARN                string          `json:"topicArn"`
+	InstanceStateMachineARN string          `json:"instanceStateMachineArn"`
 }
 
 // Plan validates the input, finds the instances, skips with a stated reason those it
-// must not touch, and plans the waves. It changes nothing.
+// must not touch, plans the waves and writes the plan to the rollouts table. It changes
+// nothing else.
 func (p Planner) Plan(ctx context.Context, req PlanRequest) (State, error) {
+	if req.Execution == "" || req.ExecutionName == "" || req.RolloutTable == "" || req.CapacityTable == "" || req.InstanceStateMachineARN == "" {
+		return State{}, faults.New(faults.InvalidInput, "plan-rollout needs execution, executionName, rolloutTable, capacityTable and instanceStateMachineArn")
+	}
 	in, err := DecodeInput(req.Input)
 	if err != nil {
 		return State{}, err
@@ -72,15 +86,13 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (State, error) {
 	}
 	// Another rollout's instances being out would read as missing capacity: say first
 	// that it runs. (acquire-leases takes the leases atomically; this only reads.)
-	if req.LeaseTable != "" && p.Leases != nil {
-		for _, arn := range in.TargetGroupARNs {
-			holder, err := heldByOther(ctx, p.Leases, req.LeaseTable, arn, req.ExecutionARN, now())
-			if err != nil {
-				return State{}, err
-			}
-			if holder != "" {
-				return State{}, faults.New(faults.RolloutInProgress, "target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", workflow.GroupName(arn), holder)
-			}
+	for _, arn := range in.TargetGroupARNs {
+		holder, err := heldByOther(ctx, p.DB, req.CapacityTable, arn, req.Execution, now())
+		if err != nil {
+			return State{}, err
+		}
+		if holder != "" {
+			return State{}, faults.New(faults.RolloutInProgress, "target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", workflow.GroupName(arn), holder)
 		}
 	}
 	regs, err := p.registrations(ctx)
@@ -146,38 +158,49 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (State, error) {
 	slices.SortStableFunc(plan.Groups, func(a, b Group) int {
 		return slices.Index(in.TargetGroupARNs, a.ARN) - slices.Index(in.TargetGroupARNs, b.ARN)
 	})
-	floors := map[string]int{}
-	for _, g := range plan.Groups {
-		floors[g.ARN] = g.MinHealthy
+	index := map[string]int{}
+	for i, g := range plan.Groups {
+		index[g.ARN] = i
 	}
-	var waves [][]Item
+	var waves []WaveRecord
 	for _, w := range plan.Waves {
-		var items []Item
+		rec := WaveRecord{BelowBudget: w.BelowBudget}
 		for _, id := range w.InstanceIDs {
-			groups, floor := []string{}, map[string]int{}
+			item := WaveItem{InstanceID: id}
 			for _, t := range regs[id] {
-				if !slices.Contains(groups, t.GroupARN) {
-					groups = append(groups, t.GroupARN)
-					floor[t.GroupARN] = floors[t.GroupARN]
-					if w.BelowBudget {
-						floor[t.GroupARN] = 0
-					}
+				if g := index[t.GroupARN]; !slices.Contains(item.Groups, g) {
+					item.Groups = append(item.Groups, g)
 				}
 			}
-			items = append(items, Item{InstanceID: id, Input: in.ChildInput(id, groups, floor)})
+			rec.Instances = append(rec.Instances, item)
 		}
-		waves = append(waves, items)
+		waves = append(waves, rec)
+	}
+	start := now().UTC()
+	meta := Meta{ID: req.Execution, Name: req.ExecutionName, Input: in, StartedAt: start, Groups: plan.Groups,
+		Waves: len(waves), Skipped: len(skipped), Status: StatusRunning, Driver: req.Execution, Part: 1}
+	for _, w := range waves {
+		meta.Planned += len(w.Instances)
 	}
 	st := State{
-		Input: in, ExecutionARN: req.ExecutionARN, LeaseTable: req.LeaseTable, TopicARN: req.TopicARN,
-		StartedAt: now().UTC().Format(time.RFC3339Nano), Plan: plan, Waves: waves, Skipped: skipped, Results: []Result{},
+		Rollout: Ref{ID: req.Execution, Name: req.ExecutionName, Execution: req.Execution, Part: 1, Table: req.RolloutTable,
+			CapacityTable: req.CapacityTable, TopicARN: req.TopicARN, InstanceStateMachineARN: req.InstanceStateMachineARN, DryRun: in.DryRun},
+		Cursor: Cursor{Waves: len(waves), Events: EstimateEvents()},
 	}
 	switch {
+	case in.DryRun:
+		meta.Status = OutcomeDryRun
 	case len(waves) == 0:
-		st.Cursor = Cursor{Done: true, StopReason: "nothing to maintain"}
+		st.Cursor.Done, st.Cursor.StopReason = true, "nothing to maintain"
 	case windowClosed(in.NotAfter, now()):
-		st.Cursor = Cursor{Done: true, StopReason: "the maintenance window ended at " + in.NotAfter}
+		st.Cursor.Done, st.Cursor.StopReason = true, "the maintenance window ended at "+in.NotAfter
 	}
+	meta.StopReason = st.Cursor.StopReason
+	stored, err := Store{DB: p.DB, Table: req.RolloutTable}.Create(ctx, meta, waves, skipped)
+	if err != nil {
+		return State{}, err
+	}
+	st.Cursor.Waves = stored.Waves // a retried call plans again; what counts is what was stored
 	return st, nil
 }
 
@@ -275,8 +298,6 @@ func (p Planner) online(ctx context.Context, ids []string) (map[string]string, e
 	}
 	return out, nil
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func flatten(regs map[string][]Target) []Target {
 	var out []Target

@@ -2,17 +2,25 @@ package rollout
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
+	"github.com/drainpipe/drainpipe/internal/capacity"
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/workflow"
+	labdynamodb "github.com/drainpipe/drainpipe/lab/dynamodb"
+	"github.com/drainpipe/drainpipe/lab/sfn"
 )
 
 func TestDecodeInput(t *testing.T) {
@@ -29,6 +37,8 @@ func TestDecodeInput(t *testing.T) {
 		{"resume", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"},"skipIfMaintainedWithin":"a week"}`, `is not a duration`},
 		{"maintenance checked as the instance machine does", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"restart"}}`, `"maintenance.action" "restart" is unknown`},
 		{"bad instance", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"},"instanceIds":["x"]}`, `is not an EC2 instance id`},
+		{"wider than an inline Map", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"},"maxConcurrency":41}`, `"maxConcurrency" must be between 1 and 40`},
+		{"capacity wait", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"},"capacityWaitSeconds":-1}`, `"capacityWaitSeconds" must be between 0 and`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,94 +62,130 @@ func TestDecodeInput(t *testing.T) {
 		t.Errorf("defaults %+v", b)
 	}
 	child := in.ChildInput(id(1), []string{web}, map[string]int{web: 3})
-	if err := child.Validate(); err != nil || child.MinHealthyTargets[web] != 3 || child.TargetGroupARNs[0] != web {
+	if err := child.Validate(); err != nil || child.MinHealthyTargets[web] != 3 || child.TargetGroupARNs[0] != web || child.CapacityWaitSeconds != DefaultCapacityWaitSeconds {
 		t.Errorf("child input %+v: %v", child, err)
 	}
 }
 
-type fakeTagger struct{ tagged []string }
+// validName is Step Functions' rule for execution names.
+var validName = regexp.MustCompile("^[^\\s<>{}\\[\\]?*\"#%\\\\^|~`$&,;:/]{1,80}$")
+
+func TestNames(t *testing.T) {
+	long := strings.Repeat("weekly-patch-", 6) // 78 characters
+	for _, rollout := range []string{"weekly", long, long + "x", "1b4c1c9e-7c07-4a6e-8a4c-2f2f2f2f2f2f"} {
+		child := ChildName(rollout, "i-0123456789abcdef0")
+		if !validName.MatchString(child) || !strings.HasSuffix(child, "-i-0123456789abcdef0") || ChildName(rollout, "i-0123456789abcdef0") != child {
+			t.Errorf("ChildName(%q) = %q (%d characters)", rollout, child, len(child))
+		}
+		if part := ContinuationName(rollout, 12); !validName.MatchString(part) || !strings.HasSuffix(part, "-part-12") {
+			t.Errorf("ContinuationName(%q) = %q", rollout, part)
+		}
+	}
+	if ChildName(long, "i-1") == ChildName(long+"x", "i-1") {
+		t.Error("two long rollout names that differ at the end give the same child name")
+	}
+	if got, want := EstimateEvents(2, 1), partEvents+2*waveEvents+3*childEvents; got != want {
+		t.Errorf("EstimateEvents = %d, want %d", got, want)
+	}
+	if ExecutionARN("arn:aws:states:eu-west-1:1:stateMachine:m", "n") != "arn:aws:states:eu-west-1:1:execution:m:n" {
+		t.Error("ExecutionARN")
+	}
+}
+
+// tables starts a DynamoDB (dynalite) with the capacity table and the rollouts table.
+func tables(t *testing.T) *dynamodb.Client {
+	t.Helper()
+	wd, _ := os.Getwd()
+	tools, err := sfn.FindTools(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := labdynamodb.Start(tools)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	db := srv.Client()
+	ctx := context.Background()
+	if err := labdynamodb.CreateTable(ctx, db, "capacity", capacity.PartitionKey, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := labdynamodb.CreateTable(ctx, db, "rollouts", PartitionKey, SortKey); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func TestLeases(t *testing.T) {
+	t.Parallel()
+	db := tables(t)
+	ctx := context.Background()
+	now := time.Unix(1000, 0)
+	l := Locker{API: db, Now: func() time.Time { return now }}
+	a, err := l.Acquire(ctx, "capacity", "a", []string{web, api}, 100)
+	if err != nil || len(a.Held) != 2 || a.ExpiresAt != 1100 {
+		t.Fatalf("a: %+v %v", a, err)
+	}
+	// b overlaps on api: refused, naming a, and its lease on the other group given back.
+	other := "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/other/0000000000000001"
+	_, err = l.Acquire(ctx, "capacity", "b", []string{other, api}, 100)
+	if faults.NameOf(err) != faults.RolloutInProgress || !strings.Contains(err.Error(), "locked by rollout a") {
+		t.Errorf("b: %v", err)
+	}
+	if holder, _ := heldByOther(ctx, db, "capacity", other, "x", now); holder != "" {
+		t.Errorf("b kept its lease on the group it did get (held by %q)", holder)
+	}
+	// After a's expiry, c takes over; a then releases only what is still its own.
+	now = time.Unix(2000, 0)
+	if _, err := l.Acquire(ctx, "capacity", "c", []string{api}, 100); err != nil {
+		t.Errorf("taking over an expired lease: %v", err)
+	}
+	released, err := l.Release(ctx, "capacity", "a", []string{web, api})
+	if err != nil || len(released) != 1 || released[0] != web {
+		t.Errorf("a releases %v (%v); the lease c took over must stay", released, err)
+	}
+	if holder, _ := heldByOther(ctx, db, "capacity", api, "a", now); holder != "c" {
+		t.Errorf("api is held by %q, want c", holder)
+	}
+	// Acquiring again renews: the same holder, a later expiry.
+	now = time.Unix(3000, 0)
+	first, _ := l.Acquire(ctx, "capacity", "e", []string{web}, 100)
+	now = time.Unix(3050, 0)
+	again, err := l.Acquire(ctx, "capacity", "e", []string{web}, 100)
+	if err != nil || again.ExpiresAt != first.ExpiresAt+50 {
+		t.Errorf("renewal: %+v then %+v, %v", first, again, err)
+	}
+}
+
+type fakeTagger struct {
+	mu     sync.Mutex
+	tagged []string
+}
 
 func (f *fakeTagger) CreateTags(_ context.Context, in *ec2.CreateTagsInput, _ ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.tagged = append(f.tagged, in.Resources...)
 	return &ec2.CreateTagsOutput{}, nil
 }
 
-func waveResult(id string, ok bool, cause string) WaveItemResult {
-	var r WaveItemResult
-	r.InstanceID = id
-	if ok {
-		r.Result = &struct {
-			Status       string          `json:"Status"`
-			ExecutionArn string          `json:"ExecutionArn"`
-			Output       json.RawMessage `json:"Output"`
-		}{Status: "SUCCEEDED", ExecutionArn: "arn:x:" + id, Output: json.RawMessage(`{"phaseSeconds":{"drain":31}}`)}
-	} else {
-		r.Error = &struct {
-			Error string `json:"Error"`
-			Cause string `json:"Cause"`
-		}{Error: "States.TaskFailed", Cause: cause}
-	}
-	return r
-}
+// fakeSFN answers DescribeExecution from a map of execution ARN to status (absent: the
+// execution does not exist).
+type fakeSFN map[string]sfntypes.ExecutionStatus
 
-func TestRecord(t *testing.T) {
-	now := time.Date(2026, 11, 22, 5, 0, 0, 0, time.UTC)
-	state := func(maxErrors int, notAfter string) State {
-		s := State{Input: Input{MaxErrors: maxErrors, NotAfter: notAfter}, Waves: [][]Item{{{InstanceID: id(1)}, {InstanceID: id(2)}}, {{InstanceID: id(3)}}, {{InstanceID: id(4)}}}}
-		return s
+func (f fakeSFN) DescribeExecution(_ context.Context, in *awssfn.DescribeExecutionInput, _ ...func(*awssfn.Options)) (*awssfn.DescribeExecutionOutput, error) {
+	status, ok := f[*in.ExecutionArn]
+	if !ok {
+		return nil, &sfntypes.ExecutionDoesNotExist{Message: ptr("Execution Does Not Exist")}
 	}
-	failedCause := `{"Error":"MaintenanceFailed","Cause":"exit 1","ExecutionArn":"arn:child","Status":"FAILED"}`
-	tests := []struct {
-		name        string
-		state       State
-		results     []WaveItemResult
-		wantDone    bool
-		wantAborted bool
-		wantReason  string
-	}{
-		{"next wave", state(0, ""), []WaveItemResult{waveResult(id(1), true, ""), waveResult(id(2), true, "")}, false, false, ""},
-		{"error budget spent", state(0, ""), []WaveItemResult{waveResult(id(1), true, ""), waveResult(id(2), false, failedCause)}, true, true, "more than maxErrors 0"},
-		{"within the error budget", state(1, ""), []WaveItemResult{waveResult(id(1), true, ""), waveResult(id(2), false, failedCause)}, false, false, ""},
-		{"window closed", state(0, "2026-11-22T04:00:00Z"), []WaveItemResult{waveResult(id(1), true, ""), waveResult(id(2), true, "")}, true, false, "maintenance window ended"},
+	out := &awssfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Status: status}
+	switch status {
+	case sfntypes.ExecutionStatusSucceeded:
+		out.Output = ptr(`{"phaseSeconds":{"drain":31}}`)
+	case sfntypes.ExecutionStatusFailed:
+		out.Error, out.Cause = ptr("MaintenanceFailed"), ptr("exit 1: "+strings.Repeat("x", 2000))
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tagger := &fakeTagger{}
-			s := tt.state
-			s.WaveResults = tt.results
-			got, err := Recorder{EC2: tagger, Now: func() time.Time { return now }}.Record(context.Background(), s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Cursor.Done != tt.wantDone || got.Cursor.Aborted != tt.wantAborted || !strings.Contains(got.Cursor.StopReason, tt.wantReason) || got.Cursor.Wave != 1 {
-				t.Errorf("cursor %+v", got.Cursor)
-			}
-			if len(got.Results) != 2 || got.WaveResults != nil {
-				t.Errorf("results %+v", got.Results)
-			}
-			for _, r := range got.Results {
-				if !r.Succeeded && (r.Error != "MaintenanceFailed" || r.Cause != "exit 1" || r.ExecutionARN != "arn:child") {
-					t.Errorf("failed child read as %+v", r)
-				}
-				if r.Succeeded && r.PhaseSeconds["drain"] != 31 {
-					t.Errorf("phases %+v", r)
-				}
-			}
-			for _, tagged := range tagger.tagged {
-				for _, r := range got.Results {
-					if r.InstanceID == tagged && !r.Succeeded {
-						t.Errorf("failed %s tagged as maintained", tagged)
-					}
-				}
-			}
-		})
-	}
-	s := state(0, "")
-	s.Cursor.Wave = 2
-	s.WaveResults = []WaveItemResult{waveResult(id(4), true, "")}
-	if got, _ := (Recorder{EC2: &fakeTagger{}}).Record(context.Background(), s); !got.Cursor.Done || got.Cursor.Aborted {
-		t.Errorf("after the last wave: %+v", got.Cursor)
-	}
+	return out, nil
 }
 
 type fakeSNS struct{ messages []string }
@@ -149,126 +195,175 @@ func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sn
 	return &sns.PublishOutput{}, nil
 }
 
-func TestSummarize(t *testing.T) {
-	s := State{ExecutionARN: "arn:rollout", TopicARN: "arn:topic", StartedAt: "2026-11-22T05:00:00Z",
-		Waves:   [][]Item{{{InstanceID: id(1)}}, {{InstanceID: id(2)}}, {{InstanceID: id(3)}}},
-		Skipped: []Skip{{InstanceID: id(9), Reason: "not running (state stopped)"}},
-		Cursor:  Cursor{Wave: 2, Done: true, Aborted: true, StopReason: "1 instance(s) failed, more than maxErrors 0"},
-		Results: []Result{{InstanceID: id(1), Succeeded: true}, {InstanceID: id(2), Wave: 1, Error: "MaintenanceFailed", Cause: "exit 1"}}}
-	f := &fakeSNS{}
-	sum, err := Summarizer{SNS: f, Now: func() time.Time { return time.Date(2026, 11, 22, 5, 10, 0, 0, time.UTC) }}.Summarize(context.Background(), s)
+const instanceMachine = "arn:aws:states:eu-west-1:123456789012:stateMachine:drainpipe-maintain-instance"
+
+// newRollout writes a rollout of the given waves (instances numbered from 1, all in web)
+// and returns its state as plan-rollout would.
+func newRollout(t *testing.T, db *dynamodb.Client, name string, in Input, sizes ...int) State {
+	t.Helper()
+	rollout := "arn:aws:states:eu-west-1:123456789012:execution:drainpipe-maintain-fleet:" + name
+	in.TargetGroupARNs = []string{web}
+	meta := Meta{ID: rollout, Name: name, Input: in, StartedAt: time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC),
+		Groups: []Group{{ARN: web, Healthy: 20, MinHealthy: 15, MaxOut: 5}}, Waves: len(sizes), Status: StatusRunning, Driver: rollout, Part: 1}
+	var waves []WaveRecord
+	n := 0
+	for _, size := range sizes {
+		var w WaveRecord
+		for range size {
+			n++
+			w.Instances = append(w.Instances, WaveItem{InstanceID: id(n), Groups: []int{0}})
+		}
+		waves = append(waves, w)
+		meta.Planned += size
+	}
+	if _, err := (Store{DB: db, Table: "rollouts"}).Create(context.Background(), meta, waves, []Skip{{InstanceID: id(99), Reason: "not running"}}); err != nil {
+		t.Fatal(err)
+	}
+	return State{Rollout: Ref{ID: rollout, Name: name, Execution: rollout, Part: 1, Table: "rollouts", CapacityTable: "capacity",
+		TopicARN: "arn:aws:sns:eu-west-1:123456789012:drainpipe", InstanceStateMachineARN: instanceMachine},
+		Cursor: Cursor{Waves: len(sizes), Events: EstimateEvents()}}
+}
+
+func childARN(s State, n int) string {
+	return ExecutionARN(instanceMachine, ChildName(s.Rollout.Name, id(n)))
+}
+
+// TestWaves walks a rollout through the fleet's steps: leases, each wave's children with
+// their names, inputs and floors, the results read from the children's executions, the
+// error budget, the summary and the release.
+func TestWaves(t *testing.T) {
+	t.Parallel()
+	db := tables(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 22, 4, 0, 0, 0, time.UTC)
+	children := fakeSFN{}
+	tagger, notes := &fakeTagger{}, &fakeSNS{}
+	f := Fleet{DB: db, EC2: tagger, SFN: children, SNS: notes, Now: func() time.Time { return now }}
+	s := newRollout(t, db, "nightly", Input{MaxErrors: 1, Maintenance: workflow.Maintenance{Action: workflow.ActionReboot}}, 2, 2, 1)
+
+	s, err := f.AcquireLeases(ctx, AcquireRequest{State: s, Execution: s.Rollout.ID})
+	if err != nil || s.Leases == nil || len(s.Leases.Held) != 1 {
+		t.Fatalf("leases: %+v, %v", s.Leases, err)
+	}
+	s, err = f.NextWave(ctx, s)
+	if err != nil || len(s.Wave.Items) != 2 || s.Wave.Done || s.Wave.Continue {
+		t.Fatalf("first wave: %+v, %v", s.Wave, err)
+	}
+	c := s.Wave.Items[0]
+	if c.Name != "nightly-"+id(1) || c.Input.InstanceID != id(1) || c.Input.MinHealthyTargets[web] != 15 || c.Input.Validate() != nil {
+		t.Errorf("child %+v", c)
+	}
+	if s.Cursor.Events != EstimateEvents(2) {
+		t.Errorf("events %d, want %d", s.Cursor.Events, EstimateEvents(2))
+	}
+	// A child still running: record-wave waits (the state machine retries).
+	children[childARN(s, 1)] = sfntypes.ExecutionStatusSucceeded
+	children[childARN(s, 2)] = sfntypes.ExecutionStatusRunning
+	if _, err := f.RecordWave(ctx, s); faults.NameOf(err) != faults.ChildRunning {
+		t.Fatalf("a running child: %v", err)
+	}
+	children[childARN(s, 2)] = sfntypes.ExecutionStatusFailed
+	after, err := f.RecordWave(ctx, s)
+	if err != nil || after.Cursor.Wave != 1 || after.Cursor.Done || after.Wave != nil {
+		t.Fatalf("after wave 1: %+v, %v", after.Cursor, err)
+	}
+	// Recording the same wave again (a retried call) counts it once.
+	if again, err := f.RecordWave(ctx, s); err != nil || again.Cursor.Wave != 1 {
+		t.Fatalf("recorded twice: %+v, %v", again.Cursor, err)
+	}
+	if meta, _ := (Store{DB: db, Table: "rollouts"}).Meta(ctx, s.Rollout.ID); meta.Failed != 1 || meta.Succeeded != 1 {
+		t.Errorf("counts after a repeated record: %d succeeded, %d failed", meta.Succeeded, meta.Failed)
+	}
+	if len(tagger.tagged) < 1 || tagger.tagged[0] != id(1) {
+		t.Errorf("tagged %v", tagger.tagged)
+	}
+	// Wave 2: one more failure (id(4) never started) spends the error budget of 1.
+	s, _ = f.NextWave(ctx, after)
+	children[childARN(s, 3)] = sfntypes.ExecutionStatusSucceeded
+	s, err = f.RecordWave(ctx, s)
+	if err != nil || !s.Cursor.Done || !s.Cursor.Aborted || !strings.Contains(s.Cursor.StopReason, "more than maxErrors 1") {
+		t.Fatalf("after wave 2: %+v, %v", s.Cursor, err)
+	}
+	if next, _ := f.NextWave(ctx, s); !next.Wave.Done {
+		t.Errorf("a wave after the abort: %+v", next.Wave)
+	}
+	released, err := f.ReleaseLeases(ctx, s)
+	if err != nil || len(released) != 1 {
+		t.Errorf("released %v, %v", released, err)
+	}
+	sum, err := f.Summarize(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Counts{Planned: 3, Succeeded: 1, Failed: 1, Skipped: 1, NotStarted: 1}
-	if sum.Outcome != OutcomeAborted || !sum.Aborted || sum.Counts != want || sum.TotalSeconds != 600 || sum.NotStarted[0] != id(3) {
+	if sum.Outcome != OutcomeAborted || sum.Counts != (Counts{Planned: 5, Succeeded: 2, Failed: 2, Skipped: 1, NotStarted: 1}) || sum.Waves != 3 {
 		t.Errorf("summary %+v", sum)
 	}
-	for _, part := range []string{"FAILED " + id(2), "MaintenanceFailed: exit 1", "skipped " + id(9), "not started: " + id(3)} {
-		if !strings.Contains(sum.Text, part) {
-			t.Errorf("text lacks %q:\n%s", part, sum.Text)
-		}
+	if sum.Instances[0].Succeeded || len(sum.Instances[0].Cause) > 1003 || sum.Instances[1].Error != "NotStarted" {
+		t.Errorf("failures first, causes bounded: %+v", sum.Instances[:2])
 	}
-	if len(f.messages) != 1 || f.messages[0] != sum.Text {
-		t.Errorf("notification %v", f.messages)
-	}
-	s.Input.DryRun = true
-	f.messages = nil
-	if sum, _ := (Summarizer{SNS: f}).Summarize(context.Background(), s); sum.Outcome != OutcomeDryRun || len(f.messages) != 0 {
-		t.Errorf("dry run summary %s, %d notifications", sum.Outcome, len(f.messages))
+	if len(notes.messages) != 1 || !strings.Contains(notes.messages[0], "FAILED "+id(2)) || !strings.Contains(notes.messages[0], "not started: "+id(5)) {
+		t.Errorf("notification %v", notes.messages)
 	}
 }
 
-// fakeDB: one item per key; PutItem's condition read as the lease's (free, expired or
-// mine); DeleteItem's as holder = me.
-type fakeDB struct {
-	items map[string]map[string]ddbtypes.AttributeValue
-}
-
-func attr(m map[string]ddbtypes.AttributeValue, k string) string {
-	switch v := m[k].(type) {
-	case *ddbtypes.AttributeValueMemberS:
-		return v.Value
-	case *ddbtypes.AttributeValueMemberN:
-		return v.Value
-	}
-	return ""
-}
-
-func (f *fakeDB) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	key := attr(in.Item, "pk")
-	if cur, ok := f.items[key]; ok && attr(cur, "holder") != attr(in.ExpressionAttributeValues, ":me") && attr(cur, "expiresAt") >= attr(in.ExpressionAttributeValues, ":now") {
-		return nil, &ddbtypes.ConditionalCheckFailedException{}
-	}
-	f.items[key] = in.Item
-	return &dynamodb.PutItemOutput{}, nil
-}
-
-func (f *fakeDB) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	key := attr(in.Key, "pk")
-	if attr(f.items[key], "holder") != attr(in.ExpressionAttributeValues, ":me") {
-		return nil, &ddbtypes.ConditionalCheckFailedException{}
-	}
-	delete(f.items, key)
-	return &dynamodb.DeleteItemOutput{}, nil
-}
-
-func (f *fakeDB) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	return &dynamodb.GetItemOutput{Item: f.items[attr(in.Key, "pk")]}, nil
-}
-
-func TestLeases(t *testing.T) {
-	db := &fakeDB{items: map[string]map[string]ddbtypes.AttributeValue{}}
-	now := time.Unix(1000, 0)
-	l := Locker{API: db, Now: func() time.Time { return now }}
-	st := func(holder string, groups ...string) State {
-		return State{ExecutionARN: holder, LeaseTable: "leases", Input: Input{TargetGroupARNs: groups, LeaseSeconds: 100}}
-	}
-	a, err := l.Acquire(context.Background(), st("a", web, api))
-	if err != nil || len(a.Held) != 2 || a.ExpiresAt != 1100 {
-		t.Fatalf("a: %+v %v", a, err)
-	}
-	// b overlaps on api: refused, naming a, and its lease on the other group given back.
-	other := "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/other/0000000000000001"
-	_, err = l.Acquire(context.Background(), st("b", other, api))
-	if faults.NameOf(err) != faults.RolloutInProgress || !strings.Contains(err.Error(), "locked by rollout a") {
-		t.Errorf("b: %v", err)
-	}
-	if _, held := db.items[LeaseKey(other)]; held {
-		t.Error("b kept its lease on the group it did get")
-	}
-	if holder, _ := heldByOther(context.Background(), db, "leases", api, "b", now); holder != "a" {
-		t.Errorf("heldByOther = %q", holder)
-	}
-	// After a's expiry, c takes over.
-	now = time.Unix(2000, 0)
-	if _, err := l.Acquire(context.Background(), st("c", api)); err != nil {
-		t.Errorf("taking over an expired lease: %v", err)
-	}
-	s := st("a", web, api)
-	s.Leases = &a
-	released, err := l.Release(context.Background(), s)
-	if err != nil || len(released) != 1 || released[0] != web {
-		t.Errorf("a releases %v (%v); the lease c took over must stay", released, err)
-	}
-	if _, ok := db.items[LeaseKey(api)]; !ok {
-		t.Error("a released c's lease")
-	}
-	// A release that does not know what it holds (Acquire failed midway) still gives back
-	// this execution's leases, and only those.
-	if _, err := l.Acquire(context.Background(), st("d", web)); err != nil {
+// TestContinueAsNew: when a wave would take the execution's history past the budget, the
+// rollout is handed over; the continuation takes it over and the first execution can no
+// longer release its leases.
+func TestContinueAsNew(t *testing.T) {
+	t.Parallel()
+	db := tables(t)
+	ctx := context.Background()
+	f := Fleet{DB: db, EC2: &fakeTagger{}, SFN: fakeSFN{}, SNS: &fakeSNS{}}
+	s := newRollout(t, db, "big", Input{}, 40, 40)
+	s, err := f.AcquireLeases(ctx, AcquireRequest{State: s, Execution: s.Rollout.ID})
+	if err != nil {
 		t.Fatal(err)
 	}
-	released, err = l.Release(context.Background(), st("d", web, api))
-	if err != nil || len(released) != 1 || released[0] != web || db.items[LeaseKey(api)] == nil {
-		t.Errorf("d releases %v (%v)", released, err)
+	s.Cursor.Events = PartEventBudget - WaveEvents(40) + 1
+	s, err = f.NextWave(ctx, s)
+	if err != nil || !s.Wave.Continue || len(s.Wave.Items) != 0 || s.Wave.ContinuationName != "big-part-2" {
+		t.Fatalf("next wave at the budget: %+v, %v", s.Wave, err)
 	}
-	// Acquiring again renews: the same holder, a later expiry.
-	now = time.Unix(3000, 0)
-	first, _ := l.Acquire(context.Background(), st("e", web))
-	now = time.Unix(3050, 0)
-	again, err := l.Acquire(context.Background(), st("e", web))
-	if err != nil || again.ExpiresAt != first.ExpiresAt+50 {
-		t.Errorf("renewal: %+v then %+v, %v", first, again, err)
+	part2 := "arn:aws:states:eu-west-1:123456789012:execution:drainpipe-maintain-fleet:big-part-2"
+	handed := s.Wave.ContinuationInput.State
+	taken, err := f.AcquireLeases(ctx, AcquireRequest{State: handed, Execution: part2})
+	if err != nil || taken.Rollout.Part != 2 || taken.Rollout.Execution != part2 || taken.Cursor.Events != EstimateEvents() {
+		t.Fatalf("the continuation: %+v, %v", taken.Rollout, err)
+	}
+	if released, err := f.ReleaseLeases(ctx, s); err != nil || len(released) != 0 {
+		t.Errorf("the first part released %v (%v) after handing over", released, err)
+	}
+	// A second execution cannot take over from the first any more.
+	if _, err := f.AcquireLeases(ctx, AcquireRequest{State: handed, Execution: part2 + "-again"}); faults.NameOf(err) != faults.RolloutInProgress {
+		t.Errorf("a second continuation: %v", err)
+	}
+	next, err := f.NextWave(ctx, taken)
+	if err != nil || len(next.Wave.Items) != 40 {
+		t.Errorf("the continuation's wave: %+v, %v", next.Wave, err)
+	}
+}
+
+// TestSummaryIsBounded: a rollout of thousands of instances summarizes in a bounded
+// output; the table keeps the rest.
+func TestSummaryIsBounded(t *testing.T) {
+	t.Parallel()
+	db := tables(t)
+	ctx := context.Background()
+	sizes := make([]int, 300)
+	for i := range sizes {
+		sizes[i] = 10
+	}
+	f := Fleet{DB: db, EC2: &fakeTagger{}, SFN: fakeSFN{}, SNS: &fakeSNS{}}
+	s := newRollout(t, db, "wide", Input{DryRun: true}, sizes...)
+	s.Rollout.DryRun = true
+	sum, err := f.Summarize(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Counts.Planned != 3000 || len(sum.Plan.Waves) != ListLimit || !sum.Truncated || sum.Outcome != OutcomeDryRun {
+		t.Errorf("counts %+v, %d waves listed, truncated %v", sum.Counts, len(sum.Plan.Waves), sum.Truncated)
+	}
+	if n := len(fmt.Sprint(sum)); n > 64*1024 {
+		t.Errorf("summary of %d bytes", n)
 	}
 }

@@ -1,55 +1,45 @@
 package rollout
 
 import (
-	"encoding/json"
-
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
-// State is the fleet state machine's state after planning.
+// State is the fleet state machine's state. It stays small whatever the fleet's size:
+// the plan and the results live in the rollouts table (see Store), and the state carries
+// only where they are, where the rollout is, and the wave being run.
 type State struct {
-	Input Input `json:"input"`
-	// ExecutionARN identifies the rollout; it holds the leases.
-	ExecutionARN string `json:"executionArn"`
-	// LeaseTable and TopicARN are the deployment's lease table and notification topic.
-	LeaseTable string `json:"leaseTable"`
-	TopicARN   string `json:"topicArn"`
-	StartedAt  string `json:"startedAt"`
-	Plan       Plan   `json:"plan"`
-	// Waves are the Map items of each wave: an instance and its execution's input.
-	Waves   [][]Item `json:"waves"`
-	Skipped []Skip   `json:"skipped"`
-	Cursor  Cursor   `json:"cursor"`
-	// Results are the outcomes of the waves run so far.
-	Results []Result `json:"results"`
-	// Current is the wave being run (set by the state machine).
-	Current *CurrentWave `json:"current,omitempty"`
-	// WaveResults are the Map's outputs for the current wave (set by the state machine).
-	WaveResults []WaveItemResult `json:"waveResults,omitempty"`
-	Leases      *Leases          `json:"leases,omitempty"`
+	Rollout Ref    `json:"rollout"`
+	Cursor  Cursor `json:"cursor"`
+	// Wave is the wave to run next, or what happens instead (set by next-wave).
+	Wave *NextWave `json:"wave,omitempty"`
+	// Leases is the last lease renewal (set by acquire-leases).
+	Leases *Leases `json:"leases,omitempty"`
 }
 
-// Item is one instance to maintain.
-type Item struct {
-	InstanceID string         `json:"instanceId"`
-	Input      workflow.Input `json:"input"`
-}
-
-// CurrentWave holds the items of the wave being run.
-type CurrentWave struct {
-	Items []Item `json:"items"`
-}
-
-// Skip is an instance left out, and why.
-type Skip struct {
-	InstanceID string `json:"instanceId"`
-	Reason     string `json:"reason"`
+// Ref identifies the rollout and where the deployment keeps its records.
+type Ref struct {
+	// ID is the rollout's first execution's ARN; Name is that execution's name. The
+	// rollout's leases are held in its ID, and its children are named after Name.
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Execution is the execution running the rollout now: ID, or a continuation of it;
+	// Part counts them from 1.
+	Execution string `json:"execution"`
+	Part      int    `json:"part"`
+	// Table is the rollouts table; CapacityTable holds the leases; TopicARN gets the
+	// summary; InstanceStateMachineARN runs each instance.
+	Table                   string `json:"table"`
+	CapacityTable           string `json:"capacityTable"`
+	TopicARN                string `json:"topicArn"`
+	InstanceStateMachineARN string `json:"instanceStateMachineArn"`
+	DryRun                  bool   `json:"dryRun"`
 }
 
 // Cursor says where the rollout is.
 type Cursor struct {
-	// Wave is the index of the next wave to run.
-	Wave int `json:"wave"`
+	// Wave is the index of the next wave to run, of Waves.
+	Wave  int `json:"wave"`
+	Waves int `json:"waves"`
 	// Done: no wave is left to start (all ran, the error budget is spent, or the window
 	// closed).
 	Done bool `json:"done"`
@@ -57,6 +47,38 @@ type Cursor struct {
 	Aborted bool `json:"aborted"`
 	// StopReason says why the rollout stopped early, if it did.
 	StopReason string `json:"stopReason,omitempty"`
+	// Events is this execution's history so far as estimated by EstimateEvents, to
+	// continue as a new execution well before Step Functions' 25,000-event limit.
+	Events int `json:"events"`
+}
+
+// NextWave is next-wave's answer: the wave's instances, each with its child execution's
+// name and input; or Done; or Continue, with the input of the execution that takes over.
+type NextWave struct {
+	Items    []Child `json:"items,omitempty"`
+	Done     bool    `json:"done"`
+	Continue bool    `json:"continue"`
+	// ContinuationName and ContinuationInput start the next part of the rollout.
+	ContinuationName  string        `json:"continuationName,omitempty"`
+	ContinuationInput *Continuation `json:"continuationInput,omitempty"`
+}
+
+// Child is one instance of a wave: its child execution's deterministic name and input.
+type Child struct {
+	InstanceID string         `json:"instanceId"`
+	Name       string         `json:"name"`
+	Input      workflow.Input `json:"input"`
+}
+
+// Continuation is the input of the execution that continues a rollout.
+type Continuation struct {
+	State State `json:"continuation"`
+}
+
+// Skip is an instance left out, and why.
+type Skip struct {
+	InstanceID string `json:"instanceId"`
+	Reason     string `json:"reason"`
 }
 
 // Result is one instance's outcome.
@@ -68,21 +90,6 @@ type Result struct {
 	Cause        string             `json:"cause,omitempty"`
 	ExecutionARN string             `json:"executionArn,omitempty"`
 	PhaseSeconds map[string]float64 `json:"phaseSeconds,omitempty"`
-}
-
-// WaveItemResult is what the Map gives back for one item: the item, and either the
-// child execution's result (startExecution.sync:2) or the error the Map's Catch kept.
-type WaveItemResult struct {
-	InstanceID string `json:"instanceId"`
-	Result     *struct {
-		Status       string          `json:"Status"`
-		ExecutionArn string          `json:"ExecutionArn"`
-		Output       json.RawMessage `json:"Output"`
-	} `json:"result,omitempty"`
-	Error *struct {
-		Error string `json:"Error"`
-		Cause string `json:"Cause"`
-	} `json:"error,omitempty"`
 }
 
 // Leases are the locks the rollout holds.

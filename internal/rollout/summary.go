@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
@@ -14,24 +13,41 @@ type PublisherAPI interface {
 	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
 }
 
-// Summary is the fleet execution's output.
+// Summary is the fleet execution's output. It is bounded whatever the fleet's size: the
+// lists hold at most ListLimit entries each (failures first) and say when there is more;
+// the rollouts table keeps everything.
 type Summary struct {
+	// Rollout is the rollout's ID; Table is where its record lives.
+	Rollout string `json:"rollout"`
+	Table   string `json:"table"`
 	// Outcome: completed, aborted (error budget spent), stopped (window closed, work
 	// remains) or dry-run.
-	Outcome    string   `json:"outcome"`
-	Aborted    bool     `json:"aborted"`
-	StopReason string   `json:"stopReason,omitempty"`
-	Counts     Counts   `json:"counts"`
-	Instances  []Result `json:"instances"`
-	Skipped    []Skip   `json:"skipped"`
+	Outcome    string `json:"outcome"`
+	Aborted    bool   `json:"aborted"`
+	StopReason string `json:"stopReason,omitempty"`
+	Counts     Counts `json:"counts"`
+	// Instances are the results, failed ones first.
+	Instances []Result `json:"instances"`
+	Skipped   []Skip   `json:"skipped"`
+	// NotStarted are instances planned in waves that did not run.
 	NotStarted []string `json:"notStarted"`
-	Plan       Plan     `json:"plan"`
-	WavesRun   int      `json:"wavesRun"`
+	// Truncated: a list above was cut at ListLimit.
+	Truncated bool `json:"truncated,omitempty"`
+	// Plan is the groups' budgets and the waves (at most ListLimit of the Waves).
+	Plan     Plan `json:"plan"`
+	Waves    int  `json:"waves"`
+	WavesRun int  `json:"wavesRun"`
+	// Parts is how many executions ran the rollout (see PartEventBudget).
+	Parts int `json:"parts"`
 	// TotalSeconds is from planning to the summary.
 	TotalSeconds float64 `json:"totalSeconds"`
 	// Text is the summary in a few lines, as notified.
 	Text string `json:"text"`
 }
+
+// ListLimit bounds each list of the summary: its output stays far below Step Functions'
+// 256 KiB, and the notification below SNS's.
+const ListLimit = 100
 
 // Counts of a rollout.
 type Counts struct {
@@ -50,70 +66,83 @@ const (
 	OutcomeDryRun    = "dry-run"
 )
 
-// Summarizer builds the summary and sends it to the notification topic.
-type Summarizer struct {
-	SNS PublisherAPI
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-}
-
-// Summarize builds the summary and publishes it when the state names a topic.
-func (z Summarizer) Summarize(ctx context.Context, s State) (Summary, error) {
-	now := time.Now
-	if z.Now != nil {
-		now = z.Now
+// Summarize reads the rollout's record, builds the summary, records the outcome and
+// publishes the summary when the rollout names a topic (not for a dry run).
+func (f Fleet) Summarize(ctx context.Context, s State) (Summary, error) {
+	meta, waves, skips, err := f.store(s).All(ctx, s.Rollout.ID)
+	if err != nil {
+		return Summary{}, err
 	}
-	sum := Summary{Instances: s.Results, Skipped: s.Skipped, Plan: s.Plan, WavesRun: s.Cursor.Wave, StopReason: s.Cursor.StopReason,
-		Aborted: s.Cursor.Aborted, NotStarted: []string{}}
-	if sum.Instances == nil {
-		sum.Instances = []Result{}
-	}
-	if sum.Skipped == nil {
-		sum.Skipped = []Skip{}
-	}
-	for i := s.Cursor.Wave; i < len(s.Waves); i++ {
-		for _, item := range s.Waves[i] {
-			sum.NotStarted = append(sum.NotStarted, item.InstanceID)
+	sum := Summary{Rollout: s.Rollout.ID, Table: s.Rollout.Table, WavesRun: s.Cursor.Wave, StopReason: s.Cursor.StopReason,
+		Aborted: s.Cursor.Aborted, Parts: s.Rollout.Part, Instances: []Result{}, Skipped: []Skip{}, NotStarted: []string{},
+		Plan: Plan{Groups: meta.Groups}, Waves: meta.Waves}
+	var failed, succeeded []Result
+	for i, w := range waves {
+		sum.Counts.Planned += len(w.Instances)
+		ids := make([]string, 0, len(w.Instances))
+		for _, item := range w.Instances {
+			ids = append(ids, item.InstanceID)
 		}
-	}
-	for _, w := range s.Waves {
-		sum.Counts.Planned += len(w)
-	}
-	for _, r := range s.Results {
-		if r.Succeeded {
-			sum.Counts.Succeeded++
+		if len(sum.Plan.Waves) < ListLimit {
+			sum.Plan.Waves = append(sum.Plan.Waves, Wave{InstanceIDs: ids, BelowBudget: w.BelowBudget})
 		} else {
-			sum.Counts.Failed++
+			sum.Truncated = true
+		}
+		for _, r := range w.Results {
+			if r.Succeeded {
+				succeeded = append(succeeded, r)
+			} else {
+				failed = append(failed, r)
+			}
+		}
+		if i >= s.Cursor.Wave && w.Results == nil && !meta.Input.DryRun {
+			sum.NotStarted = append(sum.NotStarted, ids...)
 		}
 	}
-	sum.Counts.Skipped, sum.Counts.NotStarted = len(s.Skipped), len(sum.NotStarted)
+	sum.Counts.Succeeded, sum.Counts.Failed = len(succeeded), len(failed)
+	sum.Counts.Skipped, sum.Counts.NotStarted = len(skips), len(sum.NotStarted)
+	sum.Instances = bounded(append(failed, succeeded...), &sum.Truncated)
+	sum.Skipped = bounded(skips, &sum.Truncated)
+	sum.NotStarted = bounded(sum.NotStarted, &sum.Truncated)
 	switch {
-	case s.Input.DryRun:
-		sum.Outcome, sum.NotStarted, sum.Counts.NotStarted = OutcomeDryRun, []string{}, 0
+	case meta.Input.DryRun:
+		sum.Outcome = OutcomeDryRun
 	case s.Cursor.Aborted:
 		sum.Outcome = OutcomeAborted
-	case len(sum.NotStarted) > 0:
+	case sum.Counts.NotStarted > 0:
 		sum.Outcome = OutcomeStopped
 	default:
 		sum.Outcome = OutcomeCompleted
 	}
-	if start, err := time.Parse(time.RFC3339Nano, s.StartedAt); err == nil {
-		sum.TotalSeconds = float64(now().Sub(start).Round(10*time.Millisecond).Milliseconds()) / 1000
+	sum.TotalSeconds = float64(f.now().Sub(meta.StartedAt).Milliseconds()) / 1000
+	sum.Text = text(sum)
+	if err := f.store(s).Finish(ctx, s.Rollout.ID, sum.Outcome, sum.StopReason); err != nil {
+		return Summary{}, err
 	}
-	sum.Text = text(s, sum)
-	if s.TopicARN != "" && !s.Input.DryRun {
+	if s.Rollout.TopicARN != "" && !meta.Input.DryRun {
 		subject := "drainpipe rollout " + sum.Outcome
-		if _, err := z.SNS.Publish(ctx, &sns.PublishInput{TopicArn: &s.TopicARN, Subject: &subject, Message: &sum.Text}); err != nil {
-			return Summary{}, fmt.Errorf("notifying %s: %w", s.TopicARN, err)
+		if _, err := f.SNS.Publish(ctx, &sns.PublishInput{TopicArn: &s.Rollout.TopicARN, Subject: &subject, Message: &sum.Text}); err != nil {
+			return Summary{}, fmt.Errorf("notifying %s: %w", s.Rollout.TopicARN, err)
 		}
 	}
 	return sum, nil
 }
 
-func text(s State, sum Summary) string {
+func bounded[T any](list []T, truncated *bool) []T {
+	if len(list) > ListLimit {
+		*truncated = true
+		return list[:ListLimit]
+	}
+	if list == nil {
+		return []T{}
+	}
+	return list
+}
+
+func text(sum Summary) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "drainpipe rollout %s %s: %d planned in %d waves, %d succeeded, %d failed, %d skipped, %d not started (%.0f s).",
-		s.ExecutionARN, sum.Outcome, sum.Counts.Planned, len(s.Waves), sum.Counts.Succeeded, sum.Counts.Failed, sum.Counts.Skipped, sum.Counts.NotStarted, sum.TotalSeconds)
+		sum.Rollout, sum.Outcome, sum.Counts.Planned, sum.Waves, sum.Counts.Succeeded, sum.Counts.Failed, sum.Counts.Skipped, sum.Counts.NotStarted, sum.TotalSeconds)
 	if sum.StopReason != "" {
 		fmt.Fprintf(&b, " Stopped: %s.", sum.StopReason)
 	}
@@ -127,6 +156,9 @@ func text(s State, sum Summary) string {
 	}
 	if len(sum.NotStarted) > 0 {
 		fmt.Fprintf(&b, "\nnot started: %s", strings.Join(sum.NotStarted, ", "))
+	}
+	if sum.Truncated {
+		fmt.Fprintf(&b, "\n(lists cut at %d; the whole record is in table %s under rollout %s)", ListLimit, sum.Table, sum.Rollout)
 	}
 	return b.String()
 }

@@ -15,6 +15,7 @@ package dynamodb
 
 import (
 	"bufio"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,11 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 //go:embed dynalite.mjs
@@ -93,6 +99,31 @@ func Start(tools string) (*Server, error) {
 		s.Close()
 		return nil, errors.New("dynalite did not listen within 30 s: " + stderr.String())
 	}
+}
+
+// Client is a DynamoDB client of this server (fake credentials, us-east-1).
+func (s *Server) Client() *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIALABLABLABLABLAB0", "lab-secret-key", "")})
+}
+
+// CreateTable creates a pay-per-request table keyed by the string attribute pk and, if
+// sk is not empty, the string sort key sk.
+func CreateTable(ctx context.Context, db *dynamodb.Client, name, pk, sk string) error {
+	in := &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String(pk), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String(pk), KeyType: ddbtypes.KeyTypeHash}},
+	}
+	if sk != "" {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, ddbtypes.AttributeDefinition{AttributeName: aws.String(sk), AttributeType: ddbtypes.ScalarAttributeTypeS})
+		in.KeySchema = append(in.KeySchema, ddbtypes.KeySchemaElement{AttributeName: aws.String(sk), KeyType: ddbtypes.KeyTypeRange})
+	}
+	if _, err := db.CreateTable(ctx, in); err != nil {
+		return fmt.Errorf("creating table %s: %w", name, err)
+	}
+	return nil
 }
 
 // Close stops dynalite (its data goes with it).

@@ -72,6 +72,12 @@ type Addresser interface {
 	Address(id string) (ip string, ok bool)
 }
 
+// Prober answers the health check of an instance that has no service to check (a
+// simulated one): ok false means check it over HTTP.
+type Prober interface {
+	Probe(id string) (up, ok bool)
+}
+
 // APIError is an ELBv2 API error with its real code.
 type APIError struct {
 	Code    string
@@ -461,7 +467,7 @@ func (g *Group) startChecks(t *target) {
 				return
 			case <-tick.C:
 			}
-			passed, reason := g.check(ctx, t.addr)
+			passed, reason := g.check(ctx, t.id, t.addr)
 			if ctx.Err() != nil {
 				return
 			}
@@ -472,8 +478,16 @@ func (g *Group) startChecks(t *target) {
 	}()
 }
 
-// check sends one health check request.
-func (g *Group) check(ctx context.Context, addr string) (bool, string) {
+// check sends one health check request (or probes a simulated instance).
+func (g *Group) check(ctx context.Context, id, addr string) (bool, string) {
+	if p, ok := g.lb.ec2.(Prober); ok {
+		if up, simulated := p.Probe(id); simulated {
+			if up {
+				return true, ""
+			}
+			return false, ReasonFailedHealthChecks
+		}
+	}
 	hc := g.cfg.HealthCheck
 	ctx, cancel := context.WithTimeout(ctx, g.lb.clock.Seconds(float64(hc.TimeoutSeconds)))
 	defer cancel()

@@ -1,6 +1,6 @@
 // Package instance owns the lab's EC2 instances: real HTTP servers, each on its own
 // loopback address, serving "Hello, World! From <instance-id>" like the post's user-data
-// service. An instance can be stopped, rebooted (down for a while, then its service starts
+// service (or, for scale tests, simulated: up or down, with no socket). An instance can be stopped, rebooted (down for a while, then its service starts
 // again, as the post's @reboot cron entry does) and counted (boots, in-flight requests).
 // Fault hooks make one never come back, fail its health checks after a reboot, or answer
 // slowly.
@@ -29,6 +29,10 @@ type Instance struct {
 	Ports []int
 	// RebootSeconds is how long a reboot keeps it down, in lab seconds.
 	RebootSeconds float64
+	// Simulated: no service listens; the instance is only up or down. For fleets larger
+	// than sockets allow (the scale tests); the load balancer probes it (Probe) instead of
+	// sending it health checks, and it takes no traffic.
+	Simulated bool
 
 	clock *clock.Clock
 
@@ -74,6 +78,9 @@ func (i *Instance) Start() error {
 	}
 	var servers []*http.Server
 	for idx, port := range i.Ports {
+		if i.Simulated {
+			break
+		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(i.IP, strconv.Itoa(port)))
 		if err != nil {
 			for _, s := range servers {
@@ -138,6 +145,15 @@ func (i *Instance) WaitUp(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Probe is a health check of a simulated instance: whether it is up. ok is false for a
+// real instance, which is checked over HTTP.
+func (i *Instance) Probe() (up, ok bool) {
+	if !i.Simulated {
+		return false, false
+	}
+	return i.Up(), true
 }
 
 // Up reports whether the service is listening.

@@ -255,7 +255,10 @@ function start(cmd) {
   }
   const handlers = Object.fromEntries(syncTasks(definition.States).map((name) => [name, (params) => startSync(cmd.arn, params)]));
   const execution = machine.run(cmd.input, {
-    context: { Execution: { Id: cmd.arn, Input: cmd.input, Name: cmd.name, StartTime: cmd.startDate, RoleArn: 'arn:aws:iam::123456789012:role/lab' } },
+    context: {
+      Execution: { Id: cmd.arn, Input: cmd.input, Name: cmd.name, StartTime: cmd.startDate, RoleArn: 'arn:aws:iam::123456789012:role/lab' },
+      StateMachine: { Id: cmd.stateMachineArn, Name: cmd.stateMachineArn.split(':').pop() },
+    },
     overrides: { taskResourceLocalHandlers: handlers },
   });
   ex.abort = execution.abort;
