@@ -360,7 +360,7 @@ func TestSummaryIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Counts.Planned != 3000 || len(sum.Plan.Waves) != ListLimit || !sum.Truncated || sum.Outcome != OutcomeDryRun {
+	if sum.Counts.Planned != 3000 || len(sum.Plan.Waves) != PlanListLimit/10 || !sum.Truncated || sum.Outcome != OutcomeDryRun {
 		t.Errorf("counts %+v, %d waves listed, truncated %v", sum.Counts, len(sum.Plan.Waves), sum.Truncated)
 	}
 	if n := len(fmt.Sprint(sum)); n > 64*1024 {

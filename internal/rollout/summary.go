@@ -33,7 +33,7 @@ type Summary struct {
 	NotStarted []string `json:"notStarted"`
 	// Truncated: a list above was cut at ListLimit.
 	Truncated bool `json:"truncated,omitempty"`
-	// Plan is the groups' budgets and the waves (at most ListLimit of the Waves).
+	// Plan is the groups' budgets and the first waves, up to PlanListLimit instances.
 	Plan     Plan `json:"plan"`
 	Waves    int  `json:"waves"`
 	WavesRun int  `json:"wavesRun"`
@@ -45,9 +45,13 @@ type Summary struct {
 	Text string `json:"text"`
 }
 
-// ListLimit bounds each list of the summary: its output stays far below Step Functions'
-// 256 KiB, and the notification below SNS's.
-const ListLimit = 100
+// ListLimit bounds each list of the summary, and PlanListLimit the instances its plan
+// lists: its output stays far below Step Functions' 256 KiB, and the notification below
+// SNS's.
+const (
+	ListLimit     = 100
+	PlanListLimit = 1000
+)
 
 // Counts of a rollout.
 type Counts struct {
@@ -77,14 +81,16 @@ func (f Fleet) Summarize(ctx context.Context, s State) (Summary, error) {
 		Aborted: s.Cursor.Aborted, Parts: s.Rollout.Part, Instances: []Result{}, Skipped: []Skip{}, NotStarted: []string{},
 		Plan: Plan{Groups: meta.Groups}, Waves: meta.Waves}
 	var failed, succeeded []Result
+	listed := 0
 	for i, w := range waves {
 		sum.Counts.Planned += len(w.Instances)
 		ids := make([]string, 0, len(w.Instances))
 		for _, item := range w.Instances {
 			ids = append(ids, item.InstanceID)
 		}
-		if len(sum.Plan.Waves) < ListLimit {
+		if listed+len(ids) <= PlanListLimit {
 			sum.Plan.Waves = append(sum.Plan.Waves, Wave{InstanceIDs: ids, BelowBudget: w.BelowBudget})
+			listed += len(ids)
 		} else {
 			sum.Truncated = true
 		}

@@ -43,8 +43,10 @@ const SYNC = 'arn:aws:states:::states:startExecution.sync:2';
 const emit = (event) => process.stdout.write(JSON.stringify(event) + '\n');
 
 // The time scale.
+// (Node's timers hold at most 2^31-1 ms, about 24.8 days; a longer one fires at once, so
+// a scaled Task timeout of a year is held to that.)
 const realSetTimeout = globalThis.setTimeout;
-globalThis.setTimeout = (fn, ms, ...args) => realSetTimeout(fn, (ms ?? 0) * scale, ...args);
+globalThis.setTimeout = (fn, ms, ...args) => realSetTimeout(fn, Math.min((ms ?? 0) * scale, 2 ** 31 - 1), ...args);
 
 // A quota error. At a state's boundary (its input or output) it is terminal: neither Retry
 // nor Catch, by States.ALL or by name, handles it. A Task's result over the limit fails the
@@ -107,7 +109,7 @@ const FAILED = { LambdaTask: 1, SyncTask: 1, Map: 1, Other: 0 }; // LambdaFuncti
 const RETRIED = { LambdaTask: 2, SyncTask: 3, Map: 1, Other: 0 }; // scheduled and started again
 
 const executions = new Map(); // arn -> {arn, stats, abort, done (promise), result}
-const definitions = new Map(); // file -> parsed definition
+const definitions = new Map(); // file -> {definition, machine}
 const executionMachines = new WeakMap(); // StateMachine run as an execution -> arn
 
 // Instrument every execution of the engine, the root one and each Map iteration's: count
@@ -228,8 +230,13 @@ function entry(arn) {
 // settled resolves with the execution's end once it has ended.
 const settled = (arn) => entry(arn).done;
 
-function definitionOf(file) {
-  if (!definitions.has(file)) definitions.set(file, JSON.parse(readFileSync(file, 'utf8')));
+// machineOf is the definition in the file and its engine, validated once (the engine's
+// validation takes tens of milliseconds, and a rollout starts thousands of executions).
+function machineOf(file) {
+  if (!definitions.has(file)) {
+    const definition = JSON.parse(readFileSync(file, 'utf8'));
+    definitions.set(file, { definition, machine: new StateMachine(definition, { validationOptions: { checkArn: true } }) });
+  }
   return definitions.get(file);
 }
 
@@ -247,8 +254,7 @@ function start(cmd) {
   };
   let definition, machine;
   try {
-    definition = definitionOf(cmd.definition);
-    machine = new StateMachine(definition, { validationOptions: { checkArn: true } });
+    ({ definition, machine } = machineOf(cmd.definition));
   } catch (err) {
     end({ type: 'ExecutionFailed', error: 'States.Runtime', cause: String(err?.message ?? err) });
     return;

@@ -78,6 +78,7 @@ type Service struct {
 	executions  map[string]*Execution
 	order       []*Execution
 	engine      *engine
+	files       int
 	listeners   map[int]func(Event)
 	nextID      int
 	pending     []Event
@@ -197,7 +198,9 @@ func (s *Service) CreateStateMachine(name string, definition []byte) (string, er
 	if err := s.prepare(); err != nil {
 		return "", err
 	}
-	file := filepath.Join(s.dir, fmt.Sprintf("%s-%d.asl.json", name, len(s.machines)))
+	// A new file each time: the engine keeps what it has read of a file.
+	s.files++
+	file := filepath.Join(s.dir, fmt.Sprintf("%s-%d.asl.json", name, s.files))
 	if err := os.WriteFile(file, def, 0o600); err != nil {
 		return "", err
 	}
