@@ -63,8 +63,10 @@ demo: tools ## The post's scenario on the local lab: naive reboot vs drainpipe, 
 	$(GO) run ./cmd/drainpipe-lab $(DEMO_FLAGS)
 
 .PHONY: bench
-bench: ## Benchmarks that print numbers: the rollout planner at 100 to 10,000 instances
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./internal/rollout
+bench: tools ## Benchmarks that print numbers: planning (100 to 100,000 instances), reservations per second, a rollout's Step Functions quotas (100 to 10,000 instances; about 10 minutes)
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./internal/rollout
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./internal/capacity
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./lab
 
 .PHONY: fuzz
 fuzz: ## Fuzz the input validation for longer (FUZZTIME=5m)

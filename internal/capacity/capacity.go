@@ -126,8 +126,9 @@ type Reserver struct {
 	Attempts int
 }
 
-// DefaultAttempts is how many times a grant is tried against concurrent writers.
-const DefaultAttempts = 16
+// DefaultAttempts is how many times a grant is tried against concurrent writers (each try
+// one read and one conditional write).
+const DefaultAttempts = 64
 
 // ExpiryMargin is added to an execution's own deadlines to set how long its reservation
 // lasts if nobody releases it.
@@ -176,7 +177,11 @@ func (r Reserver) Reserve(ctx context.Context, req Request) (workflow.Reservatio
 
 	if s.DryRun {
 		for _, arn := range groupARNs(s.Registrations) {
-			group, err := r.judge(ctx, req, arn, now)
+			tgs, err := targets.DescribeGroup(ctx, r.ELB, arn)
+			if err != nil {
+				return workflow.Reservation{}, err
+			}
+			group, err := r.judge(ctx, req, arn, tgs, now)
 			res.Groups = append(res.Groups, group.report)
 			if err != nil {
 				return refused(err)
@@ -283,16 +288,10 @@ type judged struct {
 	expired []string
 }
 
-// judge reads the group's ledger, then its targets, and decides whether the instance may
-// go out of it. It writes nothing. Read in this order, a reservation granted after the
-// ledger was read makes the grant's write fail (the version moved), and one released in
-// between is still counted as out: either way the verdict errs on the side of capacity.
-func (r Reserver) judge(ctx context.Context, req Request, arn string, now time.Time) (judged, error) {
+// judge reads the group's ledger and decides, on the targets given, whether the instance
+// may go out of the group. It writes nothing.
+func (r Reserver) judge(ctx context.Context, req Request, arn string, tgs []workflow.TargetState, now time.Time) (judged, error) {
 	item, err := r.get(ctx, req.Table, GroupKey(arn))
-	if err != nil {
-		return judged{report: workflow.GroupCapacity{TargetGroupARN: arn}}, err
-	}
-	tgs, err := targets.DescribeGroup(ctx, r.ELB, arn)
 	if err != nil {
 		return judged{report: workflow.GroupCapacity{TargetGroupARN: arn}}, err
 	}
@@ -314,7 +313,10 @@ func (r Reserver) judge(ctx context.Context, req Request, arn string, now time.T
 }
 
 // grant reserves the instance in one group: judge, then write on the condition that the
-// ledger is still the version judged; on a conflict, judge again.
+// ledger is still the version judged; on a conflict, read the ledger and judge again. The
+// targets' health is read once, and again before a refusal: any order of the reads is
+// safe (a reservation granted meanwhile moves the version and fails the write; one
+// released meanwhile is still counted as out), but a refusal should rest on fresh reads.
 func (r Reserver) grant(ctx context.Context, req Request, arn string, now, expires time.Time) (workflow.GroupCapacity, error) {
 	attempts := r.Attempts
 	if attempts <= 0 {
@@ -325,12 +327,26 @@ func (r Reserver) grant(ctx context.Context, req Request, arn string, now, expir
 		attrHolder: str(req.Execution), attrFloor: num(int64(floorFor(req.State.Plan, arn))),
 		attrSince: str(now.Format(time.RFC3339Nano)), ExpiryAttribute: num(expires.Unix()),
 	}}
-	var report workflow.GroupCapacity
+	report := workflow.GroupCapacity{TargetGroupARN: arn}
+	tgs, err := targets.DescribeGroup(ctx, r.ELB, arn)
+	if err != nil {
+		return report, err
+	}
+	fresh := false
 	for range attempts {
-		j, err := r.judge(ctx, req, arn, now)
+		j, err := r.judge(ctx, req, arn, tgs, now)
 		report = j.report
 		if err != nil {
-			if waitable(err) && r.moved(ctx, req.Table, arn, j) {
+			switch {
+			case !waitable(err):
+				return report, err
+			case !fresh: // the targets were read before this ledger: read them again
+				if tgs, err = targets.DescribeGroup(ctx, r.ELB, arn); err != nil {
+					return report, err
+				}
+				fresh = true
+				continue
+			case r.moved(ctx, req.Table, arn, j):
 				continue // judged on a ledger another execution has changed since: judge again
 			}
 			return report, err

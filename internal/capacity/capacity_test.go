@@ -110,7 +110,7 @@ func TestDecide(t *testing.T) {
 
 // table starts a DynamoDB (dynalite, a real implementation of the API and its expression
 // grammar) with a capacity table.
-func table(t *testing.T) (*dynamodb.Client, string) {
+func table(t testing.TB) (*dynamodb.Client, string) {
 	t.Helper()
 	wd, _ := os.Getwd()
 	tools, err := sfn.FindTools(wd)

@@ -119,7 +119,9 @@ func Start(b Backends, c *clock.Clock) (*Server, error) {
 	for _, f := range functions.All {
 		s.handlers[f.Name] = f.Build(functions.Deps{Config: cfg, Now: c.Now})
 	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	// Idle connections close after a few seconds, as AWS endpoints close them: the
+	// engine opens a client per Task, and a long rollout would otherwise pile them up.
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
 }
