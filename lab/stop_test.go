@@ -8,7 +8,12 @@ import (
 	"testing"
 	"time"
 
+	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+
+	"github.com/drainpipe/drainpipe/internal/capacity"
+	"github.com/drainpipe/drainpipe/internal/workflow"
 
 	"github.com/drainpipe/drainpipe/lab"
 	"github.com/drainpipe/drainpipe/lab/elb"
@@ -301,4 +306,48 @@ func gjsonText(raw []byte, field string) string {
 	_ = json.Unmarshal(raw, &m)
 	s, _ := m[field].(string)
 	return s
+}
+
+// TestRestoreByHand is the README's way to put back what an execution no longer running
+// holds when its event was lost: start the restore state machine with the execution's ARN
+// and input, as EventBridge would have.
+func TestRestoreByHand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	cfg := twoGroups()
+	l := startLab(t, cfg)
+	ctx := context.Background()
+	awsCfg, err := l.API.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost := strings.Replace(lab.InstanceStateMachineARN, ":stateMachine:", ":execution:", 1) + ":lost-event"
+	inst := l.Instances[0].ID
+	regs := []workflow.Registration{{TargetGroupARN: l.Groups[0].ARN, Port: 8080}, {TargetGroupARN: l.Groups[1].ARN, Port: 9091}}
+	var s workflow.State
+	s.InstanceID, s.Registrations = inst, regs
+	res, err := capacity.Reserver{DB: awsdynamodb.NewFromConfig(awsCfg), ELB: elbv2.NewFromConfig(awsCfg)}.Reserve(ctx,
+		capacity.Request{State: s, Execution: ghost, Table: lab.CapacityTable})
+	if err != nil || !res.Reserved {
+		t.Fatalf("reserving: %+v, %v", res, err)
+	}
+	if err := l.LB.DeregisterTargets(l.Groups[0].ARN, []elb.TargetRef{{ID: inst}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.LB.DeregisterTargets(l.Groups[1].ARN, []elb.TargetRef{{ID: inst, Port: 9091}}); err != nil {
+		t.Fatal(err)
+	}
+	input, _ := json.Marshal(map[string]any{"instanceId": inst})
+	event, _ := json.Marshal(map[string]any{"detail": map[string]any{"executionArn": ghost, "status": "ABORTED", "input": string(input)}})
+	restore, err := l.SFN.StartExecution(lab.RestoreStateMachineARN, "by-hand", event, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := l.SFN.Wait(ctx, restore.ARN)
+	if err != nil || !out.Succeeded {
+		t.Fatalf("the restore: %+v, %v", out, err)
+	}
+	assertBack(t, l, cfg)
 }

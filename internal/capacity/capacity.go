@@ -58,6 +58,8 @@ const (
 	attrVersion       = "version"
 	attrOut           = "out"
 	attrPort          = "port"
+	attrRestorer      = "restorer"
+	attrRestoreUntil  = "restoreUntil"
 )
 
 // InstanceKey and GroupKey are the partition keys of an instance's reservation and of a
@@ -580,6 +582,37 @@ func holdsOf(item map[string]ddb.AttributeValue) map[string]Hold {
 			Since: since, ExpiresAt: time.Unix(numAttr(e.Value, ExpiryAttribute), 0)}
 	}
 	return out
+}
+
+// RestoreClaimSeconds is how long a restore's claim on a reservation lasts (see Claim).
+const RestoreClaimSeconds = 300
+
+// Claim makes the restorer the only one to put the instance back for the ended execution
+// that holds its reservation: two restores of one execution (its own event and its fleet's)
+// must not both act, or the slower could register the instance again after the faster has
+// released it and a new execution has taken it out. A claim lasts RestoreClaimSeconds; the
+// same restorer (a retried call) claims again. ok is false when the execution holds no
+// reservation of the instance, or another restore has claimed it.
+func (r Reserver) Claim(ctx context.Context, table, instanceID, holder, restorer string) (Reservation, bool, error) {
+	now := r.now()
+	out, err := r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &table,
+		Key:                      key(InstanceKey(instanceID)),
+		UpdateExpression:         ptr("SET #restorer = :me, #until = :until"),
+		ConditionExpression:      ptr("#holder = :holder AND (attribute_not_exists(#restorer) OR #restorer = :me OR #until < :now)"),
+		ExpressionAttributeNames: map[string]string{"#holder": attrHolder, "#restorer": attrRestorer, "#until": attrRestoreUntil},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":holder": str(holder), ":me": str(restorer),
+			":now": num(now.Unix()), ":until": num(now.Add(RestoreClaimSeconds * time.Second).Unix())},
+		ReturnValues: ddb.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		return Reservation{}, false, nil
+	}
+	if err != nil {
+		return Reservation{}, false, fmt.Errorf("claiming the reservation of %s: %w", instanceID, err)
+	}
+	res, ok := ReservationOf(out.Attributes)
+	return res, ok, nil
 }
 
 // Reservation is an instance's reservation as the table holds it.

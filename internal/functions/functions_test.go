@@ -267,8 +267,10 @@ func (f staticDynamoDB) PutItem(context.Context, *dynamodb.PutItemInput, ...func
 	return &dynamodb.PutItemOutput{}, nil
 }
 
-func (f staticDynamoDB) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	return &dynamodb.UpdateItemOutput{}, nil
+// UpdateItem answers with the item as it is (for ReturnValues), when there is one.
+func (f staticDynamoDB) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	pk := in.Key["pk"].(*ddbtypes.AttributeValueMemberS).Value
+	return &dynamodb.UpdateItemOutput{Attributes: f.items[pk]}, nil
 }
 
 func (f staticDynamoDB) DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {

@@ -62,6 +62,8 @@ type Recoverer struct {
 // deployment keeps its capacity table and notification topic.
 type Request struct {
 	Event Event `json:"event"`
+	// Restorer is the restore's own execution: at most one restore acts on a reservation.
+	Restorer string `json:"restorer"`
 	// Table is the capacity table; RolloutTable the rollouts table.
 	Table        string `json:"table"`
 	RolloutTable string `json:"rolloutTable"`
@@ -101,8 +103,8 @@ type Report struct {
 // Restore puts back what the ended execution held.
 func (r Recoverer) Restore(ctx context.Context, req Request) (Report, error) {
 	d := req.Event.Detail
-	if d.ExecutionARN == "" || req.Table == "" || req.RolloutTable == "" {
-		return Report{}, faults.New(faults.InvalidInput, "restore-execution needs event.detail.executionArn, table and rolloutTable")
+	if d.ExecutionARN == "" || req.Table == "" || req.RolloutTable == "" || req.Restorer == "" {
+		return Report{}, faults.New(faults.InvalidInput, "restore-execution needs event.detail.executionArn, restorer, table and rolloutTable")
 	}
 	rep := Report{ExecutionARN: d.ExecutionARN, Status: d.Status}
 	var in struct {
@@ -140,14 +142,16 @@ func (r Recoverer) Restore(ctx context.Context, req Request) (Report, error) {
 	return rep, nil
 }
 
-// restoreInstance puts the instance back if the execution still holds its reservation,
-// and says what it did ("" when nothing was held).
+// restoreInstance puts the instance back if the execution still holds its reservation and
+// no other restore has claimed it, and says what it did ("" when it did nothing).
 func (r Recoverer) restoreInstance(ctx context.Context, req Request, instanceID, execution string, rep *Report) (string, error) {
 	rep.InstanceID = instanceID
-	regs, held, err := r.reservation(ctx, req.Table, instanceID, execution)
-	if err != nil || !held {
+	reserver := capacity.Reserver{DB: r.DB, Now: r.Now}
+	res, claimed, err := reserver.Claim(ctx, req.Table, instanceID, execution, req.Restorer)
+	if err != nil || !claimed {
 		return "", err
 	}
+	regs := res.Registrations
 	// The reservation makes this execution the instance's only maintainer: any drainpipe
 	// command still running there is its own. Stop it before the instance takes traffic.
 	cancelled, err := r.cancelCommands(ctx, instanceID)
@@ -159,11 +163,11 @@ func (r Recoverer) restoreInstance(ctx context.Context, req Request, instanceID,
 	if _, err := (targets.Registrar{API: r.ELB, Now: r.Now}).Register(ctx, s); err != nil {
 		return "", err // keep the reservation: the instance may still be out
 	}
-	rep.Registrations = append(rep.Registrations, regs...)
-	released, err := capacity.Reserver{DB: r.DB, Now: r.Now}.Release(ctx, capacity.Request{State: s, Execution: execution, Table: req.Table})
+	released, err := reserver.Release(ctx, capacity.Request{State: s, Execution: execution, Table: req.Table})
 	if err != nil {
 		return "", err
 	}
+	rep.Registrations = append(rep.Registrations, regs...)
 	rep.Released = &released
 	var where []string
 	for _, reg := range regs {
@@ -174,20 +178,6 @@ func (r Recoverer) restoreInstance(ctx context.Context, req Request, instanceID,
 		text += " Cancelled its running command(s) " + strings.Join(cancelled, ", ") + "."
 	}
 	return text, nil
-}
-
-// reservation reads the instance's reservation and whether the execution holds it.
-func (r Recoverer) reservation(ctx context.Context, table, instanceID, execution string) ([]workflow.Registration, bool, error) {
-	out, err := r.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: ptr(true),
-		Key: map[string]ddb.AttributeValue{capacity.PartitionKey: &ddb.AttributeValueMemberS{Value: capacity.InstanceKey(instanceID)}}})
-	if err != nil {
-		return nil, false, fmt.Errorf("reading the reservation of %s: %w", instanceID, err)
-	}
-	res, ok := capacity.ReservationOf(out.Item)
-	if !ok || res.Holder != execution {
-		return nil, false, nil
-	}
-	return res.Registrations, true, nil
 }
 
 // cancelCommands cancels drainpipe's commands still pending or running on the instance.
@@ -246,10 +236,13 @@ func (r Recoverer) restoreRollout(ctx context.Context, req Request, id string, r
 			if !held {
 				continue
 			}
-			if _, err := r.restoreInstance(ctx, req, item.InstanceID, child, rep); err != nil {
+			text, err := r.restoreInstance(ctx, req, item.InstanceID, child, rep)
+			if err != nil {
 				return err
 			}
-			restored = append(restored, item.InstanceID)
+			if text != "" {
+				restored = append(restored, item.InstanceID)
+			}
 		}
 	}
 	released, err := rollout.Locker{API: r.DB, Now: r.Now}.Release(ctx, req.Table, id, meta.Input.TargetGroupARNs)

@@ -108,7 +108,7 @@ func (s *Server) Client() *dynamodb.Client {
 }
 
 // CreateTable creates a pay-per-request table keyed by the string attribute pk and, if
-// sk is not empty, the string sort key sk.
+// sk is not empty, the string sort key sk, and waits until it is active.
 func CreateTable(ctx context.Context, db *dynamodb.Client, name, pk, sk string) error {
 	in := &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
@@ -122,6 +122,14 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, name, pk, sk string) 
 	}
 	if _, err := db.CreateTable(ctx, in); err != nil {
 		return fmt.Errorf("creating table %s: %w", name, err)
+	}
+	// dynalite, like DynamoDB, makes a table ACTIVE a moment after it answers.
+	waiter := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay = 10 * time.Millisecond
+		o.MaxDelay = 100 * time.Millisecond
+	})
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 30*time.Second); err != nil {
+		return fmt.Errorf("table %s did not become active: %w", name, err)
 	}
 	return nil
 }

@@ -1,0 +1,225 @@
+package recovery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/drainpipe/drainpipe/internal/capacity"
+	"github.com/drainpipe/drainpipe/internal/rollout"
+	"github.com/drainpipe/drainpipe/internal/workflow"
+	labdynamodb "github.com/drainpipe/drainpipe/lab/dynamodb"
+	"github.com/drainpipe/drainpipe/lab/sfn"
+)
+
+const (
+	web      = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef"
+	api      = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/api/fedcba9876543210"
+	instance = "i-0123456789abcdef0"
+	other    = "i-0aaaaaaaaaaaaaaa1"
+	console  = "arn:aws:states:eu-west-1:123456789012:execution:drainpipe-maintain-instance:console-1"
+)
+
+func tables(t *testing.T) *dynamodb.Client {
+	t.Helper()
+	wd, _ := os.Getwd()
+	tools, err := sfn.FindTools(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := labdynamodb.Start(tools)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	db := srv.Client()
+	ctx := context.Background()
+	if err := labdynamodb.CreateTable(ctx, db, "capacity", capacity.PartitionKey, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := labdynamodb.CreateTable(ctx, db, "rollouts", rollout.PartitionKey, rollout.SortKey); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// fakes records what recovery does to ELB, SSM and SNS.
+type fakes struct {
+	mu         sync.Mutex
+	registered []string
+	cancelled  []string
+	messages   []string
+}
+
+func (f *fakes) RegisterTargets(_ context.Context, in *elbv2.RegisterTargetsInput, _ ...func(*elbv2.Options)) (*elbv2.RegisterTargetsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range in.Targets {
+		f.registered = append(f.registered, fmt.Sprintf("%s %s:%d", workflow.GroupName(*in.TargetGroupArn), *t.Id, *t.Port))
+	}
+	return &elbv2.RegisterTargetsOutput{}, nil
+}
+
+func (f *fakes) DeregisterTargets(context.Context, *elbv2.DeregisterTargetsInput, ...func(*elbv2.Options)) (*elbv2.DeregisterTargetsOutput, error) {
+	panic("recovery never deregisters")
+}
+
+func (f *fakes) ListCommands(_ context.Context, in *ssm.ListCommandsInput, _ ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error) {
+	return &ssm.ListCommandsOutput{Commands: []ssmtypes.Command{
+		{CommandId: ptr("c-running"), Comment: ptr("drainpipe reboot"), Status: ssmtypes.CommandStatusInProgress},
+		{CommandId: ptr("c-done"), Comment: ptr("drainpipe reboot"), Status: ssmtypes.CommandStatusSuccess},
+		{CommandId: ptr("c-theirs"), Comment: ptr("someone else's"), Status: ssmtypes.CommandStatusInProgress},
+	}}, nil
+}
+
+func (f *fakes) CancelCommand(_ context.Context, in *ssm.CancelCommandInput, _ ...func(*ssm.Options)) (*ssm.CancelCommandOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cancelled = append(f.cancelled, *in.CommandId)
+	return &ssm.CancelCommandOutput{}, nil
+}
+
+func (f *fakes) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sns.Options)) (*sns.PublishOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.messages = append(f.messages, *in.Message)
+	return &sns.PublishOutput{}, nil
+}
+
+// reserve takes the instance out under a reservation held by holder, as reserve-capacity
+// does.
+func reserve(t *testing.T, db *dynamodb.Client, id, holder string, regs ...workflow.Registration) {
+	t.Helper()
+	ids := []string{id, other}
+	var state workflow.State
+	state.InstanceID, state.Registrations = id, regs
+	r := capacity.Reserver{DB: db, ELB: healthy(ids)}
+	if res, err := r.Reserve(context.Background(), capacity.Request{State: state, Execution: holder, Table: "capacity"}); err != nil || !res.Reserved {
+		t.Fatalf("reserving %s: %+v, %v", id, res, err)
+	}
+}
+
+func event(execution, status string, input any) Event {
+	var e Event
+	raw, _ := json.Marshal(input)
+	e.Detail.ExecutionARN, e.Detail.Status, e.Detail.Input = execution, status, string(raw)
+	return e
+}
+
+func TestRestoreInstance(t *testing.T) {
+	t.Parallel()
+	db := tables(t)
+	f := &fakes{}
+	rec := Recoverer{ELB: f, SSM: f, DB: db, SNS: f}
+	ctx := context.Background()
+	reserve(t, db, instance, console, workflow.Registration{TargetGroupARN: web, Port: 8080}, workflow.Registration{TargetGroupARN: api, Port: 9091})
+	req := Request{Event: event(console, "ABORTED", map[string]any{"instanceId": instance}), Restorer: "restore-1",
+		Table: "capacity", RolloutTable: "rollouts", TopicARN: "topic"}
+
+	// Another execution's end touches nothing of this one's.
+	otherReq := req
+	otherReq.Event = event(console+"-other", "FAILED", map[string]any{"instanceId": instance})
+	if rep, err := rec.Restore(ctx, otherReq); err != nil || rep.Text != "" || len(f.registered) != 0 {
+		t.Fatalf("another execution's end: %+v, %v, registered %v", rep, err, f.registered)
+	}
+	// A second restore of the same end, while the first has claimed it, does nothing.
+	if _, claimed, err := (capacity.Reserver{DB: db}).Claim(ctx, "capacity", instance, console, "restore-2"); err != nil || !claimed {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	if rep, err := rec.Restore(ctx, req); err != nil || rep.Text != "" || len(f.registered) != 0 {
+		t.Fatalf("a restore of an end another restore has claimed: %+v, %v", rep, err)
+	}
+	req.Restorer = "restore-2"
+	rep, err := rec.Restore(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"web " + instance + ":8080", "api " + instance + ":9091"}; strings.Join(f.registered, ",") != strings.Join(want, ",") {
+		t.Errorf("registered %v, want %v", f.registered, want)
+	}
+	if strings.Join(f.cancelled, ",") != "c-running" {
+		t.Errorf("cancelled %v, want only drainpipe's running command", f.cancelled)
+	}
+	if rep.Released == nil || !rep.Released.Instance || len(rep.Released.Groups) != 2 {
+		t.Errorf("released %+v", rep.Released)
+	}
+	if len(f.messages) != 1 || !strings.Contains(f.messages[0], "Registered it again on web:8080, api:9091") {
+		t.Errorf("notification %v", f.messages)
+	}
+	// The restore is done: a repeated event changes nothing.
+	if rep, err := rec.Restore(ctx, req); err != nil || rep.Text != "" || len(f.registered) != 2 {
+		t.Errorf("a repeated event: %+v, %v, registered %v", rep, err, f.registered)
+	}
+}
+
+func TestRestoreRollout(t *testing.T) {
+	t.Parallel()
+	db := tables(t)
+	f := &fakes{}
+	rec := Recoverer{ELB: f, SSM: f, DB: db, SNS: f}
+	ctx := context.Background()
+	id := "arn:aws:states:eu-west-1:123456789012:execution:drainpipe-maintain-fleet:nightly"
+	store := rollout.Store{DB: db, Table: "rollouts"}
+	in := rollout.Input{TargetGroupARNs: []string{web}}
+	meta := rollout.Meta{ID: id, Name: "nightly", Input: in, StartedAt: time.Now(), Groups: []rollout.Group{{ARN: web}}, Waves: 1,
+		Status: rollout.StatusRunning, Driver: id, Part: 1}
+	if _, err := store.Create(ctx, meta, []rollout.WaveRecord{{Instances: []rollout.WaveItem{{InstanceID: instance, Groups: []int{0}}}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (rollout.Locker{API: db}).Acquire(ctx, "capacity", id, []string{web}, 3600); err != nil {
+		t.Fatal(err)
+	}
+	child := "arn:aws:states:eu-west-1:123456789012:execution:drainpipe-maintain-instance:" + rollout.ChildName("nightly", instance)
+	reserve(t, db, instance, child, workflow.Registration{TargetGroupARN: web, Port: 8080})
+	req := Request{Restorer: "restore-1", Table: "capacity", RolloutTable: "rollouts", TopicARN: "topic"}
+
+	// A part that handed the rollout to a continuation leaves it to that one.
+	part1 := id
+	if err := store.Claim(ctx, id, id, id+"-part-2", 2); err != nil {
+		t.Fatal(err)
+	}
+	req.Event = event(part1, "ABORTED", in)
+	if rep, err := rec.Restore(ctx, req); err != nil || rep.Text != "" || len(rep.LeasesReleased) != 0 {
+		t.Fatalf("the end of a part that no longer drives the rollout: %+v, %v", rep, err)
+	}
+	// The driver's end: the wave's child put back, the leases released, the end recorded.
+	req.Event = event(id+"-part-2", "ABORTED", map[string]any{"continuation": rollout.State{Rollout: rollout.Ref{ID: id}}})
+	rep, err := rec.Restore(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.LeasesReleased) != 1 || len(f.registered) != 1 || !strings.Contains(rep.Text, "registered again, their reservations released: "+instance) {
+		t.Errorf("report %+v, registered %v", rep, f.registered)
+	}
+	if m, _ := store.Meta(ctx, id); m.Status != "stopped" {
+		t.Errorf("the rollout's status is %q, want stopped", m.Status)
+	}
+}
+
+// healthy is a fake ELB whose groups hold the instances, all healthy.
+type healthy []string
+
+func (h healthy) DescribeTargetHealth(_ context.Context, in *elbv2.DescribeTargetHealthInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error) {
+	var out elbv2.DescribeTargetHealthOutput
+	for _, id := range h {
+		out.TargetHealthDescriptions = append(out.TargetHealthDescriptions, targetHealth(id))
+	}
+	return &out, nil
+}
+
+func targetHealth(id string) elbtypes.TargetHealthDescription {
+	return elbtypes.TargetHealthDescription{Target: &elbtypes.TargetDescription{Id: ptr(id), Port: ptr(int32(8080))},
+		TargetHealth: &elbtypes.TargetHealth{State: elbtypes.TargetHealthStateEnumHealthy}}
+}
