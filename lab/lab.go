@@ -208,16 +208,19 @@ func Start(cfg Config) (_ *Lab, err error) {
 
 // restoreOnEnd is the deployment's EventBridge rule: an execution of the instance or the
 // fleet state machine that ends in a status of statemachine.RestoreOn starts the restore
-// state machine with the event.
+// state machine with the event. EventBridge delivers at least once, so the lab delivers
+// every such event twice: the restore must act once.
 func (l *Lab) restoreOnEnd(c sfn.StatusChange) {
 	d := c.Detail
 	if d.StateMachineARN != InstanceStateMachineARN && d.StateMachineARN != FleetStateMachineARN || !slices.Contains(statemachine.RestoreOn, d.Status) {
 		return
 	}
-	if _, err := l.SFN.StartExecution(RestoreStateMachineARN, "", c.JSON(), ""); err != nil {
-		l.mu.Lock()
-		l.undelivered = append(l.undelivered, fmt.Errorf("restoring after %s: %w", d.ExecutionARN, err))
-		l.mu.Unlock()
+	for range 2 {
+		if _, err := l.SFN.StartExecution(RestoreStateMachineARN, "", c.JSON(), ""); err != nil {
+			l.mu.Lock()
+			l.undelivered = append(l.undelivered, fmt.Errorf("restoring after %s: %w", d.ExecutionARN, err))
+			l.mu.Unlock()
+		}
 	}
 }
 

@@ -80,15 +80,19 @@ func scaleLab(tb testing.TB, n, groups int) *lab.Lab {
 	return l
 }
 
-// scaleRun runs the fleet state machine over every instance of the lab.
-func scaleRun(tb testing.TB, l *lab.Lab, name string, maxConcurrency int) scaleResult {
+// scaleRun runs the fleet state machine over every instance of the lab, rebooting each
+// (or with the maintenance given).
+func scaleRun(tb testing.TB, l *lab.Lab, name string, maxConcurrency int, maintenance ...map[string]any) scaleResult {
 	tb.Helper()
 	var arns []string
 	for _, g := range l.Groups {
 		arns = append(arns, g.ARN)
 	}
 	input := map[string]any{"targetGroupArns": arns, "maintenance": map[string]any{"action": "reboot"},
-		"maxConcurrency": maxConcurrency, "minHealthyPercent": 50, "pollSeconds": 1}
+		"maxConcurrency": maxConcurrency, "minHealthyPercent": 50, "pollSeconds": 5}
+	if len(maintenance) > 0 {
+		input["maintenance"] = maintenance[0]
+	}
 	start := time.Now()
 	res, err := l.MaintainFleet(context.Background(), name, input, nil)
 	if err != nil {
@@ -149,4 +153,27 @@ func TestRolloutOfTenThousand(t *testing.T) {
 	}
 	t.Logf("10,000 instances, 20 groups, maxConcurrency %d: %d waves, %d parts, largest state %d bytes, most events in a part %d, %v",
 		fleet.MaxWaveSize, s.Waves, len(r.parts), r.maxPayload(), r.maxEvents(), r.elapsed.Round(time.Second))
+}
+
+// TestWideWaveOfLongCommands: forty instances in a wave, each running a hundred commands
+// (6 KB of them): the commands are in the wave's state once, not once per instance, so it
+// stays far below 256 KiB.
+func TestWideWaveOfLongCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	l := scaleLab(t, 80, 1)
+	var commands []string
+	for i := range 100 {
+		commands = append(commands, fmt.Sprintf("echo 'step %03d of the maintenance, long enough to count' >/dev/null", i))
+	}
+	r := scaleRun(t, l, "long-commands", fleet.MaxWaveSize, map[string]any{"action": "commands", "commands": commands})
+	if r.summary.Counts.Succeeded != 80 || r.summary.Waves != 2 {
+		t.Errorf("summary %+v, %d waves", r.summary.Counts, r.summary.Waves)
+	}
+	if r.maxPayload() > sfn.PayloadLimit/8 {
+		t.Errorf("the largest state is %d bytes", r.maxPayload())
+	}
+	t.Logf("40 instances a wave with 6 KB of commands each: largest state %d bytes", r.maxPayload())
 }

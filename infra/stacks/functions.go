@@ -100,10 +100,11 @@ var Functions = []Function{
 			statement([]string{"ssm:ListCommands", "ssm:CancelCommand"}, []string{"*"}, nil),
 			e.capacity([]string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, "instance#*", "group#*", "lease#*"),
 			e.rollouts("dynamodb:GetItem", "dynamodb:UpdateItem"),
+			statement([]string{"states:DescribeExecution", "states:StopExecution"}, []string{e.executions(statemachine.MaintainInstance)}, nil),
 			statement([]string{"sns:Publish"}, []string{*e.TopicARN}, nil),
 			statement([]string{"kms:GenerateDataKey", "kms:Decrypt"}, []string{*e.TopicKeyARN}, nil),
 		)
-	}, WildcardReason: "ssm:ListCommands does not support resource-level permissions and ssm:CancelCommand names a command id, which IAM cannot scope; it cancels only drainpipe's own commands on the instance it restores"},
+	}, WildcardReason: "ssm:ListCommands does not support resource-level permissions and ssm:CancelCommand names a command id, which IAM cannot scope; it cancels only drainpipe's own commands on the instance it restores. The executions are the instance state machine's (:*): a holder still running is stopped, not restored"},
 }
 
 // Env is what a function's IAM statements may refer to.

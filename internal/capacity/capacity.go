@@ -129,7 +129,7 @@ type Reserver struct {
 }
 
 // DefaultAttempts is how many times a grant is tried against concurrent writers (each try
-// one read and one conditional write).
+// two reads and one conditional write).
 const DefaultAttempts = 64
 
 // ExpiryMargin is added to an execution's own deadlines to set how long its reservation
@@ -179,11 +179,7 @@ func (r Reserver) Reserve(ctx context.Context, req Request) (workflow.Reservatio
 
 	if s.DryRun {
 		for _, arn := range groupARNs(s.Registrations) {
-			tgs, err := targets.DescribeGroup(ctx, r.ELB, arn)
-			if err != nil {
-				return workflow.Reservation{}, err
-			}
-			group, err := r.judge(ctx, req, arn, tgs, now)
+			group, err := r.judge(ctx, req, arn, now)
 			res.Groups = append(res.Groups, group.report)
 			if err != nil {
 				return refused(err)
@@ -290,10 +286,19 @@ type judged struct {
 	expired []string
 }
 
-// judge reads the group's ledger and decides, on the targets given, whether the instance
-// may go out of the group. It writes nothing.
-func (r Reserver) judge(ctx context.Context, req Request, arn string, tgs []workflow.TargetState, now time.Time) (judged, error) {
+// judge reads the group's ledger, then its targets, and decides whether the instance may
+// go out of the group. It writes nothing. The order matters: a reservation granted after
+// the ledger was read moves the version, so the grant's write fails and it judges again;
+// one released after it (its instance perhaps registered again but not healthy yet) is
+// still counted as out. Read the other way round, a target health read before another
+// execution's reservation, deregistration, failure and release would count that instance
+// as healthy while it is not.
+func (r Reserver) judge(ctx context.Context, req Request, arn string, now time.Time) (judged, error) {
 	item, err := r.get(ctx, req.Table, GroupKey(arn))
+	if err != nil {
+		return judged{report: workflow.GroupCapacity{TargetGroupARN: arn}}, err
+	}
+	tgs, err := targets.DescribeGroup(ctx, r.ELB, arn)
 	if err != nil {
 		return judged{report: workflow.GroupCapacity{TargetGroupARN: arn}}, err
 	}
@@ -301,8 +306,10 @@ func (r Reserver) judge(ctx context.Context, req Request, arn string, tgs []work
 	holds := map[string]Hold{}
 	for id, h := range holdsOf(item) {
 		switch {
-		case id == req.State.InstanceID && h.Holder == req.Execution:
-			// this execution's own (a retried grant): it is renewed
+		case id == req.State.InstanceID:
+			// this execution's own (a retried grant), or an expired one of the instance's
+			// (another unexpired holder was refused with the instance's item): the grant
+			// sets it anew
 		case h.ExpiresAt.Before(now):
 			j.expired = append(j.expired, id)
 		default:
@@ -315,10 +322,8 @@ func (r Reserver) judge(ctx context.Context, req Request, arn string, tgs []work
 }
 
 // grant reserves the instance in one group: judge, then write on the condition that the
-// ledger is still the version judged; on a conflict, read the ledger and judge again. The
-// targets' health is read once, and again before a refusal: any order of the reads is
-// safe (a reservation granted meanwhile moves the version and fails the write; one
-// released meanwhile is still counted as out), but a refusal should rest on fresh reads.
+// ledger is still the version judged; on a conflict, judge again. A refusal rests on one
+// version of the ledger: if it moved meanwhile, judge again.
 func (r Reserver) grant(ctx context.Context, req Request, arn string, now, expires time.Time) (workflow.GroupCapacity, error) {
 	attempts := r.Attempts
 	if attempts <= 0 {
@@ -330,25 +335,11 @@ func (r Reserver) grant(ctx context.Context, req Request, arn string, now, expir
 		attrSince: str(now.Format(time.RFC3339Nano)), ExpiryAttribute: num(expires.Unix()),
 	}}
 	report := workflow.GroupCapacity{TargetGroupARN: arn}
-	tgs, err := targets.DescribeGroup(ctx, r.ELB, arn)
-	if err != nil {
-		return report, err
-	}
-	fresh := false
 	for range attempts {
-		j, err := r.judge(ctx, req, arn, tgs, now)
+		j, err := r.judge(ctx, req, arn, now)
 		report = j.report
 		if err != nil {
-			switch {
-			case !waitable(err):
-				return report, err
-			case !fresh: // the targets were read before this ledger: read them again
-				if tgs, err = targets.DescribeGroup(ctx, r.ELB, arn); err != nil {
-					return report, err
-				}
-				fresh = true
-				continue
-			case r.moved(ctx, req.Table, arn, j):
+			if waitable(err) && r.moved(ctx, req.Table, arn, j) {
 				continue // judged on a ledger another execution has changed since: judge again
 			}
 			return report, err

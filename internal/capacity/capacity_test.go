@@ -308,3 +308,124 @@ func (c countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput
 	}
 	return out, err
 }
+
+// liveGroup is a fake ELB of one group whose targets' states change; before answers lets
+// a test act between a reader's request and its answer.
+type liveGroup struct {
+	mu     sync.Mutex
+	order  []string
+	states map[string]elbtypes.TargetHealthStateEnum
+	before func()
+}
+
+func (g *liveGroup) DescribeTargetHealth(_ context.Context, in *elbv2.DescribeTargetHealthInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error) {
+	g.mu.Lock()
+	hook := g.before
+	g.before = nil
+	g.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out elbv2.DescribeTargetHealthOutput
+	for _, instance := range g.order {
+		out.TargetHealthDescriptions = append(out.TargetHealthDescriptions, elbtypes.TargetHealthDescription{
+			Target: &elbtypes.TargetDescription{Id: aws.String(instance), Port: aws.Int32(8080)}, TargetHealth: &elbtypes.TargetHealth{State: g.states[instance]}})
+	}
+	return &out, nil
+}
+
+func (g *liveGroup) set(instance string, s elbtypes.TargetHealthStateEnum) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.states[instance] = s
+}
+
+// TestAReleasedInstanceThatIsNotBack: another execution reserves the group's other
+// target, takes it out, fails, registers it again (not healthy yet) and releases its
+// reservation while this execution is deciding. The decision must see it as it is now: the
+// group would be left without a healthy target.
+func TestAReleasedInstanceThatIsNotBack(t *testing.T) {
+	t.Parallel()
+	db, tbl := table(t)
+	ctx := context.Background()
+	elb := &liveGroup{order: []string{id(0), id(1)}, states: map[string]elbtypes.TargetHealthStateEnum{id(0): "healthy", id(1): "healthy"}}
+	r := Reserver{DB: db, ELB: elb}
+	one := workflow.Plan{Registrations: []workflow.Registration{{TargetGroupARN: web, Port: 8080}}}
+	other := request(tbl, 1, one)
+	// It happens between this execution's first reads: after the ledger, before the
+	// targets (the order the grant reads them in), and the other way round.
+	for _, when := range []string{"before the first read", "between the reads"} {
+		elb.set(id(1), "healthy")
+		first := true
+		db := readHook{DynamoDBAPI: db, before: func() {
+			if first && when == "before the first read" {
+				first = false
+				failedAndBack(t, r, other, elb)
+			}
+		}}
+		if when == "between the reads" {
+			elb.before = func() { failedAndBack(t, r, other, elb) }
+		}
+		res, err := Reserver{DB: db, ELB: elb}.Reserve(ctx, request(tbl, 0, one))
+		if err == nil && res.Reserved {
+			t.Fatalf("%s: granted while the only other target is %s", when, elb.states[id(1)])
+		}
+		if n := faults.NameOf(err); n != faults.TargetGroupUnhealthy {
+			t.Errorf("%s: %v, want TargetGroupUnhealthy", when, err)
+		}
+	}
+}
+
+// failedAndBack: the other execution's reservation, deregistration, failure, registration
+// and release.
+func failedAndBack(t *testing.T, r Reserver, other Request, elb *liveGroup) {
+	ctx := context.Background()
+	if res, err := r.Reserve(ctx, other); err != nil || !res.Reserved {
+		t.Errorf("the other execution: %+v, %v", res, err)
+		return
+	}
+	elb.set(id(1), "draining")
+	elb.set(id(1), "initial")
+	if _, err := r.Release(ctx, other); err != nil {
+		t.Error(err)
+	}
+}
+
+// readHook runs before once before the first GetItem.
+type readHook struct {
+	DynamoDBAPI
+	before func()
+}
+
+func (h readHook) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	h.before()
+	return h.DynamoDBAPI.GetItem(ctx, in, opts...)
+}
+
+// TestExpiredEntryOfTheInstance: the instance's entry left by a holder whose reservation
+// expired (it died, and nothing cleaned up) does not keep the instance from being
+// reserved again.
+func TestExpiredEntryOfTheInstance(t *testing.T) {
+	t.Parallel()
+	db, tbl := table(t)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
+	r := Reserver{DB: db, ELB: groups{web: {id(0), id(1), id(2)}}, Now: func() time.Time { return now }}
+	one := workflow.Plan{Registrations: []workflow.Registration{{TargetGroupARN: web, Port: 8080}}}
+	dead := request(tbl, 1, one)
+	if res, err := r.Reserve(ctx, dead); err != nil || !res.Reserved {
+		t.Fatal(res, err)
+	}
+	now = now.Add(3 * time.Hour)
+	next := dead
+	next.Execution += "-again"
+	if res, err := r.Reserve(ctx, next); err != nil || !res.Reserved {
+		t.Fatalf("the instance again after its holder's reservation expired: %+v, %v", res, err)
+	}
+	item, _ := r.get(ctx, tbl, GroupKey(web))
+	if h := holdsOf(item)[id(1)]; h.Holder != next.Execution {
+		t.Errorf("the ledger holds %+v", h)
+	}
+}

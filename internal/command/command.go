@@ -33,9 +33,8 @@ type Runner struct {
 	Now func() time.Time
 }
 
-// DeliverySeconds is SendCommand's TimeoutSeconds: how long the instance has to pick the
-// command up before SSM gives up on it (the command then never starts).
-const DeliverySeconds = 120
+// DeliverySeconds is SendCommand's TimeoutSeconds (see workflow.DeliverySeconds).
+const DeliverySeconds = workflow.DeliverySeconds
 
 // tailBytes bound the output carried in errors and reports: enough to see why, small
 // enough for Step Functions' 256 KiB payload limit.

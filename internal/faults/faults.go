@@ -10,7 +10,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"syscall"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -113,6 +116,12 @@ func NameOf(err error) string {
 		return apiErrorName(api)
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return TransientAPIError
+	}
+	// The network broke under a call (a connection reset, an answer cut short): the call
+	// may be tried again.
+	var netErr net.Error
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.As(err, &netErr) {
 		return TransientAPIError
 	}
 	return InternalError

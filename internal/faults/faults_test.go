@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -28,6 +31,8 @@ func TestNameOf(t *testing.T) {
 		{"access denied", &smithy.GenericAPIError{Code: "AccessDenied", Fault: smithy.FaultClient}, APIError},
 		{"deadline", fmt.Errorf("call: %w", context.DeadlineExceeded), TransientAPIError},
 		{"plain", errors.New("boom"), InternalError},
+		{"answer cut short", fmt.Errorf("deserialization failed: %w", io.ErrUnexpectedEOF), TransientAPIError},
+		{"connection reset", &net.OpError{Op: "read", Err: syscall.ECONNRESET}, TransientAPIError},
 		{"http 500", &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 500}},
 			Err: &smithy.GenericAPIError{Code: "InternalFailure"}}}, TransientAPIError},
 		{"http 400", &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 400}},

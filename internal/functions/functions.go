@@ -42,7 +42,7 @@ type Deps struct {
 	EC2      EC2API
 	DynamoDB DynamoDBAPI
 	SNS      rollout.PublisherAPI
-	SFN      rollout.DescriberAPI
+	SFN      SFNAPI
 	// Now is the clock deadlines are measured with; nil means time.Now.
 	Now func() time.Time
 	// Token makes the reboot flag unique per execution; nil means random.
@@ -135,7 +135,7 @@ var All = []Function{
 		return faults.Lambda("summarize-rollout", fleet(d).Summarize)
 	}},
 	{"restore-execution", func(d Deps) any {
-		return faults.Lambda("restore-execution", recovery.Recoverer{ELB: elb(d), SSM: ssmClient(d), DB: dynamoDB(d), SNS: snsClient(d), Now: d.Now}.Restore)
+		return faults.Lambda("restore-execution", recovery.Recoverer{ELB: elb(d), SSM: ssmClient(d), SFN: sfnClient(d), DB: dynamoDB(d), SNS: snsClient(d), Now: d.Now}.Restore)
 	}},
 }
 
@@ -151,6 +151,12 @@ func ec2Client(d Deps) EC2API {
 		return d.EC2
 	}
 	return ec2.NewFromConfig(d.Config)
+}
+
+// SFNAPI is every Step Functions operation the functions use.
+type SFNAPI interface {
+	rollout.DescriberAPI
+	recovery.SFNAPI
 }
 
 // DynamoDBAPI is every DynamoDB operation the functions use.
@@ -170,7 +176,7 @@ func fleet(d Deps) rollout.Fleet {
 	return rollout.Fleet{DB: dynamoDB(d), EC2: ec2Client(d), SFN: sfnClient(d), SNS: snsClient(d), Now: d.Now}
 }
 
-func sfnClient(d Deps) rollout.DescriberAPI {
+func sfnClient(d Deps) SFNAPI {
 	if d.SFN != nil {
 		return d.SFN
 	}

@@ -18,6 +18,8 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -105,6 +107,17 @@ func (f staticSSM) ListCommands(context.Context, *ssm.ListCommandsInput, ...func
 		Comment: new("drainpipe reboot"), Status: ssmtypes.CommandStatusInProgress}}}, nil
 }
 
+// endedSFN: every execution asked about has ended.
+type endedSFN struct{}
+
+func (endedSFN) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Status: sfntypes.ExecutionStatusAborted}, nil
+}
+
+func (endedSFN) StopExecution(context.Context, *sfn.StopExecutionInput, ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error) {
+	panic("nothing is running")
+}
+
 // staticSNS accepts every message.
 type staticSNS struct{}
 
@@ -167,7 +180,7 @@ func TestContracts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := f.Build(Deps{ELB: c.elb, SSM: c.ssm, DynamoDB: staticDynamoDB{items: tables[c.name]}, SNS: staticSNS{}, Now: func() time.Time { return at.Add(c.now) },
+			h := f.Build(Deps{ELB: c.elb, SSM: c.ssm, DynamoDB: staticDynamoDB{items: tables[c.name]}, SNS: staticSNS{}, SFN: endedSFN{}, Now: func() time.Time { return at.Add(c.now) },
 				Token: func() string { return "0123456789abcdef" }})
 			out, err := Invoke(context.Background(), h, payload)
 			golden := base + ".output.json"

@@ -24,6 +24,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -48,10 +50,18 @@ type DynamoDBAPI interface {
 	rollout.StoreAPI
 }
 
+// SFNAPI is the part of the Step Functions client recovery uses: whether a reservation's
+// holder still runs, and stopping it when it must not.
+type SFNAPI interface {
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+	StopExecution(ctx context.Context, in *sfn.StopExecutionInput, opts ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error)
+}
+
 // Recoverer puts back what ended executions held.
 type Recoverer struct {
 	ELB targets.RegistrarAPI
 	SSM SSMAPI
+	SFN SFNAPI
 	DB  DynamoDBAPI
 	SNS rollout.PublisherAPI
 	// Now is the clock; nil means time.Now.
@@ -93,6 +103,7 @@ type Report struct {
 	InstanceID    string                  `json:"instanceId,omitempty"`
 	Registrations []workflow.Registration `json:"registrations,omitempty"`
 	Cancelled     []string                `json:"cancelledCommands,omitempty"`
+	Stopped       []string                `json:"stopped,omitempty"`
 	// Released is the reservation's release; LeasesReleased a rollout's groups.
 	Released       *workflow.Released `json:"released,omitempty"`
 	LeasesReleased []string           `json:"leasesReleased,omitempty"`
@@ -146,6 +157,16 @@ func (r Recoverer) Restore(ctx context.Context, req Request) (Report, error) {
 // no other restore has claimed it, and says what it did ("" when it did nothing).
 func (r Recoverer) restoreInstance(ctx context.Context, req Request, instanceID, execution string, rep *Report) (string, error) {
 	rep.InstanceID = instanceID
+	// The holder must have ended: a restore started by hand, or a rollout's end while one
+	// of its children still runs, must not pull an instance back from under it. A running
+	// holder is stopped instead, and its own end brings it here again (so this restore
+	// must not claim the reservation first).
+	if running, err := r.stopIfRunning(ctx, execution, req.Event.Detail.ExecutionARN); err != nil || running {
+		if err == nil {
+			rep.Stopped = append(rep.Stopped, execution)
+		}
+		return "", err
+	}
 	reserver := capacity.Reserver{DB: r.DB, Now: r.Now}
 	res, claimed, err := reserver.Claim(ctx, req.Table, instanceID, execution, req.Restorer)
 	if err != nil || !claimed {
@@ -178,6 +199,26 @@ func (r Recoverer) restoreInstance(ctx context.Context, req Request, instanceID,
 		text += " Cancelled its running command(s) " + strings.Join(cancelled, ", ") + "."
 	}
 	return text, nil
+}
+
+// stopIfRunning stops the execution if it is still running and says whether it was.
+func (r Recoverer) stopIfRunning(ctx context.Context, execution, because string) (bool, error) {
+	out, err := r.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: &execution})
+	var missing *sfntypes.ExecutionDoesNotExist
+	switch {
+	case errors.As(err, &missing):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("describing %s: %w", execution, err)
+	case out.Status != sfntypes.ExecutionStatusRunning:
+		return false, nil
+	}
+	_, err = r.SFN.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: &execution, Error: ptr("Recovery"),
+		Cause: ptr("stopped by drainpipe's recovery: " + because + " ended")})
+	if err != nil {
+		return true, fmt.Errorf("stopping %s: %w", execution, err)
+	}
+	return true, nil
 }
 
 // cancelCommands cancels drainpipe's commands still pending or running on the instance.
@@ -222,6 +263,16 @@ func (r Recoverer) restoreRollout(ctx context.Context, req Request, id string, r
 	if meta.Driver != d.ExecutionARN {
 		return nil // a continuation runs the rollout now, and its end will be recovered
 	}
+	// The leases first: they are the rollout's alone, and nothing below may keep them.
+	released, err := rollout.Locker{API: r.DB, Now: r.Now}.Release(ctx, req.Table, id, meta.Input.TargetGroupARNs)
+	if err != nil {
+		return err
+	}
+	slices.Sort(released)
+	rep.LeasesReleased = released
+	if err := store.End(ctx, id, endStatus(d.Status), "the execution "+d.ExecutionARN+" ended "+d.Status); err != nil {
+		return err
+	}
 	var restored []string
 	if meta.Next < meta.Waves {
 		wave, err := store.Wave(ctx, id, meta.Next)
@@ -244,15 +295,6 @@ func (r Recoverer) restoreRollout(ctx context.Context, req Request, id string, r
 				restored = append(restored, item.InstanceID)
 			}
 		}
-	}
-	released, err := rollout.Locker{API: r.DB, Now: r.Now}.Release(ctx, req.Table, id, meta.Input.TargetGroupARNs)
-	if err != nil {
-		return err
-	}
-	slices.Sort(released)
-	rep.LeasesReleased = released
-	if err := store.Finish(ctx, id, endStatus(d.Status), "the execution "+d.ExecutionARN+" ended "+d.Status); err != nil {
-		return err
 	}
 	if len(released) == 0 && len(restored) == 0 {
 		return nil

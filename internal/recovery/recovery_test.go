@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -21,7 +23,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 	labdynamodb "github.com/drainpipe/drainpipe/lab/dynamodb"
-	"github.com/drainpipe/drainpipe/lab/sfn"
+	labsfn "github.com/drainpipe/drainpipe/lab/sfn"
 )
 
 const (
@@ -35,7 +37,7 @@ const (
 func tables(t *testing.T) *dynamodb.Client {
 	t.Helper()
 	wd, _ := os.Getwd()
-	tools, err := sfn.FindTools(wd)
+	tools, err := labsfn.FindTools(wd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,12 +57,32 @@ func tables(t *testing.T) *dynamodb.Client {
 	return db
 }
 
-// fakes records what recovery does to ELB, SSM and SNS.
+// fakes records what recovery does to ELB, SSM, SNS and Step Functions; running are the
+// executions still running.
 type fakes struct {
 	mu         sync.Mutex
 	registered []string
 	cancelled  []string
 	messages   []string
+	running    map[string]bool
+	stopped    []string
+}
+
+func (f *fakes) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.running[*in.ExecutionArn] {
+		return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Status: sfntypes.ExecutionStatusRunning}, nil
+	}
+	return nil, &sfntypes.ExecutionDoesNotExist{Message: ptr("Execution Does Not Exist")}
+}
+
+func (f *fakes) StopExecution(_ context.Context, in *sfn.StopExecutionInput, _ ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = append(f.stopped, *in.ExecutionArn)
+	delete(f.running, *in.ExecutionArn)
+	return &sfn.StopExecutionOutput{}, nil
 }
 
 func (f *fakes) RegisterTargets(_ context.Context, in *elbv2.RegisterTargetsInput, _ ...func(*elbv2.Options)) (*elbv2.RegisterTargetsOutput, error) {
@@ -122,7 +144,7 @@ func TestRestoreInstance(t *testing.T) {
 	t.Parallel()
 	db := tables(t)
 	f := &fakes{}
-	rec := Recoverer{ELB: f, SSM: f, DB: db, SNS: f}
+	rec := Recoverer{ELB: f, SSM: f, SFN: f, DB: db, SNS: f}
 	ctx := context.Background()
 	reserve(t, db, instance, console, workflow.Registration{TargetGroupARN: web, Port: 8080}, workflow.Registration{TargetGroupARN: api, Port: 9091})
 	req := Request{Event: event(console, "ABORTED", map[string]any{"instanceId": instance}), Restorer: "restore-1",
@@ -168,7 +190,7 @@ func TestRestoreRollout(t *testing.T) {
 	t.Parallel()
 	db := tables(t)
 	f := &fakes{}
-	rec := Recoverer{ELB: f, SSM: f, DB: db, SNS: f}
+	rec := Recoverer{ELB: f, SSM: f, SFN: f, DB: db, SNS: f}
 	ctx := context.Background()
 	id := "arn:aws:states:eu-west-1:123456789012:execution:drainpipe-maintain-fleet:nightly"
 	store := rollout.Store{DB: db, Table: "rollouts"}
@@ -194,17 +216,25 @@ func TestRestoreRollout(t *testing.T) {
 	if rep, err := rec.Restore(ctx, req); err != nil || rep.Text != "" || len(rep.LeasesReleased) != 0 {
 		t.Fatalf("the end of a part that no longer drives the rollout: %+v, %v", rep, err)
 	}
-	// The driver's end: the wave's child put back, the leases released, the end recorded.
-	req.Event = event(id+"-part-2", "ABORTED", map[string]any{"continuation": rollout.State{Rollout: rollout.Ref{ID: id}}})
+	// The driver's end while its child still runs (it failed, its wave's Map gave up): the
+	// child is stopped, not pulled out from under; its own end restores its instance.
+	f.running = map[string]bool{child: true}
+	req.Event = event(id+"-part-2", "FAILED", map[string]any{"continuation": rollout.State{Rollout: rollout.Ref{ID: id}}})
 	rep, err := rec.Restore(ctx, req)
+	if err != nil || len(rep.Stopped) != 1 || len(f.registered) != 0 || len(rep.LeasesReleased) != 1 {
+		t.Fatalf("a running child: %+v, %v, registered %v", rep, err, f.registered)
+	}
+	if m, _ := store.Meta(ctx, id); m.Status != "failed" {
+		t.Errorf("the rollout's status is %q, want failed", m.Status)
+	}
+	// Its end (the child's own event) puts the instance back.
+	req.Event = event(child, "ABORTED", map[string]any{"instanceId": instance})
+	rep, err = rec.Restore(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.LeasesReleased) != 1 || len(f.registered) != 1 || !strings.Contains(rep.Text, "registered again, their reservations released: "+instance) {
+	if len(f.registered) != 1 || !strings.Contains(rep.Text, "Registered it again on web:8080") {
 		t.Errorf("report %+v, registered %v", rep, f.registered)
-	}
-	if m, _ := store.Meta(ctx, id); m.Status != "stopped" {
-		t.Errorf("the rollout's status is %q, want stopped", m.Status)
 	}
 }
 

@@ -128,13 +128,19 @@ func (in Input) Validate() error {
 	if in.LeaseSeconds < 0 {
 		add(`"leaseSeconds" must be positive, got %d`, in.LeaseSeconds)
 	}
-	// The per-instance part, checked as each instance's execution will check it.
+	// The per-instance part, checked as each instance's execution will check it, and its
+	// plan on a target group with ALB's default health checks (each instance's own groups
+	// are checked again when it starts): the loops must fit in an execution's history.
 	child := in.ChildInput("i-00000000", nil, nil)
-	if err := child.Validate(); err != nil {
-		var named *faults.Error
-		if errors.As(err, &named) {
-			problems = append(problems, named.Message)
-		}
+	err := child.Validate()
+	if err == nil {
+		nominal := workflow.TargetGroup{ARN: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/nominal/0000000000000000",
+			DeregistrationDelaySeconds: 300, HealthCheckIntervalSeconds: 30, HealthCheckTimeoutSeconds: 5, HealthyThresholdCount: 5}
+		_, err = workflow.NewPlan(child, []workflow.TargetGroup{nominal}, []workflow.Registration{{TargetGroupARN: nominal.ARN, Port: 80}}, "check")
+	}
+	var named *faults.Error
+	if errors.As(err, &named) {
+		problems = append(problems, named.Message)
 	}
 	if len(problems) == 0 {
 		return nil

@@ -81,21 +81,23 @@ func (l Locker) Acquire(ctx context.Context, table, holder string, groups []stri
 				":me":  &ddbtypes.AttributeValueMemberS{Value: holder},
 			},
 		})
-		if err != nil {
-			var errs []error
+		var held *ddbtypes.ConditionalCheckFailedException
+		switch {
+		case errors.As(err, &held):
+			// Another rollout holds the group: give back what this one holds, all or none.
+			// (Any other failure leaves the leases as they are: the state machine retries,
+			// and releases them on its failure path.)
+			other, _ := heldByOther(ctx, l.API, table, arn, holder, l.now())
+			if other == "" {
+				other = "(another rollout, which has just ended)"
+			}
+			refusal := faults.New(faults.RolloutInProgress, "target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", workflow.GroupName(arn), other)
 			if _, rerr := l.Release(ctx, table, holder, groups); rerr != nil {
-				errs = append(errs, fmt.Errorf("giving back the leases taken: %w", rerr))
+				return Leases{}, errors.Join(refusal, fmt.Errorf("giving back the leases taken: %w", rerr))
 			}
-			var held *ddbtypes.ConditionalCheckFailedException
-			if errors.As(err, &held) {
-				other, _ := heldByOther(ctx, l.API, table, arn, holder, l.now())
-				if other == "" {
-					other = "(another rollout, which has just ended)"
-				}
-				return Leases{}, errors.Join(append([]error{faults.New(faults.RolloutInProgress,
-					"target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", workflow.GroupName(arn), other)}, errs...)...)
-			}
-			return Leases{}, errors.Join(append([]error{fmt.Errorf("taking the lease on %s: %w", arn, err)}, errs...)...)
+			return Leases{}, refusal
+		case err != nil:
+			return Leases{}, fmt.Errorf("taking the lease on %s: %w", arn, err)
 		}
 		leases.Held = append(leases.Held, arn)
 	}

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -39,6 +40,7 @@ func TestDecodeInput(t *testing.T) {
 		{"bad instance", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"},"instanceIds":["x"]}`, `is not an EC2 instance id`},
 		{"wider than an inline Map", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"},"maxConcurrency":41}`, `"maxConcurrency" must be between 1 and 40`},
 		{"capacity wait", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"},"capacityWaitSeconds":-1}`, `"capacityWaitSeconds" must be between 0 and`},
+		{"children's history", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"},"pollSeconds":1}`, `raise "pollSeconds" to at least`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,8 +200,13 @@ func (f *fakeSNS) Publish(_ context.Context, in *sns.PublishInput, _ ...func(*sn
 const instanceMachine = "arn:aws:states:eu-west-1:123456789012:stateMachine:drainpipe-maintain-instance"
 
 // newRollout writes a rollout of the given waves (instances numbered from 1, all in web)
-// and returns its state as plan-rollout would.
+// and one skip, and returns its state as plan-rollout would.
 func newRollout(t *testing.T, db *dynamodb.Client, name string, in Input, sizes ...int) State {
+	t.Helper()
+	return newRolloutWithSkips(t, db, name, in, []Skip{{InstanceID: id(99), Reason: "not running"}}, sizes...)
+}
+
+func newRolloutWithSkips(t *testing.T, db *dynamodb.Client, name string, in Input, skips []Skip, sizes ...int) State {
 	t.Helper()
 	rollout := "arn:aws:states:eu-west-1:123456789012:execution:drainpipe-maintain-fleet:" + name
 	in.TargetGroupARNs = []string{web}
@@ -216,7 +223,8 @@ func newRollout(t *testing.T, db *dynamodb.Client, name string, in Input, sizes 
 		waves = append(waves, w)
 		meta.Planned += size
 	}
-	if _, err := (Store{DB: db, Table: "rollouts"}).Create(context.Background(), meta, waves, []Skip{{InstanceID: id(99), Reason: "not running"}}); err != nil {
+	meta.Skipped = len(skips)
+	if _, err := (Store{DB: db, Table: "rollouts"}).Create(context.Background(), meta, waves, skips); err != nil {
 		t.Fatal(err)
 	}
 	return State{Rollout: Ref{ID: rollout, Name: name, Execution: rollout, Part: 1, Table: "rollouts", CapacityTable: "capacity",
@@ -250,8 +258,14 @@ func TestWaves(t *testing.T) {
 		t.Fatalf("first wave: %+v, %v", s.Wave, err)
 	}
 	c := s.Wave.Items[0]
-	if c.Name != "nightly-"+id(1) || c.Input.InstanceID != id(1) || c.Input.MinHealthyTargets[web] != 15 || c.Input.Validate() != nil {
-		t.Errorf("child %+v", c)
+	raw, err := s.Wave.ChildInput(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := workflow.DecodeInput(raw) // as the instance state machine reads it
+	if c.Name != "nightly-"+id(1) || err != nil || child.InstanceID != id(1) || child.MinHealthyTargets[web] != 15 ||
+		child.Maintenance.Action != workflow.ActionReboot || child.CapacityWaitSeconds != DefaultCapacityWaitSeconds {
+		t.Errorf("child %s: %+v, %v", raw, child, err)
 	}
 	if s.Cursor.Events != EstimateEvents(2) {
 		t.Errorf("events %d, want %d", s.Cursor.Events, EstimateEvents(2))
@@ -366,4 +380,45 @@ func TestSummaryIsBounded(t *testing.T) {
 	if n := len(fmt.Sprint(sum)); n > 64*1024 {
 		t.Errorf("summary of %d bytes", n)
 	}
+}
+
+// TestSummaryOfManyFailures: the largest summary the bounds allow (a hundred failures
+// with long causes, a hundred skips with long reasons, a thousand instances in the plan)
+// stays far below Step Functions' 256 KiB, as JSON.
+func TestSummaryOfManyFailures(t *testing.T) {
+	t.Parallel()
+	db := tables(t)
+	ctx := context.Background()
+	sizes := make([]int, 150)
+	for i := range sizes {
+		sizes[i] = 10
+	}
+	failing := fakeSFN{}
+	f := Fleet{DB: db, EC2: &fakeTagger{}, SFN: failing, SNS: &fakeSNS{}}
+	var skips []Skip
+	for i := range 150 {
+		skips = append(skips, Skip{InstanceID: id(5000 + i), Reason: strings.Repeat("not healthy: port 8080 in web is unhealthy; ", 10)})
+	}
+	s := newRolloutWithSkips(t, db, "failing", Input{MaxErrors: 2000, Maintenance: workflow.Maintenance{Action: workflow.ActionReboot}}, skips, sizes...)
+	for w := range 12 {
+		var err error
+		if s, err = f.NextWave(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range s.Wave.Items {
+			failing[ExecutionARN(instanceMachine, c.Name)] = sfntypes.ExecutionStatusFailed
+		}
+		if s, err = f.RecordWave(ctx, s); err != nil || s.Cursor.Wave != w+1 {
+			t.Fatal(s.Cursor, err)
+		}
+	}
+	sum, err := f.Summarize(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(sum)
+	if sum.Counts.Failed != 120 || sum.Counts.Skipped != 150 || len(sum.Instances) != ListLimit || len(sum.Skipped) != ListLimit || len(raw) > 128*1024 {
+		t.Errorf("%d failed, %d listed, %d bytes of JSON", sum.Counts.Failed, len(sum.Instances), len(raw))
+	}
+	t.Logf("summary of 120 failures: %d bytes of JSON", len(raw))
 }

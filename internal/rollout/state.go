@@ -1,9 +1,5 @@
 package rollout
 
-import (
-	"github.com/drainpipe/drainpipe/internal/workflow"
-)
-
 // State is the fleet state machine's state. It stays small whatever the fleet's size:
 // the plan and the results live in the rollouts table (see Store), and the state carries
 // only where they are, where the rollout is, and the wave being run.
@@ -53,11 +49,15 @@ type Cursor struct {
 }
 
 // NextWave is next-wave's answer: the wave's instances, each with its child execution's
-// name and input; or Done; or Continue, with the input of the execution that takes over.
+// name and the part of its input that is its own (Common holds the rest, once: the
+// maintenance and health check commands may be long, and a wave holds up to 40
+// instances; the Map's ItemSelector merges the two); or Done; or Continue, with the input
+// of the execution that takes over.
 type NextWave struct {
-	Items    []Child `json:"items,omitempty"`
-	Done     bool    `json:"done"`
-	Continue bool    `json:"continue"`
+	Common   map[string]any `json:"common,omitempty"`
+	Items    []Child        `json:"items,omitempty"`
+	Done     bool           `json:"done"`
+	Continue bool           `json:"continue"`
 	// ContinuationName and ContinuationInput start the next part of the rollout.
 	ContinuationName  string        `json:"continuationName,omitempty"`
 	ContinuationInput *Continuation `json:"continuationInput,omitempty"`
@@ -65,9 +65,16 @@ type NextWave struct {
 
 // Child is one instance of a wave: its child execution's deterministic name and input.
 type Child struct {
-	InstanceID string         `json:"instanceId"`
-	Name       string         `json:"name"`
-	Input      workflow.Input `json:"input"`
+	InstanceID string    `json:"instanceId"`
+	Name       string    `json:"name"`
+	Input      ChildPart `json:"input"`
+}
+
+// ChildPart is what a child's input holds of its own: the rest is NextWave.Common.
+type ChildPart struct {
+	InstanceID        string         `json:"instanceId"`
+	TargetGroupARNs   []string       `json:"targetGroupArns"`
+	MinHealthyTargets map[string]int `json:"minHealthyTargets"`
 }
 
 // Continuation is the input of the execution that continues a rollout.

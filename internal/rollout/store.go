@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -130,8 +131,12 @@ func (s Store) Create(ctx context.Context, m Meta, waves []WaveRecord, skips []S
 	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: meta,
 		ConditionExpression:      ptr("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey}})
-	if isConditionFailed(err) {
-		return Meta{}, faults.New(faults.InvalidInput, "rollout %s was planned already", m.ID)
+	if isConditionFailed(err) { // written meanwhile: by this execution (a retried call), or not
+		got, err := s.Meta(ctx, m.ID)
+		if err != nil || got.Driver != m.Driver {
+			return Meta{}, faults.New(faults.InvalidInput, "rollout %s was planned already", m.ID)
+		}
+		return got, nil
 	}
 	if err != nil {
 		return Meta{}, fmt.Errorf("writing rollout %s: %w", m.ID, err)
@@ -269,18 +274,35 @@ func (s Store) RecordWave(ctx context.Context, id string, w WaveRecord, succeede
 }
 
 // Claim makes the execution the rollout's driver, taking over from the execution that
-// started it (a continuation), and records its part.
+// started it (a continuation), and records its part. A rollout that has ended (its
+// execution stopped, say) cannot be taken over.
 func (s Store) Claim(ctx context.Context, id, from, to string, part int) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: s.key(id, "meta"),
-		UpdateExpression:          ptr("SET #driver = :to, #part = :part"),
-		ConditionExpression:       ptr("#driver = :from OR #driver = :to"),
-		ExpressionAttributeNames:  map[string]string{"#driver": "driver", "#part": "part"},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":from": str(from), ":to": str(to), ":part": num(int64(part))}})
+		UpdateExpression:         ptr("SET #driver = :to, #part = :part"),
+		ConditionExpression:      ptr("(#driver = :from OR #driver = :to) AND #status = :running"),
+		ExpressionAttributeNames: map[string]string{"#driver": "driver", "#part": "part", "#status": "status"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":from": str(from), ":to": str(to), ":part": num(int64(part)),
+			":running": str(StatusRunning)}})
 	if isConditionFailed(err) {
-		return faults.New(faults.RolloutInProgress, "rollout %s is not driven by %s any more: another execution runs it", id, from)
+		return faults.New(faults.RolloutInProgress, "rollout %s is not driven by %s any more, or has ended: it cannot be continued", id, from)
 	}
 	if err != nil {
 		return fmt.Errorf("continuing rollout %s: %w", id, err)
+	}
+	return nil
+}
+
+// End records the end of a rollout whose execution ended without finishing it (stopped,
+// timed out, failed), unless an outcome was recorded already.
+func (s Store) End(ctx context.Context, id, status, reason string) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: s.key(id, "meta"),
+		UpdateExpression:         ptr("SET #status = :status, #reason = :reason"),
+		ConditionExpression:      ptr("#status = :running"),
+		ExpressionAttributeNames: map[string]string{"#status": "status", "#reason": "stopReason"},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":status": str(status), ":reason": str(reason),
+			":running": str(StatusRunning)}})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("recording the end of rollout %s: %w", id, err)
 	}
 	return nil
 }
@@ -343,6 +365,12 @@ func (s Store) All(ctx context.Context, id string) (Meta, []WaveRecord, []Skip, 
 	}
 	if meta == nil {
 		return Meta{}, nil, nil, faults.New(faults.InvalidInput, "rollout %s is not in table %s", id, s.Table)
+	}
+	// A plan retried before its meta item was written may have left more waves or skips
+	// than the plan that counts: the meta item says how many are its.
+	waves = slices.DeleteFunc(waves, func(w WaveRecord) bool { return w.Index >= meta.Waves })
+	if len(skips) > meta.Skipped {
+		skips = skips[:meta.Skipped]
 	}
 	return *meta, waves, skips, nil
 }

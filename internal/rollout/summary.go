@@ -51,6 +51,11 @@ type Summary struct {
 const (
 	ListLimit     = 100
 	PlanListLimit = 1000
+	// SummaryCauseLimit bounds each failure's cause and each skip's reason in the summary
+	// (the table keeps 1,000 characters of a cause, the child execution all of it);
+	// TextLineLimit the failures, and the skips, the notification spells out.
+	SummaryCauseLimit = 300
+	TextLineLimit     = 20
 )
 
 // Counts of a rollout.
@@ -80,6 +85,7 @@ func (f Fleet) Summarize(ctx context.Context, s State) (Summary, error) {
 	sum := Summary{Rollout: s.Rollout.ID, Table: s.Rollout.Table, WavesRun: s.Cursor.Wave, StopReason: s.Cursor.StopReason,
 		Aborted: s.Cursor.Aborted, Parts: s.Rollout.Part, Instances: []Result{}, Skipped: []Skip{}, NotStarted: []string{},
 		Plan: Plan{Groups: meta.Groups}, Waves: meta.Waves}
+	sum.Plan.Groups = bounded(sum.Plan.Groups, &sum.Truncated)
 	var failed, succeeded []Result
 	listed := 0
 	for i, w := range waves {
@@ -105,10 +111,16 @@ func (f Fleet) Summarize(ctx context.Context, s State) (Summary, error) {
 			sum.NotStarted = append(sum.NotStarted, ids...)
 		}
 	}
+	for i := range failed {
+		failed[i].Cause = truncate(failed[i].Cause, SummaryCauseLimit) // the whole cause is in the table
+	}
 	sum.Counts.Succeeded, sum.Counts.Failed = len(succeeded), len(failed)
 	sum.Counts.Skipped, sum.Counts.NotStarted = len(skips), len(sum.NotStarted)
 	sum.Instances = bounded(append(failed, succeeded...), &sum.Truncated)
 	sum.Skipped = bounded(skips, &sum.Truncated)
+	for i := range sum.Skipped {
+		sum.Skipped[i].Reason = truncate(sum.Skipped[i].Reason, SummaryCauseLimit)
+	}
 	sum.NotStarted = bounded(sum.NotStarted, &sum.Truncated)
 	switch {
 	case meta.Input.DryRun:
@@ -152,13 +164,21 @@ func text(sum Summary) string {
 	if sum.StopReason != "" {
 		fmt.Fprintf(&b, " Stopped: %s.", sum.StopReason)
 	}
+	lines := 0
 	for _, r := range sum.Instances {
-		if !r.Succeeded {
+		if !r.Succeeded && lines < TextLineLimit {
 			fmt.Fprintf(&b, "\nFAILED %s (wave %d): %s: %s (put back in service by its execution %s)", r.InstanceID, r.Wave+1, r.Error, r.Cause, r.ExecutionARN)
+			lines++
 		}
 	}
 	for _, k := range sum.Skipped {
-		fmt.Fprintf(&b, "\nskipped %s: %s", k.InstanceID, k.Reason)
+		if lines < 2*TextLineLimit {
+			fmt.Fprintf(&b, "\nskipped %s: %s", k.InstanceID, truncate(k.Reason, 120))
+			lines++
+		}
+	}
+	if n := sum.Counts.Failed + sum.Counts.Skipped; n > lines {
+		fmt.Fprintf(&b, "\n(%d more failed or skipped: see the output's lists and the rollouts table)", n-lines)
 	}
 	if len(sum.NotStarted) > 0 {
 		fmt.Fprintf(&b, "\nnot started: %s", strings.Join(sum.NotStarted, ", "))

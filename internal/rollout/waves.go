@@ -125,19 +125,22 @@ func (f Fleet) NextWave(ctx context.Context, s State) (State, error) {
 		s.Wave.ContinuationInput = &Continuation{State: next}
 		return s, nil
 	}
+	common, err := commonInput(meta.Input)
+	if err != nil {
+		return State{}, err
+	}
+	s.Wave.Common = common
 	for _, item := range w.Instances {
-		var groups []string
-		floors := map[string]int{}
+		part := ChildPart{InstanceID: item.InstanceID, MinHealthyTargets: map[string]int{}}
 		for _, g := range item.Groups {
 			arn := meta.Groups[g].ARN
-			groups = append(groups, arn)
-			floors[arn] = meta.Groups[g].MinHealthy
+			part.TargetGroupARNs = append(part.TargetGroupARNs, arn)
+			part.MinHealthyTargets[arn] = meta.Groups[g].MinHealthy
 			if w.BelowBudget {
-				floors[arn] = 0
+				part.MinHealthyTargets[arn] = 0
 			}
 		}
-		s.Wave.Items = append(s.Wave.Items, Child{InstanceID: item.InstanceID, Name: ChildName(s.Rollout.Name, item.InstanceID),
-			Input: meta.Input.ChildInput(item.InstanceID, groups, floors)})
+		s.Wave.Items = append(s.Wave.Items, Child{InstanceID: item.InstanceID, Name: ChildName(s.Rollout.Name, item.InstanceID), Input: part})
 	}
 	s.Cursor.Events += WaveEvents(len(w.Instances))
 	return s, nil
@@ -237,6 +240,44 @@ func (f Fleet) outcome(ctx context.Context, s State, instanceID string, wave int
 		}
 	}
 	return res, nil
+}
+
+// commonInput is what every child's input of the rollout holds: its ChildInput without
+// the fields of ChildPart.
+func commonInput(in Input) (map[string]any, error) {
+	raw, err := json.Marshal(in.ChildInput("", nil, nil))
+	if err != nil {
+		return nil, err
+	}
+	var common map[string]any
+	if err := json.Unmarshal(raw, &common); err != nil {
+		return nil, err
+	}
+	for _, own := range []string{"instanceId", "targetGroupArns", "minHealthyTargets"} {
+		delete(common, own)
+	}
+	return common, nil
+}
+
+// ChildInput is the input of the child execution as the Map's ItemSelector makes it:
+// States.JsonMerge of the wave's common part and the child's own.
+func (w NextWave) ChildInput(c Child) (json.RawMessage, error) {
+	merged := map[string]any{}
+	for k, v := range w.Common {
+		merged[k] = v
+	}
+	raw, err := json.Marshal(c.Input)
+	if err != nil {
+		return nil, err
+	}
+	var own map[string]any
+	if err := json.Unmarshal(raw, &own); err != nil {
+		return nil, err
+	}
+	for k, v := range own {
+		merged[k] = v
+	}
+	return json.Marshal(merged)
 }
 
 // ReleaseLeases gives back the rollout's leases on its groups, unless another execution

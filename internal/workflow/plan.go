@@ -46,7 +46,13 @@ type Waits struct {
 	HealthySeconds int `json:"healthySeconds"`
 	// PollSeconds: the pause between two later checks.
 	PollSeconds int `json:"pollSeconds"`
+	// CapacitySeconds: the pause between two requests for capacity held by others:
+	// PollSeconds, or longer so that a long wait asks at most MaxCapacityPolls times.
+	CapacitySeconds int `json:"capacitySeconds"`
 }
+
+// MaxCapacityPolls bounds the requests for capacity a wait makes (see Waits).
+const MaxCapacityPolls = 500
 
 // Deadlines, derived or overridden, in seconds.
 type Deadlines struct {
@@ -59,6 +65,41 @@ const (
 	DrainMargin   = 60
 	HealthyMargin = 60
 )
+
+// DeliverySeconds is SendCommand's TimeoutSeconds: how long the instance has to pick a
+// command up before SSM gives up on it (the command then never starts). A command's
+// deadline is this plus its own timeout.
+const DeliverySeconds = 120
+
+// The instance state machine's history, as Step Functions counts it: about
+// historyFixedEvents on the way through, pollEvents per check of a polling loop (its Wait,
+// Task and Choice), capacityPollEvents per check while waiting for capacity. HistoryBudget
+// is what the plan may take of the 25,000 events an execution may record, leaving the rest
+// to retries.
+const (
+	historyFixedEvents = 120
+	pollEvents         = 9
+	capacityPollEvents = 11
+	HistoryBudget      = 20000
+)
+
+// HistoryEstimate is the most history events the execution records when every loop runs
+// to its deadline, retries aside.
+func (p Plan) HistoryEstimate() int {
+	poll := max(p.Waits.PollSeconds, 1)
+	polls := func(seconds int) int { return seconds/poll + 1 }
+	n := historyFixedEvents
+	n += pollEvents * polls(p.Deadlines.DrainSeconds-p.Waits.DeregistrationDelaySeconds)
+	n += pollEvents * polls(DeliverySeconds+p.Maintenance.TimeoutSeconds)
+	if p.HealthCheck != nil {
+		n += pollEvents * polls(DeliverySeconds+p.HealthCheck.TimeoutSeconds)
+	}
+	n += pollEvents * polls(p.Deadlines.HealthySeconds)
+	if p.CapacityWaitSeconds > 0 {
+		n += capacityPollEvents * (p.CapacityWaitSeconds/max(p.Waits.CapacitySeconds, 1) + 1)
+	}
+	return n
+}
 
 // Plan is what the first step resolves the input into; it is the state machine's state
 // from then on, and every later step reads from it.
@@ -131,6 +172,7 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 		HealthySeconds:             maxInterval,
 		PollSeconds:                orDefault(in.PollSeconds, DefaultPollSeconds),
 	}
+	p.Waits.CapacitySeconds = max(p.Waits.PollSeconds, (in.CapacityWaitSeconds+MaxCapacityPolls-1)/MaxCapacityPolls)
 	p.Deadlines = Deadlines{
 		DrainSeconds:   orDefault(in.Timeouts.DrainSeconds, maxDelay+DrainMargin),
 		HealthySeconds: orDefault(in.Timeouts.HealthySeconds, maxToHealthy+HealthyMargin),
@@ -142,6 +184,17 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 	}
 	if p.Deadlines.HealthySeconds < maxInterval {
 		return Plan{}, faults.New(faults.InvalidInput, `"timeouts.healthySeconds" is %d, shorter than one health check interval of the target groups (%d s): the instance cannot be healthy before it`, p.Deadlines.HealthySeconds, maxInterval)
+	}
+	// Step Functions ends an execution at 25,000 history events, whatever it holds out of
+	// service: the loops must fit, polled at pollSeconds, up to their deadlines.
+	if n := p.HistoryEstimate(); n > HistoryBudget {
+		least := p.Waits.PollSeconds
+		for q := p; q.HistoryEstimate() > HistoryBudget && least < MaxPollSeconds; {
+			least++
+			q.Waits.PollSeconds = least
+		}
+		return Plan{}, faults.New(faults.InvalidInput, `with "pollSeconds" %d, the timeouts and the capacity wait need up to %d checks' worth of history events (%d), over the %d this execution may use of Step Functions' 25,000: raise "pollSeconds" to at least %d, or lower the timeouts`,
+			p.Waits.PollSeconds, (n-historyFixedEvents)/pollEvents, n, HistoryBudget, least)
 	}
 	return p, nil
 }

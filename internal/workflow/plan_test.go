@@ -28,21 +28,21 @@ func TestNewPlanDerivesWaitsAndDeadlines(t *testing.T) {
 			name:          "post's target group, AWS default delay",
 			in:            Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}},
 			groups:        []TargetGroup{group(300, 6, 5, 2)},
-			wantWaits:     Waits{DeregistrationDelaySeconds: 300, HealthySeconds: 6, PollSeconds: DefaultPollSeconds},
+			wantWaits:     Waits{DeregistrationDelaySeconds: 300, HealthySeconds: 6, PollSeconds: DefaultPollSeconds, CapacitySeconds: DefaultPollSeconds},
 			wantDeadlines: Deadlines{DrainSeconds: 300 + DrainMargin, HealthySeconds: 3*6 + 5 + HealthyMargin},
 		},
 		{
 			name:          "slowest of several groups wins",
 			in:            Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}, PollSeconds: 3},
 			groups:        []TargetGroup{group(30, 10, 5, 5), group(120, 6, 5, 2)},
-			wantWaits:     Waits{DeregistrationDelaySeconds: 120, HealthySeconds: 10, PollSeconds: 3},
+			wantWaits:     Waits{DeregistrationDelaySeconds: 120, HealthySeconds: 10, PollSeconds: 3, CapacitySeconds: 3},
 			wantDeadlines: Deadlines{DrainSeconds: 120 + DrainMargin, HealthySeconds: 6*10 + 5 + HealthyMargin},
 		},
 		{
 			name:          "overrides",
 			in:            Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}, Timeouts: Timeouts{DrainSeconds: 42, HealthySeconds: 99}},
 			groups:        []TargetGroup{group(0, 5, 2, 2)},
-			wantWaits:     Waits{DeregistrationDelaySeconds: 0, HealthySeconds: 5, PollSeconds: DefaultPollSeconds},
+			wantWaits:     Waits{DeregistrationDelaySeconds: 0, HealthySeconds: 5, PollSeconds: DefaultPollSeconds, CapacitySeconds: DefaultPollSeconds},
 			wantDeadlines: Deadlines{DrainSeconds: 42, HealthySeconds: 99},
 		},
 	}
@@ -71,6 +71,45 @@ func TestNewPlanDerivesWaitsAndDeadlines(t *testing.T) {
 		if faults.NameOf(err) != faults.InvalidInput {
 			t.Errorf("%s: %v, want InvalidInput", name, err)
 		}
+	}
+}
+
+// TestHistoryBudget: the polling loops, run to their deadlines, must fit in the history
+// Step Functions allows an execution; a plan that would not is refused with the poll
+// interval that would fit.
+func TestHistoryBudget(t *testing.T) {
+	regs := []Registration{{TargetGroupARN: testARN, Port: 8080}}
+	patch := Maintenance{Action: ActionPatch}
+	tests := []struct {
+		name    string
+		in      Input
+		wantMsg string
+	}{
+		{name: "a patch run at the default poll", in: Input{Maintenance: patch}},
+		{name: "a patch run polled every second", in: Input{Maintenance: patch, PollSeconds: 1}, wantMsg: `raise "pollSeconds" to at least 4`},
+		{name: "two days of maintenance at the default poll", in: Input{Maintenance: Maintenance{Action: ActionCommands, Commands: []string{"true"}, TimeoutSeconds: MaxTimeoutSeconds}},
+			wantMsg: `raise "pollSeconds" to at least 79`},
+		// A long wait for capacity asks less often than pollSeconds: at most 500 times.
+		{name: "two days' wait for capacity polled every second", in: Input{Maintenance: Maintenance{Action: ActionReboot}, PollSeconds: 1, CapacityWaitSeconds: MaxTimeoutSeconds}},
+		{name: "an hour's wait at the default poll", in: Input{Maintenance: Maintenance{Action: ActionReboot}, CapacityWaitSeconds: 3600}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.InstanceID = testInstance
+			p, err := NewPlan(tt.in, []TargetGroup{group(300, 6, 5, 2)}, regs, "tok")
+			if tt.wantMsg == "" {
+				if err != nil || p.HistoryEstimate() > HistoryBudget {
+					t.Errorf("%d events: %v", p.HistoryEstimate(), err)
+				}
+				if p.Waits.CapacitySeconds < p.Waits.PollSeconds || tt.in.CapacityWaitSeconds/p.Waits.CapacitySeconds > MaxCapacityPolls {
+					t.Errorf("capacity asked every %d s over %d s", p.Waits.CapacitySeconds, tt.in.CapacityWaitSeconds)
+				}
+				return
+			}
+			if faults.NameOf(err) != faults.InvalidInput || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("%v, want InvalidInput saying %q", err, tt.wantMsg)
+			}
+		})
 	}
 }
 

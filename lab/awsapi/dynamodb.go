@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // dynamodb forwards DynamoDB calls (JSON 1.0) to the lab's DynamoDB, dynalite, after the
@@ -38,5 +39,9 @@ func newDynamoProxy(endpoint string) (*httputil.ReverseProxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }}, nil
+	// dynalite (Node's HTTP server) closes idle connections after 5 s: reuse them for less
+	// than that, or a request may go out on one it is closing.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.IdleConnTimeout = 2 * time.Second
+	return &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }, Transport: transport}, nil
 }
