@@ -11,6 +11,7 @@ import (
 
 	"github.com/drainpipe/drainpipe/lab"
 	"github.com/drainpipe/drainpipe/lab/sfn"
+	"github.com/drainpipe/drainpipe/lab/ssm"
 )
 
 // raceConfig: four groups of 2 to 4 instances (a, b: 2; c: 3; d: 4).
@@ -231,6 +232,77 @@ func TestConsoleExecutionDuringARollout(t *testing.T) {
 	_ = l.Clock.Sleep(context.Background(), 5*time.Second)
 	if tot := stop()[0]; tot.Failed() != 0 {
 		t.Errorf("%d of %d requests lost: %v", tot.Failed(), tot.Requests, tot.Codes)
+	}
+	assertBack(t, l, cfg)
+}
+
+// TestWaitersAfterFailures: executions that wait for capacity while the holder fails
+// after its deregistration. The holder registers its instance again and releases its
+// reservation before the instance is healthy; the next one must not count it as capacity
+// yet. Every execution runs in turn and fails with its maintenance's error, none is
+// refused, and the load balancer's record never shows a group below its floor.
+func TestWaitersAfterFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	cfg := lab.Demo()
+	cfg.Instances = 5
+	hc := lab.PostHealthCheck
+	cfg.Groups = []lab.GroupSpec{
+		{Name: "pair", Port: 8080, HealthCheck: hc, DeregistrationDelaySeconds: 10, Members: []lab.Member{{Instance: 0}, {Instance: 1}}},
+		{Name: "trio", Port: 8080, HealthCheck: hc, DeregistrationDelaySeconds: 10, Members: []lab.Member{{Instance: 2}, {Instance: 3}, {Instance: 4}}},
+	}
+	floors := []int{1, 2}
+	l := startLab(t, cfg)
+	stop := withTraffic(l)
+	start := l.Clock.Since()
+	results := make([]sfn.Result, len(l.Instances))
+	var wg sync.WaitGroup
+	for i, inst := range l.Instances {
+		l.SSM.SetFaults(inst.ID, ssm.Faults{FailWith: 1, Stderr: "the maintenance failed"})
+		g := 0
+		if i >= 2 {
+			g = 1
+		}
+		in := map[string]any{"instanceId": inst.ID, "targetGroupArns": []string{l.Groups[g].ARN}, "maintenance": map[string]any{"action": "reboot"},
+			"pollSeconds": 2, "capacityWaitSeconds": 900}
+		if floors[g] > 1 {
+			in["minHealthyTargets"] = map[string]int{l.Groups[g].ARN: floors[g]}
+		}
+		wg.Go(func() {
+			res, err := l.MaintainInstance(context.Background(), fmt.Sprintf("waiter-%d", i), in, nil)
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = res
+		})
+	}
+	wg.Wait()
+	waited := 0
+	for i, res := range results {
+		if res.Error != "MaintenanceFailed" || !slices.Contains(res.States, "RestoreTarget") {
+			t.Errorf("instance %d: %s %s: %s", i, res.Status, res.Error, res.Cause)
+		}
+		if slices.Contains(res.States, "WaitForCapacity") {
+			waited++
+		}
+	}
+	if waited < 3 {
+		t.Errorf("only %d executions waited for capacity: they did not overlap", waited)
+	}
+	for gi, g := range l.Groups {
+		for _, s := range g.History() {
+			if s.At >= start && s.Healthy < floors[gi] {
+				t.Errorf("group %s had %d healthy targets at %.1f lab s, below its floor %d", g.Config().Name, s.Healthy, s.At, floors[gi])
+			}
+		}
+	}
+	_ = l.Clock.Sleep(context.Background(), 5*time.Second)
+	for i, tot := range stop() {
+		if tot.Failed() != 0 {
+			t.Errorf("group %s: %d of %d requests lost: %v", cfg.Groups[i].Name, tot.Failed(), tot.Requests, tot.Codes)
+		}
 	}
 	assertBack(t, l, cfg)
 }

@@ -301,16 +301,20 @@ func TestRollback(t *testing.T) {
 			t.Errorf("%s: the Catch goes to %s, which does not register the instance again", n, all.Next)
 			continue
 		}
-		// Then the reservation is given back (whether or not that succeeds) and the
-		// execution fails with the original error.
-		release := def.States[restore.Next]
+		// Then, after a wait, the reservation is given back (whether or not that
+		// succeeds) and the execution fails with the original error.
+		next := restore.Next
+		if def.States[next].Type == "Wait" {
+			next = def.States[next].Next
+		}
+		release := def.States[next]
 		if release.Resource != releaseCapacity {
-			t.Errorf("%s: after %s comes %s, which does not release the reservation", n, all.Next, restore.Next)
+			t.Errorf("%s: after %s comes %s, which does not release the reservation", n, all.Next, next)
 			continue
 		}
 		for _, to := range append([]string{release.Next}, catchNexts(release)...) {
 			if f := def.States[to]; f.Type != "Fail" || f.ErrorPath != "$.error.Error" || f.CausePath != "$.error.Cause" {
-				t.Errorf("%s: after %s the execution must fail with the original error ($.error.Error, $.error.Cause), goes to %s %+v", n, restore.Next, to, f)
+				t.Errorf("%s: after %s the execution must fail with the original error ($.error.Error, $.error.Cause), goes to %s %+v", n, next, to, f)
 			}
 		}
 		for _, c := range restore.Catch {
