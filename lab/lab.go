@@ -1,7 +1,8 @@
 // Package lab assembles drainpipe's lab: a fleet of real HTTP instances on loopback
 // addresses behind an ALB-faithful load balancer, an AWS endpoint that speaks the real
-// wire protocols (ELBv2, SSM, Lambda Invoke), an SSM executor that runs commands with
-// bash, and a runner that executes the real state machines in an independent engine.
+// wire protocols (ELBv2, EC2, SSM, SNS, Lambda Invoke, Step Functions, DynamoDB through
+// dynalite), an SSM executor that runs commands with bash, and a Step Functions service
+// that runs the real state machines in an independent engine under AWS's quotas.
 // Everything runs at one time scale. The lab listens on loopback only and removes what
 // it started on Close. It is driven from Go tests and from cmd/drainpipe-lab (make demo).
 package lab

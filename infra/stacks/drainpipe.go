@@ -273,21 +273,8 @@ func topic(stack awscdk.Stack, s settings.Settings) (awssns.Topic, awskms.Key) {
 
 // notifyFailures tells the topic of every execution that fails, times out or is aborted.
 func notifyFailures(stack awscdk.Stack, t awssns.Topic, machines ...awsstepfunctions.StateMachine) {
-	var arns []*string
-	for _, sm := range machines {
-		arns = append(arns, sm.StateMachineArn())
-	}
-	rule := awsevents.NewRule(stack, jsii.String("ExecutionFailed"), &awsevents.RuleProps{
-		Description: jsii.String("drainpipe executions that failed, timed out or were aborted"),
-		EventPattern: &awsevents.EventPattern{
-			Source:     jsii.Strings("aws.states"),
-			DetailType: jsii.Strings("Step Functions Execution Status Change"),
-			Detail: &map[string]any{
-				"status":          []string{"FAILED", "TIMED_OUT", "ABORTED"},
-				"stateMachineArn": arns,
-			},
-		},
-	})
+	rule := statusChangeRule(stack, "ExecutionFailed", "drainpipe executions that failed, timed out or were aborted",
+		[]string{"FAILED", "TIMED_OUT", "ABORTED"}, machines)
 	message := fmt.Sprintf("drainpipe execution %s ended %s.\nError: %s\nCause: %s\nConsole: https://%s.console.aws.amazon.com/states/home?region=%s#/v2/executions/details/%s",
 		*awsevents.EventField_FromPath(jsii.String("$.detail.name")), *awsevents.EventField_FromPath(jsii.String("$.detail.status")),
 		*awsevents.EventField_FromPath(jsii.String("$.detail.error")), *awsevents.EventField_FromPath(jsii.String("$.detail.cause")),
@@ -299,31 +286,45 @@ func notifyFailures(stack awscdk.Stack, t awssns.Topic, machines ...awsstepfunct
 // execution of the given state machines that ends in a status of statemachine.RestoreOn,
 // retrying delivery and keeping what cannot be delivered in a dead-letter queue.
 func restoreOnEnd(stack awscdk.Stack, restore awsstepfunctions.StateMachine, machines ...awsstepfunctions.StateMachine) {
-	var arns []*string
-	for _, sm := range machines {
-		arns = append(arns, sm.StateMachineArn())
-	}
-	rule := awsevents.NewRule(stack, jsii.String("RestoreOnEnd"), &awsevents.RuleProps{
-		Description: jsii.String("drainpipe executions that ended without their own rollback: put back what they held"),
-		EventPattern: &awsevents.EventPattern{
-			Source:     jsii.Strings("aws.states"),
-			DetailType: jsii.Strings("Step Functions Execution Status Change"),
-			Detail:     &map[string]any{"status": statemachine.RestoreOn, "stateMachineArn": arns},
-		},
-	})
-	dlq := awssqs.NewQueue(stack, jsii.String("RestoreDeadLetters"), &awssqs.QueueProps{
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:      jsii.Bool(true),
-		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
-	})
-	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
-		Id: jsii.String("AwsSolutions-SQS3"), Reason: jsii.String("this queue is the restore rule's dead-letter queue"),
-	}}, nil)
+	rule := statusChangeRule(stack, "RestoreOnEnd", "drainpipe executions that ended without their own rollback: put back what they held",
+		statemachine.RestoreOn, machines)
+	dlq := deadLetterQueue(stack, "RestoreDeadLetters", "this queue is the restore rule's dead-letter queue")
 	rule.AddTarget(awseventstargets.NewSfnStateMachine(restore, &awseventstargets.SfnStateMachineProps{
 		DeadLetterQueue: dlq,
 		RetryAttempts:   jsii.Number(185),
 		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(24)),
 	}))
+}
+
+// statusChangeRule matches the Step Functions status change events of the given state
+// machines' executions that end in one of statuses.
+func statusChangeRule(stack awscdk.Stack, id, description string, statuses []string, machines []awsstepfunctions.StateMachine) awsevents.Rule {
+	var arns []*string
+	for _, sm := range machines {
+		arns = append(arns, sm.StateMachineArn())
+	}
+	return awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{
+		Description: jsii.String(description),
+		EventPattern: &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.states"),
+			DetailType: jsii.Strings("Step Functions Execution Status Change"),
+			Detail:     &map[string]any{"status": statuses, "stateMachineArn": arns},
+		},
+	})
+}
+
+// deadLetterQueue is an encrypted queue that keeps for 14 days what a rule or schedule
+// could not deliver.
+func deadLetterQueue(stack awscdk.Stack, id, reason string) awssqs.Queue {
+	dlq := awssqs.NewQueue(stack, jsii.String(id), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+	})
+	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-SQS3"), Reason: jsii.String(reason),
+	}}, nil)
+	return dlq
 }
 
 // schedules: one EventBridge Scheduler schedule per configured entry, with a retry
@@ -332,14 +333,7 @@ func schedules(stack awscdk.Stack, s settings.Settings, sm awsstepfunctions.Stat
 	if len(s.Schedules) == 0 {
 		return
 	}
-	dlq := awssqs.NewQueue(stack, jsii.String("ScheduleDeadLetters"), &awssqs.QueueProps{
-		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
-		EnforceSSL:      jsii.Bool(true),
-		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
-	})
-	cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
-		Id: jsii.String("AwsSolutions-SQS3"), Reason: jsii.String("this queue is the schedules' dead-letter queue"),
-	}}, nil)
+	dlq := deadLetterQueue(stack, "ScheduleDeadLetters", "this queue is the schedules' dead-letter queue")
 	for _, sc := range s.Schedules {
 		cron := &awsscheduler.CronOptionsWithTimezone{
 			Minute: jsii.String(sc.Cron.Minute), Hour: jsii.String(sc.Cron.Hour), Month: jsii.String(sc.Cron.Month),

@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/targets"
 	"github.com/drainpipe/drainpipe/internal/workflow"
@@ -232,26 +233,26 @@ func (r Reserver) takeInstance(ctx context.Context, req Request, now, expires ti
 	regs := make([]ddb.AttributeValue, 0, len(s.Registrations))
 	for _, reg := range s.Registrations {
 		regs = append(regs, &ddb.AttributeValueMemberM{Value: map[string]ddb.AttributeValue{
-			attrGroup: str(reg.TargetGroupARN), attrPort: num(int64(reg.Port))}})
+			attrGroup: ddbitem.S(reg.TargetGroupARN), attrPort: ddbitem.N(int64(reg.Port))}})
 	}
 	floors := map[string]ddb.AttributeValue{}
 	for _, arn := range groupARNs(s.Registrations) {
-		floors[arn] = num(int64(floorFor(s.Plan, arn)))
+		floors[arn] = ddbitem.N(int64(floorFor(s.Plan, arn)))
 	}
 	_, err := r.DB.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &req.Table,
 		Item: map[string]ddb.AttributeValue{
-			PartitionKey: str(InstanceKey(s.InstanceID)), attrInstance: str(s.InstanceID), attrHolder: str(req.Execution),
-			attrSince: str(now.Format(time.RFC3339Nano)), ExpiryAttribute: num(expires.Unix()),
+			PartitionKey: ddbitem.S(InstanceKey(s.InstanceID)), attrInstance: ddbitem.S(s.InstanceID), attrHolder: ddbitem.S(req.Execution),
+			attrSince: ddbitem.S(now.Format(time.RFC3339Nano)), ExpiryAttribute: ddbitem.N(expires.Unix()),
 			attrRegistrations: &ddb.AttributeValueMemberL{Value: regs}, attrFloors: &ddb.AttributeValueMemberM{Value: floors},
 		},
 		ConditionExpression:      ptr("attribute_not_exists(#pk) OR #holder = :me OR #expires < :now"),
 		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey, "#holder": attrHolder, "#expires": ExpiryAttribute},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{
-			":me": str(req.Execution), ":now": num(now.Unix()),
+			":me": ddbitem.S(req.Execution), ":now": ddbitem.N(now.Unix()),
 		},
 	})
-	if isConditionFailed(err) {
+	if ddbitem.ConditionFailed(err) {
 		holder, _ := r.instanceHolder(ctx, req, now)
 		if holder == "" {
 			holder = "(another execution, which has just ended)"
@@ -271,11 +272,11 @@ func (r Reserver) instanceHolder(ctx context.Context, req Request, now time.Time
 	if err != nil || item == nil {
 		return "", err
 	}
-	holder := strAttr(item, attrHolder)
-	if holder == req.Execution || time.Unix(numAttr(item, ExpiryAttribute), 0).Before(now) {
+	holder := ddbitem.String(item, attrHolder)
+	if holder == req.Execution || time.Unix(ddbitem.Number(item, ExpiryAttribute), 0).Before(now) {
 		return "", nil
 	}
-	return holder + " since " + strAttr(item, attrSince), nil
+	return holder + " since " + ddbitem.String(item, attrSince), nil
 }
 
 // judged is one group's verdict and what it was based on.
@@ -302,7 +303,7 @@ func (r Reserver) judge(ctx context.Context, req Request, arn string, now time.T
 	if err != nil {
 		return judged{report: workflow.GroupCapacity{TargetGroupARN: arn}}, err
 	}
-	j := judged{exists: item != nil, version: numAttr(item, attrVersion)}
+	j := judged{exists: item != nil, version: ddbitem.Number(item, attrVersion)}
 	holds := map[string]Hold{}
 	for id, h := range holdsOf(item) {
 		switch {
@@ -331,8 +332,8 @@ func (r Reserver) grant(ctx context.Context, req Request, arn string, now, expir
 	}
 	id := req.State.InstanceID
 	hold := &ddb.AttributeValueMemberM{Value: map[string]ddb.AttributeValue{
-		attrHolder: str(req.Execution), attrFloor: num(int64(floorFor(req.State.Plan, arn))),
-		attrSince: str(now.Format(time.RFC3339Nano)), ExpiryAttribute: num(expires.Unix()),
+		attrHolder: ddbitem.S(req.Execution), attrFloor: ddbitem.N(int64(floorFor(req.State.Plan, arn))),
+		attrSince: ddbitem.S(now.Format(time.RFC3339Nano)), ExpiryAttribute: ddbitem.N(expires.Unix()),
 	}}
 	report := workflow.GroupCapacity{TargetGroupARN: arn}
 	for range attempts {
@@ -351,7 +352,7 @@ func (r Reserver) grant(ctx context.Context, req Request, arn string, now, expir
 				ConditionExpression:      ptr("attribute_not_exists(#pk)"),
 				ExpressionAttributeNames: map[string]string{"#out": attrOut, "#version": attrVersion, "#group": attrGroup, "#pk": PartitionKey},
 				ExpressionAttributeValues: map[string]ddb.AttributeValue{
-					":out": &ddb.AttributeValueMemberM{Value: map[string]ddb.AttributeValue{id: hold}}, ":one": num(1), ":group": str(arn),
+					":out": &ddb.AttributeValueMemberM{Value: map[string]ddb.AttributeValue{id: hold}}, ":one": ddbitem.N(1), ":group": ddbitem.S(arn),
 				},
 			}
 		} else {
@@ -371,14 +372,14 @@ func (r Reserver) grant(ctx context.Context, req Request, arn string, now, expir
 				ConditionExpression:      ptr("#version = :version"),
 				ExpressionAttributeNames: names,
 				ExpressionAttributeValues: map[string]ddb.AttributeValue{
-					":hold": hold, ":version": num(j.version), ":next": num(j.version + 1),
+					":hold": hold, ":version": ddbitem.N(j.version), ":next": ddbitem.N(j.version + 1),
 				},
 			}
 		}
 		in.TableName = &req.Table
 		in.Key = key(GroupKey(arn))
 		_, err = r.DB.UpdateItem(ctx, &in)
-		if isConditionFailed(err) {
+		if ddbitem.ConditionFailed(err) {
 			continue // another execution changed the ledger since it was read: judge again
 		}
 		if err != nil {
@@ -396,7 +397,7 @@ func (r Reserver) moved(ctx context.Context, table, arn string, j judged) bool {
 	if err != nil {
 		return false
 	}
-	return (item != nil) != j.exists || numAttr(item, attrVersion) != j.version
+	return (item != nil) != j.exists || ddbitem.Number(item, attrVersion) != j.version
 }
 
 // Release gives back the execution's reservation of the instance: its entry in every
@@ -418,7 +419,7 @@ func (r Reserver) release(ctx context.Context, req Request, extra []string) (wor
 		return workflow.Released{}, err
 	}
 	groups := append(groupARNs(req.State.Registrations), extra...)
-	if strAttr(item, attrHolder) == req.Execution {
+	if ddbitem.String(item, attrHolder) == req.Execution {
 		for _, reg := range registrationsOf(item) {
 			groups = append(groups, reg.TargetGroupARN)
 		}
@@ -443,10 +444,10 @@ func (r Reserver) release(ctx context.Context, req Request, extra []string) (wor
 		Key:                       key(InstanceKey(id)),
 		ConditionExpression:       ptr("#holder = :me"),
 		ExpressionAttributeNames:  map[string]string{"#holder": attrHolder},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":me": str(req.Execution)},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":me": ddbitem.S(req.Execution)},
 	})
 	switch {
-	case isConditionFailed(err): // not ours (or gone)
+	case ddbitem.ConditionFailed(err): // not ours (or gone)
 	case err != nil:
 		return workflow.Released{}, fmt.Errorf("releasing instance %s: %w", id, err)
 	default:
@@ -465,10 +466,10 @@ func (r Reserver) releaseGroup(ctx context.Context, req Request, arn string) (bo
 		UpdateExpression:          ptr("REMOVE #out.#me"),
 		ConditionExpression:       ptr("#out.#me.#holder = :me"),
 		ExpressionAttributeNames:  map[string]string{"#out": attrOut, "#me": req.State.InstanceID, "#holder": attrHolder},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":me": str(req.Execution)},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":me": ddbitem.S(req.Execution)},
 	})
 	switch {
-	case isConditionFailed(err):
+	case ddbitem.ConditionFailed(err):
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("releasing %s in target group %s: %w", req.State.InstanceID, arn, err)
@@ -568,9 +569,9 @@ func holdsOf(item map[string]ddb.AttributeValue) map[string]Hold {
 		if e == nil {
 			continue
 		}
-		since, _ := time.Parse(time.RFC3339Nano, strAttr(e.Value, attrSince))
-		out[id] = Hold{InstanceID: id, Holder: strAttr(e.Value, attrHolder), Floor: int(numAttr(e.Value, attrFloor)),
-			Since: since, ExpiresAt: time.Unix(numAttr(e.Value, ExpiryAttribute), 0)}
+		since, _ := time.Parse(time.RFC3339Nano, ddbitem.String(e.Value, attrSince))
+		out[id] = Hold{InstanceID: id, Holder: ddbitem.String(e.Value, attrHolder), Floor: int(ddbitem.Number(e.Value, attrFloor)),
+			Since: since, ExpiresAt: time.Unix(ddbitem.Number(e.Value, ExpiryAttribute), 0)}
 	}
 	return out
 }
@@ -592,11 +593,11 @@ func (r Reserver) Claim(ctx context.Context, table, instanceID, holder, restorer
 		UpdateExpression:         ptr("SET #restorer = :me, #until = :until"),
 		ConditionExpression:      ptr("#holder = :holder AND (attribute_not_exists(#restorer) OR #restorer = :me OR #until < :now)"),
 		ExpressionAttributeNames: map[string]string{"#holder": attrHolder, "#restorer": attrRestorer, "#until": attrRestoreUntil},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":holder": str(holder), ":me": str(restorer),
-			":now": num(now.Unix()), ":until": num(now.Add(RestoreClaimSeconds * time.Second).Unix())},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":holder": ddbitem.S(holder), ":me": ddbitem.S(restorer),
+			":now": ddbitem.N(now.Unix()), ":until": ddbitem.N(now.Add(RestoreClaimSeconds * time.Second).Unix())},
 		ReturnValues: ddb.ReturnValueAllNew,
 	})
-	if isConditionFailed(err) {
+	if ddbitem.ConditionFailed(err) {
 		return Reservation{}, false, nil
 	}
 	if err != nil {
@@ -620,9 +621,9 @@ func ReservationOf(item map[string]ddb.AttributeValue) (Reservation, bool) {
 	if item == nil {
 		return Reservation{}, false
 	}
-	since, _ := time.Parse(time.RFC3339Nano, strAttr(item, attrSince))
-	return Reservation{InstanceID: strAttr(item, attrInstance), Holder: strAttr(item, attrHolder), Since: since,
-		ExpiresAt: time.Unix(numAttr(item, ExpiryAttribute), 0), Registrations: registrationsOf(item)}, true
+	since, _ := time.Parse(time.RFC3339Nano, ddbitem.String(item, attrSince))
+	return Reservation{InstanceID: ddbitem.String(item, attrInstance), Holder: ddbitem.String(item, attrHolder), Since: since,
+		ExpiresAt: time.Unix(ddbitem.Number(item, ExpiryAttribute), 0), Registrations: registrationsOf(item)}, true
 }
 
 // registrationsOf reads an instance reservation's registrations.
@@ -634,7 +635,7 @@ func registrationsOf(item map[string]ddb.AttributeValue) []workflow.Registration
 	var regs []workflow.Registration
 	for _, v := range l.Value {
 		if m, ok := v.(*ddb.AttributeValueMemberM); ok {
-			regs = append(regs, workflow.Registration{TargetGroupARN: strAttr(m.Value, attrGroup), Port: int32(numAttr(m.Value, attrPort))})
+			regs = append(regs, workflow.Registration{TargetGroupARN: ddbitem.String(m.Value, attrGroup), Port: int32(ddbitem.Number(m.Value, attrPort))})
 		}
 	}
 	return regs
@@ -651,34 +652,8 @@ func groupARNs(regs []workflow.Registration) []string {
 	return slices.Compact(arns)
 }
 
-func isConditionFailed(err error) bool {
-	var ccf *ddb.ConditionalCheckFailedException
-	return errors.As(err, &ccf)
-}
-
 func key(pk string) map[string]ddb.AttributeValue {
-	return map[string]ddb.AttributeValue{PartitionKey: str(pk)}
-}
-
-func str(s string) ddb.AttributeValue { return &ddb.AttributeValueMemberS{Value: s} }
-
-func num(n int64) ddb.AttributeValue {
-	return &ddb.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
-
-func strAttr(item map[string]ddb.AttributeValue, name string) string {
-	if v, ok := item[name].(*ddb.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func numAttr(item map[string]ddb.AttributeValue, name string) int64 {
-	if v, ok := item[name].(*ddb.AttributeValueMemberN); ok {
-		n, _ := strconv.ParseInt(v.Value, 10, 64)
-		return n
-	}
-	return 0
+	return map[string]ddb.AttributeValue{PartitionKey: ddbitem.S(pk)}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,10 +15,10 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
+	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 	labdynamodb "github.com/drainpipe/drainpipe/lab/dynamodb"
-	"github.com/drainpipe/drainpipe/lab/sfn"
 )
 
 const (
@@ -112,22 +111,8 @@ func TestDecide(t *testing.T) {
 // grammar) with a capacity table.
 func table(t testing.TB) (*dynamodb.Client, string) {
 	t.Helper()
-	wd, _ := os.Getwd()
-	tools, err := sfn.FindTools(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := labdynamodb.Start(tools)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	db := srv.Client()
 	name := "drainpipe-capacity"
-	if err := labdynamodb.CreateTable(context.Background(), db, name, PartitionKey, ""); err != nil {
-		t.Fatal(err)
-	}
-	return db, name
+	return labdynamodb.ForTest(t, labdynamodb.Table{Name: name, PartitionKey: PartitionKey}), name
 }
 
 // groups is a fake ELB: DescribeTargetHealth of groups whose targets are all healthy.
@@ -303,7 +288,7 @@ type countingDB struct {
 
 func (c countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	out, err := c.DynamoDBAPI.UpdateItem(ctx, in, opts...)
-	if isConditionFailed(err) && strings.Contains(*in.ConditionExpression, "#version") {
+	if ddbitem.ConditionFailed(err) && strings.Contains(*in.ConditionExpression, "#version") {
 		c.conflicts.Add(1)
 	}
 	return out, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +22,6 @@ import (
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 	labdynamodb "github.com/drainpipe/drainpipe/lab/dynamodb"
-	labsfn "github.com/drainpipe/drainpipe/lab/sfn"
 )
 
 const (
@@ -36,25 +34,8 @@ const (
 
 func tables(t *testing.T) *dynamodb.Client {
 	t.Helper()
-	wd, _ := os.Getwd()
-	tools, err := labsfn.FindTools(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := labdynamodb.Start(tools)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	db := srv.Client()
-	ctx := context.Background()
-	if err := labdynamodb.CreateTable(ctx, db, "capacity", capacity.PartitionKey, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := labdynamodb.CreateTable(ctx, db, "rollouts", rollout.PartitionKey, rollout.SortKey); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return labdynamodb.ForTest(t, labdynamodb.Table{Name: "capacity", PartitionKey: capacity.PartitionKey},
+		labdynamodb.Table{Name: "rollouts", PartitionKey: rollout.PartitionKey, SortKey: rollout.SortKey})
 }
 
 // fakes records what recovery does to ELB, SSM, SNS and Step Functions; running are the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -21,7 +20,6 @@ import (
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 	labdynamodb "github.com/drainpipe/drainpipe/lab/dynamodb"
-	"github.com/drainpipe/drainpipe/lab/sfn"
 )
 
 func TestDecodeInput(t *testing.T) {
@@ -97,25 +95,8 @@ func TestNames(t *testing.T) {
 // tables starts a DynamoDB (dynalite) with the capacity table and the rollouts table.
 func tables(t *testing.T) *dynamodb.Client {
 	t.Helper()
-	wd, _ := os.Getwd()
-	tools, err := sfn.FindTools(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := labdynamodb.Start(tools)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	db := srv.Client()
-	ctx := context.Background()
-	if err := labdynamodb.CreateTable(ctx, db, "capacity", capacity.PartitionKey, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := labdynamodb.CreateTable(ctx, db, "rollouts", PartitionKey, SortKey); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return labdynamodb.ForTest(t, labdynamodb.Table{Name: "capacity", PartitionKey: capacity.PartitionKey},
+		labdynamodb.Table{Name: "rollouts", PartitionKey: PartitionKey, SortKey: SortKey})
 }
 
 func TestLeases(t *testing.T) {

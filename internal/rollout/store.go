@@ -3,7 +3,6 @@ package rollout
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/faults"
 )
 
@@ -87,7 +87,7 @@ func waveKey(i int) string { return fmt.Sprintf("wave#%06d", i+1) }
 func skipKey(i int) string { return fmt.Sprintf("skipped#%05d", i+1) }
 
 func (s Store) key(id, item string) map[string]ddb.AttributeValue {
-	return map[string]ddb.AttributeValue{PartitionKey: str(id), SortKey: str(item)}
+	return map[string]ddb.AttributeValue{PartitionKey: ddbitem.S(id), SortKey: ddbitem.S(item)}
 }
 
 // Create writes a new rollout: its waves, its skips, then its meta item, once. If the
@@ -97,7 +97,7 @@ func (s Store) Create(ctx context.Context, m Meta, waves []WaveRecord, skips []S
 	if old, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: s.key(m.ID, "meta"), ConsistentRead: ptr(true)}); err != nil {
 		return Meta{}, fmt.Errorf("reading rollout %s: %w", m.ID, err)
 	} else if old.Item != nil {
-		if strAttr(old.Item, "driver") != m.Driver {
+		if ddbitem.String(old.Item, "driver") != m.Driver {
 			return Meta{}, faults.New(faults.InvalidInput, "rollout %s was planned already", m.ID)
 		}
 		return metaOf(old.Item)
@@ -110,15 +110,15 @@ func (s Store) Create(ctx context.Context, m Meta, waves []WaveRecord, skips []S
 			return Meta{}, err
 		}
 		item := s.key(m.ID, waveKey(i))
-		item["wave"] = str(string(body))
-		item[ExpiryAttribute] = num(expires)
+		item["wave"] = ddbitem.S(string(body))
+		item[ExpiryAttribute] = ddbitem.N(expires)
 		items = append(items, item)
 	}
 	for i := 0; i*SkipsPerItem < len(skips); i++ {
 		body, _ := json.Marshal(skips[i*SkipsPerItem : min((i+1)*SkipsPerItem, len(skips))])
 		item := s.key(m.ID, skipKey(i))
-		item["skips"] = str(string(body))
-		item[ExpiryAttribute] = num(expires)
+		item["skips"] = ddbitem.S(string(body))
+		item[ExpiryAttribute] = ddbitem.N(expires)
 		items = append(items, item)
 	}
 	if err := s.batchWrite(ctx, items); err != nil {
@@ -131,7 +131,7 @@ func (s Store) Create(ctx context.Context, m Meta, waves []WaveRecord, skips []S
 	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: meta,
 		ConditionExpression:      ptr("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey}})
-	if isConditionFailed(err) { // written meanwhile: by this execution (a retried call), or not
+	if ddbitem.ConditionFailed(err) { // written meanwhile: by this execution (a retried call), or not
 		got, err := s.Meta(ctx, m.ID)
 		if err != nil || got.Driver != m.Driver {
 			return Meta{}, faults.New(faults.InvalidInput, "rollout %s was planned already", m.ID)
@@ -156,16 +156,16 @@ func (s Store) metaItem(m Meta, expires int64) (map[string]ddb.AttributeValue, e
 	item := s.key(m.ID, "meta")
 	for k, v := range map[string]string{"name": m.Name, "input": string(input), "groups": string(groups),
 		"startedAt": m.StartedAt.UTC().Format(time.RFC3339Nano), "status": m.Status, "driver": m.Driver} {
-		item[k] = str(v)
+		item[k] = ddbitem.S(v)
 	}
 	if m.StopReason != "" {
-		item["stopReason"] = str(m.StopReason)
+		item["stopReason"] = ddbitem.S(m.StopReason)
 	}
 	for k, v := range map[string]int{"waves": m.Waves, "planned": m.Planned, "skipped": m.Skipped, "next": m.Next,
 		"succeeded": m.Succeeded, "failed": m.Failed, "part": m.Part} {
-		item[k] = num(int64(v))
+		item[k] = ddbitem.N(int64(v))
 	}
-	item[ExpiryAttribute] = num(expires)
+	item[ExpiryAttribute] = ddbitem.N(expires)
 	return item, nil
 }
 
@@ -205,18 +205,18 @@ func (s Store) Meta(ctx context.Context, id string) (Meta, error) {
 }
 
 func metaOf(item map[string]ddb.AttributeValue) (Meta, error) {
-	m := Meta{ID: strAttr(item, PartitionKey), Name: strAttr(item, "name"), Status: strAttr(item, "status"),
-		StopReason: strAttr(item, "stopReason"), Driver: strAttr(item, "driver")}
-	if err := json.Unmarshal([]byte(strAttr(item, "input")), &m.Input); err != nil {
+	m := Meta{ID: ddbitem.String(item, PartitionKey), Name: ddbitem.String(item, "name"), Status: ddbitem.String(item, "status"),
+		StopReason: ddbitem.String(item, "stopReason"), Driver: ddbitem.String(item, "driver")}
+	if err := json.Unmarshal([]byte(ddbitem.String(item, "input")), &m.Input); err != nil {
 		return Meta{}, fmt.Errorf("rollout %s: its input is not readable: %w", m.ID, err)
 	}
-	if err := json.Unmarshal([]byte(strAttr(item, "groups")), &m.Groups); err != nil {
+	if err := json.Unmarshal([]byte(ddbitem.String(item, "groups")), &m.Groups); err != nil {
 		return Meta{}, fmt.Errorf("rollout %s: its groups are not readable: %w", m.ID, err)
 	}
-	m.StartedAt, _ = time.Parse(time.RFC3339Nano, strAttr(item, "startedAt"))
+	m.StartedAt, _ = time.Parse(time.RFC3339Nano, ddbitem.String(item, "startedAt"))
 	for k, p := range map[string]*int{"waves": &m.Waves, "planned": &m.Planned, "skipped": &m.Skipped, "next": &m.Next,
 		"succeeded": &m.Succeeded, "failed": &m.Failed, "part": &m.Part} {
-		*p = int(numAttr(item, k))
+		*p = int(ddbitem.Number(item, k))
 	}
 	return m, nil
 }
@@ -235,7 +235,7 @@ func (s Store) Wave(ctx context.Context, id string, index int) (WaveRecord, erro
 
 func waveOf(item map[string]ddb.AttributeValue, index int) (WaveRecord, error) {
 	var w WaveRecord
-	if err := json.Unmarshal([]byte(strAttr(item, "wave")), &w); err != nil {
+	if err := json.Unmarshal([]byte(ddbitem.String(item, "wave")), &w); err != nil {
 		return WaveRecord{}, fmt.Errorf("wave %d is not readable: %w", index+1, err)
 	}
 	w.Index = index
@@ -253,7 +253,7 @@ func (s Store) RecordWave(ctx context.Context, id string, w WaveRecord, succeede
 	}
 	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: s.key(id, waveKey(w.Index)),
 		UpdateExpression: ptr("SET #wave = :wave"), ExpressionAttributeNames: map[string]string{"#wave": "wave"},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":wave": str(string(body))}})
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":wave": ddbitem.S(string(body))}})
 	if err != nil {
 		return Meta{}, fmt.Errorf("recording wave %d of rollout %s: %w", w.Index+1, id, err)
 	}
@@ -261,10 +261,10 @@ func (s Store) RecordWave(ctx context.Context, id string, w WaveRecord, succeede
 		UpdateExpression:         ptr("SET #next = :next ADD #succeeded :succeeded, #failed :failed"),
 		ConditionExpression:      ptr("#next = :this"),
 		ExpressionAttributeNames: map[string]string{"#next": "next", "#succeeded": "succeeded", "#failed": "failed"},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":next": num(int64(w.Index + 1)), ":this": num(int64(w.Index)),
-			":succeeded": num(int64(succeeded)), ":failed": num(int64(failed))},
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":next": ddbitem.N(int64(w.Index + 1)), ":this": ddbitem.N(int64(w.Index)),
+			":succeeded": ddbitem.N(int64(succeeded)), ":failed": ddbitem.N(int64(failed))},
 		ReturnValues: ddb.ReturnValueAllNew})
-	if isConditionFailed(err) {
+	if ddbitem.ConditionFailed(err) {
 		return s.Meta(ctx, id) // recorded already
 	}
 	if err != nil {
@@ -281,9 +281,9 @@ func (s Store) Claim(ctx context.Context, id, from, to string, part int) error {
 		UpdateExpression:         ptr("SET #driver = :to, #part = :part"),
 		ConditionExpression:      ptr("(#driver = :from OR #driver = :to) AND #status = :running"),
 		ExpressionAttributeNames: map[string]string{"#driver": "driver", "#part": "part", "#status": "status"},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":from": str(from), ":to": str(to), ":part": num(int64(part)),
-			":running": str(StatusRunning)}})
-	if isConditionFailed(err) {
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":from": ddbitem.S(from), ":to": ddbitem.S(to), ":part": ddbitem.N(int64(part)),
+			":running": ddbitem.S(StatusRunning)}})
+	if ddbitem.ConditionFailed(err) {
 		return faults.New(faults.RolloutInProgress, "rollout %s is not driven by %s any more, or has ended: it cannot be continued", id, from)
 	}
 	if err != nil {
@@ -299,9 +299,9 @@ func (s Store) End(ctx context.Context, id, status, reason string) error {
 		UpdateExpression:         ptr("SET #status = :status, #reason = :reason"),
 		ConditionExpression:      ptr("#status = :running"),
 		ExpressionAttributeNames: map[string]string{"#status": "status", "#reason": "stopReason"},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":status": str(status), ":reason": str(reason),
-			":running": str(StatusRunning)}})
-	if err != nil && !isConditionFailed(err) {
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":status": ddbitem.S(status), ":reason": ddbitem.S(reason),
+			":running": ddbitem.S(StatusRunning)}})
+	if err != nil && !ddbitem.ConditionFailed(err) {
 		return fmt.Errorf("recording the end of rollout %s: %w", id, err)
 	}
 	return nil
@@ -310,12 +310,12 @@ func (s Store) End(ctx context.Context, id, status, reason string) error {
 // Finish records the rollout's outcome.
 func (s Store) Finish(ctx context.Context, id, status, reason string) error {
 	update := "SET #status = :status"
-	values := map[string]ddb.AttributeValue{":status": str(status)}
+	values := map[string]ddb.AttributeValue{":status": ddbitem.S(status)}
 	names := map[string]string{"#status": "status"}
 	if reason != "" {
 		update += ", #reason = :reason"
 		names["#reason"] = "stopReason"
-		values[":reason"] = str(reason)
+		values[":reason"] = ddbitem.S(reason)
 	}
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: s.key(id, "meta"),
 		UpdateExpression: &update, ExpressionAttributeNames: names, ExpressionAttributeValues: values})
@@ -333,14 +333,14 @@ func (s Store) All(ctx context.Context, id string) (Meta, []WaveRecord, []Skip, 
 	pages := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{TableName: &s.Table, ConsistentRead: ptr(true),
 		KeyConditionExpression:    ptr("#pk = :id"),
 		ExpressionAttributeNames:  map[string]string{"#pk": PartitionKey},
-		ExpressionAttributeValues: map[string]ddb.AttributeValue{":id": str(id)}})
+		ExpressionAttributeValues: map[string]ddb.AttributeValue{":id": ddbitem.S(id)}})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return Meta{}, nil, nil, fmt.Errorf("reading rollout %s: %w", id, err)
 		}
 		for _, item := range page.Items {
-			switch k := strAttr(item, SortKey); {
+			switch k := ddbitem.String(item, SortKey); {
 			case k == "meta":
 				m, err := metaOf(item)
 				if err != nil {
@@ -356,7 +356,7 @@ func (s Store) All(ctx context.Context, id string) (Meta, []WaveRecord, []Skip, 
 				waves = append(waves, w)
 			case len(k) > 8 && k[:8] == "skipped#":
 				var chunk []Skip
-				if err := json.Unmarshal([]byte(strAttr(item, "skips")), &chunk); err != nil {
+				if err := json.Unmarshal([]byte(ddbitem.String(item, "skips")), &chunk); err != nil {
 					return Meta{}, nil, nil, fmt.Errorf("rollout %s: skips not readable: %w", id, err)
 				}
 				skips = append(skips, chunk...)
@@ -373,30 +373,4 @@ func (s Store) All(ctx context.Context, id string) (Meta, []WaveRecord, []Skip, 
 		skips = skips[:meta.Skipped]
 	}
 	return *meta, waves, skips, nil
-}
-
-func isConditionFailed(err error) bool {
-	var ccf *ddb.ConditionalCheckFailedException
-	return errors.As(err, &ccf)
-}
-
-func str(s string) ddb.AttributeValue { return &ddb.AttributeValueMemberS{Value: s} }
-
-func num(n int64) ddb.AttributeValue {
-	return &ddb.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
-
-func strAttr(item map[string]ddb.AttributeValue, name string) string {
-	if v, ok := item[name].(*ddb.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func numAttr(item map[string]ddb.AttributeValue, name string) int64 {
-	if v, ok := item[name].(*ddb.AttributeValueMemberN); ok {
-		n, _ := strconv.ParseInt(v.Value, 10, 64)
-		return n
-	}
-	return 0
 }

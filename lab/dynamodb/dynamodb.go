@@ -26,12 +26,15 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/drainpipe/drainpipe/lab/sfn"
 )
 
 //go:embed dynalite.mjs
@@ -149,4 +152,35 @@ func (s *Server) Close() {
 		<-done
 	}
 	_ = os.RemoveAll(s.dir)
+}
+
+// Table is a table to create: its name, its string partition key and, if not empty, its
+// string sort key.
+type Table struct{ Name, PartitionKey, SortKey string }
+
+// ForTest starts a dynalite with the given tables for a test of a package that talks to
+// DynamoDB, and stops it when the test ends. It finds the Node tools above the working
+// directory (make tools installs them).
+func ForTest(t testing.TB, tables ...Table) *dynamodb.Client {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tools, err := sfn.FindTools(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Start(tools)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	db := srv.Client()
+	for _, tb := range tables {
+		if err := CreateTable(context.Background(), db, tb.Name, tb.PartitionKey, tb.SortKey); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
 }
