@@ -3,7 +3,6 @@ package lab_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -248,16 +247,7 @@ func TestRolloutOfSixtyRealInstances(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	t.Parallel()
-	cfg := lab.Demo()
-	cfg.Instances = 60
-	cfg.Groups = nil
-	for g := range 3 {
-		spec := lab.GroupSpec{Name: fmt.Sprintf("group-%d", g), Port: 8080, HealthCheck: lab.PostHealthCheck, DeregistrationDelaySeconds: 30}
-		for k := range 20 {
-			spec.Members = append(spec.Members, lab.Member{Instance: 20*g + k})
-		}
-		cfg.Groups = append(cfg.Groups, spec)
-	}
+	cfg := groupsOf(20, 20, 20)
 	l := startLab(t, cfg)
 	boots := map[string]int{}
 	for _, inst := range l.Instances {
@@ -332,9 +322,7 @@ func TestFleetStopsWhenErrorsExceedTheBudget(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	t.Parallel()
-	cfg := lab.Demo()
-	cfg.Instances = 6
-	cfg.Groups[0].Members = []lab.Member{{0, 0}, {1, 0}, {2, 0}, {3, 0}, {4, 0}, {5, 0}}
+	cfg := groupsOf(6)
 	l := startLab(t, cfg)
 	bad := l.Instances[2] // wave 2 of 3 (instances are planned in id order, two a wave)
 	l.SSM.SetFaults(bad.ID, ssm.Faults{FailWith: 1, Stderr: "yum: cannot lock the database"})

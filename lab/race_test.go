@@ -16,20 +16,26 @@ import (
 
 // raceConfig: four groups of 2 to 4 instances (a, b: 2; c: 3; d: 4).
 func raceConfig() (lab.Config, []int) {
-	cfg := lab.Demo()
-	cfg.Instances = 11
 	sizes := []int{2, 2, 3, 4}
+	return groupsOf(sizes...), sizes
+}
+
+// groupsOf is the demo's lab with one target group per size (g0, g1, ..., port 8080, the
+// demo's health check and a 30 s delay), each of that many instances of its own, numbered
+// in order.
+func groupsOf(sizes ...int) lab.Config {
+	cfg := lab.Demo()
+	cfg.Instances = 0
 	cfg.Groups = nil
-	next := 0
 	for i, n := range sizes {
-		g := lab.GroupSpec{Name: string(rune('a' + i)), Port: 8080, HealthCheck: lab.PostHealthCheck, DeregistrationDelaySeconds: 30}
+		g := lab.GroupSpec{Name: fmt.Sprintf("g%d", i), Port: 8080, HealthCheck: lab.PostHealthCheck, DeregistrationDelaySeconds: 30}
 		for range n {
-			g.Members = append(g.Members, lab.Member{Instance: next})
-			next++
+			g.Members = append(g.Members, lab.Member{Instance: cfg.Instances})
+			cfg.Instances++
 		}
 		cfg.Groups = append(cfg.Groups, g)
 	}
-	return cfg, sizes
+	return cfg
 }
 
 // TestConcurrentExecutionsKeepTheFloor is the race that took groups to zero healthy
@@ -161,12 +167,7 @@ func TestConsoleExecutionDuringARollout(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	t.Parallel()
-	cfg := lab.Demo()
-	cfg.Instances = 8
-	cfg.Groups[0].Members = nil
-	for k := range 8 {
-		cfg.Groups[0].Members = append(cfg.Groups[0].Members, lab.Member{Instance: k})
-	}
+	cfg := groupsOf(8)
 	l := startLab(t, cfg)
 	stop := withTraffic(l)
 	start := l.Clock.Since()

@@ -220,9 +220,7 @@ func TestStoppedFleetIsRestored(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	t.Parallel()
-	cfg := lab.Demo()
-	cfg.Instances = 6
-	cfg.Groups[0].Members = []lab.Member{{0, 0}, {1, 0}, {2, 0}, {3, 0}, {4, 0}, {5, 0}}
+	cfg := groupsOf(6)
 	l := startLab(t, cfg)
 	stop := withTraffic(l)
 	arn := strings.Replace(lab.FleetStateMachineARN, ":stateMachine:", ":execution:", 1) + ":stopped-fleet"
@@ -310,7 +308,7 @@ func TestStoppedFleetIsRestored(t *testing.T) {
 	var rollout int
 	said := map[string]bool{}
 	for _, m := range l.API.SNS.Messages() {
-		if strings.Contains(m.Body, "Released its lease(s) on hello-world") {
+		if strings.Contains(m.Body, "Released its lease(s) on "+cfg.Groups[0].Name) {
 			rollout++
 		}
 		for id := range inMaintenance {

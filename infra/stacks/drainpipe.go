@@ -82,25 +82,8 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 	}
 	var key awskms.Key
 	d.Topic, key = topic(stack, s)
-	d.Capacity = awsdynamodb.NewTable(stack, jsii.String("Capacity"), &awsdynamodb.TableProps{
-		TableName:                        jsii.String("drainpipe-capacity"),
-		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(capacity.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
-		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
-		TimeToLiveAttribute:              jsii.String(capacity.ExpiryAttribute),
-		Encryption:                       awsdynamodb.TableEncryption_AWS_MANAGED,
-		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
-		RemovalPolicy:                    awscdk.RemovalPolicy_DESTROY,
-	})
-	d.Rollouts = awsdynamodb.NewTable(stack, jsii.String("Rollouts"), &awsdynamodb.TableProps{
-		TableName:                        jsii.String("drainpipe-rollouts"),
-		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(rollout.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
-		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String(rollout.SortKey), Type: awsdynamodb.AttributeType_STRING},
-		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
-		TimeToLiveAttribute:              jsii.String(rollout.ExpiryAttribute),
-		Encryption:                       awsdynamodb.TableEncryption_AWS_MANAGED,
-		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
-		RemovalPolicy:                    awscdk.RemovalPolicy_DESTROY,
-	})
+	d.Capacity = table(stack, "Capacity", "drainpipe-capacity", capacity.PartitionKey, "", capacity.ExpiryAttribute)
+	d.Rollouts = table(stack, "Rollouts", "drainpipe-rollouts", rollout.PartitionKey, rollout.SortKey, rollout.ExpiryAttribute)
 	env := Env{Stack: stack, Settings: s, CapacityTableARN: d.Capacity.TableArn(), RolloutTableARN: d.Rollouts.TableArn(),
 		TopicARN: d.Topic.TopicArn(), TopicKeyARN: key.KeyArn()}
 
@@ -269,6 +252,24 @@ func topic(stack awscdk.Stack, s settings.Settings) (awssns.Topic, awskms.Key) {
 		t.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(e), nil))
 	}
 	return t, key
+}
+
+// table is an on-demand, encrypted table with point-in-time recovery, keyed by the string
+// attribute pk (and sk, if not empty), whose items expire by the ttl attribute.
+func table(stack awscdk.Stack, id, name, pk, sk, ttl string) awsdynamodb.Table {
+	props := &awsdynamodb.TableProps{
+		TableName:                        jsii.String(name),
+		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(pk), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute:              jsii.String(ttl),
+		Encryption:                       awsdynamodb.TableEncryption_AWS_MANAGED,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: jsii.Bool(true)},
+		RemovalPolicy:                    awscdk.RemovalPolicy_DESTROY,
+	}
+	if sk != "" {
+		props.SortKey = &awsdynamodb.Attribute{Name: jsii.String(sk), Type: awsdynamodb.AttributeType_STRING}
+	}
+	return awsdynamodb.NewTable(stack, jsii.String(id), props)
 }
 
 // notifyFailures tells the topic of every execution that fails, times out or is aborted.
