@@ -21,7 +21,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/drainpipe/drainpipe/internal/capacity"
-	"github.com/drainpipe/drainpipe/internal/functions"
+	"github.com/drainpipe/drainpipe/internal/catalog"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/lab/awsapi"
 	"github.com/drainpipe/drainpipe/lab/clock"
@@ -179,13 +179,13 @@ func Start(cfg Config) (_ *Lab, err error) {
 		return nil, err
 	}
 	l.SFN = &sfn.Service{Tools: tools, Scale: cfg.Scale, Region: awsapi.Region, Account: awsapi.Account, Values: map[string]string{
-		"MaintainInstanceStateMachineArn": InstanceStateMachineARN,
-		"CapacityTableName":               CapacityTable,
-		"RolloutTableName":                RolloutTable,
-		"NotificationTopicArn":            TopicARN,
+		catalog.MaintainInstanceStateMachineArn: InstanceStateMachineARN,
+		catalog.CapacityTableName:               CapacityTable,
+		catalog.RolloutTableName:                RolloutTable,
+		catalog.NotificationTopicArn:            TopicARN,
 	}}
-	for _, f := range functions.All {
-		l.SFN.Values[functions.Placeholder(f.Name)] = awsapi.FunctionARN(f.Name)
+	for _, f := range catalog.All {
+		l.SFN.Values[f.Placeholder()] = awsapi.FunctionARN(f.Name)
 	}
 	if l.API, err = awsapi.Start(awsapi.Backends{ELB: l.LB, SSM: l.SSM, EC2: l, DynamoDB: l.DynamoDB, SFN: l.SFN}, l.Clock); err != nil {
 		return nil, err

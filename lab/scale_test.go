@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drainpipe/drainpipe/internal/report"
 	fleet "github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/lab"
 	"github.com/drainpipe/drainpipe/lab/sfn"
@@ -27,7 +28,7 @@ const standIn = `{"Comment": "A stand-in for the instance state machine: succeed
 // rollout's parts, in order) and the rollout's summary.
 type scaleResult struct {
 	parts   []sfn.Result
-	summary fleet.Summary
+	summary report.Summary
 	elapsed time.Duration
 }
 
@@ -148,7 +149,7 @@ func TestRolloutOfTenThousand(t *testing.T) {
 			t.Errorf("part %d's largest state is %d bytes; want well under 256 KiB", i+1, p.MaxPayloadBytes)
 		}
 	}
-	if len(s.Instances) > fleet.ListLimit || !s.Truncated {
+	if len(s.Instances) > report.ListLimit || !s.Truncated {
 		t.Errorf("the summary lists %d instances (truncated %v)", len(s.Instances), s.Truncated)
 	}
 	t.Logf("10,000 instances, 20 groups, maxConcurrency %d: %d waves, %d parts, largest state %d bytes, most events in a part %d, %v",

@@ -33,15 +33,6 @@ var RestoreOn = []string{"FAILED", "TIMED_OUT", "ABORTED"}
 // Name is the state machine's name in a deployment: drainpipe-maintain-instance, ...
 func Name(file string) string { return "drainpipe-" + strings.TrimSuffix(file, ".asl.json") }
 
-// Resources are the placeholders that stand for something other than a function's ARN;
-// the deployment provides each.
-var Resources = []string{
-	"MaintainInstanceStateMachineArn", // the instance state machine, run per instance
-	"CapacityTableName",               // reservations and rollout leases (package capacity)
-	"RolloutTableName",                // rollouts' plans and results (package rollout)
-	"NotificationTopicArn",            // where rollout summaries go
-}
-
 // Definition returns the raw definition in the named file.
 func Definition(name string) ([]byte, error) {
 	return files.ReadFile(name)

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/drainpipe/drainpipe/internal/faults"
-	"github.com/drainpipe/drainpipe/internal/functions"
 )
 
 type state struct {
@@ -219,39 +218,12 @@ func checkNames(t *testing.T, state string, names []string) {
 	}
 }
 
-// TestEveryPlaceholderIsAFunction: each placeholder stands for a registered function's
-// ARN, and every registered function is used by some definition.
-func TestEveryPlaceholderIsAFunction(t *testing.T) {
-	known := map[string]string{}
-	for _, f := range functions.All {
-		known[functions.Placeholder(f.Name)] = f.Name
-	}
-	for _, r := range Resources {
-		known[r] = r
-	}
-	used := map[string]bool{}
-	for _, name := range Names() {
-		raw, _ := Definition(name)
-		for _, p := range Placeholders(raw) {
-			if _, ok := known[p]; !ok {
-				t.Errorf("%s: placeholder ${%s} is no function's (known: %v)", name, p, known)
-			}
-			used[p] = true
-		}
-	}
-	for p, f := range known {
-		if !used[p] {
-			t.Errorf("function %s (${%s}) is used by no state machine", f, p)
-		}
-	}
-}
-
 // TestRollback is the safety property: from the first deregistration on, every Task that
 // can fail is caught (States.ALL), the catch path re-registers the instance, and it then
 // fails with the original error name and cause, never succeeds.
 func TestRollback(t *testing.T) {
 	def := load(t, MaintainInstance)
-	deregister, register := "${"+functions.Placeholder("deregister-target")+"}", "${"+functions.Placeholder("register-target")+"}"
+	deregister, register := "${DeregisterTargetFunctionArn}", "${RegisterTargetFunctionArn}"
 	var start string
 	for n, s := range def.States {
 		if s.Resource == deregister {
@@ -376,8 +348,8 @@ func TestReservationIsReleased(t *testing.T) {
 }
 
 var (
-	reserveCapacity = "${" + functions.Placeholder("reserve-capacity") + "}"
-	releaseCapacity = "${" + functions.Placeholder("release-capacity") + "}"
+	reserveCapacity = "${ReserveCapacityFunctionArn}"
+	releaseCapacity = "${ReleaseCapacityFunctionArn}"
 )
 
 func TestWaitsReadThePlan(t *testing.T) {
@@ -410,8 +382,8 @@ func TestSubstitute(t *testing.T) {
 func TestFleetReleasesLeases(t *testing.T) {
 	def := load(t, MaintainFleet)
 	acquire := def.States["AcquireLeases"]
-	release := "${" + functions.Placeholder("release-leases") + "}"
-	if acquire.Resource != "${"+functions.Placeholder("acquire-leases")+"}" {
+	release := "${ReleaseLeasesFunctionArn}"
+	if acquire.Resource != "${AcquireLeasesFunctionArn}" {
 		t.Fatalf("AcquireLeases runs %s", acquire.Resource)
 	}
 	held := def.reachable(def.StartAt, false, "ReleaseLeases")

@@ -30,7 +30,7 @@ import (
 
 	"github.com/drainpipe/drainpipe/infra/settings"
 	"github.com/drainpipe/drainpipe/internal/capacity"
-	"github.com/drainpipe/drainpipe/internal/functions"
+	"github.com/drainpipe/drainpipe/internal/catalog"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/statemachine"
 )
@@ -90,17 +90,17 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 	// Every placeholder's value; each state machine takes those its definition uses, and
 	// may invoke exactly the functions it names.
 	values := map[string]*string{
-		"CapacityTableName":    d.Capacity.TableName(),
-		"RolloutTableName":     d.Rollouts.TableName(),
-		"NotificationTopicArn": d.Topic.TopicArn(),
+		catalog.CapacityTableName:    d.Capacity.TableName(),
+		catalog.RolloutTableName:     d.Rollouts.TableName(),
+		catalog.NotificationTopicArn: d.Topic.TopicArn(),
 	}
-	for _, f := range Functions {
+	for _, f := range catalog.All {
 		fn := function(stack, s, env, f, logs)
 		d.Functions[f.Name] = fn
-		values[functions.Placeholder(f.Name)] = fn.FunctionArn()
+		values[f.Placeholder()] = fn.FunctionArn()
 	}
 	d.StateMachine = stateMachine(stack, logs, "MaintainInstance", statemachine.MaintainInstance, values, d.Functions)
-	values["MaintainInstanceStateMachineArn"] = d.StateMachine.StateMachineArn()
+	values[catalog.MaintainInstanceStateMachineArn] = d.StateMachine.StateMachineArn()
 	d.Fleet = stateMachine(stack, logs, "MaintainFleet", statemachine.MaintainFleet, values, d.Functions)
 	d.Restore = stateMachine(stack, logs, "Restore", statemachine.RestoreExecution, values, d.Functions)
 	restoreOnEnd(stack, d.Restore, d.StateMachine, d.Fleet)
@@ -134,8 +134,8 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 }
 
 // function builds one function with its own log group and its own role.
-func function(stack awscdk.Stack, s settings.Settings, env Env, f Function, logs func(id, name string) awslogs.LogGroup) awslambda.Function {
-	construct := functions.Pascal(f.Name)
+func function(stack awscdk.Stack, s settings.Settings, env Env, f catalog.Function, logs func(id, name string) awslogs.LogGroup) awslambda.Function {
+	construct := catalog.Pascal(f.Name)
 	name := "drainpipe-" + f.Name
 	logGroup := logs(construct+"Logs", "/aws/lambda/"+name)
 	// A role per function with only its own statements and its own log group: no
@@ -148,10 +148,7 @@ func function(stack awscdk.Stack, s settings.Settings, env Env, f Function, logs
 		Actions:   jsii.Strings("logs:CreateLogStream", "logs:PutLogEvents"),
 		Resources: jsii.Strings(*logGroup.LogGroupArn()),
 	}))
-	var statements []awsiam.PolicyStatement
-	if f.Statements != nil {
-		statements = f.Statements(env)
-	}
+	statements := env.Statements(f)
 	for _, st := range statements {
 		role.AddToPolicy(st)
 	}
@@ -218,8 +215,8 @@ func stateMachine(stack awscdk.Stack, logs func(id, name string) awslogs.LogGrou
 		Logs:                    &awsstepfunctions.LogOptions{Destination: logs(id+"Logs", "/aws/vendedlogs/states/"+name), Level: awsstepfunctions.LogLevel_ALL, IncludeExecutionData: jsii.Bool(true)},
 		TracingEnabled:          jsii.Bool(true),
 	})
-	for _, f := range Functions {
-		if _, uses := subs[functions.Placeholder(f.Name)]; uses {
+	for _, f := range catalog.All {
+		if _, uses := subs[f.Placeholder()]; uses {
 			fns[f.Name].GrantInvoke(sm)
 		}
 	}
@@ -348,7 +345,7 @@ func schedules(stack awscdk.Stack, s settings.Settings, sm awsstepfunctions.Stat
 		if sc.Cron.WeekDay != "?" {
 			cron.WeekDay = jsii.String(sc.Cron.WeekDay)
 		}
-		awsscheduler.NewSchedule(stack, jsii.String("Schedule"+functions.Pascal(strings.ReplaceAll(sc.Name, "_", "-"))), &awsscheduler.ScheduleProps{
+		awsscheduler.NewSchedule(stack, jsii.String("Schedule"+catalog.Pascal(strings.ReplaceAll(sc.Name, "_", "-"))), &awsscheduler.ScheduleProps{
 			ScheduleName: jsii.String("drainpipe-" + sc.Name),
 			Description:  jsii.String("drainpipe: " + sc.Name),
 			Schedule:     awsscheduler.ScheduleExpression_Cron(cron),

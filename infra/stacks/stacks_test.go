@@ -17,7 +17,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/drainpipe/drainpipe/infra/settings"
-	"github.com/drainpipe/drainpipe/internal/functions"
+	"github.com/drainpipe/drainpipe/internal/catalog"
 	"github.com/drainpipe/drainpipe/statemachine"
 )
 
@@ -51,7 +51,7 @@ func synth(t *testing.T) synthesized {
 			syn.err = err
 			return
 		}
-		for _, f := range functions.All {
+		for _, f := range catalog.All {
 			_ = os.MkdirAll(filepath.Join(dir, f.Name), 0o755)
 			_ = os.WriteFile(filepath.Join(dir, f.Name, "bootstrap"), []byte("fake"), 0o755)
 		}
@@ -94,21 +94,24 @@ func resources(tpl map[string]any, typ string) map[string]map[string]any {
 	return out
 }
 
-func TestFunctionsMatchTheRegistry(t *testing.T) {
+func TestFunctionsMatchTheCatalog(t *testing.T) {
 	s := synth(t)
-	var infra, product []string
-	for _, f := range Functions {
-		infra = append(infra, f.Name)
-	}
-	for _, f := range functions.All {
-		product = append(product, f.Name)
-	}
-	if !slices.Equal(infra, product) {
-		t.Fatalf("infra registry %v differs from internal/functions %v", infra, product)
-	}
 	fns := resources(s.drainpipe, "AWS::Lambda::Function")
-	if len(fns) != len(Functions) {
-		t.Errorf("%d functions in the template, want %d", len(fns), len(Functions))
+	if len(fns) != len(catalog.All) {
+		t.Errorf("%d functions in the template, want %d", len(fns), len(catalog.All))
+	}
+	for _, f := range catalog.All {
+		p, ok := fns[catalog.Pascal(f.Name)]
+		if !ok {
+			for id, q := range fns {
+				if strings.HasPrefix(id, catalog.Pascal(f.Name)) {
+					p, ok = q, true
+				}
+			}
+		}
+		if !ok || p["FunctionName"] != "drainpipe-"+f.Name || fmt.Sprint(p["MemorySize"]) != fmt.Sprint(f.MemoryMB) || fmt.Sprint(p["Timeout"]) != fmt.Sprint(f.TimeoutSeconds) {
+			t.Errorf("%s: deployed as %v (found %v), want its catalog memory %d MB and timeout %d s", f.Name, p, ok, f.MemoryMB, f.TimeoutSeconds)
+		}
 	}
 	for id, p := range fns {
 		if p["Runtime"] != "provided.al2023" || fmt.Sprint(p["Architectures"]) != "[arm64]" || p["Handler"] != "bootstrap" {
@@ -281,8 +284,8 @@ func TestEachRoleHasOnlyItsOwnStatements(t *testing.T) {
 	s := synth(t)
 	roles := resources(s.drainpipe, "AWS::IAM::Role")
 	byRole := statements(s.drainpipe)
-	for _, f := range Functions {
-		prefix := functions.Pascal(f.Name) + "Role"
+	for _, f := range catalog.All {
+		prefix := catalog.Pascal(f.Name) + "Role"
 		var roleID string
 		for id := range roles {
 			if strings.HasPrefix(id, prefix) {
@@ -302,12 +305,8 @@ func TestEachRoleHasOnlyItsOwnStatements(t *testing.T) {
 			}
 		}
 		allowed := []string{"logs:CreateLogStream", "logs:PutLogEvents"}
-		if f.Statements != nil {
-			for _, st := range f.Statements(Env{Stack: s.stack, Settings: mustSettings(), CapacityTableARN: jsii.String("t"), RolloutTableARN: jsii.String("r"), TopicARN: jsii.String("t"), TopicKeyARN: jsii.String("k")}) {
-				for _, a := range *st.Actions() {
-					allowed = append(allowed, *a)
-				}
-			}
+		for _, p := range f.Permissions {
+			allowed = append(allowed, p.Actions...)
 		}
 		for _, a := range actions {
 			if !slices.Contains(allowed, a) {
@@ -539,13 +538,13 @@ func TestRestoreWaitsOutTheFunctions(t *testing.T) {
 	}
 	s := synth(t)
 	writers := 0
-	for _, f := range Functions {
-		if f.Statements == nil || f.Name == "restore-execution" {
+	for _, f := range catalog.All {
+		if f.Name == catalog.RestoreExecution.Name {
 			continue
 		}
 		writes := false
-		for _, st := range f.Statements(Env{Stack: s.stack, Settings: mustSettings(), CapacityTableARN: jsii.String("capacity"), RolloutTableARN: jsii.String("rollouts"),
-			TopicARN: jsii.String("t"), TopicKeyARN: jsii.String("k")}) {
+		for _, st := range (Env{Stack: s.stack, Settings: mustSettings(), CapacityTableARN: jsii.String("capacity"), RolloutTableARN: jsii.String("rollouts"),
+			TopicARN: jsii.String("t"), TopicKeyARN: jsii.String("k")}).Statements(f) {
 			onCapacity := slices.ContainsFunc(*st.Resources(), func(r *string) bool { return *r == "capacity" })
 			for _, a := range *st.Actions() {
 				service, verb, _ := strings.Cut(*a, ":")
@@ -556,7 +555,7 @@ func TestRestoreWaitsOutTheFunctions(t *testing.T) {
 		}
 		if writes {
 			writers++
-			if float64(first.Seconds) <= f.TimeoutSeconds {
+			if first.Seconds <= f.TimeoutSeconds {
 				t.Errorf("%s may run %v s, longer than the restore's wait of %d s", f.Name, f.TimeoutSeconds, first.Seconds)
 			}
 		}

@@ -31,9 +31,13 @@ import (
 	"strings"
 	"time"
 
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/targets"
@@ -122,11 +126,16 @@ type Reserver struct {
 	DB  DynamoDBAPI
 	ELB targets.HealthAPI
 	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	Now clock.Clock
 	// Attempts bounds the conditional writes per group when other executions write at the
 	// same moment; zero means DefaultAttempts. Past it, ReservationConflict, which the
 	// state machine retries.
 	Attempts int
+}
+
+// NewReserver makes a Reserver whose clients are made from an AWS config.
+func NewReserver(cfg aws.Config) Reserver {
+	return Reserver{DB: dynamodb.NewFromConfig(cfg), ELB: elbv2.NewFromConfig(cfg)}
 }
 
 // DefaultAttempts is how many times a grant is tried against concurrent writers (each try
@@ -136,13 +145,6 @@ const DefaultAttempts = 64
 // ExpiryMargin is added to an execution's own deadlines to set how long its reservation
 // lasts if nobody releases it.
 const ExpiryMargin = time.Hour
-
-func (r Reserver) now() time.Time {
-	if r.Now != nil {
-		return r.Now().UTC()
-	}
-	return time.Now().UTC()
-}
 
 // Reserve reserves the instance in each of its groups, or in none. It refuses with a
 // named error when the instance is held by another execution (InstanceReserved), when a
@@ -157,7 +159,7 @@ func (r Reserver) Reserve(ctx context.Context, req Request) (workflow.Reservatio
 		return workflow.Reservation{}, err
 	}
 	s := req.State
-	now := r.now()
+	now := r.Now.Now()
 	res := workflow.Reservation{FirstTriedAt: now.Format(time.RFC3339Nano)}
 	if s.Reservation != nil && s.Reservation.FirstTriedAt != "" {
 		res.FirstTriedAt = s.Reservation.FirstTriedAt
@@ -246,7 +248,7 @@ func (r Reserver) takeInstance(ctx context.Context, req Request, now, expires ti
 			attrSince: ddbitem.S(now.Format(time.RFC3339Nano)), ExpiryAttribute: ddbitem.N(expires.Unix()),
 			attrRegistrations: &ddb.AttributeValueMemberL{Value: regs}, attrFloors: &ddb.AttributeValueMemberM{Value: floors},
 		},
-		ConditionExpression:      ptr("attribute_not_exists(#pk) OR #holder = :me OR #expires < :now"),
+		ConditionExpression:      new("attribute_not_exists(#pk) OR #holder = :me OR #expires < :now"),
 		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey, "#holder": attrHolder, "#expires": ExpiryAttribute},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{
 			":me": ddbitem.S(req.Execution), ":now": ddbitem.N(now.Unix()),
@@ -348,8 +350,8 @@ func (r Reserver) grant(ctx context.Context, req Request, arn string, now, expir
 		var in dynamodb.UpdateItemInput
 		if !j.exists {
 			in = dynamodb.UpdateItemInput{
-				UpdateExpression:         ptr("SET #out = :out, #version = :one, #group = :group"),
-				ConditionExpression:      ptr("attribute_not_exists(#pk)"),
+				UpdateExpression:         new("SET #out = :out, #version = :one, #group = :group"),
+				ConditionExpression:      new("attribute_not_exists(#pk)"),
 				ExpressionAttributeNames: map[string]string{"#out": attrOut, "#version": attrVersion, "#group": attrGroup, "#pk": PartitionKey},
 				ExpressionAttributeValues: map[string]ddb.AttributeValue{
 					":out": &ddb.AttributeValueMemberM{Value: map[string]ddb.AttributeValue{id: hold}}, ":one": ddbitem.N(1), ":group": ddbitem.S(arn),
@@ -369,7 +371,7 @@ func (r Reserver) grant(ctx context.Context, req Request, arn string, now, expir
 			}
 			in = dynamodb.UpdateItemInput{
 				UpdateExpression:         &update,
-				ConditionExpression:      ptr("#version = :version"),
+				ConditionExpression:      new("#version = :version"),
 				ExpressionAttributeNames: names,
 				ExpressionAttributeValues: map[string]ddb.AttributeValue{
 					":hold": hold, ":version": ddbitem.N(j.version), ":next": ddbitem.N(j.version + 1),
@@ -426,7 +428,7 @@ func (r Reserver) release(ctx context.Context, req Request, extra []string) (wor
 	}
 	slices.Sort(groups)
 	groups = slices.Compact(groups)
-	out := workflow.Released{At: r.now().Format(time.RFC3339Nano)}
+	out := workflow.Released{At: r.Now.Now().Format(time.RFC3339Nano)}
 	var errs []error
 	for _, arn := range groups {
 		ok, err := r.releaseGroup(ctx, req, arn)
@@ -442,7 +444,7 @@ func (r Reserver) release(ctx context.Context, req Request, extra []string) (wor
 	_, err = r.DB.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 &req.Table,
 		Key:                       key(InstanceKey(id)),
-		ConditionExpression:       ptr("#holder = :me"),
+		ConditionExpression:       new("#holder = :me"),
 		ExpressionAttributeNames:  map[string]string{"#holder": attrHolder},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{":me": ddbitem.S(req.Execution)},
 	})
@@ -463,8 +465,8 @@ func (r Reserver) releaseGroup(ctx context.Context, req Request, arn string) (bo
 	_, err := r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 &req.Table,
 		Key:                       key(GroupKey(arn)),
-		UpdateExpression:          ptr("REMOVE #out.#me"),
-		ConditionExpression:       ptr("#out.#me.#holder = :me"),
+		UpdateExpression:          new("REMOVE #out.#me"),
+		ConditionExpression:       new("#out.#me.#holder = :me"),
 		ExpressionAttributeNames:  map[string]string{"#out": attrOut, "#me": req.State.InstanceID, "#holder": attrHolder},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{":me": ddbitem.S(req.Execution)},
 	})
@@ -478,7 +480,7 @@ func (r Reserver) releaseGroup(ctx context.Context, req Request, arn string) (bo
 }
 
 func (r Reserver) get(ctx context.Context, table, pk string) (map[string]ddb.AttributeValue, error) {
-	out, err := r.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key(pk), ConsistentRead: ptr(true)})
+	out, err := r.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key(pk), ConsistentRead: new(true)})
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", pk, err)
 	}
@@ -514,12 +516,12 @@ func Decide(p workflow.Plan, arn string, tgs []workflow.TargetState, holds map[s
 		case t.ID == p.InstanceID:
 			mine = true
 		case held:
-		case t.State == targets.StateHealthy:
+		case t.State == workflow.Healthy:
 			report.Remaining++
 		default:
 			unexpected = append(unexpected, t.String())
 		}
-		if t.State == targets.StateHealthy {
+		if t.State == workflow.Healthy {
 			report.Healthy++
 		}
 	}
@@ -586,12 +588,12 @@ const RestoreClaimSeconds = 300
 // same restorer (a retried call) claims again. ok is false when the execution holds no
 // reservation of the instance, or another restore has claimed it.
 func (r Reserver) Claim(ctx context.Context, table, instanceID, holder, restorer string) (Reservation, bool, error) {
-	now := r.now()
+	now := r.Now.Now()
 	out, err := r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                &table,
 		Key:                      key(InstanceKey(instanceID)),
-		UpdateExpression:         ptr("SET #restorer = :me, #until = :until"),
-		ConditionExpression:      ptr("#holder = :holder AND (attribute_not_exists(#restorer) OR #restorer = :me OR #until < :now)"),
+		UpdateExpression:         new("SET #restorer = :me, #until = :until"),
+		ConditionExpression:      new("#holder = :holder AND (attribute_not_exists(#restorer) OR #restorer = :me OR #until < :now)"),
 		ExpressionAttributeNames: map[string]string{"#holder": attrHolder, "#restorer": attrRestorer, "#until": attrRestoreUntil},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{":holder": ddbitem.S(holder), ":me": ddbitem.S(restorer),
 			":now": ddbitem.N(now.Unix()), ":until": ddbitem.N(now.Add(RestoreClaimSeconds * time.Second).Unix())},
@@ -655,5 +657,3 @@ func groupARNs(regs []workflow.Registration) []string {
 func key(pk string) map[string]ddb.AttributeValue {
 	return map[string]ddb.AttributeValue{PartitionKey: ddbitem.S(pk)}
 }
-
-func ptr[T any](v T) *T { return &v }

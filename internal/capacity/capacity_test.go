@@ -28,7 +28,7 @@ const (
 
 func id(n int) string { return fmt.Sprintf("i-%017x", n) }
 
-func targetsOf(arn string, states ...string) []workflow.TargetState {
+func targetsOf(arn string, states ...workflow.HealthState) []workflow.TargetState {
 	var out []workflow.TargetState
 	for i, s := range states {
 		out = append(out, workflow.TargetState{TargetGroupARN: arn, ID: id(i), Port: 8080, State: s})
@@ -52,7 +52,7 @@ func TestDecide(t *testing.T) {
 		}
 		return m
 	}
-	h := "healthy"
+	h := workflow.Healthy
 	tests := []struct {
 		name          string
 		plan          workflow.Plan

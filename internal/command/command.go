@@ -12,9 +12,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
@@ -30,8 +32,11 @@ type API interface {
 type Runner struct {
 	API API
 	// Now is the clock deadlines are measured with; nil means time.Now.
-	Now func() time.Time
+	Now clock.Clock
 }
+
+// NewRunner makes a Runner whose client is made from an AWS config.
+func NewRunner(cfg aws.Config) Runner { return Runner{API: ssm.NewFromConfig(cfg)} }
 
 // DeliverySeconds is SendCommand's TimeoutSeconds (see workflow.DeliverySeconds).
 const DeliverySeconds = workflow.DeliverySeconds
@@ -76,7 +81,7 @@ func (r Runner) Send(ctx context.Context, req SendRequest) (workflow.CommandSent
 	if out.Command == nil || out.Command.CommandId == nil {
 		return workflow.CommandSent{}, fmt.Errorf("sending %s to %s: SendCommand returned no command id", req.Command.Describe(), req.InstanceID)
 	}
-	t := now(r.Now)
+	t := r.Now.Now()
 	return workflow.CommandSent{
 		CommandID: *out.Command.CommandId,
 		SentAt:    t.Format(time.RFC3339Nano),
@@ -108,7 +113,7 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "%v", err)
 	}
 	out, err := r.API.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: &req.CommandID, InstanceId: &req.InstanceID})
-	t := now(r.Now)
+	t := r.Now.Now()
 	at := t.Format(time.RFC3339Nano)
 	var notYet *types.InvocationDoesNotExist
 	switch {
@@ -120,11 +125,11 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 	case err != nil:
 		return workflow.CommandReport{}, fmt.Errorf("checking command %s on %s: %w", req.CommandID, req.InstanceID, err)
 	}
-	report := workflow.CommandReport{Status: string(out.Status), StatusDetails: deref(out.StatusDetails), CheckedAt: at}
+	report := workflow.CommandReport{Status: string(out.Status), StatusDetails: aws.ToString(out.StatusDetails), CheckedAt: at}
 	switch {
 	case out.Status == types.CommandInvocationStatusSuccess:
 		report.Done = true
-		report.OutputTail = tail(deref(out.StandardOutputContent), tailBytes)
+		report.OutputTail = tail(aws.ToString(out.StandardOutputContent), tailBytes)
 		return report, nil
 	case pending[out.Status] && !t.After(deadline):
 		return report, nil
@@ -140,12 +145,12 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 			req.CommandID, req.InstanceID, out.Status, req.Deadline, note, stderrTail(out))
 	default:
 		return workflow.CommandReport{}, faults.New(req.FailureName, "command %s on %s ended %s (%s), exit code %d%s",
-			req.CommandID, req.InstanceID, out.Status, deref(out.StatusDetails), out.ResponseCode, stderrTail(out))
+			req.CommandID, req.InstanceID, out.Status, aws.ToString(out.StatusDetails), out.ResponseCode, stderrTail(out))
 	}
 }
 
 func stderrTail(out *ssm.GetCommandInvocationOutput) string {
-	s := strings.TrimSpace(tail(deref(out.StandardErrorContent), tailBytes))
+	s := strings.TrimSpace(tail(aws.ToString(out.StandardErrorContent), tailBytes))
 	if s == "" {
 		return ""
 	}
@@ -162,18 +167,4 @@ func tail(s string, n int) string {
 		s = s[1:]
 	}
 	return "..." + s
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-func now(clock func() time.Time) time.Time {
-	if clock == nil {
-		return time.Now().UTC()
-	}
-	return clock().UTC()
 }

@@ -20,8 +20,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -31,7 +33,10 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/drainpipe/drainpipe/internal/capacity"
+	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/leases"
+	"github.com/drainpipe/drainpipe/internal/report"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/targets"
 	"github.com/drainpipe/drainpipe/internal/workflow"
@@ -63,9 +68,15 @@ type Recoverer struct {
 	SSM SSMAPI
 	SFN SFNAPI
 	DB  DynamoDBAPI
-	SNS rollout.PublisherAPI
+	SNS report.PublisherAPI
 	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	Now clock.Clock
+}
+
+// New makes a Recoverer whose clients are made from an AWS config.
+func New(cfg aws.Config) Recoverer {
+	return Recoverer{ELB: elbv2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), SFN: sfn.NewFromConfig(cfg),
+		DB: dynamodb.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg)}
 }
 
 // Request is the input of restore-execution: the status change event, and where the
@@ -213,8 +224,8 @@ func (r Recoverer) stopIfRunning(ctx context.Context, execution, because string)
 	case out.Status != sfntypes.ExecutionStatusRunning:
 		return false, nil
 	}
-	_, err = r.SFN.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: &execution, Error: ptr("Recovery"),
-		Cause: ptr("stopped by drainpipe's recovery: " + because + " ended")})
+	_, err = r.SFN.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: &execution, Error: new("Recovery"),
+		Cause: new("stopped by drainpipe's recovery: " + because + " ended")})
 	if err != nil {
 		return true, fmt.Errorf("stopping %s: %w", execution, err)
 	}
@@ -264,7 +275,7 @@ func (r Recoverer) restoreRollout(ctx context.Context, req Request, id string, r
 		return nil // a continuation runs the rollout now, and its end will be recovered
 	}
 	// The leases first: they are the rollout's alone, and nothing below may keep them.
-	released, err := rollout.Locker{API: r.DB, Now: r.Now}.Release(ctx, req.Table, id, meta.Input.TargetGroupARNs)
+	released, err := leases.Locker{API: r.DB, Now: r.Now}.Release(ctx, req.Table, id, meta.Input.TargetGroupARNs)
 	if err != nil {
 		return err
 	}
@@ -316,7 +327,7 @@ func (r Recoverer) restoreRollout(ctx context.Context, req Request, id string, r
 // childHolding returns the execution holding the instance's reservation when it is the
 // rollout's child (its deterministic name).
 func (r Recoverer) childHolding(ctx context.Context, table, instanceID, childName string) (string, bool, error) {
-	out, err := r.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: ptr(true),
+	out, err := r.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: new(true),
 		Key: map[string]ddb.AttributeValue{capacity.PartitionKey: &ddb.AttributeValueMemberS{Value: capacity.InstanceKey(instanceID)}}})
 	if err != nil {
 		return "", false, fmt.Errorf("reading the reservation of %s: %w", instanceID, err)
@@ -353,5 +364,3 @@ func errorNote(e Event) string {
 	}
 	return note + ")"
 }
-
-func ptr[T any](v T) *T { return &v }

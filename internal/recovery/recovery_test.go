@@ -19,7 +19,9 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/drainpipe/drainpipe/internal/capacity"
+	"github.com/drainpipe/drainpipe/internal/leases"
 	"github.com/drainpipe/drainpipe/internal/rollout"
+	"github.com/drainpipe/drainpipe/internal/waveplan"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 	labdynamodb "github.com/drainpipe/drainpipe/lab/dynamodb"
 )
@@ -55,7 +57,7 @@ func (f *fakes) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionIn
 	if f.running[*in.ExecutionArn] {
 		return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Status: sfntypes.ExecutionStatusRunning}, nil
 	}
-	return nil, &sfntypes.ExecutionDoesNotExist{Message: ptr("Execution Does Not Exist")}
+	return nil, &sfntypes.ExecutionDoesNotExist{Message: new("Execution Does Not Exist")}
 }
 
 func (f *fakes) StopExecution(_ context.Context, in *sfn.StopExecutionInput, _ ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error) {
@@ -81,9 +83,9 @@ func (f *fakes) DeregisterTargets(context.Context, *elbv2.DeregisterTargetsInput
 
 func (f *fakes) ListCommands(_ context.Context, in *ssm.ListCommandsInput, _ ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error) {
 	return &ssm.ListCommandsOutput{Commands: []ssmtypes.Command{
-		{CommandId: ptr("c-running"), Comment: ptr("drainpipe reboot"), Status: ssmtypes.CommandStatusInProgress},
-		{CommandId: ptr("c-done"), Comment: ptr("drainpipe reboot"), Status: ssmtypes.CommandStatusSuccess},
-		{CommandId: ptr("c-theirs"), Comment: ptr("someone else's"), Status: ssmtypes.CommandStatusInProgress},
+		{CommandId: new("c-running"), Comment: new("drainpipe reboot"), Status: ssmtypes.CommandStatusInProgress},
+		{CommandId: new("c-done"), Comment: new("drainpipe reboot"), Status: ssmtypes.CommandStatusSuccess},
+		{CommandId: new("c-theirs"), Comment: new("someone else's"), Status: ssmtypes.CommandStatusInProgress},
 	}}, nil
 }
 
@@ -176,12 +178,12 @@ func TestRestoreRollout(t *testing.T) {
 	id := "arn:aws:states:eu-west-1:123456789012:execution:drainpipe-maintain-fleet:nightly"
 	store := rollout.Store{DB: db, Table: "rollouts"}
 	in := rollout.Input{TargetGroupARNs: []string{web}}
-	meta := rollout.Meta{ID: id, Name: "nightly", Input: in, StartedAt: time.Now(), Groups: []rollout.Group{{ARN: web}}, Waves: 1,
+	meta := rollout.Meta{ID: id, Name: "nightly", Input: in, StartedAt: time.Now(), Groups: []waveplan.Group{{ARN: web}}, Waves: 1,
 		Status: rollout.StatusRunning, Driver: id, Part: 1}
 	if _, err := store.Create(ctx, meta, []rollout.WaveRecord{{Instances: []rollout.WaveItem{{InstanceID: instance, Groups: []int{0}}}}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (rollout.Locker{API: db}).Acquire(ctx, "capacity", id, []string{web}, 3600); err != nil {
+	if _, err := (leases.Locker{API: db}).Acquire(ctx, "capacity", id, []string{web}, 3600); err != nil {
 		t.Fatal(err)
 	}
 	child := "arn:aws:states:eu-west-1:123456789012:execution:drainpipe-maintain-instance:" + rollout.ChildName("nightly", instance)
@@ -231,6 +233,6 @@ func (h healthy) DescribeTargetHealth(_ context.Context, in *elbv2.DescribeTarge
 }
 
 func targetHealth(id string) elbtypes.TargetHealthDescription {
-	return elbtypes.TargetHealthDescription{Target: &elbtypes.TargetDescription{Id: ptr(id), Port: ptr(int32(8080))},
+	return elbtypes.TargetHealthDescription{Target: &elbtypes.TargetDescription{Id: new(id), Port: new(int32(8080))},
 		TargetHealth: &elbtypes.TargetHealth{State: elbtypes.TargetHealthStateEnumHealthy}}
 }

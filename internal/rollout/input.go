@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/waveplan"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
@@ -42,7 +43,7 @@ type Input struct {
 	// NotAfter (RFC 3339) is the end of the maintenance window: no wave starts after it.
 	NotAfter string `json:"notAfter,omitempty"`
 	// SkipIfMaintainedWithin ("7d", "12h", "90m") skips instances whose last successful
-	// maintenance, recorded in the MaintainedTag tag, is that recent.
+	// maintenance, recorded in the catalog.MaintainedTag tag, is that recent.
 	SkipIfMaintainedWithin string `json:"skipIfMaintainedWithin,omitempty"`
 	// LeaseSeconds is how long the rollout's lock on its groups lasts if it is never
 	// released (a crashed run). Zero means DefaultLeaseSeconds.
@@ -62,8 +63,6 @@ const (
 	DefaultLeaseSeconds      = 86400
 	// DefaultCapacityWaitSeconds: an hour for capacity held by other executions.
 	DefaultCapacityWaitSeconds = 3600
-	// MaintainedTag records an instance's last successful maintenance (RFC 3339).
-	MaintainedTag = "drainpipe:last-maintained"
 )
 
 var (
@@ -150,12 +149,12 @@ func (in Input) Validate() error {
 }
 
 // Budget is the input's capacity rules.
-func (in Input) Budget() Budget {
+func (in Input) Budget() waveplan.Budget {
 	p := DefaultMinHealthyPercent
 	if in.MinHealthyPercent != nil {
 		p = *in.MinHealthyPercent
 	}
-	return Budget{MaxConcurrency: max(1, in.MaxConcurrency), MinHealthyPercent: p, AllowLastTarget: in.AllowLastTarget, AllowBelowBudget: in.AllowBelowBudget}
+	return waveplan.Budget{MaxConcurrency: max(1, in.MaxConcurrency), MinHealthyPercent: p, AllowLastTarget: in.AllowLastTarget, AllowBelowBudget: in.AllowBelowBudget}
 }
 
 // ChildInput is the instance state machine's input for one instance of the rollout: its
@@ -181,4 +180,13 @@ func (in Input) MaintainedWithin() time.Duration {
 	n, _ := strconv.Atoi(m[1])
 	unit := map[string]time.Duration{"d": 24 * time.Hour, "h": time.Hour, "m": time.Minute}[m[2]]
 	return time.Duration(n) * unit
+}
+
+// WindowClosed says whether the maintenance window (NotAfter) has ended at now.
+func (in Input) WindowClosed(now time.Time) bool {
+	if in.NotAfter == "" {
+		return false
+	}
+	t, err := time.Parse(time.RFC3339, in.NotAfter)
+	return err == nil && !now.Before(t)
 }

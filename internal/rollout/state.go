@@ -1,5 +1,10 @@
 package rollout
 
+import (
+	"encoding/json"
+	"strings"
+)
+
 // State is the fleet state machine's state. It stays small whatever the fleet's size:
 // the plan and the results live in the rollouts table (see Store), and the state carries
 // only where they are, where the rollout is, and the wave being run.
@@ -10,6 +15,15 @@ type State struct {
 	Wave *NextWave `json:"wave,omitempty"`
 	// Leases is the last lease renewal (set by acquire-leases).
 	Leases *Leases `json:"leases,omitempty"`
+	// ReleaseError is how releasing the leases failed (set by the fleet state machine's
+	// Catch); the summary reports it.
+	ReleaseError *Failure `json:"releaseError,omitempty"`
+}
+
+// Failure is an error as a Catch records it.
+type Failure struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
 }
 
 // Ref identifies the rollout and where the deployment keeps its records.
@@ -97,10 +111,60 @@ type Result struct {
 	Cause        string             `json:"cause,omitempty"`
 	ExecutionARN string             `json:"executionArn,omitempty"`
 	PhaseSeconds map[string]float64 `json:"phaseSeconds,omitempty"`
+	// Problem is something that went wrong around the instance without failing it: its
+	// execution's output could not be read, say. The summary lists it.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Leases are the locks the rollout holds.
 type Leases struct {
 	Held      []string `json:"held"`
 	ExpiresAt int64    `json:"expiresAt"`
+}
+
+// CommonInput is what every child's input of the rollout holds: its ChildInput without
+// the fields of ChildPart.
+func CommonInput(in Input) (map[string]any, error) {
+	raw, err := json.Marshal(in.ChildInput("", nil, nil))
+	if err != nil {
+		return nil, err
+	}
+	var common map[string]any
+	if err := json.Unmarshal(raw, &common); err != nil {
+		return nil, err
+	}
+	for _, own := range []string{"instanceId", "targetGroupArns", "minHealthyTargets"} {
+		delete(common, own)
+	}
+	return common, nil
+}
+
+// ChildInput is the input of the child execution as the Map's ItemSelector makes it:
+// States.JsonMerge of the wave's common part and the child's own.
+func (w NextWave) ChildInput(c Child) (json.RawMessage, error) {
+	merged := map[string]any{}
+	for k, v := range w.Common {
+		merged[k] = v
+	}
+	raw, err := json.Marshal(c.Input)
+	if err != nil {
+		return nil, err
+	}
+	var own map[string]any
+	if err := json.Unmarshal(raw, &own); err != nil {
+		return nil, err
+	}
+	for k, v := range own {
+		merged[k] = v
+	}
+	return json.Marshal(merged)
+}
+
+// Truncate cuts s to at most n bytes, on a rune boundary, and marks the cut: the rule for
+// causes and reasons in the record and the summary.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
 }

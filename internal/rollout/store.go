@@ -13,6 +13,7 @@ import (
 
 	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/waveplan"
 )
 
 // The rollouts table: partition key PartitionKey (the rollout's ID), sort key SortKey.
@@ -31,9 +32,15 @@ const (
 	SkipsPerItem    = 1000
 )
 
-// Rollout statuses, as the meta item records them.
+// Rollout statuses, as the meta item records them: running, then its outcome.
 const (
 	StatusRunning = "running"
+	// OutcomeCompleted: every wave ran. OutcomeAborted: the error budget was spent.
+	// OutcomeStopped: the window closed with work left. OutcomeDryRun: planned only.
+	OutcomeCompleted = "completed"
+	OutcomeAborted   = "aborted"
+	OutcomeStopped   = "stopped"
+	OutcomeDryRun    = "dry-run"
 )
 
 // StoreAPI is the part of the DynamoDB client the rollouts table uses.
@@ -57,7 +64,7 @@ type Meta struct {
 	Input     Input
 	StartedAt time.Time
 	// Groups are the budgets of the plan.
-	Groups                  []Group
+	Groups                  []waveplan.Group
 	Waves, Planned, Skipped int
 	// Next is the next wave to run; Succeeded and Failed count the results so far.
 	Next, Succeeded, Failed int
@@ -94,7 +101,7 @@ func (s Store) key(id, item string) map[string]ddb.AttributeValue {
 // rollout's meta item is there already, written by the same execution (a retried call),
 // Create returns it and writes nothing; written by another, it fails.
 func (s Store) Create(ctx context.Context, m Meta, waves []WaveRecord, skips []Skip) (Meta, error) {
-	if old, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: s.key(m.ID, "meta"), ConsistentRead: ptr(true)}); err != nil {
+	if old, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: s.key(m.ID, "meta"), ConsistentRead: new(true)}); err != nil {
 		return Meta{}, fmt.Errorf("reading rollout %s: %w", m.ID, err)
 	} else if old.Item != nil {
 		if ddbitem.String(old.Item, "driver") != m.Driver {
@@ -129,7 +136,7 @@ func (s Store) Create(ctx context.Context, m Meta, waves []WaveRecord, skips []S
 		return Meta{}, err
 	}
 	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Table, Item: meta,
-		ConditionExpression:      ptr("attribute_not_exists(#pk)"),
+		ConditionExpression:      new("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": PartitionKey}})
 	if ddbitem.ConditionFailed(err) { // written meanwhile: by this execution (a retried call), or not
 		got, err := s.Meta(ctx, m.ID)
@@ -194,7 +201,7 @@ func (s Store) batchWrite(ctx context.Context, items []map[string]ddb.AttributeV
 
 // Meta reads a rollout's meta item.
 func (s Store) Meta(ctx context.Context, id string) (Meta, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: s.key(id, "meta"), ConsistentRead: ptr(true)})
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: s.key(id, "meta"), ConsistentRead: new(true)})
 	if err != nil {
 		return Meta{}, fmt.Errorf("reading rollout %s: %w", id, err)
 	}
@@ -223,7 +230,7 @@ func metaOf(item map[string]ddb.AttributeValue) (Meta, error) {
 
 // Wave reads one wave.
 func (s Store) Wave(ctx context.Context, id string, index int) (WaveRecord, error) {
-	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: s.key(id, waveKey(index)), ConsistentRead: ptr(true)})
+	out, err := s.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.Table, Key: s.key(id, waveKey(index)), ConsistentRead: new(true)})
 	if err != nil {
 		return WaveRecord{}, fmt.Errorf("reading wave %d of rollout %s: %w", index+1, id, err)
 	}
@@ -252,14 +259,14 @@ func (s Store) RecordWave(ctx context.Context, id string, w WaveRecord, succeede
 		return Meta{}, err
 	}
 	_, err = s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: s.key(id, waveKey(w.Index)),
-		UpdateExpression: ptr("SET #wave = :wave"), ExpressionAttributeNames: map[string]string{"#wave": "wave"},
+		UpdateExpression: new("SET #wave = :wave"), ExpressionAttributeNames: map[string]string{"#wave": "wave"},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{":wave": ddbitem.S(string(body))}})
 	if err != nil {
 		return Meta{}, fmt.Errorf("recording wave %d of rollout %s: %w", w.Index+1, id, err)
 	}
 	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: s.key(id, "meta"),
-		UpdateExpression:         ptr("SET #next = :next ADD #succeeded :succeeded, #failed :failed"),
-		ConditionExpression:      ptr("#next = :this"),
+		UpdateExpression:         new("SET #next = :next ADD #succeeded :succeeded, #failed :failed"),
+		ConditionExpression:      new("#next = :this"),
 		ExpressionAttributeNames: map[string]string{"#next": "next", "#succeeded": "succeeded", "#failed": "failed"},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{":next": ddbitem.N(int64(w.Index + 1)), ":this": ddbitem.N(int64(w.Index)),
 			":succeeded": ddbitem.N(int64(succeeded)), ":failed": ddbitem.N(int64(failed))},
@@ -278,8 +285,8 @@ func (s Store) RecordWave(ctx context.Context, id string, w WaveRecord, succeede
 // execution stopped, say) cannot be taken over.
 func (s Store) Claim(ctx context.Context, id, from, to string, part int) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: s.key(id, "meta"),
-		UpdateExpression:         ptr("SET #driver = :to, #part = :part"),
-		ConditionExpression:      ptr("(#driver = :from OR #driver = :to) AND #status = :running"),
+		UpdateExpression:         new("SET #driver = :to, #part = :part"),
+		ConditionExpression:      new("(#driver = :from OR #driver = :to) AND #status = :running"),
 		ExpressionAttributeNames: map[string]string{"#driver": "driver", "#part": "part", "#status": "status"},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{":from": ddbitem.S(from), ":to": ddbitem.S(to), ":part": ddbitem.N(int64(part)),
 			":running": ddbitem.S(StatusRunning)}})
@@ -296,8 +303,8 @@ func (s Store) Claim(ctx context.Context, id, from, to string, part int) error {
 // timed out, failed), unless an outcome was recorded already.
 func (s Store) End(ctx context.Context, id, status, reason string) error {
 	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.Table, Key: s.key(id, "meta"),
-		UpdateExpression:         ptr("SET #status = :status, #reason = :reason"),
-		ConditionExpression:      ptr("#status = :running"),
+		UpdateExpression:         new("SET #status = :status, #reason = :reason"),
+		ConditionExpression:      new("#status = :running"),
 		ExpressionAttributeNames: map[string]string{"#status": "status", "#reason": "stopReason"},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{":status": ddbitem.S(status), ":reason": ddbitem.S(reason),
 			":running": ddbitem.S(StatusRunning)}})
@@ -330,8 +337,8 @@ func (s Store) All(ctx context.Context, id string) (Meta, []WaveRecord, []Skip, 
 	var meta *Meta
 	var waves []WaveRecord
 	var skips []Skip
-	pages := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{TableName: &s.Table, ConsistentRead: ptr(true),
-		KeyConditionExpression:    ptr("#pk = :id"),
+	pages := dynamodb.NewQueryPaginator(s.DB, &dynamodb.QueryInput{TableName: &s.Table, ConsistentRead: new(true),
+		KeyConditionExpression:    new("#pk = :id"),
 		ExpressionAttributeNames:  map[string]string{"#pk": PartitionKey},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{":id": ddbitem.S(id)}})
 	for pages.HasMorePages() {

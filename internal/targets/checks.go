@@ -4,20 +4,14 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
+	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/workflow"
-)
-
-// Target health states, as DescribeTargetHealth reports them.
-const (
-	StateHealthy  = string(types.TargetHealthStateEnumHealthy)
-	stateUnused   = string(types.TargetHealthStateEnumUnused)
-	stateDraining = string(types.TargetHealthStateEnumDraining)
 )
 
 // Checker runs the read-only checks of the instance's registrations. (Whether its groups
@@ -25,8 +19,11 @@ const (
 type Checker struct {
 	API HealthAPI
 	// Now is the clock deadlines are measured with; nil means time.Now.
-	Now func() time.Time
+	Now clock.Clock
 }
+
+// NewChecker makes a Checker whose client is made from an AWS config.
+func NewChecker(cfg aws.Config) Checker { return Checker{API: elbv2.NewFromConfig(cfg)} }
 
 // CheckInstance checks that every registration of the instance is a healthy target.
 func (c Checker) CheckInstance(ctx context.Context, s workflow.State) (workflow.TargetsReport, error) {
@@ -36,14 +33,14 @@ func (c Checker) CheckInstance(ctx context.Context, s workflow.State) (workflow.
 	}
 	for _, t := range states {
 		switch t.State {
-		case StateHealthy:
-		case stateUnused:
+		case workflow.Healthy:
+		case workflow.Unused:
 			return workflow.TargetsReport{}, faults.New(faults.InstanceNotInTargetGroup, "%s: the instance is not a registered target", t)
 		default:
 			return workflow.TargetsReport{}, faults.New(faults.InstanceNotHealthy, "%s: drainpipe only takes healthy targets out of rotation", t)
 		}
 	}
-	_, at := now(c.Now)
+	_, at := stamp(c.Now)
 	return workflow.TargetsReport{Done: true, CheckedAt: at, Targets: states}, nil
 }
 
@@ -62,12 +59,12 @@ func (c Checker) CheckDrain(ctx context.Context, s workflow.State) (workflow.Tar
 	if err != nil {
 		return workflow.TargetsReport{}, err
 	}
-	t, at := now(c.Now)
+	t, at := stamp(c.Now)
 	var draining []string
 	for _, st := range states {
 		switch st.State {
-		case stateUnused:
-		case stateDraining:
+		case workflow.Unused:
+		case workflow.Draining:
 			draining = append(draining, st.String())
 		default:
 			return workflow.TargetsReport{}, faults.New(faults.DrainInterrupted, "%s while it should be draining: it was registered again by someone else; not running the maintenance", st)
@@ -106,7 +103,7 @@ func (c Checker) CheckHealthy(ctx context.Context, s workflow.State) (workflow.T
 		for _, t := range tgs {
 			if t.ID == s.InstanceID {
 				states = append(states, t)
-				if t.State != StateHealthy {
+				if t.State != workflow.Healthy {
 					notHealthy = append(notHealthy, t.String())
 				}
 			}
@@ -115,7 +112,7 @@ func (c Checker) CheckHealthy(ctx context.Context, s workflow.State) (workflow.T
 	if len(missing) > 0 {
 		return workflow.TargetsReport{}, faults.New(faults.TargetNotHealthy, "%s", strings.Join(missing, "; "))
 	}
-	t, at := now(c.Now)
+	t, at := stamp(c.Now)
 	report := workflow.TargetsReport{Done: len(notHealthy) == 0, CheckedAt: at, Targets: states}
 	if !report.Done && t.After(deadline) {
 		return workflow.TargetsReport{}, faults.New(faults.TargetNotHealthy, "not healthy at the deadline %s: %s", s.Registration.HealthyDeadline, strings.Join(notHealthy, "; "))

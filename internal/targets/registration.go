@@ -3,10 +3,11 @@ package targets
 import (
 	"context"
 	"fmt"
-	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
+	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
@@ -24,8 +25,11 @@ type RegistrarAPI interface {
 type Registrar struct {
 	API RegistrarAPI
 	// Now is the clock deadlines are measured from; nil means time.Now.
-	Now func() time.Time
+	Now clock.Clock
 }
+
+// NewRegistrar makes a Registrar whose client is made from an AWS config.
+func NewRegistrar(cfg aws.Config) Registrar { return Registrar{API: elbv2.NewFromConfig(cfg)} }
 
 // Deregister deregisters every registration and returns the drain deadline.
 func (r Registrar) Deregister(ctx context.Context, s workflow.State) (workflow.Deregistration, error) {
@@ -41,7 +45,7 @@ func (r Registrar) Deregister(ctx context.Context, s workflow.State) (workflow.D
 			return workflow.Deregistration{}, fmt.Errorf("deregistering %s from %s: %w", s.InstanceID, arn, err)
 		}
 	}
-	t, at := now(r.Now)
+	t, at := stamp(r.Now)
 	return workflow.Deregistration{DeregisteredAt: at, DrainDeadline: workflow.Deadline(t, s.Deadlines.DrainSeconds)}, nil
 }
 
@@ -59,6 +63,6 @@ func (r Registrar) Register(ctx context.Context, s workflow.State) (workflow.Reg
 			return workflow.Registered{}, fmt.Errorf("registering %s in %s: %w", s.InstanceID, arn, err)
 		}
 	}
-	t, at := now(r.Now)
+	t, at := stamp(r.Now)
 	return workflow.Registered{RegisteredAt: at, HealthyDeadline: workflow.Deadline(t, s.Deadlines.HealthySeconds)}, nil
 }

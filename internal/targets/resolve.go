@@ -15,10 +15,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
@@ -28,6 +30,33 @@ type ResolverAPI interface {
 	DescribeTargetGroups(ctx context.Context, in *elbv2.DescribeTargetGroupsInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupsOutput, error)
 	DescribeTargetGroupAttributes(ctx context.Context, in *elbv2.DescribeTargetGroupAttributesInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupAttributesOutput, error)
 	HealthAPI
+}
+
+// RegistrationsAPI is the part of the ELBv2 client Registrations uses.
+type RegistrationsAPI interface {
+	GroupsAPI
+	HealthAPI
+}
+
+// Registrations lists every registration of every instance in every target group of the
+// account and region that holds instances, by instance id: an instance also serving in
+// a group nobody named is seen.
+func Registrations(ctx context.Context, api RegistrationsAPI) (map[string][]workflow.TargetState, error) {
+	groups, err := InstanceGroups(ctx, api, nil)
+	if err != nil {
+		return nil, err
+	}
+	regs := map[string][]workflow.TargetState{}
+	for _, g := range groups {
+		states, err := DescribeGroup(ctx, api, aws.ToString(g.TargetGroupArn))
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range states {
+			regs[t.ID] = append(regs[t.ID], t)
+		}
+	}
+	return regs, nil
 }
 
 // HealthAPI is the part of the ELBv2 client the health and drain checks use.
@@ -42,6 +71,9 @@ type Resolver struct {
 	Token func() string
 }
 
+// NewResolver makes a Resolver whose client is made from an AWS config.
+func NewResolver(cfg aws.Config) Resolver { return Resolver{API: elbv2.NewFromConfig(cfg)} }
+
 // maxARNsPerDescribe is DescribeTargetGroups' limit on TargetGroupArns per call.
 const maxARNsPerDescribe = 20
 
@@ -53,7 +85,7 @@ func (r Resolver) Resolve(ctx context.Context, raw json.RawMessage) (workflow.Pl
 	if err != nil {
 		return workflow.Plan{}, err
 	}
-	groups, err := r.groups(ctx, in.TargetGroupARNs)
+	groups, err := InstanceGroups(ctx, r.API, in.TargetGroupARNs)
 	if err != nil {
 		return workflow.Plan{}, err
 	}
@@ -62,15 +94,7 @@ func (r Resolver) Resolve(ctx context.Context, raw json.RawMessage) (workflow.Pl
 		settings []workflow.TargetGroup
 	)
 	for _, g := range groups {
-		if g.TargetType != types.TargetTypeEnumInstance {
-			if len(in.TargetGroupARNs) == 0 {
-				continue // discovery only considers groups that can hold instances
-			}
-			return workflow.Plan{}, faults.New(faults.UnsupportedTargetType,
-				"target group %s has target type %q; drainpipe maintains EC2 instances registered by instance id (target type \"instance\")",
-				aws(g.TargetGroupArn), g.TargetType)
-		}
-		found, err := registrationsOf(ctx, r.API, aws(g.TargetGroupArn), in.InstanceID)
+		found, err := registrationsOf(ctx, r.API, aws.ToString(g.TargetGroupArn), in.InstanceID)
 		if err != nil {
 			return workflow.Plan{}, err
 		}
@@ -80,7 +104,7 @@ func (r Resolver) Resolve(ctx context.Context, raw json.RawMessage) (workflow.Pl
 			}
 			return workflow.Plan{}, faults.New(faults.InstanceNotInTargetGroup,
 				"instance %s is not registered in target group %s: remove the group from targetGroupArns or check the instance id",
-				in.InstanceID, aws(g.TargetGroupArn))
+				in.InstanceID, aws.ToString(g.TargetGroupArn))
 		}
 		s, err := r.settings(ctx, g)
 		if err != nil {
@@ -111,11 +135,40 @@ func (r Resolver) token() string {
 	return hex.EncodeToString(b)
 }
 
-// groups describes the given target groups, or every group when arns is empty.
-func (r Resolver) groups(ctx context.Context, arns []string) ([]types.TargetGroup, error) {
+// GroupsAPI is the part of the ELBv2 client that describes target groups.
+type GroupsAPI interface {
+	DescribeTargetGroups(ctx context.Context, in *elbv2.DescribeTargetGroupsInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupsOutput, error)
+}
+
+// InstanceGroups describes the named target groups, maxARNsPerDescribe to a call, and
+// fails when one does not exist (TargetGroupNotFound) or does not hold instances
+// (UnsupportedTargetType). With no names it lists every group of the account and region
+// that holds instances.
+func InstanceGroups(ctx context.Context, api GroupsAPI, arns []string) ([]types.TargetGroup, error) {
+	groups, err := describeGroups(ctx, api, arns)
+	if err != nil {
+		return nil, err
+	}
+	out := groups[:0]
+	for _, g := range groups {
+		if g.TargetType == types.TargetTypeEnumInstance {
+			out = append(out, g)
+			continue
+		}
+		if len(arns) > 0 {
+			return nil, faults.New(faults.UnsupportedTargetType,
+				"target group %s has target type %q; drainpipe maintains EC2 instances registered by instance id (target type \"instance\")",
+				aws.ToString(g.TargetGroupArn), g.TargetType)
+		}
+	}
+	return out, nil
+}
+
+// describeGroups describes the given target groups, or every group when arns is empty.
+func describeGroups(ctx context.Context, api GroupsAPI, arns []string) ([]types.TargetGroup, error) {
 	var out []types.TargetGroup
 	if len(arns) == 0 {
-		p := elbv2.NewDescribeTargetGroupsPaginator(r.API, &elbv2.DescribeTargetGroupsInput{})
+		p := elbv2.NewDescribeTargetGroupsPaginator(api, &elbv2.DescribeTargetGroupsInput{})
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
 			if err != nil {
@@ -127,7 +180,7 @@ func (r Resolver) groups(ctx context.Context, arns []string) ([]types.TargetGrou
 	}
 	for start := 0; start < len(arns); start += maxARNsPerDescribe {
 		chunk := arns[start:min(start+maxARNsPerDescribe, len(arns))]
-		page, err := r.API.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{TargetGroupArns: chunk})
+		page, err := api.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{TargetGroupArns: chunk})
 		if err != nil {
 			var nf *types.TargetGroupNotFoundException
 			if errors.As(err, &nf) {
@@ -143,17 +196,17 @@ func (r Resolver) groups(ctx context.Context, arns []string) ([]types.TargetGrou
 // settings reads what the waits and deadlines depend on: the health check settings from
 // the group and the deregistration delay from its attributes.
 func (r Resolver) settings(ctx context.Context, g types.TargetGroup) (workflow.TargetGroup, error) {
-	arn := aws(g.TargetGroupArn)
+	arn := aws.ToString(g.TargetGroupArn)
 	attrs, err := r.API.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: &arn})
 	if err != nil {
 		return workflow.TargetGroup{}, fmt.Errorf("reading attributes of target group %s: %w", arn, err)
 	}
 	delay := -1
 	for _, a := range attrs.Attributes {
-		if aws(a.Key) == "deregistration_delay.timeout_seconds" {
-			delay, err = strconv.Atoi(aws(a.Value))
+		if aws.ToString(a.Key) == "deregistration_delay.timeout_seconds" {
+			delay, err = strconv.Atoi(aws.ToString(a.Value))
 			if err != nil || delay < 0 {
-				return workflow.TargetGroup{}, fmt.Errorf("target group %s: deregistration_delay.timeout_seconds %q is not a number of seconds", arn, aws(a.Value))
+				return workflow.TargetGroup{}, fmt.Errorf("target group %s: deregistration_delay.timeout_seconds %q is not a number of seconds", arn, aws.ToString(a.Value))
 			}
 		}
 	}
@@ -162,7 +215,7 @@ func (r Resolver) settings(ctx context.Context, g types.TargetGroup) (workflow.T
 	}
 	return workflow.TargetGroup{
 		ARN:                        arn,
-		Name:                       aws(g.TargetGroupName),
+		Name:                       aws.ToString(g.TargetGroupName),
 		DeregistrationDelaySeconds: delay,
 		HealthCheckIntervalSeconds: int(int32Value(g.HealthCheckIntervalSeconds, 30)),
 		HealthCheckTimeoutSeconds:  int(int32Value(g.HealthCheckTimeoutSeconds, 5)),
@@ -209,23 +262,16 @@ func toStates(arn string, descs []types.TargetHealthDescription) []workflow.Targ
 	for _, d := range descs {
 		s := workflow.TargetState{TargetGroupARN: arn}
 		if d.Target != nil {
-			s.ID = aws(d.Target.Id)
+			s.ID = aws.ToString(d.Target.Id)
 			s.Port = int32Value(d.Target.Port, 0)
 		}
 		if d.TargetHealth != nil {
-			s.State = string(d.TargetHealth.State)
+			s.State = workflow.HealthState(d.TargetHealth.State)
 			s.Reason = string(d.TargetHealth.Reason)
 		}
 		states = append(states, s)
 	}
 	return states
-}
-
-func aws(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 func int32Value(v *int32, def int32) int32 {
@@ -235,11 +281,8 @@ func int32Value(v *int32, def int32) int32 {
 	return *v
 }
 
-// now formats a time for the state.
-func now(clock func() time.Time) (time.Time, string) {
-	if clock == nil {
-		clock = time.Now
-	}
-	t := clock().UTC()
+// stamp is the time, and the time as the state records it.
+func stamp(c clock.Clock) (time.Time, string) {
+	t := c.Now()
 	return t, t.Format(time.RFC3339Nano)
 }

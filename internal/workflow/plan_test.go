@@ -1,7 +1,7 @@
 package workflow
 
 import (
-	"github.com/drainpipe/drainpipe/internal/faults"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drainpipe/drainpipe/internal/faults"
 )
 
 func group(delay, interval, timeout, threshold int) TargetGroup {
@@ -211,7 +213,7 @@ func TestSummarize(t *testing.T) {
 		Registration:       &Registered{RegisteredAt: at(374)},
 		Health:             &TargetsReport{Done: true, CheckedAt: at(390.25)},
 	}
-	sum, err := Summarize(s)
+	sum, err := Summarize(context.Background(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,11 +226,11 @@ func TestSummarize(t *testing.T) {
 	}
 
 	s.Health = nil
-	if _, err := Summarize(s); err == nil {
+	if _, err := Summarize(context.Background(), s); err == nil {
 		t.Error("summary of a state without the health result: no error")
 	}
 
-	dry, err := Summarize(State{Plan: func() Plan { p := plan; p.DryRun = true; return p }()})
+	dry, err := Summarize(context.Background(), State{Plan: func() Plan { p := plan; p.DryRun = true; return p }()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -24,13 +25,26 @@ type State struct {
 	Release            *Released       `json:"release,omitempty"`
 }
 
+// HealthState is a target's state as DescribeTargetHealth reports it.
+type HealthState string
+
+// The target health states of Elastic Load Balancing v2.
+const (
+	Healthy     HealthState = "healthy"
+	Initial     HealthState = "initial"
+	Unhealthy   HealthState = "unhealthy"
+	Unused      HealthState = "unused"
+	Draining    HealthState = "draining"
+	Unavailable HealthState = "unavailable"
+)
+
 // TargetState is one registration's health as DescribeTargetHealth reports it.
 type TargetState struct {
-	TargetGroupARN string `json:"targetGroupArn"`
-	ID             string `json:"id"`
-	Port           int32  `json:"port"`
-	State          string `json:"state"`
-	Reason         string `json:"reason,omitempty"`
+	TargetGroupARN string      `json:"targetGroupArn"`
+	ID             string      `json:"id"`
+	Port           int32       `json:"port"`
+	State          HealthState `json:"state"`
+	Reason         string      `json:"reason,omitempty"`
 }
 
 func (t TargetState) String() string {
@@ -148,8 +162,9 @@ const (
 	OutcomeDryRun     = "dry-run"
 )
 
-// Summarize builds the execution's output from the final state.
-func Summarize(s State) (Summary, error) {
+// Summarize is the summarize function: the execution's output, built from the final
+// state.
+func Summarize(_ context.Context, s State) (Summary, error) {
 	sum := Summary{
 		InstanceID:    s.InstanceID,
 		Maintenance:   s.Maintenance.Describe(),

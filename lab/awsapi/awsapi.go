@@ -24,13 +24,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/drainpipe/drainpipe/internal/functions"
+	"github.com/drainpipe/drainpipe/internal/handlers"
 	"github.com/drainpipe/drainpipe/lab/clock"
 	"github.com/drainpipe/drainpipe/lab/dynamodb"
 	"github.com/drainpipe/drainpipe/lab/elb"
@@ -85,7 +86,7 @@ type Server struct {
 
 	URL         string
 	srv         *http.Server
-	handlers    map[string]any
+	handlers    map[string]lambda.Handler
 	dynamoProxy http.Handler
 
 	mu       sync.Mutex
@@ -103,7 +104,7 @@ func Start(b Backends, c *clock.Clock) (*Server, error) {
 	if b.SNS == nil {
 		b.SNS = &Topics{}
 	}
-	s := &Server{Backends: b, Clock: c, URL: "http://" + ln.Addr().String(), handlers: map[string]any{},
+	s := &Server{Backends: b, Clock: c, URL: "http://" + ln.Addr().String(), handlers: map[string]lambda.Handler{},
 		throttle: map[string]float64{}, calls: map[string]int{}}
 	if b.DynamoDB != nil {
 		if s.dynamoProxy, err = newDynamoProxy(b.DynamoDB.URL); err != nil {
@@ -116,8 +117,8 @@ func Start(b Backends, c *clock.Clock) (*Server, error) {
 		_ = ln.Close()
 		return nil, err
 	}
-	for _, f := range functions.All {
-		s.handlers[f.Name] = f.Build(functions.Deps{Config: cfg, Now: c.Now})
+	for name, build := range handlers.All {
+		s.handlers[name] = build(handlers.Deps{Config: cfg, Now: c.Now})
 	}
 	// Idle connections close after a few seconds, as AWS endpoints close them: the
 	// engine opens a client per Task, and a long rollout would otherwise pile them up.
@@ -271,13 +272,13 @@ func (s *Server) lambda(w http.ResponseWriter, r *http.Request) {
 }
 
 // invoke runs the handler as the Lambda runtime does, a panic included.
-func invoke(ctx context.Context, handler any, payload []byte) (out []byte, err error) {
+func invoke(ctx context.Context, handler lambda.Handler, payload []byte) (out []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = messages.InvokeResponse_Error{Type: "Runtime.Panic", Message: fmt.Sprint(p)}
 		}
 	}()
-	return functions.Invoke(ctx, handler, payload)
+	return handler.Invoke(ctx, payload)
 }
 
 type lambdaErrorBody struct {

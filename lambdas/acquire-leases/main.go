@@ -1,6 +1,10 @@
-// Command acquire-leases is the acquire-leases Lambda function; see internal/functions.
+// Command acquire-leases is the acquire-leases Lambda function; see catalog.AcquireLeases.
 package main
 
-import "github.com/drainpipe/drainpipe/internal/functions"
+import (
+	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/leases"
+	"github.com/drainpipe/drainpipe/internal/start"
+)
 
-func main() { functions.Main("acquire-leases") }
+func main() { start.Lambda(catalog.AcquireLeases, leases.New, leases.Steps.Acquire) }

@@ -1,6 +1,10 @@
-// Command check-command is the check-command Lambda function; see internal/functions.
+// Command check-command is the check-command Lambda function; see catalog.CheckCommand.
 package main
 
-import "github.com/drainpipe/drainpipe/internal/functions"
+import (
+	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/command"
+	"github.com/drainpipe/drainpipe/internal/start"
+)
 
-func main() { functions.Main("check-command") }
+func main() { start.Lambda(catalog.CheckCommand, command.NewRunner, command.Runner.Check) }

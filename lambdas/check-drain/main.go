@@ -1,6 +1,10 @@
-// Command check-drain is the check-drain Lambda function; see internal/functions.
+// Command check-drain is the check-drain Lambda function; see catalog.CheckDrain.
 package main
 
-import "github.com/drainpipe/drainpipe/internal/functions"
+import (
+	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/start"
+	"github.com/drainpipe/drainpipe/internal/targets"
+)
 
-func main() { functions.Main("check-drain") }
+func main() { start.Lambda(catalog.CheckDrain, targets.NewChecker, targets.Checker.CheckDrain) }

@@ -1,6 +1,10 @@
-// Command check-instance is the check-instance Lambda function; see internal/functions.
+// Command check-instance is the check-instance Lambda function; see catalog.CheckInstance.
 package main
 
-import "github.com/drainpipe/drainpipe/internal/functions"
+import (
+	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/start"
+	"github.com/drainpipe/drainpipe/internal/targets"
+)
 
-func main() { functions.Main("check-instance") }
+func main() { start.Lambda(catalog.CheckInstance, targets.NewChecker, targets.Checker.CheckInstance) }

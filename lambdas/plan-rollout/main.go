@@ -1,6 +1,10 @@
-// Command plan-rollout is the plan-rollout Lambda function; see internal/functions.
+// Command plan-rollout is the plan-rollout Lambda function; see catalog.PlanRollout.
 package main
 
-import "github.com/drainpipe/drainpipe/internal/functions"
+import (
+	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/planner"
+	"github.com/drainpipe/drainpipe/internal/start"
+)
 
-func main() { functions.Main("plan-rollout") }
+func main() { start.Lambda(catalog.PlanRollout, planner.New, planner.Planner.Plan) }

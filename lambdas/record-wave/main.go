@@ -1,6 +1,10 @@
-// Command record-wave is the record-wave Lambda function; see internal/functions.
+// Command record-wave is the record-wave Lambda function; see catalog.RecordWave.
 package main
 
-import "github.com/drainpipe/drainpipe/internal/functions"
+import (
+	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/progress"
+	"github.com/drainpipe/drainpipe/internal/start"
+)
 
-func main() { functions.Main("record-wave") }
+func main() { start.Lambda(catalog.RecordWave, progress.New, progress.Steps.RecordWave) }

@@ -1,6 +1,10 @@
-// Command release-capacity is the release-capacity Lambda function; see internal/functions.
+// Command release-capacity is the release-capacity Lambda function; see catalog.ReleaseCapacity.
 package main
 
-import "github.com/drainpipe/drainpipe/internal/functions"
+import (
+	"github.com/drainpipe/drainpipe/internal/capacity"
+	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/start"
+)
 
-func main() { functions.Main("release-capacity") }
+func main() { start.Lambda(catalog.ReleaseCapacity, capacity.NewReserver, capacity.Reserver.Release) }

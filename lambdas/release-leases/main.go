@@ -1,6 +1,10 @@
-// Command release-leases is the release-leases Lambda function; see internal/functions.
+// Command release-leases is the release-leases Lambda function; see catalog.ReleaseLeases.
 package main
 
-import "github.com/drainpipe/drainpipe/internal/functions"
+import (
+	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/leases"
+	"github.com/drainpipe/drainpipe/internal/start"
+)
 
-func main() { functions.Main("release-leases") }
+func main() { start.Lambda(catalog.ReleaseLeases, leases.New, leases.Steps.Release) }

@@ -1,6 +1,10 @@
-// Command resolve-targets is the resolve-targets Lambda function; see internal/functions.
+// Command resolve-targets is the resolve-targets Lambda function; see catalog.ResolveTargets.
 package main
 
-import "github.com/drainpipe/drainpipe/internal/functions"
+import (
+	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/start"
+	"github.com/drainpipe/drainpipe/internal/targets"
+)
 
-func main() { functions.Main("resolve-targets") }
+func main() { start.Lambda(catalog.ResolveTargets, targets.NewResolver, targets.Resolver.Resolve) }

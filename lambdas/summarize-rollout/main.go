@@ -1,6 +1,10 @@
-// Command summarize-rollout is the summarize-rollout Lambda function; see internal/functions.
+// Command summarize-rollout is the summarize-rollout Lambda function; see catalog.SummarizeRollout.
 package main
 
-import "github.com/drainpipe/drainpipe/internal/functions"
+import (
+	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/report"
+	"github.com/drainpipe/drainpipe/internal/start"
+)
 
-func main() { functions.Main("summarize-rollout") }
+func main() { start.Lambda(catalog.SummarizeRollout, report.New, report.Reporter.Summarize) }

@@ -1,6 +1,10 @@
-// Command summarize is the summarize Lambda function; see internal/functions.
+// Command summarize is the summarize Lambda function; see catalog.Summarize.
 package main
 
-import "github.com/drainpipe/drainpipe/internal/functions"
+import (
+	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/start"
+	"github.com/drainpipe/drainpipe/internal/workflow"
+)
 
-func main() { functions.Main("summarize") }
+func main() { start.Func(catalog.Summarize, workflow.Summarize) }

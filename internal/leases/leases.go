@@ -1,17 +1,25 @@
-package rollout
+// Package leases owns a fleet rollout's locks on its target groups: one item per group in
+// the capacity table (package capacity), taken all or none, renewed before every wave and
+// released at the end, so that two rollouts never plan against the same groups. It runs
+// the fleet state machine's acquire-leases and release-leases steps.
+package leases
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/drainpipe/drainpipe/internal/capacity"
+	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
@@ -42,29 +50,22 @@ func leaseItemKey(arn string) map[string]ddbtypes.AttributeValue {
 type Locker struct {
 	API DynamoDBAPI
 	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-}
-
-func (l Locker) now() time.Time {
-	if l.Now != nil {
-		return l.Now()
-	}
-	return time.Now()
+	Now clock.Clock
 }
 
 // Acquire takes a lease on every group for the holder, or none: if a group is held by
 // another unexpired rollout it releases what it took and fails with RolloutInProgress
 // naming the holder. An expired lease (a crashed run) is taken over. Called again by the
 // same holder it renews its leases: the state machine does so before every wave.
-func (l Locker) Acquire(ctx context.Context, table, holder string, groups []string, seconds int) (Leases, error) {
+func (l Locker) Acquire(ctx context.Context, table, holder string, groups []string, seconds int) (rollout.Leases, error) {
 	if table == "" || holder == "" {
-		return Leases{}, faults.New(faults.InvalidInput, "taking leases needs the capacity table and the rollout")
+		return rollout.Leases{}, faults.New(faults.InvalidInput, "taking leases needs the capacity table and the rollout")
 	}
 	if seconds == 0 {
-		seconds = DefaultLeaseSeconds
+		seconds = rollout.DefaultLeaseSeconds
 	}
-	now := l.now().Unix()
-	leases := Leases{ExpiresAt: now + int64(seconds)}
+	now := l.Now.Now().Unix()
+	leases := rollout.Leases{ExpiresAt: now + int64(seconds)}
 	for _, arn := range groups {
 		_, err := l.API.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: &table,
@@ -74,7 +75,7 @@ func (l Locker) Acquire(ctx context.Context, table, holder string, groups []stri
 				leaseHolder:           &ddbtypes.AttributeValueMemberS{Value: holder},
 				leaseExpires:          &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(leases.ExpiresAt, 10)},
 			},
-			ConditionExpression:      ptr("attribute_not_exists(#key) OR #expires < :now OR #holder = :me"),
+			ConditionExpression:      new("attribute_not_exists(#key) OR #expires < :now OR #holder = :me"),
 			ExpressionAttributeNames: map[string]string{"#key": capacity.PartitionKey, "#expires": leaseExpires, "#holder": leaseHolder},
 			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 				":now": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now, 10)},
@@ -87,27 +88,30 @@ func (l Locker) Acquire(ctx context.Context, table, holder string, groups []stri
 			// Another rollout holds the group: give back what this one holds, all or none.
 			// (Any other failure leaves the leases as they are: the state machine retries,
 			// and releases them on its failure path.)
-			other, _ := heldByOther(ctx, l.API, table, arn, holder, l.now())
-			if other == "" {
+			other, rerr := HeldByOther(ctx, l.API, table, arn, holder, l.Now.Now())
+			switch {
+			case rerr != nil:
+				other = fmt.Sprintf("(another rollout; reading its lease failed: %v)", rerr)
+			case other == "":
 				other = "(another rollout, which has just ended)"
 			}
 			refusal := faults.New(faults.RolloutInProgress, "target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", workflow.GroupName(arn), other)
 			if _, rerr := l.Release(ctx, table, holder, groups); rerr != nil {
-				return Leases{}, errors.Join(refusal, fmt.Errorf("giving back the leases taken: %w", rerr))
+				return rollout.Leases{}, errors.Join(refusal, fmt.Errorf("giving back the leases taken: %w", rerr))
 			}
-			return Leases{}, refusal
+			return rollout.Leases{}, refusal
 		case err != nil:
-			return Leases{}, fmt.Errorf("taking the lease on %s: %w", arn, err)
+			return rollout.Leases{}, fmt.Errorf("taking the lease on %s: %w", arn, err)
 		}
 		leases.Held = append(leases.Held, arn)
 	}
 	return leases, nil
 }
 
-// heldByOther returns the holder of the group's lease when another rollout holds it and
+// HeldByOther returns the holder of the group's lease when another rollout holds it and
 // it has not expired. It only reads.
-func heldByOther(ctx context.Context, api LeaseReader, table, arn, me string, now time.Time) (string, error) {
-	out, err := api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: ptr(true),
+func HeldByOther(ctx context.Context, api LeaseReader, table, arn, me string, now time.Time) (string, error) {
+	out, err := api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: new(true),
 		Key: leaseItemKey(arn)})
 	if err != nil {
 		return "", fmt.Errorf("reading the lease of %s: %w", arn, err)
@@ -142,7 +146,7 @@ func (l Locker) Release(ctx context.Context, table, holder string, groups []stri
 		_, err := l.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName:                 &table,
 			Key:                       leaseItemKey(arn),
-			ConditionExpression:       ptr("#holder = :me"),
+			ConditionExpression:       new("#holder = :me"),
 			ExpressionAttributeNames:  map[string]string{"#holder": leaseHolder},
 			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":me": &ddbtypes.AttributeValueMemberS{Value: holder}},
 		})
@@ -158,4 +162,73 @@ func (l Locker) Release(ctx context.Context, table, holder string, groups []stri
 	return released, errors.Join(errs...)
 }
 
-func ptr[T any](v T) *T { return &v }
+// DB is the part of the DynamoDB client the lease steps use: the leases, and the
+// rollout's record.
+type DB interface {
+	DynamoDBAPI
+	rollout.StoreAPI
+}
+
+// Steps runs the fleet state machine's lease steps.
+type Steps struct {
+	DB  DB
+	Now clock.Clock
+}
+
+// New makes the steps' clients from an AWS config.
+func New(cfg aws.Config) Steps { return Steps{DB: dynamodb.NewFromConfig(cfg)} }
+
+func (st Steps) store(s rollout.State) rollout.Store {
+	return rollout.Store{DB: st.DB, Table: s.Rollout.Table}
+}
+
+func (st Steps) locker() Locker { return Locker{API: st.DB, Now: st.Now} }
+
+// AcquireRequest is the input of acquire-leases: the state, and the execution running.
+type AcquireRequest struct {
+	State     rollout.State `json:"state"`
+	Execution string        `json:"execution"`
+}
+
+// Acquire, the acquire-leases step, takes (or renews) the rollout's lease on every group, all or none. An
+// execution that continues a rollout first takes it over from the execution that started
+// it (the rollout's record names its driver), so that two executions never drive one
+// rollout.
+func (st Steps) Acquire(ctx context.Context, req AcquireRequest) (rollout.State, error) {
+	s := req.State
+	if s.Rollout.ID == "" || req.Execution == "" {
+		return rollout.State{}, faults.New(faults.InvalidInput, "acquire-leases needs state.rollout and execution")
+	}
+	if s.Rollout.Execution != req.Execution {
+		if err := st.store(s).Claim(ctx, s.Rollout.ID, s.Rollout.Execution, req.Execution, s.Rollout.Part+1); err != nil {
+			return rollout.State{}, err
+		}
+		s.Rollout.Execution, s.Rollout.Part = req.Execution, s.Rollout.Part+1
+		s.Cursor.Events = rollout.EstimateEvents()
+	}
+	meta, err := st.store(s).Meta(ctx, s.Rollout.ID)
+	if err != nil {
+		return rollout.State{}, err
+	}
+	leases, err := st.locker().Acquire(ctx, s.Rollout.CapacityTable, s.Rollout.ID, meta.Input.TargetGroupARNs, meta.Input.LeaseSeconds)
+	if err != nil {
+		return rollout.State{}, err
+	}
+	s.Leases = &rollout.Leases{ExpiresAt: leases.ExpiresAt, Held: leases.Held}
+	return s, nil
+}
+
+// Release, the release-leases step, gives back the rollout's leases on its groups, unless another execution
+// (a continuation) drives the rollout now.
+func (st Steps) Release(ctx context.Context, s rollout.State) ([]string, error) {
+	meta, err := st.store(s).Meta(ctx, s.Rollout.ID)
+	if err != nil {
+		return nil, err
+	}
+	if meta.Driver != s.Rollout.Execution {
+		return []string{}, nil
+	}
+	released, err := st.locker().Release(ctx, s.Rollout.CapacityTable, s.Rollout.ID, meta.Input.TargetGroupARNs)
+	slices.Sort(released)
+	return released, err
+}

@@ -1,14 +1,24 @@
-package rollout
+// Package report ends a fleet rollout: summarize-rollout reads the rollout's whole record,
+// builds a summary bounded whatever the fleet's size, records the outcome, and publishes
+// the summary to the notification topic. Whatever went wrong around the rollout without
+// failing an instance (a lease not released, a child's output unreadable, the
+// notification itself) is listed in the summary's problems, and the fleet state machine
+// then fails the execution with RolloutProblems.
+package report
 
 import (
 	"context"
 	"fmt"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/drainpipe/drainpipe/internal/clock"
+	"github.com/drainpipe/drainpipe/internal/rollout"
+	"github.com/drainpipe/drainpipe/internal/waveplan"
 )
 
-// PublisherAPI is the part of the SNS client the summary uses.
 type PublisherAPI interface {
 	Publish(ctx context.Context, in *sns.PublishInput, opts ...func(*sns.Options)) (*sns.PublishOutput, error)
 }
@@ -27,23 +37,29 @@ type Summary struct {
 	StopReason string `json:"stopReason,omitempty"`
 	Counts     Counts `json:"counts"`
 	// Instances are the results, failed ones first.
-	Instances []Result `json:"instances"`
-	Skipped   []Skip   `json:"skipped"`
+	Instances []rollout.Result `json:"instances"`
+	Skipped   []rollout.Skip   `json:"skipped"`
 	// NotStarted are instances planned in waves that did not run.
 	NotStarted []string `json:"notStarted"`
 	// Truncated: a list above was cut at ListLimit.
 	Truncated bool `json:"truncated,omitempty"`
 	// Plan is the groups' budgets and the first waves, up to PlanListLimit instances.
-	Plan     Plan `json:"plan"`
-	Waves    int  `json:"waves"`
-	WavesRun int  `json:"wavesRun"`
+	Plan     waveplan.Plan `json:"plan"`
+	Waves    int           `json:"waves"`
+	WavesRun int           `json:"wavesRun"`
 	// Parts is how many executions ran the rollout (see PartEventBudget).
 	Parts int `json:"parts"`
 	// TotalSeconds is from planning to the summary.
 	TotalSeconds float64 `json:"totalSeconds"`
+	// Problems went wrong around the rollout without failing an instance: a lease not
+	// released, a child's output not readable, the notification not sent. Any problem
+	// fails the fleet execution with RolloutProblems after the summary.
+	Problems []string `json:"problems"`
 	// Text is the summary in a few lines, as notified.
 	Text string `json:"text"`
 }
+
+// PublisherAPI is the part of the SNS client the summary uses.
 
 // ListLimit bounds each list of the summary, and PlanListLimit the instances its plan
 // lists: its output stays far below Step Functions' 256 KiB, and the notification below
@@ -67,26 +83,37 @@ type Counts struct {
 	NotStarted int `json:"notStarted"`
 }
 
-// Outcomes.
-const (
-	OutcomeCompleted = "completed"
-	OutcomeAborted   = "aborted"
-	OutcomeStopped   = "stopped"
-	OutcomeDryRun    = "dry-run"
-)
+// Reporter runs summarize-rollout.
+type Reporter struct {
+	DB  rollout.StoreAPI
+	SNS PublisherAPI
+	Now clock.Clock
+}
+
+// New makes the reporter's clients from an AWS config.
+func New(cfg aws.Config) Reporter {
+	return Reporter{DB: dynamodb.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg)}
+}
 
 // Summarize reads the rollout's record, builds the summary, records the outcome and
-// publishes the summary when the rollout names a topic (not for a dry run).
-func (f Fleet) Summarize(ctx context.Context, s State) (Summary, error) {
-	meta, waves, skips, err := f.store(s).All(ctx, s.Rollout.ID)
+// publishes the summary when the rollout names a topic (not for a dry run). A failed
+// publish is one of the summary's problems, not an error: the summary is the record of
+// what happened, and the fleet state machine fails the execution on any problem.
+func (f Reporter) Summarize(ctx context.Context, s rollout.State) (Summary, error) {
+	st := rollout.Store{DB: f.DB, Table: s.Rollout.Table}
+	meta, waves, skips, err := st.All(ctx, s.Rollout.ID)
 	if err != nil {
 		return Summary{}, err
 	}
 	sum := Summary{Rollout: s.Rollout.ID, Table: s.Rollout.Table, WavesRun: s.Cursor.Wave, StopReason: s.Cursor.StopReason,
-		Aborted: s.Cursor.Aborted, Parts: s.Rollout.Part, Instances: []Result{}, Skipped: []Skip{}, NotStarted: []string{},
-		Plan: Plan{Groups: meta.Groups}, Waves: meta.Waves}
+		Aborted: s.Cursor.Aborted, Parts: s.Rollout.Part, Instances: []rollout.Result{}, Skipped: []rollout.Skip{}, NotStarted: []string{}, Problems: []string{},
+		Plan: waveplan.Plan{Groups: meta.Groups}, Waves: meta.Waves}
 	sum.Plan.Groups = bounded(sum.Plan.Groups, &sum.Truncated)
-	var failed, succeeded []Result
+	var failed, succeeded []rollout.Result
+	var problems []string
+	if e := s.ReleaseError; e != nil {
+		problems = append(problems, "releasing the rollout's leases failed: "+e.Error+": "+rollout.Truncate(e.Cause, SummaryCauseLimit))
+	}
 	listed := 0
 	for i, w := range waves {
 		sum.Counts.Planned += len(w.Instances)
@@ -95,12 +122,15 @@ func (f Fleet) Summarize(ctx context.Context, s State) (Summary, error) {
 			ids = append(ids, item.InstanceID)
 		}
 		if listed+len(ids) <= PlanListLimit {
-			sum.Plan.Waves = append(sum.Plan.Waves, Wave{InstanceIDs: ids, BelowBudget: w.BelowBudget})
+			sum.Plan.Waves = append(sum.Plan.Waves, waveplan.Wave{InstanceIDs: ids, BelowBudget: w.BelowBudget})
 			listed += len(ids)
 		} else {
 			sum.Truncated = true
 		}
 		for _, r := range w.Results {
+			if r.Problem != "" {
+				problems = append(problems, fmt.Sprintf("%s (wave %d): %s", r.InstanceID, r.Wave+1, r.Problem))
+			}
 			if r.Succeeded {
 				succeeded = append(succeeded, r)
 			} else {
@@ -112,35 +142,42 @@ func (f Fleet) Summarize(ctx context.Context, s State) (Summary, error) {
 		}
 	}
 	for i := range failed {
-		failed[i].Cause = truncate(failed[i].Cause, SummaryCauseLimit) // the whole cause is in the table
+		failed[i].Cause = rollout.Truncate(failed[i].Cause, SummaryCauseLimit) // the whole cause is in the table
 	}
 	sum.Counts.Succeeded, sum.Counts.Failed = len(succeeded), len(failed)
 	sum.Counts.Skipped, sum.Counts.NotStarted = len(skips), len(sum.NotStarted)
 	sum.Instances = bounded(append(failed, succeeded...), &sum.Truncated)
 	sum.Skipped = bounded(skips, &sum.Truncated)
 	for i := range sum.Skipped {
-		sum.Skipped[i].Reason = truncate(sum.Skipped[i].Reason, SummaryCauseLimit)
+		sum.Skipped[i].Reason = rollout.Truncate(sum.Skipped[i].Reason, SummaryCauseLimit)
 	}
 	sum.NotStarted = bounded(sum.NotStarted, &sum.Truncated)
 	switch {
 	case meta.Input.DryRun:
-		sum.Outcome = OutcomeDryRun
+		sum.Outcome = rollout.OutcomeDryRun
 	case s.Cursor.Aborted:
-		sum.Outcome = OutcomeAborted
+		sum.Outcome = rollout.OutcomeAborted
 	case sum.Counts.NotStarted > 0:
-		sum.Outcome = OutcomeStopped
+		sum.Outcome = rollout.OutcomeStopped
 	default:
-		sum.Outcome = OutcomeCompleted
+		sum.Outcome = rollout.OutcomeCompleted
 	}
-	sum.TotalSeconds = float64(f.now().Sub(meta.StartedAt).Milliseconds()) / 1000
+	sum.TotalSeconds = float64(f.Now.Now().Sub(meta.StartedAt).Milliseconds()) / 1000
+	sum.Problems = bounded(problems, &sum.Truncated)
 	sum.Text = text(sum)
-	if err := f.store(s).Finish(ctx, s.Rollout.ID, sum.Outcome, sum.StopReason); err != nil {
+	if err := st.Finish(ctx, s.Rollout.ID, sum.Outcome, sum.StopReason); err != nil {
 		return Summary{}, err
 	}
 	if s.Rollout.TopicARN != "" && !meta.Input.DryRun {
 		subject := "drainpipe rollout " + sum.Outcome
+		if len(sum.Problems) > 0 {
+			subject += " with problems"
+		}
 		if _, err := f.SNS.Publish(ctx, &sns.PublishInput{TopicArn: &s.Rollout.TopicARN, Subject: &subject, Message: &sum.Text}); err != nil {
-			return Summary{}, fmt.Errorf("notifying %s: %w", s.Rollout.TopicARN, err)
+			// Retried by the SDK already; the execution's failure (RolloutProblems) and
+			// its status-change notification carry it.
+			sum.Problems = append(sum.Problems, rollout.Truncate(fmt.Sprintf("notifying %s failed: %v", s.Rollout.TopicARN, err), SummaryCauseLimit))
+			sum.Text += "\nPROBLEM " + sum.Problems[len(sum.Problems)-1]
 		}
 	}
 	return sum, nil
@@ -173,7 +210,7 @@ func text(sum Summary) string {
 	}
 	for _, k := range sum.Skipped {
 		if lines < 2*TextLineLimit {
-			fmt.Fprintf(&b, "\nskipped %s: %s", k.InstanceID, truncate(k.Reason, 120))
+			fmt.Fprintf(&b, "\nskipped %s: %s", k.InstanceID, rollout.Truncate(k.Reason, 120))
 			lines++
 		}
 	}
@@ -182,6 +219,9 @@ func text(sum Summary) string {
 	}
 	if len(sum.NotStarted) > 0 {
 		fmt.Fprintf(&b, "\nnot started: %s", strings.Join(sum.NotStarted, ", "))
+	}
+	for _, p := range sum.Problems {
+		fmt.Fprintf(&b, "\nPROBLEM %s", p)
 	}
 	if sum.Truncated {
 		fmt.Fprintf(&b, "\n(lists cut at %d; the whole record is in table %s under rollout %s)", ListLimit, sum.Table, sum.Rollout)

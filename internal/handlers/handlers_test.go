@@ -1,4 +1,4 @@
-package functions
+package handlers
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -171,7 +170,7 @@ func TestContracts(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.function+"/"+c.name, func(t *testing.T) {
-			f, err := Lookup(c.function)
+			build, err := Lookup(c.function)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,8 +179,8 @@ func TestContracts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := f.Build(Deps{ELB: c.elb, SSM: c.ssm, DynamoDB: staticDynamoDB{items: tables[c.name]}, SNS: staticSNS{}, SFN: endedSFN{}, Now: func() time.Time { return at.Add(c.now) },
-				Token: func() string { return "0123456789abcdef" }})
+			h := build(Deps{Clients: []any{c.elb, c.ssm, staticDynamoDB{items: tables[c.name]}, staticSNS{}, endedSFN{}},
+				Now: func() time.Time { return at.Add(c.now) }, Token: func() string { return "0123456789abcdef" }})
 			out, err := Invoke(context.Background(), h, payload)
 			golden := base + ".output.json"
 			if err != nil {
@@ -220,43 +219,6 @@ func compareJSON(t *testing.T, golden string, got []byte) {
 	gotN, _ := json.Marshal(b)
 	if !bytes.Equal(wantN, gotN) {
 		t.Errorf("response differs from %s:\ngot  %s\nwant %s", golden, gotN, wantN)
-	}
-}
-
-// TestEveryFunctionHasAMain checks the registry against lambdas/: one folder per function,
-// whose main starts exactly that function.
-func TestEveryFunctionHasAMain(t *testing.T) {
-	dirs, err := os.ReadDir(filepath.Join("..", "..", "lambdas"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var folders, names []string
-	for _, d := range dirs {
-		folders = append(folders, d.Name())
-		src, err := os.ReadFile(filepath.Join("..", "..", "lambdas", d.Name(), "main.go"))
-		if err != nil {
-			t.Errorf("lambdas/%s: %v", d.Name(), err)
-			continue
-		}
-		if !strings.Contains(string(src), `functions.Main("`+d.Name()+`")`) {
-			t.Errorf("lambdas/%s/main.go does not start function %q", d.Name(), d.Name())
-		}
-	}
-	for _, f := range All {
-		names = append(names, f.Name)
-	}
-	slices.Sort(names)
-	if !slices.Equal(folders, names) {
-		t.Errorf("lambdas/ folders %v differ from the registry %v", folders, names)
-	}
-}
-
-func TestNaming(t *testing.T) {
-	if got := Placeholder("check-target-health"); got != "CheckTargetHealthFunctionArn" {
-		t.Errorf("Placeholder = %q", got)
-	}
-	if _, err := Lookup("nope"); err == nil {
-		t.Error("Lookup of an unknown name: no error")
 	}
 }
 

@@ -1,4 +1,4 @@
-package rollout
+package waveplan
 
 import (
 	"fmt"
@@ -24,7 +24,7 @@ func id(n int) string { return fmt.Sprintf("i-%017d", n) }
 func group(arn string, from, to int) []Target {
 	var ts []Target
 	for n := from; n <= to; n++ {
-		ts = append(ts, Target{GroupARN: arn, InstanceID: id(n), Port: 80, State: "healthy"})
+		ts = append(ts, Target{GroupARN: arn, InstanceID: id(n), Port: 80, State: workflow.Healthy})
 	}
 	return ts
 }
@@ -71,11 +71,11 @@ func TestPlanWaves(t *testing.T) {
 			budget: Budget{MaxConcurrency: 4, MinHealthyPercent: 50},
 			// web: 4 healthy, keep 2, out 2. api: 2 healthy, keep 1, out 1.
 			want: [][]string{{id(1), id(2), id(5)}, {id(3), id(4)}}},
-		{name: "two ports in one group count twice", targets: append(group(web, 1, 4), Target{GroupARN: web, InstanceID: id(1), Port: 81, State: "healthy"}),
+		{name: "two ports in one group count twice", targets: append(group(web, 1, 4), Target{GroupARN: web, InstanceID: id(1), Port: 81, State: workflow.Healthy}),
 			instances: ids(1, 4), budget: Budget{MaxConcurrency: 4, MinHealthyPercent: 60},
 			// 5 healthy registrations, keep 3, out 2: id1 alone uses both.
 			want: [][]string{{id(1)}, {id(2), id(3)}, {id(4)}}},
-		{name: "unhealthy targets do not count as capacity", targets: append(group(web, 1, 4), Target{GroupARN: web, InstanceID: id(9), Port: 80, State: "unhealthy"}),
+		{name: "unhealthy targets do not count as capacity", targets: append(group(web, 1, 4), Target{GroupARN: web, InstanceID: id(9), Port: 80, State: workflow.Unhealthy}),
 			instances: ids(1, 4), budget: Budget{MaxConcurrency: 4, MinHealthyPercent: 50},
 			check: func(t *testing.T, p Plan) {
 				if g := p.Groups[0]; g.Healthy != 4 || g.MaxOut != 2 {
@@ -189,7 +189,7 @@ func referencePlanWaves(targets []Target, instances []string, b Budget) (Plan, e
 			groups[t.GroupARN] = g
 			order = append(order, t.GroupARN)
 		}
-		if t.State == "healthy" {
+		if t.State == workflow.Healthy {
 			g.Healthy++
 		}
 		if cost[t.InstanceID] == nil {
@@ -286,7 +286,7 @@ func referenceSortedKeys(m map[string]int) []string {
 // reference planner and wants the same plan, or the same error, from both.
 func TestPlanWavesMatchesReference(t *testing.T) {
 	const cases = 5000
-	states := []string{"healthy", "healthy", "healthy", "unhealthy", "draining"}
+	states := []workflow.HealthState{workflow.Healthy, workflow.Healthy, workflow.Healthy, workflow.Unhealthy, workflow.Draining}
 	id := ids(0, 303)
 	var planned, multiWave, belowBudget, failed int
 	for seed := range uint64(cases) {

@@ -1,30 +1,36 @@
-package rollout
+// Package planner runs plan-rollout, the fleet state machine's first step: it validates
+// the fleet input, reads the fleet (every registration from Elastic Load Balancing through
+// package targets, the instances from EC2, their SSM agents), skips with a stated reason
+// the instances it must not touch, plans waves within the capacity budget (package
+// waveplan) and writes the plan to the rollouts table. It changes nothing else.
+package planner
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/leases"
+	"github.com/drainpipe/drainpipe/internal/rollout"
+	"github.com/drainpipe/drainpipe/internal/targets"
+	"github.com/drainpipe/drainpipe/internal/waveplan"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
-
-// ELBAPI is the part of the ELBv2 client the planner uses.
-type ELBAPI interface {
-	DescribeTargetGroups(ctx context.Context, in *elbv2.DescribeTargetGroupsInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupsOutput, error)
-	DescribeTargetHealth(ctx context.Context, in *elbv2.DescribeTargetHealthInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error)
-}
 
 // EC2API is the part of the EC2 client the planner uses.
 type EC2API interface {
@@ -38,20 +44,25 @@ type SSMAPI interface {
 
 // Planner validates a fleet input and plans it.
 type Planner struct {
-	ELB ELBAPI
+	ELB targets.RegistrationsAPI
 	EC2 EC2API
 	SSM SSMAPI
 	// DB reads the leases (to say at once that another rollout holds a group) and writes
 	// the plan to the rollouts table.
 	DB PlannerDB
 	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	Now clock.Clock
+}
+
+// New makes a Planner whose clients are made from an AWS config.
+func New(cfg aws.Config) Planner {
+	return Planner{ELB: elbv2.NewFromConfig(cfg), EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), DB: dynamodb.NewFromConfig(cfg)}
 }
 
 // PlannerDB is the part of the DynamoDB client the planner uses.
 type PlannerDB interface {
-	LeaseReader
-	StoreAPI
+	leases.LeaseReader
+	rollout.StoreAPI
 }
 
 // PlanRequest is the input of plan-rollout: the execution input, the execution, and
@@ -69,38 +80,35 @@ type PlanRequest struct {
 // Plan validates the input, finds the instances, skips with a stated reason those it
 // must not touch, plans the waves and writes the plan to the rollouts table. It changes
 // nothing else.
-func (p Planner) Plan(ctx context.Context, req PlanRequest) (State, error) {
+func (p Planner) Plan(ctx context.Context, req PlanRequest) (rollout.State, error) {
 	if req.Execution == "" || req.ExecutionName == "" || req.RolloutTable == "" || req.CapacityTable == "" || req.InstanceStateMachineARN == "" {
-		return State{}, faults.New(faults.InvalidInput, "plan-rollout needs execution, executionName, rolloutTable, capacityTable and instanceStateMachineArn")
+		return rollout.State{}, faults.New(faults.InvalidInput, "plan-rollout needs execution, executionName, rolloutTable, capacityTable and instanceStateMachineArn")
 	}
-	in, err := DecodeInput(req.Input)
+	in, err := rollout.DecodeInput(req.Input)
 	if err != nil {
-		return State{}, err
+		return rollout.State{}, err
 	}
-	now := time.Now
-	if p.Now != nil {
-		now = p.Now
-	}
-	if err := p.checkGroups(ctx, in.TargetGroupARNs); err != nil {
-		return State{}, err
+	now := p.Now.Now
+	if _, err := targets.InstanceGroups(ctx, p.ELB, in.TargetGroupARNs); err != nil {
+		return rollout.State{}, err
 	}
 	// Another rollout's instances being out would read as missing capacity: say first
 	// that it runs. (acquire-leases takes the leases atomically; this only reads.)
 	for _, arn := range in.TargetGroupARNs {
-		holder, err := heldByOther(ctx, p.DB, req.CapacityTable, arn, req.Execution, now())
+		holder, err := leases.HeldByOther(ctx, p.DB, req.CapacityTable, arn, req.Execution, now())
 		if err != nil {
-			return State{}, err
+			return rollout.State{}, err
 		}
 		if holder != "" {
-			return State{}, faults.New(faults.RolloutInProgress, "target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", workflow.GroupName(arn), holder)
+			return rollout.State{}, faults.New(faults.RolloutInProgress, "target group %s is locked by rollout %s; wait for it to end (or for its lease to expire)", workflow.GroupName(arn), holder)
 		}
 	}
 	regs, err := p.registrations(ctx)
 	if err != nil {
-		return State{}, err
+		return rollout.State{}, err
 	}
 	inRollout := func(arn string) bool { return slices.Contains(in.TargetGroupARNs, arn) }
-	var targets []Target
+	var targets []waveplan.Target
 	candidates := map[string]bool{}
 	for _, t := range flatten(regs) {
 		if inRollout(t.GroupARN) {
@@ -110,7 +118,7 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (State, error) {
 	}
 	for _, id := range in.InstanceIDs {
 		if !candidates[id] {
-			return State{}, faults.New(faults.InstanceNotInTargetGroup, "instance %s in \"instanceIds\" is not registered in any of the rollout's target groups", id)
+			return rollout.State{}, faults.New(faults.InstanceNotInTargetGroup, "instance %s in \"instanceIds\" is not registered in any of the rollout's target groups", id)
 		}
 	}
 	ids := sortedIDs(candidates)
@@ -119,16 +127,16 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (State, error) {
 	}
 	instances, err := p.instances(ctx, ids)
 	if err != nil {
-		return State{}, err
+		return rollout.State{}, err
 	}
 	online, err := p.online(ctx, ids)
 	if err != nil {
-		return State{}, err
+		return rollout.State{}, err
 	}
 	var eligible []string
-	var skipped []Skip
+	var skipped []rollout.Skip
 	skip := func(id, format string, args ...any) {
-		skipped = append(skipped, Skip{InstanceID: id, Reason: fmt.Sprintf(format, args...)})
+		skipped = append(skipped, rollout.Skip{InstanceID: id, Reason: fmt.Sprintf(format, args...)})
 	}
 	for _, id := range ids {
 		inst, found := instances[id]
@@ -151,22 +159,22 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (State, error) {
 			eligible = append(eligible, id)
 		}
 	}
-	plan, err := PlanWaves(targets, eligible, in.Budget())
+	plan, err := waveplan.PlanWaves(targets, eligible, in.Budget())
 	if err != nil {
-		return State{}, err
+		return rollout.State{}, err
 	}
-	slices.SortStableFunc(plan.Groups, func(a, b Group) int {
+	slices.SortStableFunc(plan.Groups, func(a, b waveplan.Group) int {
 		return slices.Index(in.TargetGroupARNs, a.ARN) - slices.Index(in.TargetGroupARNs, b.ARN)
 	})
 	index := map[string]int{}
 	for i, g := range plan.Groups {
 		index[g.ARN] = i
 	}
-	var waves []WaveRecord
+	var waves []rollout.WaveRecord
 	for _, w := range plan.Waves {
-		rec := WaveRecord{BelowBudget: w.BelowBudget}
+		rec := rollout.WaveRecord{BelowBudget: w.BelowBudget}
 		for _, id := range w.InstanceIDs {
-			item := WaveItem{InstanceID: id}
+			item := rollout.WaveItem{InstanceID: id}
 			for _, t := range regs[id] {
 				if g := index[t.GroupARN]; !slices.Contains(item.Groups, g) {
 					item.Groups = append(item.Groups, g)
@@ -177,82 +185,43 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (State, error) {
 		waves = append(waves, rec)
 	}
 	start := now().UTC()
-	meta := Meta{ID: req.Execution, Name: req.ExecutionName, Input: in, StartedAt: start, Groups: plan.Groups,
-		Waves: len(waves), Skipped: len(skipped), Status: StatusRunning, Driver: req.Execution, Part: 1}
+	meta := rollout.Meta{ID: req.Execution, Name: req.ExecutionName, Input: in, StartedAt: start, Groups: plan.Groups,
+		Waves: len(waves), Skipped: len(skipped), Status: rollout.StatusRunning, Driver: req.Execution, Part: 1}
 	for _, w := range waves {
 		meta.Planned += len(w.Instances)
 	}
-	st := State{
-		Rollout: Ref{ID: req.Execution, Name: req.ExecutionName, Execution: req.Execution, Part: 1, Table: req.RolloutTable,
+	st := rollout.State{
+		Rollout: rollout.Ref{ID: req.Execution, Name: req.ExecutionName, Execution: req.Execution, Part: 1, Table: req.RolloutTable,
 			CapacityTable: req.CapacityTable, TopicARN: req.TopicARN, InstanceStateMachineARN: req.InstanceStateMachineARN, DryRun: in.DryRun},
-		Cursor: Cursor{Waves: len(waves), Events: EstimateEvents()},
+		Cursor: rollout.Cursor{Waves: len(waves), Events: rollout.EstimateEvents()},
 	}
 	switch {
 	case in.DryRun:
-		meta.Status = OutcomeDryRun
+		meta.Status = rollout.OutcomeDryRun
 	case len(waves) == 0:
 		st.Cursor.Done, st.Cursor.StopReason = true, "nothing to maintain"
-	case windowClosed(in.NotAfter, now()):
+	case in.WindowClosed(now()):
 		st.Cursor.Done, st.Cursor.StopReason = true, "the maintenance window ended at "+in.NotAfter
 	}
 	meta.StopReason = st.Cursor.StopReason
-	stored, err := Store{DB: p.DB, Table: req.RolloutTable}.Create(ctx, meta, waves, skipped)
+	stored, err := rollout.Store{DB: p.DB, Table: req.RolloutTable}.Create(ctx, meta, waves, skipped)
 	if err != nil {
-		return State{}, err
+		return rollout.State{}, err
 	}
 	st.Cursor.Waves = stored.Waves // a retried call plans again; what counts is what was stored
 	return st, nil
 }
 
-// checkGroups: every rollout group exists and holds instances.
-func (p Planner) checkGroups(ctx context.Context, arns []string) error {
-	for start := 0; start < len(arns); start += 20 {
-		chunk := arns[start:min(start+20, len(arns))]
-		out, err := p.ELB.DescribeTargetGroups(ctx, &elbv2.DescribeTargetGroupsInput{TargetGroupArns: chunk})
-		var nf *elbtypes.TargetGroupNotFoundException
-		if errors.As(err, &nf) {
-			return faults.New(faults.TargetGroupNotFound, "target group not found among %v: check the ARN, the account and the region", chunk)
-		}
-		if err != nil {
-			return fmt.Errorf("describing target groups: %w", err)
-		}
-		for _, g := range out.TargetGroups {
-			if g.TargetType != elbtypes.TargetTypeEnumInstance {
-				return faults.New(faults.UnsupportedTargetType, "target group %s has target type %q; rollouts maintain instance targets", *g.TargetGroupArn, g.TargetType)
-			}
-		}
+// registrations is every registration of every instance, as the wave planner counts them.
+func (p Planner) registrations(ctx context.Context) (map[string][]waveplan.Target, error) {
+	states, err := targets.Registrations(ctx, p.ELB)
+	if err != nil {
+		return nil, err
 	}
-	return nil
-}
-
-// registrations lists every registration of every instance in every instance-type
-// group of the account and region, so that an instance also serving elsewhere is seen.
-func (p Planner) registrations(ctx context.Context) (map[string][]Target, error) {
-	regs := map[string][]Target{}
-	pages := elbv2.NewDescribeTargetGroupsPaginator(p.ELB, &elbv2.DescribeTargetGroupsInput{})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("listing target groups: %w", err)
-		}
-		for _, g := range page.TargetGroups {
-			if g.TargetType != elbtypes.TargetTypeEnumInstance {
-				continue
-			}
-			out, err := p.ELB.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: g.TargetGroupArn})
-			if err != nil {
-				return nil, fmt.Errorf("describing target health in %s: %w", *g.TargetGroupArn, err)
-			}
-			for _, d := range out.TargetHealthDescriptions {
-				t := Target{GroupARN: *g.TargetGroupArn, InstanceID: *d.Target.Id, State: string(d.TargetHealth.State)}
-				if d.Target.Port != nil {
-					t.Port = *d.Target.Port
-				}
-				if d.TargetHealth.Reason != "" {
-					t.State += " (" + string(d.TargetHealth.Reason) + ")"
-				}
-				regs[t.InstanceID] = append(regs[t.InstanceID], t)
-			}
+	regs := map[string][]waveplan.Target{}
+	for id, ts := range states {
+		for _, t := range ts {
+			regs[id] = append(regs[id], waveplan.Target{GroupARN: t.TargetGroupARN, InstanceID: t.ID, Port: t.Port, State: t.State, Reason: t.Reason})
 		}
 	}
 	return regs, nil
@@ -284,7 +253,7 @@ func (p Planner) online(ctx context.Context, ids []string) (map[string]string, e
 	for start := 0; start < len(ids); start += 50 {
 		chunk := ids[start:min(start+50, len(ids))]
 		pages := ssm.NewDescribeInstanceInformationPaginator(p.SSM, &ssm.DescribeInstanceInformationInput{
-			Filters: []ssmtypes.InstanceInformationStringFilter{{Key: ptr("InstanceIds"), Values: chunk}},
+			Filters: []ssmtypes.InstanceInformationStringFilter{{Key: new("InstanceIds"), Values: chunk}},
 		})
 		for pages.HasMorePages() {
 			page, err := pages.NextPage(ctx)
@@ -299,8 +268,8 @@ func (p Planner) online(ctx context.Context, ids []string) (map[string]string, e
 	return out, nil
 }
 
-func flatten(regs map[string][]Target) []Target {
-	var out []Target
+func flatten(regs map[string][]waveplan.Target) []waveplan.Target {
+	var out []waveplan.Target
 	for _, id := range sortedIDs(regs) {
 		out = append(out, regs[id]...)
 	}
@@ -344,7 +313,7 @@ func recentlyMaintained(inst ec2types.Instance, now time.Time, d time.Duration) 
 		return ""
 	}
 	for _, t := range inst.Tags {
-		if t.Key != nil && *t.Key == MaintainedTag && t.Value != nil {
+		if t.Key != nil && *t.Key == catalog.MaintainedTag && t.Value != nil {
 			at, err := time.Parse(time.RFC3339, *t.Value)
 			if err == nil && now.Sub(at) < d {
 				return *t.Value
@@ -354,7 +323,7 @@ func recentlyMaintained(inst ec2types.Instance, now time.Time, d time.Duration) 
 	return ""
 }
 
-func outside(regs []Target, inRollout func(string) bool) string {
+func outside(regs []waveplan.Target, inRollout func(string) bool) string {
 	for _, t := range regs {
 		if !inRollout(t.GroupARN) {
 			return workflow.GroupName(t.GroupARN)
@@ -363,11 +332,15 @@ func outside(regs []Target, inRollout func(string) bool) string {
 	return ""
 }
 
-func unhealthy(regs []Target) string {
+func unhealthy(regs []waveplan.Target) string {
 	var bad []string
 	for _, t := range regs {
-		if t.State != "healthy" {
-			bad = append(bad, fmt.Sprintf("port %d in %s is %s", t.Port, workflow.GroupName(t.GroupARN), t.State))
+		if t.State != workflow.Healthy {
+			state := string(t.State)
+			if t.Reason != "" {
+				state += " (" + t.Reason + ")"
+			}
+			bad = append(bad, fmt.Sprintf("port %d in %s is %s", t.Port, workflow.GroupName(t.GroupARN), state))
 		}
 	}
 	return strings.Join(bad, "; ")

@@ -1,11 +1,11 @@
-// Package rollout owns the planning of fleet rollouts: the capacity budget of each target
+// Package waveplan owns the planning of fleet rollouts: the capacity budget of each target
 // group and the waves of instances that respect it. A wave never takes out more than
 // MaxConcurrency instances and never leaves a group with fewer healthy targets than its
 // budget allows; an instance registered in several groups, or on several ports, counts
 // against each registration. The plan is deterministic: in id order, each instance goes to
 // the first wave with room for it, and those no wave has room for, when the budget allows
 // it, go alone at the end. It makes no AWS calls.
-package rollout
+package waveplan
 
 import (
 	"fmt"
@@ -21,7 +21,9 @@ type Target struct {
 	GroupARN   string
 	InstanceID string
 	Port       int32
-	State      string
+	State      workflow.HealthState
+	// Reason is ELB's reason for a state other than healthy, for messages.
+	Reason string
 }
 
 // Budget is the capacity rules of a rollout.
@@ -79,7 +81,7 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 			index[t.GroupARN] = g
 			plan.Groups = append(plan.Groups, Group{ARN: t.GroupARN})
 		}
-		if t.State == "healthy" {
+		if t.State == workflow.Healthy {
 			plan.Groups[g].Healthy++
 		}
 		registered[t.InstanceID] = register(registered[t.InstanceID], g)

@@ -1,8 +1,10 @@
-package rollout
+package waveplan
 
 import (
 	"fmt"
 	"testing"
+
+	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
 // benchGroups is the ARN of n target groups.
@@ -21,9 +23,9 @@ func benchFleet(n int) ([]Target, []string) {
 	targets := make([]Target, 0, n+n/10+1)
 	ids := make([]string, 0, n)
 	for i := range n {
-		targets = append(targets, Target{GroupARN: groups[i%20], InstanceID: id(i), Port: 80, State: "healthy"})
+		targets = append(targets, Target{GroupARN: groups[i%20], InstanceID: id(i), Port: 80, State: workflow.Healthy})
 		if i%10 == 0 {
-			targets = append(targets, Target{GroupARN: groups[(i%20+7)%20], InstanceID: id(i), Port: 8080, State: "healthy"})
+			targets = append(targets, Target{GroupARN: groups[(i%20+7)%20], InstanceID: id(i), Port: 8080, State: workflow.Healthy})
 		}
 		ids = append(ids, id(i))
 	}
@@ -65,9 +67,9 @@ func BenchmarkPlanWavesTightBudget(b *testing.B) {
 	var targets []Target
 	var ids []string
 	for i := range 100000 {
-		state := "healthy"
+		state := workflow.Healthy
 		if i%7 == 0 {
-			state = "unhealthy"
+			state = workflow.Unhealthy
 		}
 		targets = append(targets, Target{GroupARN: groups[i%20], InstanceID: id(i), Port: 80, State: state})
 		if i%10 == 0 {
@@ -102,9 +104,9 @@ func BenchmarkPlanWavesSharedGroup(b *testing.B) {
 			var targets []Target
 			var ids []string
 			for i := range n {
-				targets = append(targets, Target{GroupARN: groups[i%3], InstanceID: id(i), Port: 80, State: "healthy"})
+				targets = append(targets, Target{GroupARN: groups[i%3], InstanceID: id(i), Port: 80, State: workflow.Healthy})
 				if i%4 == 0 {
-					targets = append(targets, Target{GroupARN: groups[3], InstanceID: id(i), Port: 8080, State: "healthy"})
+					targets = append(targets, Target{GroupARN: groups[3], InstanceID: id(i), Port: 8080, State: workflow.Healthy})
 				}
 				ids = append(ids, id(i))
 			}
