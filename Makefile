@@ -13,6 +13,7 @@ NODE_BIN    := $(TOOLS)/node_modules/.bin
 TOOLS_STAMP := $(TOOLS)/node_modules/.installed
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME    ?= 10s
+MAX_BOOTSTRAP_BYTES := 10000000
 CDK         := timeout -s KILL 900 $(NODE_BIN)/cdk
 CDK_FLAGS   ?=
 
@@ -41,6 +42,9 @@ build: ## Cross-compile every Lambda for provided.al2023 on arm64 into build/lam
 	done
 	@printf '%-22s %10s\n' function 'bootstrap bytes'
 	@for fn in $(LAMBDAS); do printf '%-22s %10s\n' $$fn $$(stat -c %s $(BUILD)/lambdas/$$fn/bootstrap); done
+	@# A guard against a function linking what it does not use (make bench prints the zipped sizes).
+	@for fn in $(LAMBDAS); do size=$$(stat -c %s $(BUILD)/lambdas/$$fn/bootstrap); \
+	  if [ $$size -gt $(MAX_BOOTSTRAP_BYTES) ]; then echo "$$fn: $$size bytes, over $(MAX_BOOTSTRAP_BYTES)"; exit 1; fi; done
 
 .PHONY: test
 test: tools ## Run every test: unit, contract, ASL, lab end-to-end and wire tests, asl-validator, a short fuzz
@@ -63,8 +67,9 @@ demo: tools ## The post's scenario on the local lab: naive reboot vs drainpipe, 
 	$(GO) run ./cmd/drainpipe-lab $(DEMO_FLAGS)
 
 .PHONY: bench
-bench: tools ## Benchmarks that print numbers: planning (100 to 100,000 instances), reservations per second, a rollout's Step Functions quotas (100 to 10,000 instances; about 10 minutes)
-	$(GO) test -run '^$$' -bench . -benchtime 5x ./internal/rollout
+bench: tools ## Benchmarks that print numbers: bootstrap sizes and cold starts, planning (100 to 100,000 instances), reservations per second, a rollout's Step Functions quotas (100 to 10,000 instances; about 12 minutes)
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/coldstart
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./internal/waveplan
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./internal/capacity
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./lab
 

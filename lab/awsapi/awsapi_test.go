@@ -41,6 +41,23 @@ func wireLab(t *testing.T) (*lab.Lab, aws.Config) {
 	return l, awsCfg
 }
 
+// waitFor polls cond every pause until it holds, and fails the test when it still does
+// not after timeout, saying what was awaited and what cond last saw (its second result).
+func waitFor(t *testing.T, timeout, pause time.Duration, what string, cond func() (bool, any)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s; last seen: %+v", timeout, what, seen)
+		}
+		time.Sleep(pause)
+	}
+}
+
 func code(err error) string {
 	var api smithy.APIError
 	if errors.As(err, &api) {
@@ -159,12 +176,13 @@ func TestSSMWire(t *testing.T) {
 		t.Errorf("right after SendCommand: %v, want InvocationDoesNotExist", err)
 	}
 	var inv *ssm.GetCommandInvocationOutput
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	waitFor(t, 10*time.Second, 20*time.Millisecond, "command "+cmd+" to be Failed", func() (bool, any) {
 		inv, err = c.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: &cmd, InstanceId: &id})
-		if err == nil && inv.Status == ssmtypes.CommandInvocationStatusFailed {
-			break
+		if err != nil {
+			return false, err
 		}
-	}
+		return inv.Status == ssmtypes.CommandInvocationStatusFailed, inv.Status
+	})
 	if inv == nil || inv.Status != ssmtypes.CommandInvocationStatusFailed || inv.ResponseCode != 4 || *inv.StandardOutputContent != "hello\n" || *inv.StandardErrorContent != "oops\n" {
 		t.Fatalf("invocation %+v", inv)
 	}

@@ -2,6 +2,7 @@ package awsapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,14 +63,18 @@ func TestAWSCLI(t *testing.T) {
 	sent := run("ssm", "send-command", "--document-name", "AWS-RunShellScript", "--instance-ids", id, "--parameters", `commands=["echo from-the-cli"]`)
 	cmdID := sent["Command"].(map[string]any)["CommandId"].(string)
 	var inv map[string]any
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	waitFor(t, 20*time.Second, 100*time.Millisecond, "command "+cmdID+" to be Success", func() (bool, any) {
 		cmd := exec.Command(awsCLI, "ssm", "get-command-invocation", "--command-id", cmdID, "--instance-id", id, "--output", "json", "--endpoint-url", l.API.URL)
 		cmd.Env = append(l.API.Env(), "HOME="+home, "PATH=/usr/bin:/bin")
 		out, err := cmd.Output() // InvocationDoesNotExist at first: an error exit
-		if err == nil && json.Unmarshal(out, &inv) == nil && inv["Status"] == "Success" {
-			break
+		if err != nil {
+			return false, fmt.Sprintf("%v %s", err, out)
 		}
-	}
+		if err := json.Unmarshal(out, &inv); err != nil {
+			return false, fmt.Sprintf("%v: %s", err, out)
+		}
+		return inv["Status"] == "Success", inv
+	})
 	if inv["StandardOutputContent"] != "from-the-cli\n" {
 		t.Errorf("get-command-invocation: %v", inv)
 	}

@@ -85,31 +85,57 @@ func (e *env) state(r TargetRef) TargetHealth {
 	return th[0]
 }
 
-// waitState waits up to labSeconds for the target to reach the state.
-func (e *env) waitState(r TargetRef, state string, labSeconds float64) TargetHealth {
-	e.t.Helper()
-	deadline := time.Now().Add(e.clock.Seconds(labSeconds))
+// patience bounds the waits whose length is not under test: long enough never to fail a
+// working lab on a loaded machine, short enough that a broken one fails instead of hanging.
+const patience = 5 * time.Second
+
+// waitFor polls cond every millisecond until it holds, and fails the test when it still
+// does not after timeout, saying what was awaited and what cond last saw (its second
+// result). Call it from the test's goroutine.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, any)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
-		th := e.state(r)
-		if th.State == state {
-			return th
+		ok, seen := cond()
+		if ok {
+			return
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("%s:%d is %s (%s), not %s after %g lab seconds", r.ID, r.Port, th.State, th.Reason, state, labSeconds)
+			t.Fatalf("waited %v for %s; last seen: %+v", timeout, what, seen)
 		}
 		time.Sleep(time.Millisecond)
 	}
 }
 
+// waitState waits up to labSeconds for the target to reach the state.
+func (e *env) waitState(r TargetRef, state string, labSeconds float64) TargetHealth {
+	e.t.Helper()
+	var th TargetHealth
+	waitFor(e.t, e.clock.Seconds(labSeconds), fmt.Sprintf("%s:%d to be %s (%g lab seconds)", r.ID, r.Port, state, labSeconds), func() (bool, any) {
+		th = e.state(r)
+		return th.State == state, th
+	})
+	return th
+}
+
 func (e *env) get(path string) (int, string) {
 	e.t.Helper()
-	resp, err := http.Get(e.url + strings.TrimPrefix(path, "/"))
+	code, body, err := e.fetch(path)
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return code, body
+}
+
+// fetch is get for goroutines other than the test's: it returns the error.
+func (e *env) fetch(path string) (int, string, error) {
+	resp, err := http.Get(e.url + strings.TrimPrefix(path, "/"))
+	if err != nil {
+		return 0, "", err
+	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	return resp.StatusCode, string(body), nil
 }
 
 func TestRegisteredTargetIsInitialThenHealthyAfterOneCheck(t *testing.T) {
@@ -126,8 +152,10 @@ func TestRegisteredTargetIsInitialThenHealthyAfterOneCheck(t *testing.T) {
 		t.Fatalf("just registered: %+v, want initial/%s", th, ReasonRegistrationInProgress)
 	}
 	// No traffic while initial: a request sent and answered while the target was initial
-	// throughout must have gone elsewhere.
-	for e.state(r).State == StateInitial {
+	// throughout must have gone elsewhere. Requests go back to back (no pause) until the
+	// target leaves initial or patience runs out; waitState then fails if it is still
+	// initial.
+	for deadline := time.Now().Add(patience); e.state(r).State == StateInitial && time.Now().Before(deadline); {
 		_, body := e.get("/")
 		if strings.Contains(body, r.ID) && e.state(r).State == StateInitial {
 			t.Fatal("an initial target got a request")
@@ -143,13 +171,15 @@ func TestRegisteredTargetIsInitialThenHealthyAfterOneCheck(t *testing.T) {
 	if err := e.lb.RegisterTargets(slow.ARN, []TargetRef{r}); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		th, _ := e.lb.DescribeTargetHealth(slow.ARN, []TargetRef{r})
-		if th[0].State == StateHealthy {
-			break
+	// The wait is not bounded by the 4 lab seconds: the assertion below says how long it
+	// took.
+	waitFor(t, patience, "the target to be healthy in the threshold-5 group", func() (bool, any) {
+		th, err := e.lb.DescribeTargetHealth(slow.ARN, []TargetRef{r})
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return th[0].State == StateHealthy, th[0]
+	})
 	if took := e.clock.Lab(time.Since(start)).Seconds(); took >= 4 {
 		t.Errorf("healthy after %.1f lab seconds; one check (interval 1 s) should do, not 5", took)
 	}
@@ -159,24 +189,33 @@ func TestDrainingKeepsInFlightAndShowsDrainingForTheWholeDelay(t *testing.T) {
 	e := newEnv(t, 2)
 	r := e.ref(0)
 	// A long request to the first instance, in flight when it is deregistered: ask the
-	// instance through the load balancer until the round robin lands on it.
+	// instance through the load balancer until the round robin lands on it (until
+	// patience runs out: the goroutine cannot fail the test, it reports what it got).
 	var wg sync.WaitGroup
 	var code int
 	var body string
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for {
-			c, b := e.get("/slow?seconds=3")
-			if strings.Contains(b, r.ID) || c != 200 {
+		for deadline := time.Now().Add(patience); ; {
+			c, b, err := e.fetch("/slow?seconds=3")
+			switch {
+			case err != nil:
+				code, body = 0, err.Error()
+				return
+			case strings.Contains(b, r.ID) || c != 200:
 				code, body = c, b
+				return
+			case time.Now().After(deadline):
+				code, body = 0, "the round robin never sent a request to "+r.ID
 				return
 			}
 		}
 	}()
-	for e.fleet[r.ID].InFlight() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, patience, "a request in flight on "+r.ID, func() (bool, any) {
+		n := e.fleet[r.ID].InFlight()
+		return n > 0, fmt.Sprintf("%d in flight", n)
+	})
 	start := time.Now()
 	if err := e.lb.DeregisterTargets(e.group.ARN, []TargetRef{r}); err != nil {
 		t.Fatal(err)
@@ -214,11 +253,12 @@ func TestDrainingKeepsInFlightAndShowsDrainingForTheWholeDelay(t *testing.T) {
 func TestInFlightRequestIsCutWhenTheDelayEnds(t *testing.T) {
 	e := newEnv(t, 1)
 	r := e.ref(0)
-	done := make(chan int)
-	go func() { c, _ := e.get("/slow?seconds=30"); done <- c }()
-	for e.fleet[r.ID].InFlight() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	done := make(chan int, 1)
+	go func() { c, _, _ := e.fetch("/slow?seconds=30"); done <- c }()
+	waitFor(t, patience, "the request in flight on "+r.ID, func() (bool, any) {
+		n := e.fleet[r.ID].InFlight()
+		return n > 0, fmt.Sprintf("%d in flight", n)
+	})
 	if err := e.lb.DeregisterTargets(e.group.ARN, []TargetRef{r}); err != nil {
 		t.Fatal(err)
 	}
@@ -329,6 +369,9 @@ func TestDescribeTargetGroupsPages(t *testing.T) {
 	var all []GroupDescription
 	marker := ""
 	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatalf("still paging after %d pages of 2 (5 groups); marker %q", pages, marker)
+		}
 		page, next, err := e.lb.DescribeTargetGroups(nil, marker, 2)
 		if err != nil {
 			t.Fatal(err)

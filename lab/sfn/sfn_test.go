@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -36,6 +37,23 @@ func service(t *testing.T) *sfn.Service {
 		api.Close()
 	})
 	return s
+}
+
+// waitFor polls cond every 5 ms until it holds, and fails the test when it still does
+// not after timeout, saying what was awaited and what cond last saw (its second result).
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, any)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s; last seen: %+v", timeout, what, seen)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func create(t *testing.T, s *sfn.Service, name, def string) string {
@@ -221,22 +239,21 @@ func TestStopRunsNoCatchAndStopsChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 	childARN := strings.Replace(child, ":stateMachine:", ":execution:", 1) + ":the-child"
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if d, err := s.Describe(childARN); err == nil && d.Status == sfn.StatusRunning {
-			break
+	waitFor(t, 20*time.Second, "the child "+childARN+" to be RUNNING", func() (bool, any) {
+		d, err := s.Describe(childARN)
+		if err != nil {
+			return false, err
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the child never started")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return d.Status == sfn.StatusRunning, d
+	})
 	if err := s.StopExecution(ex.ARN, "Operator", "stopped by a test"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.Wait(context.Background(), ex.ARN)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := s.Wait(ctx, ex.ARN)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("waiting for the stopped parent to end: %v", err)
 	}
 	if res.Status != sfn.StatusAborted || slices.Contains(res.States, "Caught") {
 		t.Errorf("parent %s, states %v; want ABORTED without the Catch", res.Status, res.States)
@@ -244,17 +261,9 @@ func TestStopRunsNoCatchAndStopsChildren(t *testing.T) {
 	if d, _ := s.Describe(childARN); d.Status != sfn.StatusAborted {
 		t.Errorf("child %s, want ABORTED with its parent", d.Status)
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for {
+	waitFor(t, 10*time.Second, "ABORTED status changes for the parent and the child", func() (bool, any) {
 		mu.Lock()
-		got := changes["the-parent"] == sfn.StatusAborted && changes["the-child"] == sfn.StatusAborted
-		mu.Unlock()
-		if got {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status changes %v, want both ABORTED", changes)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return changes["the-parent"] == sfn.StatusAborted && changes["the-child"] == sfn.StatusAborted, fmt.Sprint(changes)
+	})
 }

@@ -1,6 +1,7 @@
 package ssm
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -30,19 +31,41 @@ func setup(t *testing.T) (*Executor, *instance.Instance) {
 	return e, inst
 }
 
-// wait polls the invocation until it leaves Pending/InProgress.
-func wait(t *testing.T, e *Executor, cmd string) Invocation {
+// waitFor polls cond every 2 ms until it holds, and fails the test when it still does
+// not after timeout, saying what was awaited and what cond last saw (its second result).
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, any)) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		inv, err := e.GetCommandInvocation(cmd, id)
-		if err == nil && inv.Status != StatusPending && inv.Status != StatusInProgress {
-			return inv
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s; last seen: %+v", timeout, what, seen)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	t.Fatalf("command %s did not finish", cmd)
-	return Invocation{}
+}
+
+// waitStatus polls the invocation until done says its status is the awaited one.
+func waitStatus(t *testing.T, e *Executor, cmd, what string, done func(status string) bool) Invocation {
+	t.Helper()
+	var inv Invocation
+	waitFor(t, 10*time.Second, "command "+cmd+" "+what, func() (bool, any) {
+		var err error
+		if inv, err = e.GetCommandInvocation(cmd, id); err != nil {
+			return false, err
+		}
+		return done(inv.Status), fmt.Sprintf("%s (%s), code %d, stdout %q, stderr %q", inv.Status, inv.StatusDetails, inv.ResponseCode, inv.Stdout, inv.Stderr)
+	})
+	return inv
+}
+
+// wait polls the invocation until it leaves Pending/InProgress.
+func wait(t *testing.T, e *Executor, cmd string) Invocation {
+	t.Helper()
+	return waitStatus(t, e, cmd, "to finish", func(status string) bool { return status != StatusPending && status != StatusInProgress })
 }
 
 func shell(commands []string, timeout string) map[string][]string {
@@ -99,7 +122,8 @@ func TestFailuresTimeoutsAndCancel(t *testing.T) {
 		t.Errorf("the timeout did not kill the script (took %v)", time.Since(start))
 	}
 	cmd, _ = e.SendCommand("AWS-RunShellScript", []string{id}, shell([]string{"sleep 30"}, "3600"), 60, "")
-	time.Sleep(50 * time.Millisecond)
+	// Cancel a running script, not one still waiting for delivery.
+	waitStatus(t, e, cmd, "to be InProgress", func(status string) bool { return status == StatusInProgress })
 	if err := e.CancelCommand(cmd, []string{id}); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +132,13 @@ func TestFailuresTimeoutsAndCancel(t *testing.T) {
 	}
 	e.SetFaults(id, Faults{Hang: true})
 	cmd, _ = e.SendCommand("AWS-RunShellScript", []string{id}, shell([]string{"true"}, "60"), 60, "")
-	time.Sleep(100 * time.Millisecond)
+	// Delivered: the agent took the command.
+	if inv := waitStatus(t, e, cmd, "to be delivered", func(status string) bool { return status != StatusPending }); inv.Status != StatusInProgress {
+		t.Errorf("hung agent, just delivered: %+v, want InProgress", inv)
+	}
+	// Not a synchronisation: 10 lab seconds pass, far longer than "true" takes, and the
+	// hung agent must not have reported anything.
+	time.Sleep(e.clock.Seconds(10))
 	if inv, _ := e.GetCommandInvocation(cmd, id); inv.Status != StatusInProgress {
 		t.Errorf("hung agent: %+v, want InProgress", inv)
 	}

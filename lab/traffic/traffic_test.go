@@ -2,12 +2,51 @@ package traffic
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 )
+
+// waitFor polls cond every 2 ms until it holds, and fails the test when it still does
+// not after timeout, saying what was awaited and what cond last saw (its second result).
+// It returns how long the wait took.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, any)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		ok, seen := cond()
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("waited %v for %s; last seen: %+v", timeout, what, seen)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// phaseReaches waits until the generator has recorded at least n requests in the phase
+// and, when codes are named, at least one answer with each of them. It returns how long
+// that took.
+func phaseReaches(t *testing.T, g *Generator, phase string, n int, codes ...int) time.Duration {
+	t.Helper()
+	return waitFor(t, 10*time.Second, fmt.Sprintf("%d requests in phase %q with codes %v", n, phase, codes), func() (bool, any) {
+		_, phases := g.Phases()
+		p := phases[phase]
+		if p.Requests < n {
+			return false, p
+		}
+		for _, c := range codes {
+			if p.Codes[c] == 0 {
+				return false, p
+			}
+		}
+		return true, p
+	})
+}
 
 func TestGeneratorCountsCodesPerPhase(t *testing.T) {
 	var n atomic.Int64
@@ -20,12 +59,19 @@ func TestGeneratorCountsCodesPerPhase(t *testing.T) {
 	}))
 	defer srv.Close()
 	g := &Generator{URL: srv.URL, Rate: 400, Clients: 8}
+	// Each phase runs until it has 50 requests with both codes; at 400 a second that
+	// must take no more than 300 ms.
 	g.SetPhase("one")
 	g.Start(context.Background())
-	time.Sleep(300 * time.Millisecond)
+	took := map[string]time.Duration{"one": phaseReaches(t, g, "one", 50, 200, 502)}
 	g.SetPhase("two")
-	time.Sleep(300 * time.Millisecond)
+	took["two"] = phaseReaches(t, g, "two", 50, 200, 502)
 	g.Stop()
+	for phase, d := range took {
+		if d > 300*time.Millisecond {
+			t.Errorf("phase %s: 50 requests took %v at 400 a second, more than 300 ms", phase, d)
+		}
+	}
 	order, phases := g.Phases()
 	if len(order) != 2 || order[0] != "one" || order[1] != "two" {
 		t.Fatalf("phases %v", order)
@@ -52,7 +98,7 @@ func TestWrongBodyIsAnError(t *testing.T) {
 	defer srv.Close()
 	g := &Generator{URL: srv.URL, Rate: 100, Clients: 2}
 	g.Start(context.Background())
-	time.Sleep(100 * time.Millisecond)
+	phaseReaches(t, g, "", 5)
 	g.Stop()
 	_, phases := g.Phases()
 	if p := phases[""]; p.Requests == 0 || p.Codes[Error] != p.Requests {
@@ -73,7 +119,10 @@ func TestClosedLoopClients(t *testing.T) {
 	defer srv.Close()
 	g := &Generator{URL: srv.URL, Clients: 4}
 	g.Start(context.Background())
-	time.Sleep(200 * time.Millisecond)
+	// 100 answers, each taking 2 ms, within 200 ms: more than one client at a time.
+	if took := phaseReaches(t, g, "", 100); took > 200*time.Millisecond {
+		t.Errorf("closed loop of 4 clients: 100 requests took %v, more than 200 ms", took)
+	}
 	g.Stop()
 	_, phases := g.Phases()
 	if p := phases[""]; p.Requests < 100 || p.Failed() != 0 || most.Load() > 4 || most.Load() < 2 {
