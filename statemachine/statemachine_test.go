@@ -2,6 +2,7 @@ package statemachine
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -24,6 +25,14 @@ type state struct {
 	Error          string
 	SecondsPath    string
 	TimeoutSeconds int
+	Parameters     map[string]any
+	ResultPath     string
+}
+
+// keepsError says whether a Pass state only adds to the cause of the error at $.error,
+// keeping its name.
+func (s state) keepsError() bool {
+	return s.Type == "Pass" && s.ResultPath == "$.error" && s.Parameters["Error.$"] == "$.error.Error"
 }
 
 type retrier struct {
@@ -31,6 +40,7 @@ type retrier struct {
 	IntervalSeconds int
 	MaxAttempts     int
 	BackoffRate     float64
+	MaxDelaySeconds int
 	JitterStrategy  string
 }
 
@@ -285,6 +295,9 @@ func TestRollback(t *testing.T) {
 			continue
 		}
 		for _, to := range append([]string{release.Next}, catchNexts(release)...) {
+			if def.States[to].keepsError() {
+				to = def.States[to].Next
+			}
 			if f := def.States[to]; f.Type != "Fail" || f.ErrorPath != "$.error.Error" || f.CausePath != "$.error.Cause" {
 				t.Errorf("%s: after %s the execution must fail with the original error ($.error.Error, $.error.Cause), goes to %s %+v", n, next, to, f)
 			}
@@ -427,5 +440,71 @@ func TestFleetReleasesLeases(t *testing.T) {
 	}
 	if len(child.Catch) == 0 || !slices.Contains(child.Catch[0].ErrorEquals, "States.ALL") {
 		t.Error("a failed child must be caught inside the Map")
+	}
+}
+
+// The Retry policy for transient failures of a function: Lambda's own service errors,
+// then drainpipe's TransientAPIError (throttling, 5xx after the SDK's retries). Each Task
+// that invokes a function carries a copy, first, so the console shows it; this is the one
+// source the copies are checked against.
+var (
+	lambdaServiceRetry = retrier{ErrorEquals: transient, IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2, MaxDelaySeconds: 30, JitterStrategy: "FULL"}
+	transientAPIRetry  = retrier{ErrorEquals: []string{"TransientAPIError"}, IntervalSeconds: 5, MaxAttempts: 5, BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: "FULL"}
+	// longerRetry: the restore is the last line of defence, so it tries twice as often.
+	longerRetry = map[string]int{RestoreExecution + "/RestoreExecution": 10}
+)
+
+func TestTransientRetryIsOnePolicy(t *testing.T) {
+	tasks := 0
+	for _, name := range Names() {
+		var walk func(states map[string]state)
+		walk = func(states map[string]state) {
+			for id, s := range states {
+				if s.ItemProcessor != nil {
+					walk(s.ItemProcessor.States)
+				}
+				if s.Type != "Task" || !strings.HasSuffix(s.Resource, "FunctionArn}") {
+					continue
+				}
+				tasks++
+				want := transientAPIRetry
+				if n, ok := longerRetry[name+"/"+id]; ok {
+					want.MaxAttempts = n
+				}
+				if len(s.Retry) < 2 || !reflect.DeepEqual(s.Retry[0], lambdaServiceRetry) || !reflect.DeepEqual(s.Retry[1], want) {
+					t.Errorf("%s %s: Retry %+v does not start with the transient policy %+v, %+v", name, id, s.Retry, lambdaServiceRetry, want)
+				}
+			}
+		}
+		walk(load(t, name).States)
+	}
+	if tasks < 20 {
+		t.Errorf("checked %d function Tasks", tasks)
+	}
+}
+
+// TestNoCatchResultIsDropped: every error a Catch records is read by a later state (a
+// Fail's paths, a Pass's parameters, or a function that receives the state), so no
+// failure is swallowed.
+func TestNoCatchResultIsDropped(t *testing.T) {
+	readers := map[string][]string{
+		// Fields the functions read from the state they are given.
+		MaintainFleet: {"$.releaseError"}, // summarize-rollout: rollout.State.ReleaseError
+	}
+	for _, name := range Names() {
+		raw, _ := Definition(name)
+		def := load(t, name)
+		for id, s := range def.States {
+			for _, c := range s.Catch {
+				if c.ResultPath == "" || c.ResultPath == "$" {
+					continue
+				}
+				read := slices.Contains(readers[name], c.ResultPath) ||
+					strings.Count(string(raw), `"`+c.ResultPath+`.`) > 0 || strings.Count(string(raw), ` `+c.ResultPath+`.`) > 0
+				if !read {
+					t.Errorf("%s %s: the Catch writes %s, which nothing reads", name, id, c.ResultPath)
+				}
+			}
+		}
 	}
 }

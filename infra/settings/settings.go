@@ -7,6 +7,7 @@ package settings
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/mail"
 	"net/netip"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"time"
 	_ "time/tzdata" // time zones resolve the same on every machine, offline
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
@@ -87,15 +89,24 @@ const (
 var Keys = []string{KeyTargetGroupARNs, KeySchedules, KeyDefaultAction, KeyNotificationEmails, KeyInstanceTag,
 	KeySSMDocuments, KeyLogRetentionDays, KeyDashboardLoadBalancer, KeyFunctionsDir, KeyDemo, KeyDemoAllowedCIDR}
 
-// RetentionDays are the values CloudWatch Logs accepts.
-var RetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+// Retention maps each number of days CloudWatch Logs accepts as a retention to the CDK's
+// name for it: the one list the settings are checked against and the stack uses.
+var Retention = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
+	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
+	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
+	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
+	3653: awslogs.RetentionDays_TEN_YEARS,
+}
 
 var (
-	targetGroupARN = regexp.MustCompile(`^arn:aws(-[a-z]+)*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$`)
-	loadBalancer   = regexp.MustCompile(`^app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$`)
-	scheduleName   = regexp.MustCompile(`^[0-9a-zA-Z-_.]{1,64}$`)
-	tagPart        = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
-	documentName   = regexp.MustCompile(`^[a-zA-Z0-9_\-.]{3,128}$`)
+	loadBalancer = regexp.MustCompile(`^app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$`)
+	scheduleName = regexp.MustCompile(`^[0-9a-zA-Z-_.]{1,64}$`)
+	tagPart      = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
+	documentName = regexp.MustCompile(`^[a-zA-Z0-9_\-.]{3,128}$`)
 )
 
 // Lookup returns a context value; ok is false when the key is not set.
@@ -118,15 +129,15 @@ func Parse(get Lookup) (Settings, error) {
 		fail(KeyTargetGroupARNs, "list the ARNs of the target groups drainpipe may change (IAM is limited to them), for example [\"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef\"]")
 	}
 	for i, arn := range s.TargetGroupARNs {
-		if !targetGroupARN.MatchString(arn) {
+		if !workflow.IsTargetGroupARN(arn) {
 			fail(KeyTargetGroupARNs, "[%d] %q is not a target group ARN", i, arn)
 		}
 	}
 	if err := decode(get, KeyDefaultAction, &s.DefaultAction); err != nil {
 		fail(KeyDefaultAction, "%v", err)
 	}
-	if !slices.Contains([]string{workflow.ActionReboot, workflow.ActionPatch, workflow.ActionCommands, workflow.ActionDocument}, s.DefaultAction) {
-		fail(KeyDefaultAction, "%q is not an action: use reboot, patch, commands or document", s.DefaultAction)
+	if !slices.Contains(workflow.Actions, s.DefaultAction) {
+		fail(KeyDefaultAction, "%q is not an action: use one of %v", s.DefaultAction, workflow.Actions)
 	}
 	if err := decode(get, KeyNotificationEmails, &s.NotificationEmails); err != nil {
 		fail(KeyNotificationEmails, "%v", err)
@@ -155,8 +166,9 @@ func Parse(get Lookup) (Settings, error) {
 	}
 	if err := decode(get, KeyLogRetentionDays, &s.LogRetentionDays); err != nil {
 		fail(KeyLogRetentionDays, "%v", err)
-	} else if !slices.Contains(RetentionDays, s.LogRetentionDays) {
-		fail(KeyLogRetentionDays, "%d is not a CloudWatch Logs retention; use one of %v", s.LogRetentionDays, RetentionDays)
+	} else if _, ok := Retention[s.LogRetentionDays]; !ok {
+		days := slices.Sorted(maps.Keys(Retention))
+		fail(KeyLogRetentionDays, "%d is not a CloudWatch Logs retention; use one of %v", s.LogRetentionDays, days)
 	}
 	if err := decode(get, KeyDashboardLoadBalancer, &s.DashboardLoadBalancer); err != nil {
 		fail(KeyDashboardLoadBalancer, "%v", err)

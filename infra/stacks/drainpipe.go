@@ -57,17 +57,6 @@ type Drainpipe struct {
 	Capacity, Rollouts awsdynamodb.Table
 }
 
-var retention = map[int]awslogs.RetentionDays{
-	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
-	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
-	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
-	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
-	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
-	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
-	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
-	3653: awslogs.RetentionDays_TEN_YEARS,
-}
-
 // NewDrainpipeStack builds the Drainpipe stack.
 func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeStackProps) *Drainpipe {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
@@ -76,7 +65,7 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 	logs := func(id, name string) awslogs.LogGroup {
 		return awslogs.NewLogGroup(stack, jsii.String(id), &awslogs.LogGroupProps{
 			LogGroupName:  jsii.String(name),
-			Retention:     retention[s.LogRetentionDays],
+			Retention:     settings.Retention[s.LogRetentionDays],
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
 	}

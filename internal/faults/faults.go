@@ -66,6 +66,10 @@ const (
 	ChildRunning = "ChildRunning"
 	// RolloutAborted: failed instances exceeded the rollout's error budget.
 	RolloutAborted = "RolloutAborted"
+	// RolloutProblems: the rollout ran, but something around it failed (a lease not
+	// released, a child's output unreadable, the notification not sent); the summary's
+	// problems say what.
+	RolloutProblems = "RolloutProblems"
 	// TransientAPIError: an AWS API call was throttled or failed with a server error (5xx)
 	// even
 	// after the SDK's own retries; the state machine retries it.
@@ -82,7 +86,7 @@ var Names = []string{
 	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, InstanceNotInTargetGroup,
 	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, DrainTimeout,
 	DrainInterrupted, MaintenanceFailed, HealthCheckFailed, TargetNotHealthy,
-	CapacityBudgetExceeded, CapacityUnavailable, InstanceReserved, ReservationConflict, RolloutInProgress, ChildRunning, RolloutAborted,
+	CapacityBudgetExceeded, CapacityUnavailable, InstanceReserved, ReservationConflict, RolloutInProgress, ChildRunning, RolloutAborted, RolloutProblems,
 	TransientAPIError, APIError, InternalError,
 }
 

@@ -12,9 +12,13 @@ import (
 	"testing"
 	"time"
 
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -22,6 +26,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/drainpipe/drainpipe/internal/rollout"
+	"github.com/drainpipe/drainpipe/internal/rollout/rollouttest"
+	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden output fixtures")
@@ -175,25 +182,65 @@ func TestContracts(t *testing.T) {
 				t.Fatal(err)
 			}
 			base := filepath.Join("testdata", "contract", c.function, c.name)
-			payload, err := os.ReadFile(base + ".input.json")
+			h := build(Deps{Clients: []any{c.elb, c.ssm, staticDynamoDB{items: tables[c.name]}, staticSNS{}, endedSFN{}},
+				Now: func() time.Time { return at.Add(c.now) }, Token: func() string { return "0123456789abcdef" }})
+			compareContract(t, h, base)
+		})
+	}
+}
+
+// TestFleetContracts runs the fleet state machine's functions the same way, against a
+// DynamoDB (dynalite) holding the rollouts each case names, written as plan-rollout
+// writes them (two waves: two instances, then one).
+func TestFleetContracts(t *testing.T) {
+	at := time.Date(2026, 11, 22, 4, 0, 0, 0, time.UTC)
+	db := rollouttest.Tables(t)
+	cases := []struct{ function, name, seed string }{
+		{"plan-rollout", "planned", ""},
+		{"plan-rollout", "over-budget", ""},
+		{"plan-rollout", "unknown-field", ""},
+		{"acquire-leases", "acquired", "acquire"},
+		{"next-wave", "first-wave", ""}, // the rollout acquire-leases locked
+		{"record-wave", "recorded", "record"},
+		{"release-leases", "released", ""}, // its lease given back
+		{"summarize-rollout", "stopped", "summary"},
+		{"summarize-rollout", "release-failed", "problem"},
+	}
+	for _, c := range cases {
+		t.Run(c.function+"/"+c.name, func(t *testing.T) {
+			if c.seed != "" {
+				rollouttest.New(t, db, c.seed, rollout.Input{Maintenance: workflow.Maintenance{Action: workflow.ActionReboot}}, 2, 1)
+			}
+			build, err := Lookup(c.function)
 			if err != nil {
 				t.Fatal(err)
 			}
-			h := build(Deps{Clients: []any{c.elb, c.ssm, staticDynamoDB{items: tables[c.name]}, staticSNS{}, endedSFN{}},
-				Now: func() time.Time { return at.Add(c.now) }, Token: func() string { return "0123456789abcdef" }})
-			out, err := Invoke(context.Background(), h, payload)
-			golden := base + ".output.json"
-			if err != nil {
-				var lambdaErr messages.InvokeResponse_Error
-				if !errors.As(err, &lambdaErr) {
-					t.Fatalf("error %T is not a Lambda error response: %v", err, err)
-				}
-				golden = base + ".error.json"
-				out, _ = json.Marshal(map[string]string{"errorType": lambdaErr.Type, "errorMessage": lambdaErr.Message})
-			}
-			compareJSON(t, golden, out)
+			h := build(Deps{Clients: []any{db, staticELB{allHealthy}, staticSSM{}, staticEC2{}, staticSNS{}, endedSFN{}},
+				Now: func() time.Time { return at }})
+			compareContract(t, h, filepath.Join("testdata", "contract", c.function, c.name))
 		})
 	}
+}
+
+// compareContract invokes the handler on base.input.json and compares its answer with
+// base.output.json, or its error, as Step Functions sees it, with base.error.json.
+func compareContract(t *testing.T, h lambda.Handler, base string) {
+	t.Helper()
+	payload, err := os.ReadFile(base + ".input.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Invoke(context.Background(), h, payload)
+	golden := base + ".output.json"
+	if err != nil {
+		var lambdaErr messages.InvokeResponse_Error
+		if !errors.As(err, &lambdaErr) {
+			t.Fatalf("error %T is not a Lambda error response: %v", err, err)
+		}
+		golden = base + ".error.json"
+		out, _ = json.Marshal(map[string]string{"errorType": lambdaErr.Type, "errorMessage": lambdaErr.Message})
+	}
+	compareJSON(t, golden, out)
 }
 
 func compareJSON(t *testing.T, golden string, got []byte) {
@@ -222,8 +269,15 @@ func compareJSON(t *testing.T, golden string, got []byte) {
 	}
 }
 
-func (f staticSSM) DescribeInstanceInformation(context.Context, *ssm.DescribeInstanceInformationInput, ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error) {
-	return &ssm.DescribeInstanceInformationOutput{}, nil
+// DescribeInstanceInformation: every instance asked about is online.
+func (f staticSSM) DescribeInstanceInformation(_ context.Context, in *ssm.DescribeInstanceInformationInput, _ ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error) {
+	var out ssm.DescribeInstanceInformationOutput
+	for _, filter := range in.Filters {
+		for _, id := range filter.Values {
+			out.InstanceInformationList = append(out.InstanceInformationList, ssmtypes.InstanceInformation{InstanceId: new(id), PingStatus: ssmtypes.PingStatusOnline})
+		}
+	}
+	return &out, nil
 }
 
 // staticDynamoDB answers GetItem from fixed items (by partition key) and accepts every
@@ -279,4 +333,19 @@ var tables = map[string]map[string]map[string]ddbtypes.AttributeValue{
 		"registrations": &ddbtypes.AttributeValueMemberL{Value: []ddbtypes.AttributeValue{&ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{
 			"targetGroupArn": &ddbtypes.AttributeValueMemberS{Value: webARN}, "port": &ddbtypes.AttributeValueMemberN{Value: "8080"}}}}},
 	}},
+}
+
+// staticEC2: every instance asked about is running; every tag is written.
+type staticEC2 struct{}
+
+func (staticEC2) DescribeInstances(_ context.Context, in *ec2.DescribeInstancesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
+	var r ec2types.Reservation
+	for _, id := range in.InstanceIds {
+		r.Instances = append(r.Instances, ec2types.Instance{InstanceId: new(id), State: &ec2types.InstanceState{Name: ec2types.InstanceStateNameRunning}})
+	}
+	return &ec2.DescribeInstancesOutput{Reservations: []ec2types.Reservation{r}}, nil
+}
+
+func (staticEC2) CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
+	return &ec2.CreateTagsOutput{}, nil
 }

@@ -110,3 +110,14 @@ func TestMainsMatchTheMap(t *testing.T) {
 		t.Errorf("lambdas/ folders %v differ from the catalog %v", folders, names)
 	}
 }
+
+// TestEveryFunctionHasAContract: each catalog function has at least one contract fixture,
+// which TestContracts or TestFleetContracts runs (they fail on a fixture without a golden).
+func TestEveryFunctionHasAContract(t *testing.T) {
+	for _, f := range catalog.All {
+		inputs, _ := filepath.Glob(filepath.Join("testdata", "contract", f.Name, "*.input.json"))
+		if len(inputs) == 0 {
+			t.Errorf("%s has no contract fixture in testdata/contract/%s", f.Name, f.Name)
+		}
+	}
+}

@@ -140,7 +140,7 @@ func (l Locker) Release(ctx context.Context, table, holder string, groups []stri
 	if table == "" || holder == "" {
 		return nil, faults.New(faults.InvalidInput, "releasing leases needs the capacity table and the rollout")
 	}
-	var released []string
+	released := []string{}
 	var errs []error
 	for _, arn := range groups {
 		_, err := l.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -80,4 +81,61 @@ func TestSummaryOfManyFailures(t *testing.T) {
 		t.Errorf("%d failed, %d listed, %d bytes of JSON", sum.Counts.Failed, len(sum.Instances), len(raw))
 	}
 	t.Logf("summary of 120 failures: %d bytes of JSON", len(raw))
+}
+
+// TestNothingIsSwallowed: what goes wrong around a rollout without failing an instance
+// reaches the summary's problems, its text (the notification) and so the execution's
+// outcome (the state machine fails on any problem): a lease release that failed, a
+// child's output that cannot be read, a child that succeeded with no output, and a
+// notification that could not be sent.
+func TestNothingIsSwallowed(t *testing.T) {
+	t.Parallel()
+	db := rollouttest.Tables(t)
+	ctx := context.Background()
+	children := rollouttest.NewExecutions()
+	steps := progress.Steps{DB: db, EC2: &rollouttest.Tagger{}, SFN: children}
+	s := rollouttest.New(t, db, "problems", rollout.Input{Maintenance: workflow.Maintenance{Action: workflow.ActionReboot}}, 2)
+	s, err := steps.NextWave(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	children.Status[rollouttest.ChildARN(s, 1)] = sfntypes.ExecutionStatusSucceeded
+	children.Output[rollouttest.ChildARN(s, 1)] = `{"phaseSeconds": not json`
+	children.Status[rollouttest.ChildARN(s, 2)] = sfntypes.ExecutionStatusSucceeded
+	if s, err = steps.RecordWave(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	s.ReleaseError = &rollout.Failure{Error: "APIError", Cause: "releasing the lease on web: AccessDeniedException"}
+
+	notes := &rollouttest.Topic{}
+	sum, err := Reporter{DB: db, SNS: notes}.Summarize(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Counts.Succeeded != 2 || sum.Outcome != rollout.OutcomeCompleted || len(sum.Problems) != 2 {
+		t.Fatalf("counts %+v, outcome %s, problems %q", sum.Counts, sum.Outcome, sum.Problems)
+	}
+	for _, want := range []string{"releasing the rollout's leases failed: APIError", rollouttest.ID(1) + " (wave 1): the output of its execution is not readable"} {
+		if !slices.ContainsFunc(sum.Problems, func(p string) bool { return strings.Contains(p, want) }) {
+			t.Errorf("problems %q: none says %q", sum.Problems, want)
+		}
+		if len(notes.Messages) != 1 || !strings.Contains(notes.Messages[0], "PROBLEM") || !strings.Contains(notes.Messages[0], want) {
+			t.Errorf("notification %q does not carry %q", notes.Messages, want)
+		}
+	}
+
+	// A notification that cannot be sent is a problem of the summary, not an error that
+	// would lose it.
+	s.ReleaseError = nil
+	sum, err = Reporter{DB: db, SNS: &rollouttest.Topic{Err: rollouttest.ErrUnavailable}}.Summarize(ctx, s)
+	if err != nil {
+		t.Fatalf("a failed notification failed the summary: %v", err)
+	}
+	if len(sum.Problems) != 2 || !strings.Contains(sum.Problems[1], "notifying") || !strings.Contains(sum.Text, rollouttest.ErrUnavailable.Error()) {
+		t.Errorf("problems %q, text %q", sum.Problems, sum.Text)
+	}
+
+	// A child that succeeded without an output is reported too.
+	delete(children.Output, rollouttest.ChildARN(s, 1))
+	children.Output[rollouttest.ChildARN(s, 1)] = ""
 }

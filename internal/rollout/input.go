@@ -66,8 +66,6 @@ const (
 )
 
 var (
-	arnPattern      = regexp.MustCompile(`^arn:aws(-[a-z]+)*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$`)
-	instancePattern = regexp.MustCompile(`^i-([0-9a-f]{8}|[0-9a-f]{17})$`)
 	durationPattern = regexp.MustCompile(`^([0-9]{1,5})(d|h|m)$`)
 )
 
@@ -89,12 +87,12 @@ func (in Input) Validate() error {
 		add(`"targetGroupArns" is required: the groups whose instances to maintain`)
 	}
 	for i, arn := range in.TargetGroupARNs {
-		if !arnPattern.MatchString(arn) {
+		if !workflow.IsTargetGroupARN(arn) {
 			add(`"targetGroupArns[%d]" %q is not a target group ARN`, i, arn)
 		}
 	}
 	for i, id := range in.InstanceIDs {
-		if !instancePattern.MatchString(id) {
+		if !workflow.IsInstanceID(id) {
 			add(`"instanceIds[%d]" %q is not an EC2 instance id`, i, id)
 		}
 	}

@@ -90,13 +90,23 @@ type Timeouts struct {
 	HealthySeconds int `json:"healthySeconds,omitempty"`
 }
 
-// Actions are the maintenance actions.
+// The maintenance actions.
 const (
 	ActionReboot   = "reboot"
 	ActionPatch    = "patch"
 	ActionCommands = "commands"
 	ActionDocument = "document"
 )
+
+// Actions lists the maintenance actions: the one list the instance input, the fleet
+// input and the deployment's settings check against.
+var Actions = []string{ActionReboot, ActionPatch, ActionCommands, ActionDocument}
+
+// IsInstanceID says whether s is an EC2 instance id.
+func IsInstanceID(s string) bool { return instanceIDPattern.MatchString(s) }
+
+// IsTargetGroupARN says whether s is an ELBv2 target group ARN, in any partition.
+func IsTargetGroupARN(s string) bool { return targetGroupARNPattern.MatchString(s) }
 
 // Defaults and bounds of the input.
 const (
@@ -248,9 +258,9 @@ func (m Maintenance) problems() []string {
 		}
 		only(m.Action, map[string]bool{"commands": m.Commands != nil, "operation": m.Operation != "", "rebootOption": m.RebootOption != ""})
 	case "":
-		add(`"maintenance.action" is required: one of reboot, patch, commands, document`)
+		add(`"maintenance.action" is required: one of %s`, strings.Join(Actions, ", "))
 	default:
-		add(`"maintenance.action" %q is unknown: use one of reboot, patch, commands, document`, m.Action)
+		add(`"maintenance.action" %q is unknown: use one of %s`, m.Action, strings.Join(Actions, ", "))
 	}
 	if m.TimeoutSeconds < 0 || m.TimeoutSeconds > MaxTimeoutSeconds {
 		add(`"maintenance.timeoutSeconds" must be between 1 and %d (0 or absent for the action's default), got %d`, MaxTimeoutSeconds, m.TimeoutSeconds)
