@@ -13,7 +13,7 @@ NODE_BIN    := $(TOOLS)/node_modules/.bin
 TOOLS_STAMP := $(TOOLS)/node_modules/.installed
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME    ?= 10s
-MAX_BOOTSTRAP_BYTES := 10000000
+MAX_BOOTSTRAP_BYTES := 10500000
 CDK         := timeout -s KILL 900 $(NODE_BIN)/cdk
 CDK_FLAGS   ?=
 

@@ -13,7 +13,6 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/drainpipe/drainpipe/lab"
-	"github.com/drainpipe/drainpipe/lab/elb"
 	"github.com/drainpipe/drainpipe/lab/sfn"
 	"github.com/drainpipe/drainpipe/lab/ssm"
 	"github.com/drainpipe/drainpipe/lab/traffic"
@@ -450,7 +449,38 @@ func TestFleetDryRunAndRefusals(t *testing.T) {
 		t.Errorf("bad input: %s", bad.result.Error)
 	}
 	assertNoChange(t, l)
-	_ = elb.StateHealthy
+}
+
+// TestRolloutProblemsFailTheExecution: a rollout whose notification cannot be sent (SNS
+// throttles every Publish, past the SDK's retries) still maintains every instance and
+// records its summary, but the execution fails with RolloutProblems, whose cause (the
+// summary's text) says what went wrong, so the failure notification carries it.
+func TestRolloutProblemsFailTheExecution(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	cfg := lab.Demo()
+	l := startLab(t, cfg)
+	l.API.Throttle("Publish", 1)
+	r := rollout(t, l, "unheard", fleetInput(l, map[string]any{"maxConcurrency": 1, "minHealthyPercent": 50}))
+	if r.result.Succeeded || r.result.Error != "RolloutProblems" || !strings.Contains(r.result.Cause, "PROBLEM notifying") ||
+		!strings.Contains(r.result.Cause, "3 succeeded, 0 failed") {
+		t.Fatalf("rollout: succeeded %v, %s: %s", r.result.Succeeded, r.result.Error, r.result.Cause)
+	}
+	if calls := l.API.Calls()["Publish"]; calls < 3 {
+		t.Errorf("Publish was called %d times: the SDK's retries did not run", calls)
+	}
+	if err := l.WaitAllHealthy(context.Background(), 30*time.Second); err != nil {
+		t.Error(err)
+	}
+	assertAllRegisteredAndHealthy(t, l.Registrations(), cfg)
+	if len(leaseItems(l)) != 0 {
+		t.Error("leases left after the rollout")
+	}
+	if lost := r.totals[0].Failed(); lost != 0 {
+		t.Errorf("%d requests lost", lost)
+	}
 }
 
 // TestHundredsOfInstances plans a rollout over 240 instances in three groups (the third

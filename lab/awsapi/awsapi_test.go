@@ -18,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/drainpipe/drainpipe/lab"
+	"github.com/drainpipe/drainpipe/lab/labtest"
 )
 
 // wireLab: the demo fleet plus a second, empty group, so that listing pages.
@@ -39,23 +40,6 @@ func wireLab(t *testing.T) (*lab.Lab, aws.Config) {
 		t.Fatal(err)
 	}
 	return l, awsCfg
-}
-
-// waitFor polls cond every pause until it holds, and fails the test when it still does
-// not after timeout, saying what was awaited and what cond last saw (its second result).
-func waitFor(t *testing.T, timeout, pause time.Duration, what string, cond func() (bool, any)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s; last seen: %+v", timeout, what, seen)
-		}
-		time.Sleep(pause)
-	}
 }
 
 func code(err error) string {
@@ -176,7 +160,7 @@ func TestSSMWire(t *testing.T) {
 		t.Errorf("right after SendCommand: %v, want InvocationDoesNotExist", err)
 	}
 	var inv *ssm.GetCommandInvocationOutput
-	waitFor(t, 10*time.Second, 20*time.Millisecond, "command "+cmd+" to be Failed", func() (bool, any) {
+	labtest.WaitFor(t, 10*time.Second, 20*time.Millisecond, "command "+cmd+" to be Failed", func() (bool, any) {
 		inv, err = c.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: &cmd, InstanceId: &id})
 		if err != nil {
 			return false, err

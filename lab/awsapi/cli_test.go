@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drainpipe/drainpipe/lab/labtest"
 )
 
 // awsCLI is the official aws CLI from Debian's awscli package (a different aws may come
@@ -63,7 +65,7 @@ func TestAWSCLI(t *testing.T) {
 	sent := run("ssm", "send-command", "--document-name", "AWS-RunShellScript", "--instance-ids", id, "--parameters", `commands=["echo from-the-cli"]`)
 	cmdID := sent["Command"].(map[string]any)["CommandId"].(string)
 	var inv map[string]any
-	waitFor(t, 20*time.Second, 100*time.Millisecond, "command "+cmdID+" to be Success", func() (bool, any) {
+	labtest.WaitFor(t, 20*time.Second, 100*time.Millisecond, "command "+cmdID+" to be Success", func() (bool, any) {
 		cmd := exec.Command(awsCLI, "ssm", "get-command-invocation", "--command-id", cmdID, "--instance-id", id, "--output", "json", "--endpoint-url", l.API.URL)
 		cmd.Env = append(l.API.Env(), "HOME="+home, "PATH=/usr/bin:/bin")
 		out, err := cmd.Output() // InvocationDoesNotExist at first: an error exit

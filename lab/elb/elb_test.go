@@ -12,6 +12,7 @@ import (
 
 	"github.com/drainpipe/drainpipe/lab/clock"
 	"github.com/drainpipe/drainpipe/lab/instance"
+	"github.com/drainpipe/drainpipe/lab/labtest"
 )
 
 // scale: one lab second is 10 ms, so a 1 s interval ticks every 10 ms.
@@ -89,29 +90,11 @@ func (e *env) state(r TargetRef) TargetHealth {
 // working lab on a loaded machine, short enough that a broken one fails instead of hanging.
 const patience = 5 * time.Second
 
-// waitFor polls cond every millisecond until it holds, and fails the test when it still
-// does not after timeout, saying what was awaited and what cond last saw (its second
-// result). Call it from the test's goroutine.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, any)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s; last seen: %+v", timeout, what, seen)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // waitState waits up to labSeconds for the target to reach the state.
 func (e *env) waitState(r TargetRef, state string, labSeconds float64) TargetHealth {
 	e.t.Helper()
 	var th TargetHealth
-	waitFor(e.t, e.clock.Seconds(labSeconds), fmt.Sprintf("%s:%d to be %s (%g lab seconds)", r.ID, r.Port, state, labSeconds), func() (bool, any) {
+	labtest.WaitFor(e.t, e.clock.Seconds(labSeconds), time.Millisecond, fmt.Sprintf("%s:%d to be %s (%g lab seconds)", r.ID, r.Port, state, labSeconds), func() (bool, any) {
 		th = e.state(r)
 		return th.State == state, th
 	})
@@ -173,7 +156,7 @@ func TestRegisteredTargetIsInitialThenHealthyAfterOneCheck(t *testing.T) {
 	}
 	// The wait is not bounded by the 4 lab seconds: the assertion below says how long it
 	// took.
-	waitFor(t, patience, "the target to be healthy in the threshold-5 group", func() (bool, any) {
+	labtest.WaitFor(t, patience, time.Millisecond, "the target to be healthy in the threshold-5 group", func() (bool, any) {
 		th, err := e.lb.DescribeTargetHealth(slow.ARN, []TargetRef{r})
 		if err != nil {
 			t.Fatal(err)
@@ -212,7 +195,7 @@ func TestDrainingKeepsInFlightAndShowsDrainingForTheWholeDelay(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, patience, "a request in flight on "+r.ID, func() (bool, any) {
+	labtest.WaitFor(t, patience, time.Millisecond, "a request in flight on "+r.ID, func() (bool, any) {
 		n := e.fleet[r.ID].InFlight()
 		return n > 0, fmt.Sprintf("%d in flight", n)
 	})
@@ -255,7 +238,7 @@ func TestInFlightRequestIsCutWhenTheDelayEnds(t *testing.T) {
 	r := e.ref(0)
 	done := make(chan int, 1)
 	go func() { c, _, _ := e.fetch("/slow?seconds=30"); done <- c }()
-	waitFor(t, patience, "the request in flight on "+r.ID, func() (bool, any) {
+	labtest.WaitFor(t, patience, time.Millisecond, "the request in flight on "+r.ID, func() (bool, any) {
 		n := e.fleet[r.ID].InFlight()
 		return n > 0, fmt.Sprintf("%d in flight", n)
 	})

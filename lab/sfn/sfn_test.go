@@ -14,6 +14,7 @@ import (
 
 	"github.com/drainpipe/drainpipe/lab/awsapi"
 	"github.com/drainpipe/drainpipe/lab/clock"
+	"github.com/drainpipe/drainpipe/lab/labtest"
 	"github.com/drainpipe/drainpipe/lab/sfn"
 )
 
@@ -37,23 +38,6 @@ func service(t *testing.T) *sfn.Service {
 		api.Close()
 	})
 	return s
-}
-
-// waitFor polls cond every 5 ms until it holds, and fails the test when it still does
-// not after timeout, saying what was awaited and what cond last saw (its second result).
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, any)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s; last seen: %+v", timeout, what, seen)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func create(t *testing.T, s *sfn.Service, name, def string) string {
@@ -239,7 +223,7 @@ func TestStopRunsNoCatchAndStopsChildren(t *testing.T) {
 		t.Fatal(err)
 	}
 	childARN := strings.Replace(child, ":stateMachine:", ":execution:", 1) + ":the-child"
-	waitFor(t, 20*time.Second, "the child "+childARN+" to be RUNNING", func() (bool, any) {
+	labtest.WaitFor(t, 20*time.Second, 5*time.Millisecond, "the child "+childARN+" to be RUNNING", func() (bool, any) {
 		d, err := s.Describe(childARN)
 		if err != nil {
 			return false, err
@@ -261,7 +245,7 @@ func TestStopRunsNoCatchAndStopsChildren(t *testing.T) {
 	if d, _ := s.Describe(childARN); d.Status != sfn.StatusAborted {
 		t.Errorf("child %s, want ABORTED with its parent", d.Status)
 	}
-	waitFor(t, 10*time.Second, "ABORTED status changes for the parent and the child", func() (bool, any) {
+	labtest.WaitFor(t, 10*time.Second, 5*time.Millisecond, "ABORTED status changes for the parent and the child", func() (bool, any) {
 		mu.Lock()
 		defer mu.Unlock()
 		return changes["the-parent"] == sfn.StatusAborted && changes["the-child"] == sfn.StatusAborted, fmt.Sprint(changes)

@@ -9,6 +9,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/workflow"
 	"github.com/drainpipe/drainpipe/lab/clock"
 	"github.com/drainpipe/drainpipe/lab/instance"
+	"github.com/drainpipe/drainpipe/lab/labtest"
 )
 
 type fleet map[string]*instance.Instance
@@ -31,28 +32,11 @@ func setup(t *testing.T) (*Executor, *instance.Instance) {
 	return e, inst
 }
 
-// waitFor polls cond every 2 ms until it holds, and fails the test when it still does
-// not after timeout, saying what was awaited and what cond last saw (its second result).
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, any)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, seen := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s; last seen: %+v", timeout, what, seen)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // waitStatus polls the invocation until done says its status is the awaited one.
 func waitStatus(t *testing.T, e *Executor, cmd, what string, done func(status string) bool) Invocation {
 	t.Helper()
 	var inv Invocation
-	waitFor(t, 10*time.Second, "command "+cmd+" "+what, func() (bool, any) {
+	labtest.WaitFor(t, 10*time.Second, 2*time.Millisecond, "command "+cmd+" "+what, func() (bool, any) {
 		var err error
 		if inv, err = e.GetCommandInvocation(cmd, id); err != nil {
 			return false, err

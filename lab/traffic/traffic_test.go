@@ -8,32 +8,16 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-// waitFor polls cond every 2 ms until it holds, and fails the test when it still does
-// not after timeout, saying what was awaited and what cond last saw (its second result).
-// It returns how long the wait took.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, any)) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for {
-		ok, seen := cond()
-		if ok {
-			return time.Since(start)
-		}
-		if time.Since(start) > timeout {
-			t.Fatalf("waited %v for %s; last seen: %+v", timeout, what, seen)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+	"github.com/drainpipe/drainpipe/lab/labtest"
+)
 
 // phaseReaches waits until the generator has recorded at least n requests in the phase
 // and, when codes are named, at least one answer with each of them. It returns how long
 // that took.
 func phaseReaches(t *testing.T, g *Generator, phase string, n int, codes ...int) time.Duration {
 	t.Helper()
-	return waitFor(t, 10*time.Second, fmt.Sprintf("%d requests in phase %q with codes %v", n, phase, codes), func() (bool, any) {
+	return labtest.WaitFor(t, 10*time.Second, 2*time.Millisecond, fmt.Sprintf("%d requests in phase %q with codes %v", n, phase, codes), func() (bool, any) {
 		_, phases := g.Phases()
 		p := phases[phase]
 		if p.Requests < n {
