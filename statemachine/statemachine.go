@@ -1,6 +1,6 @@
 // Package statemachine owns drainpipe's Amazon States Language definitions (the
-// *.asl.json files beside this one, embedded) and their ${...} placeholders, which the
-// deployment substitutes with the functions' ARNs.
+// *.asl.json files beside this one, embedded) and the substitution of their ${...}
+// placeholders, which package catalog names and the deployment (or the lab) gives values.
 package statemachine
 
 import (

@@ -100,16 +100,13 @@ func TestFunctionsMatchTheCatalog(t *testing.T) {
 	if len(fns) != len(catalog.All) {
 		t.Errorf("%d functions in the template, want %d", len(fns), len(catalog.All))
 	}
+	byName := map[string]map[string]any{}
+	for _, p := range fns {
+		byName[fmt.Sprint(p["FunctionName"])] = p
+	}
 	for _, f := range catalog.All {
-		p, ok := fns[catalog.Pascal(f.Name)]
-		if !ok {
-			for id, q := range fns {
-				if strings.HasPrefix(id, catalog.Pascal(f.Name)) {
-					p, ok = q, true
-				}
-			}
-		}
-		if !ok || p["FunctionName"] != "drainpipe-"+f.Name || fmt.Sprint(p["MemorySize"]) != fmt.Sprint(f.MemoryMB) || fmt.Sprint(p["Timeout"]) != fmt.Sprint(f.TimeoutSeconds) {
+		p, ok := byName["drainpipe-"+f.Name]
+		if !ok || fmt.Sprint(p["MemorySize"]) != fmt.Sprint(f.MemoryMB) || fmt.Sprint(p["Timeout"]) != fmt.Sprint(f.TimeoutSeconds) {
 			t.Errorf("%s: deployed as %v (found %v), want its catalog memory %d MB and timeout %d s", f.Name, p, ok, f.MemoryMB, f.TimeoutSeconds)
 		}
 	}

@@ -1,3 +1,9 @@
+// Package rollout owns what a fleet rollout is: its input and the rules it is checked
+// against, its state between the fleet state machine's steps (kept small whatever the
+// fleet's size), the names of its executions (deterministic, so a retried start cannot
+// maintain an instance twice), and its record in the rollouts table (the plan, the
+// results, who drives it). The steps that act on it are packages of their own: planner,
+// leases, progress and report.
 package rollout
 
 import (

@@ -1,7 +1,7 @@
 // Package targets owns everything drainpipe asks of and does to Elastic Load Balancing:
-// finding every registration of an instance (group and exact port), reading the groups'
-// settings, the health checks before and after maintenance, the drain check, and
-// deregistration and registration. Each operation checks once and returns; the waiting
+// finding every registration of an instance (group and exact port), or of every instance
+// (for planning), reading the groups' settings, the health checks before and after
+// maintenance, the drain check, and deregistration and registration. Each operation checks once and returns; the waiting
 // lives in the state machine.
 package targets
 

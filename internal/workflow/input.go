@@ -1,7 +1,8 @@
 // Package workflow owns the data that flows through the instance state machine: the
 // execution input an operator pastes in the console, its validation, the plan the first
 // step resolves it into, the SSM commands each maintenance action becomes, and the
-// summary the execution ends with. It makes no AWS calls.
+// summary the execution ends with; and the rules every input and setting shares (target
+// group ARNs, instance ids, the actions, target health states). It makes no AWS calls.
 package workflow
 
 import (
