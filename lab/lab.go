@@ -20,8 +20,8 @@ import (
 	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/drainpipe/drainpipe/internal/capacity"
 	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/lab/awsapi"
 	"github.com/drainpipe/drainpipe/lab/clock"
@@ -405,7 +405,7 @@ func (l *Lab) createTables() error {
 		return err
 	}
 	db := awsdynamodb.NewFromConfig(cfg)
-	if err := dynamodb.CreateTable(ctx, db, CapacityTable, capacity.PartitionKey, ""); err != nil {
+	if err := dynamodb.CreateTable(ctx, db, CapacityTable, ddbitem.CapacityKey, ""); err != nil {
 		return err
 	}
 	return dynamodb.CreateTable(ctx, db, RolloutTable, rollout.PartitionKey, rollout.SortKey)

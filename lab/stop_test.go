@@ -10,9 +10,9 @@ import (
 
 	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/drainpipe/drainpipe/internal/capacity"
+	"github.com/drainpipe/drainpipe/internal/targets"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 
 	"github.com/drainpipe/drainpipe/lab"
@@ -350,7 +350,7 @@ func TestRestoreByHand(t *testing.T) {
 	regs := []workflow.Registration{{TargetGroupARN: l.Groups[0].ARN, Port: 8080}, {TargetGroupARN: l.Groups[1].ARN, Port: 9091}}
 	var s workflow.State
 	s.InstanceID, s.Registrations = inst, regs
-	res, err := capacity.Reserver{DB: awsdynamodb.NewFromConfig(awsCfg), ELB: elbv2.NewFromConfig(awsCfg)}.Reserve(ctx,
+	res, err := capacity.Reserver{DB: awsdynamodb.NewFromConfig(awsCfg), Health: targets.NewChecker(awsCfg)}.Reserve(ctx,
 		capacity.Request{State: s, Execution: ghost, Table: lab.CapacityTable})
 	if err != nil || !res.Reserved {
 		t.Fatalf("reserving: %+v, %v", res, err)

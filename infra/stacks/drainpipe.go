@@ -29,8 +29,8 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/drainpipe/drainpipe/infra/settings"
-	"github.com/drainpipe/drainpipe/internal/capacity"
 	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/statemachine"
 )
@@ -71,7 +71,7 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 	}
 	var key awskms.Key
 	d.Topic, key = topic(stack, s)
-	d.Capacity = table(stack, "Capacity", "drainpipe-capacity", capacity.PartitionKey, "", capacity.ExpiryAttribute)
+	d.Capacity = table(stack, "Capacity", "drainpipe-capacity", ddbitem.CapacityKey, "", ddbitem.CapacityExpiry)
 	d.Rollouts = table(stack, "Rollouts", "drainpipe-rollouts", rollout.PartitionKey, rollout.SortKey, rollout.ExpiryAttribute)
 	env := Env{Stack: stack, Settings: s, CapacityTableARN: d.Capacity.TableArn(), RolloutTableARN: d.Rollouts.TableArn(),
 		TopicARN: d.Topic.TopicArn(), TopicKeyARN: key.KeyArn()}

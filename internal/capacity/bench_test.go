@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drainpipe/drainpipe/internal/targets"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
@@ -32,7 +33,7 @@ func BenchmarkReservations(b *testing.B) {
 				arns = append(arns, arn)
 			}
 			var conflicts atomic.Int64
-			r := Reserver{DB: countingDB{DynamoDBAPI: db, conflicts: &conflicts}, ELB: groups(members), Attempts: 1000}
+			r := Reserver{DB: countingDB{DynamoDBAPI: db, conflicts: &conflicts}, Health: targets.Checker{API: groups(members)}, Attempts: 1000}
 			ctx := context.Background()
 			var next atomic.Int64
 			start := time.Now()

@@ -31,8 +31,6 @@ import (
 	"strings"
 	"time"
 
-	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -40,15 +38,14 @@ import (
 	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/faults"
-	"github.com/drainpipe/drainpipe/internal/targets"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
-// PartitionKey is the capacity table's partition key (a string); ExpiryAttribute is its
-// time-to-live attribute (epoch seconds). Fleet leases live in the same table.
+// PartitionKey and ExpiryAttribute are the capacity table's (see package ddbitem). Fleet
+// leases live in the same table.
 const (
-	PartitionKey    = "pk"
-	ExpiryAttribute = "expiresAt"
+	PartitionKey    = ddbitem.CapacityKey
+	ExpiryAttribute = ddbitem.CapacityExpiry
 )
 
 // Attributes of the items.
@@ -121,10 +118,18 @@ func (h Hold) String() string {
 	return fmt.Sprintf("%s (execution %s, since %s)", h.InstanceID, h.Holder, h.Since.UTC().Format(time.RFC3339))
 }
 
+// HealthReader reads the health of every target of a group (targets.Checker does, from
+// Elastic Load Balancing). An interface of drainpipe's own types, so that what only
+// releases (release-capacity, the recovery) does not link the ELB client.
+type HealthReader interface {
+	GroupHealth(ctx context.Context, arn string) ([]workflow.TargetState, error)
+}
+
 // Reserver grants and releases reservations.
 type Reserver struct {
-	DB  DynamoDBAPI
-	ELB targets.HealthAPI
+	DB DynamoDBAPI
+	// Health is needed to reserve, not to release.
+	Health HealthReader
 	// Now is the clock; nil means time.Now.
 	Now clock.Clock
 	// Attempts bounds the conditional writes per group when other executions write at the
@@ -133,10 +138,17 @@ type Reserver struct {
 	Attempts int
 }
 
-// NewReserver makes a Reserver whose clients are made from an AWS config.
-func NewReserver(cfg aws.Config) Reserver {
-	return Reserver{DB: dynamodb.NewFromConfig(cfg), ELB: elbv2.NewFromConfig(cfg)}
+// Reserving returns the constructor of a Reserver that reserves: its DynamoDB client and
+// its health reader (newHealth, for example targets.NewChecker) made from an AWS config.
+func Reserving[H HealthReader](newHealth func(aws.Config) H) func(aws.Config) Reserver {
+	return func(cfg aws.Config) Reserver {
+		return Reserver{DB: dynamodb.NewFromConfig(cfg), Health: newHealth(cfg)}
+	}
 }
+
+// NewReleaser makes a Reserver that only releases (and claims): its DynamoDB client, made
+// from an AWS config.
+func NewReleaser(cfg aws.Config) Reserver { return Reserver{DB: dynamodb.NewFromConfig(cfg)} }
 
 // DefaultAttempts is how many times a grant is tried against concurrent writers (each try
 // two reads and one conditional write).
@@ -301,7 +313,10 @@ func (r Reserver) judge(ctx context.Context, req Request, arn string, now time.T
 	if err != nil {
 		return judged{report: workflow.GroupCapacity{TargetGroupARN: arn}}, err
 	}
-	tgs, err := targets.DescribeGroup(ctx, r.ELB, arn)
+	if r.Health == nil {
+		return judged{report: workflow.GroupCapacity{TargetGroupARN: arn}}, faults.New(faults.InternalError, "this Reserver has no health reader: it only releases")
+	}
+	tgs, err := r.Health.GroupHealth(ctx, arn)
 	if err != nil {
 		return judged{report: workflow.GroupCapacity{TargetGroupARN: arn}}, err
 	}

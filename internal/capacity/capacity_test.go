@@ -17,6 +17,7 @@ import (
 
 	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/targets"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 	labdynamodb "github.com/drainpipe/drainpipe/lab/dynamodb"
 )
@@ -138,7 +139,7 @@ func TestReserveAndRelease(t *testing.T) {
 	t.Parallel()
 	db, tbl := table(t)
 	now := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
-	r := Reserver{DB: db, ELB: groups{web: {id(0), id(1)}, api: {id(0), id(2)}}, Now: func() time.Time { return now }}
+	r := Reserver{DB: db, Health: targets.Checker{API: groups{web: {id(0), id(1)}, api: {id(0), id(2)}}}, Now: func() time.Time { return now }}
 	ctx := context.Background()
 	both := workflow.Plan{Registrations: []workflow.Registration{{TargetGroupARN: web, Port: 8080}, {TargetGroupARN: api, Port: 8080}}}
 	one := workflow.Plan{Registrations: []workflow.Registration{{TargetGroupARN: web, Port: 8080}}}
@@ -193,7 +194,7 @@ func TestReserveAndRelease(t *testing.T) {
 func TestDryRunWritesNothing(t *testing.T) {
 	t.Parallel()
 	db, tbl := table(t)
-	r := Reserver{DB: db, ELB: groups{web: {id(0), id(1)}}}
+	r := Reserver{DB: db, Health: targets.Checker{API: groups{web: {id(0), id(1)}}}}
 	req := request(tbl, 0, workflow.Plan{Registrations: []workflow.Registration{{TargetGroupARN: web, Port: 8080}}, DryRun: true})
 	res, err := r.Reserve(context.Background(), req)
 	if err != nil || res.Reserved || len(res.Groups) != 1 || res.Groups[0].Remaining != 1 {
@@ -209,7 +210,7 @@ func TestWaitForCapacity(t *testing.T) {
 	t.Parallel()
 	db, tbl := table(t)
 	now := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
-	r := Reserver{DB: db, ELB: groups{web: {id(0), id(1)}}, Now: func() time.Time { return now }}
+	r := Reserver{DB: db, Health: targets.Checker{API: groups{web: {id(0), id(1)}}}, Now: func() time.Time { return now }}
 	ctx := context.Background()
 	one := workflow.Plan{Registrations: []workflow.Registration{{TargetGroupARN: web, Port: 8080}}}
 	if _, err := r.Reserve(ctx, request(tbl, 0, one)); err != nil {
@@ -248,7 +249,7 @@ func TestConcurrentReservations(t *testing.T) {
 	var conflicts atomic.Int64
 	counting := countingDB{DynamoDBAPI: db, conflicts: &conflicts}
 	for round := range rounds {
-		r := Reserver{DB: counting, ELB: groups{web: members}, Attempts: 64}
+		r := Reserver{DB: counting, Health: targets.Checker{API: groups{web: members}}, Attempts: 64}
 		var granted atomic.Int64
 		var wg sync.WaitGroup
 		var reqs []Request
@@ -336,7 +337,7 @@ func TestAReleasedInstanceThatIsNotBack(t *testing.T) {
 	db, tbl := table(t)
 	ctx := context.Background()
 	elb := &liveGroup{order: []string{id(0), id(1)}, states: map[string]elbtypes.TargetHealthStateEnum{id(0): "healthy", id(1): "healthy"}}
-	r := Reserver{DB: db, ELB: elb}
+	r := Reserver{DB: db, Health: targets.Checker{API: elb}}
 	one := workflow.Plan{Registrations: []workflow.Registration{{TargetGroupARN: web, Port: 8080}}}
 	other := request(tbl, 1, one)
 	// It happens between this execution's first reads: after the ledger, before the
@@ -353,7 +354,7 @@ func TestAReleasedInstanceThatIsNotBack(t *testing.T) {
 		if when == "between the reads" {
 			elb.before = func() { failedAndBack(t, r, other, elb) }
 		}
-		res, err := Reserver{DB: db, ELB: elb}.Reserve(ctx, request(tbl, 0, one))
+		res, err := Reserver{DB: db, Health: targets.Checker{API: elb}}.Reserve(ctx, request(tbl, 0, one))
 		if err == nil && res.Reserved {
 			t.Fatalf("%s: granted while the only other target is %s", when, elb.states[id(1)])
 		}
@@ -397,7 +398,7 @@ func TestExpiredEntryOfTheInstance(t *testing.T) {
 	db, tbl := table(t)
 	ctx := context.Background()
 	now := time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)
-	r := Reserver{DB: db, ELB: groups{web: {id(0), id(1), id(2)}}, Now: func() time.Time { return now }}
+	r := Reserver{DB: db, Health: targets.Checker{API: groups{web: {id(0), id(1), id(2)}}}, Now: func() time.Time { return now }}
 	one := workflow.Plan{Registrations: []workflow.Registration{{TargetGroupARN: web, Port: 8080}}}
 	dead := request(tbl, 1, one)
 	if res, err := r.Reserve(ctx, dead); err != nil || !res.Reserved {

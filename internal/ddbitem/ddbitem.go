@@ -1,6 +1,6 @@
-// Package ddbitem owns the small conversions drainpipe's tables share: building and
-// reading string and number attribute values, and recognising a write whose condition
-// failed.
+// Package ddbitem owns what drainpipe's DynamoDB tables share: the capacity table's key
+// schema (its items belong to package capacity and package leases), building and reading
+// string and number attribute values, and recognising a write whose condition failed.
 package ddbitem
 
 import (
@@ -8,6 +8,14 @@ import (
 	"strconv"
 
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// The capacity table: partition key CapacityKey (a string) and time to live
+// CapacityExpiry (epoch seconds). It holds the reservations (package capacity) and the
+// rollouts' leases (package leases).
+const (
+	CapacityKey    = "pk"
+	CapacityExpiry = "expiresAt"
 )
 
 // S is a string attribute value.

@@ -21,6 +21,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/leases"
 	"github.com/drainpipe/drainpipe/internal/planner"
 	"github.com/drainpipe/drainpipe/internal/progress"
+	"github.com/drainpipe/drainpipe/internal/record"
 	"github.com/drainpipe/drainpipe/internal/recovery"
 	"github.com/drainpipe/drainpipe/internal/report"
 	"github.com/drainpipe/drainpipe/internal/start"
@@ -48,19 +49,19 @@ type Build func(Deps) lambda.Handler
 var All = map[string]Build{
 	catalog.ResolveTargets.Name:    bind(catalog.ResolveTargets, targets.NewResolver, targets.Resolver.Resolve),
 	catalog.CheckInstance.Name:     bind(catalog.CheckInstance, targets.NewChecker, targets.Checker.CheckInstance),
-	catalog.ReserveCapacity.Name:   bind(catalog.ReserveCapacity, capacity.NewReserver, capacity.Reserver.Reserve),
+	catalog.ReserveCapacity.Name:   bind(catalog.ReserveCapacity, capacity.Reserving(targets.NewChecker), capacity.Reserver.Reserve),
 	catalog.DeregisterTarget.Name:  bind(catalog.DeregisterTarget, targets.NewRegistrar, targets.Registrar.Deregister),
 	catalog.CheckDrain.Name:        bind(catalog.CheckDrain, targets.NewChecker, targets.Checker.CheckDrain),
 	catalog.SendCommand.Name:       bind(catalog.SendCommand, command.NewRunner, command.Runner.Send),
 	catalog.CheckCommand.Name:      bind(catalog.CheckCommand, command.NewRunner, command.Runner.Check),
 	catalog.RegisterTarget.Name:    bind(catalog.RegisterTarget, targets.NewRegistrar, targets.Registrar.Register),
 	catalog.CheckTargetHealth.Name: bind(catalog.CheckTargetHealth, targets.NewChecker, targets.Checker.CheckHealthy),
-	catalog.ReleaseCapacity.Name:   bind(catalog.ReleaseCapacity, capacity.NewReserver, capacity.Reserver.Release),
+	catalog.ReleaseCapacity.Name:   bind(catalog.ReleaseCapacity, capacity.NewReleaser, capacity.Reserver.Release),
 	catalog.Summarize.Name:         bindFunc(catalog.Summarize, workflow.Summarize),
 	catalog.PlanRollout.Name:       bind(catalog.PlanRollout, planner.New, planner.Planner.Plan),
 	catalog.AcquireLeases.Name:     bind(catalog.AcquireLeases, leases.New, leases.Steps.Acquire),
 	catalog.NextWave.Name:          bind(catalog.NextWave, progress.New, progress.Steps.NextWave),
-	catalog.RecordWave.Name:        bind(catalog.RecordWave, progress.New, progress.Steps.RecordWave),
+	catalog.RecordWave.Name:        bind(catalog.RecordWave, record.New, record.Recorder.RecordWave),
 	catalog.ReleaseLeases.Name:     bind(catalog.ReleaseLeases, leases.New, leases.Steps.Release),
 	catalog.SummarizeRollout.Name:  bind(catalog.SummarizeRollout, report.New, report.Reporter.Summarize),
 	catalog.RestoreExecution.Name:  bind(catalog.RestoreExecution, recovery.New, recovery.Recoverer.Restore),
@@ -98,7 +99,9 @@ var (
 	tokenType = reflect.TypeFor[func() string]()
 )
 
-// inject sets the receiver's clock, token source and clients from d, where d has them.
+// inject sets the receiver's clock, token source and clients from d, where d has them. A
+// field that holds a struct of its own behind an interface (capacity.Reserver's health
+// reader, a targets.Checker) gets its clients the same way.
 func (d Deps) inject(receiver any) {
 	v := reflect.ValueOf(receiver).Elem()
 	if v.Kind() != reflect.Struct {
@@ -115,12 +118,24 @@ func (d Deps) inject(receiver any) {
 		case ft.Type == tokenType && d.Token != nil:
 			field.Set(reflect.ValueOf(d.Token))
 		case ft.Type.Kind() == reflect.Interface:
-			for _, c := range d.Clients {
-				if reflect.TypeOf(c).Implements(ft.Type) {
-					field.Set(reflect.ValueOf(c))
-					break
-				}
+			if c := d.client(ft.Type); c.IsValid() {
+				field.Set(c)
+			} else if !field.IsNil() && field.Elem().Kind() == reflect.Struct {
+				inner := reflect.New(field.Elem().Type())
+				inner.Elem().Set(field.Elem())
+				d.inject(inner.Interface())
+				field.Set(inner.Elem())
 			}
 		}
 	}
+}
+
+// client is the first of d's clients that implements t.
+func (d Deps) client(t reflect.Type) reflect.Value {
+	for _, c := range d.Clients {
+		if reflect.TypeOf(c).Implements(t) {
+			return reflect.ValueOf(c)
+		}
+	}
+	return reflect.Value{}
 }

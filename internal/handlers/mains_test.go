@@ -6,6 +6,7 @@ import (
 	"go/printer"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -118,6 +119,53 @@ func TestEveryFunctionHasAContract(t *testing.T) {
 		inputs, _ := filepath.Glob(filepath.Join("testdata", "contract", f.Name, "*.input.json"))
 		if len(inputs) == 0 {
 			t.Errorf("%s has no contract fixture in testdata/contract/%s", f.Name, f.Name)
+		}
+	}
+}
+
+// sdkService is the SDK client package of an IAM action's service prefix.
+var sdkService = map[string]string{
+	"elasticloadbalancing": "elasticloadbalancingv2", "ssm": "ssm", "ec2": "ec2", "dynamodb": "dynamodb",
+	"sns": "sns", "states": "sfn",
+	"kms": "", // the topic's key: SNS uses it on the function's behalf
+}
+
+// TestEachLambdaLinksOnlyWhatItUses: a function's bootstrap links the SDK clients of the
+// services its catalog permissions name, and no other: not this package, not the lab, not
+// the SDK's config package and the credential-source clients it would bring.
+func TestEachLambdaLinksOnlyWhatItUses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	const sdk = "github.com/aws/aws-sdk-go-v2/service/"
+	for _, f := range catalog.All {
+		allowed := map[string]bool{}
+		for _, p := range f.Permissions {
+			for _, a := range p.Actions {
+				prefix, _, _ := strings.Cut(a, ":")
+				svc, ok := sdkService[prefix]
+				if !ok {
+					t.Fatalf("%s: no SDK service known for %s", f.Name, a)
+				}
+				if svc != "" {
+					allowed[svc] = true
+				}
+			}
+		}
+		out, err := exec.Command("go", "list", "-deps", "./../../lambdas/"+f.Name).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", f.Name, err)
+		}
+		for _, pkg := range strings.Fields(string(out)) {
+			switch {
+			case strings.HasPrefix(pkg, sdk) && !strings.Contains(pkg[len(sdk):], "/"):
+				if svc := pkg[len(sdk):]; !allowed[svc] {
+					t.Errorf("%s links the %s client, which its permissions do not use", f.Name, svc)
+				}
+			case strings.HasPrefix(pkg, "github.com/drainpipe/drainpipe/lab"), pkg == "github.com/drainpipe/drainpipe/internal/handlers",
+				pkg == "github.com/aws/aws-sdk-go-v2/config":
+				t.Errorf("%s links %s", f.Name, pkg)
+			}
 		}
 	}
 }

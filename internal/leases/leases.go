@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/drainpipe/drainpipe/internal/capacity"
 	"github.com/drainpipe/drainpipe/internal/clock"
+	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/workflow"
@@ -36,14 +36,14 @@ type DynamoDBAPI interface {
 const (
 	leaseGroup   = "targetGroupArn"
 	leaseHolder  = "holder"
-	leaseExpires = capacity.ExpiryAttribute
+	leaseExpires = ddbitem.CapacityExpiry
 )
 
 // LeaseKey is the capacity table key of a group's rollout lease.
 func LeaseKey(arn string) string { return "lease#" + arn }
 
 func leaseItemKey(arn string) map[string]ddbtypes.AttributeValue {
-	return map[string]ddbtypes.AttributeValue{capacity.PartitionKey: &ddbtypes.AttributeValueMemberS{Value: LeaseKey(arn)}}
+	return map[string]ddbtypes.AttributeValue{ddbitem.CapacityKey: &ddbtypes.AttributeValueMemberS{Value: LeaseKey(arn)}}
 }
 
 // Locker takes and releases a rollout's leases: one item per target group.
@@ -70,13 +70,13 @@ func (l Locker) Acquire(ctx context.Context, table, holder string, groups []stri
 		_, err := l.API.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: &table,
 			Item: map[string]ddbtypes.AttributeValue{
-				capacity.PartitionKey: &ddbtypes.AttributeValueMemberS{Value: LeaseKey(arn)},
-				leaseGroup:            &ddbtypes.AttributeValueMemberS{Value: arn},
-				leaseHolder:           &ddbtypes.AttributeValueMemberS{Value: holder},
-				leaseExpires:          &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(leases.ExpiresAt, 10)},
+				ddbitem.CapacityKey: &ddbtypes.AttributeValueMemberS{Value: LeaseKey(arn)},
+				leaseGroup:          &ddbtypes.AttributeValueMemberS{Value: arn},
+				leaseHolder:         &ddbtypes.AttributeValueMemberS{Value: holder},
+				leaseExpires:        &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(leases.ExpiresAt, 10)},
 			},
 			ConditionExpression:      new("attribute_not_exists(#key) OR #expires < :now OR #holder = :me"),
-			ExpressionAttributeNames: map[string]string{"#key": capacity.PartitionKey, "#expires": leaseExpires, "#holder": leaseHolder},
+			ExpressionAttributeNames: map[string]string{"#key": ddbitem.CapacityKey, "#expires": leaseExpires, "#holder": leaseHolder},
 			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 				":now": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now, 10)},
 				":me":  &ddbtypes.AttributeValueMemberS{Value: holder},

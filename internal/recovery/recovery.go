@@ -34,6 +34,7 @@ import (
 
 	"github.com/drainpipe/drainpipe/internal/capacity"
 	"github.com/drainpipe/drainpipe/internal/clock"
+	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/leases"
 	"github.com/drainpipe/drainpipe/internal/report"
@@ -328,7 +329,7 @@ func (r Recoverer) restoreRollout(ctx context.Context, req Request, id string, r
 // rollout's child (its deterministic name).
 func (r Recoverer) childHolding(ctx context.Context, table, instanceID, childName string) (string, bool, error) {
 	out, err := r.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, ConsistentRead: new(true),
-		Key: map[string]ddb.AttributeValue{capacity.PartitionKey: &ddb.AttributeValueMemberS{Value: capacity.InstanceKey(instanceID)}}})
+		Key: map[string]ddb.AttributeValue{ddbitem.CapacityKey: &ddb.AttributeValueMemberS{Value: capacity.InstanceKey(instanceID)}}})
 	if err != nil {
 		return "", false, fmt.Errorf("reading the reservation of %s: %w", instanceID, err)
 	}

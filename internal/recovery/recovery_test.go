@@ -19,8 +19,10 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/drainpipe/drainpipe/internal/capacity"
+	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/leases"
 	"github.com/drainpipe/drainpipe/internal/rollout"
+	"github.com/drainpipe/drainpipe/internal/targets"
 	"github.com/drainpipe/drainpipe/internal/waveplan"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 	labdynamodb "github.com/drainpipe/drainpipe/lab/dynamodb"
@@ -36,7 +38,7 @@ const (
 
 func tables(t *testing.T) *dynamodb.Client {
 	t.Helper()
-	return labdynamodb.ForTest(t, labdynamodb.Table{Name: "capacity", PartitionKey: capacity.PartitionKey},
+	return labdynamodb.ForTest(t, labdynamodb.Table{Name: "capacity", PartitionKey: ddbitem.CapacityKey},
 		labdynamodb.Table{Name: "rollouts", PartitionKey: rollout.PartitionKey, SortKey: rollout.SortKey})
 }
 
@@ -110,7 +112,7 @@ func reserve(t *testing.T, db *dynamodb.Client, id, holder string, regs ...workf
 	ids := []string{id, other}
 	var state workflow.State
 	state.InstanceID, state.Registrations = id, regs
-	r := capacity.Reserver{DB: db, ELB: healthy(ids)}
+	r := capacity.Reserver{DB: db, Health: targets.Checker{API: healthy(ids)}}
 	if res, err := r.Reserve(context.Background(), capacity.Request{State: state, Execution: holder, Table: "capacity"}); err != nil || !res.Reserved {
 		t.Fatalf("reserving %s: %+v, %v", id, res, err)
 	}

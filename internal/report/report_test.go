@@ -11,6 +11,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/drainpipe/drainpipe/internal/progress"
+	"github.com/drainpipe/drainpipe/internal/record"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/rollout/rollouttest"
 	"github.com/drainpipe/drainpipe/internal/workflow"
@@ -53,7 +54,8 @@ func TestSummaryOfManyFailures(t *testing.T) {
 		sizes[i] = 10
 	}
 	failing := rollouttest.NewExecutions()
-	f := progress.Steps{DB: db, EC2: &rollouttest.Tagger{}, SFN: failing}
+	f := progress.Steps{DB: db}
+	rec := record.Recorder{DB: db, EC2: &rollouttest.Tagger{}, SFN: failing}
 	r := Reporter{DB: db, SNS: &rollouttest.Topic{}}
 	var skips []rollout.Skip
 	for i := range 150 {
@@ -68,7 +70,7 @@ func TestSummaryOfManyFailures(t *testing.T) {
 		for _, c := range s.Wave.Items {
 			failing.Status[rollout.ExecutionARN(rollouttest.InstanceMachine, c.Name)] = sfntypes.ExecutionStatusFailed
 		}
-		if s, err = f.RecordWave(ctx, s); err != nil || s.Cursor.Wave != w+1 {
+		if s, err = rec.RecordWave(ctx, s); err != nil || s.Cursor.Wave != w+1 {
 			t.Fatal(s.Cursor, err)
 		}
 	}
@@ -93,7 +95,8 @@ func TestNothingIsSwallowed(t *testing.T) {
 	db := rollouttest.Tables(t)
 	ctx := context.Background()
 	children := rollouttest.NewExecutions()
-	steps := progress.Steps{DB: db, EC2: &rollouttest.Tagger{}, SFN: children}
+	steps := progress.Steps{DB: db}
+	rec := record.Recorder{DB: db, EC2: &rollouttest.Tagger{}, SFN: children}
 	s := rollouttest.New(t, db, "problems", rollout.Input{Maintenance: workflow.Maintenance{Action: workflow.ActionReboot}}, 2)
 	s, err := steps.NextWave(ctx, s)
 	if err != nil {
@@ -102,7 +105,7 @@ func TestNothingIsSwallowed(t *testing.T) {
 	children.Status[rollouttest.ChildARN(s, 1)] = sfntypes.ExecutionStatusSucceeded
 	children.Output[rollouttest.ChildARN(s, 1)] = `{"phaseSeconds": not json`
 	children.Status[rollouttest.ChildARN(s, 2)] = sfntypes.ExecutionStatusSucceeded
-	if s, err = steps.RecordWave(ctx, s); err != nil {
+	if s, err = rec.RecordWave(ctx, s); err != nil {
 		t.Fatal(err)
 	}
 	s.ReleaseError = &rollout.Failure{Error: "APIError", Cause: "releasing the lease on web: AccessDeniedException"}

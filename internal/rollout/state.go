@@ -3,7 +3,7 @@
 // fleet's size), the names of its executions (deterministic, so a retried start cannot
 // maintain an instance twice), and its record in the rollouts table (the plan, the
 // results, who drives it). The steps that act on it are packages of their own: planner,
-// leases, progress and report.
+// leases, progress, record and report.
 package rollout
 
 import (

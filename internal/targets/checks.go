@@ -22,6 +22,11 @@ type Checker struct {
 	Now clock.Clock
 }
 
+// GroupHealth returns the health of every target registered in the group.
+func (c Checker) GroupHealth(ctx context.Context, arn string) ([]workflow.TargetState, error) {
+	return DescribeGroup(ctx, c.API, arn)
+}
+
 // NewChecker makes a Checker whose client is made from an AWS config.
 func NewChecker(cfg aws.Config) Checker { return Checker{API: elbv2.NewFromConfig(cfg)} }
 

@@ -3,8 +3,8 @@ package main
 
 import (
 	"github.com/drainpipe/drainpipe/internal/catalog"
-	"github.com/drainpipe/drainpipe/internal/progress"
+	"github.com/drainpipe/drainpipe/internal/record"
 	"github.com/drainpipe/drainpipe/internal/start"
 )
 
-func main() { start.Lambda(catalog.RecordWave, progress.New, progress.Steps.RecordWave) }
+func main() { start.Lambda(catalog.RecordWave, record.New, record.Recorder.RecordWave) }

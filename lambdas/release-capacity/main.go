@@ -7,4 +7,4 @@ import (
 	"github.com/drainpipe/drainpipe/internal/start"
 )
 
-func main() { start.Lambda(catalog.ReleaseCapacity, capacity.NewReserver, capacity.Reserver.Release) }
+func main() { start.Lambda(catalog.ReleaseCapacity, capacity.NewReleaser, capacity.Reserver.Release) }

@@ -5,6 +5,9 @@ import (
 	"github.com/drainpipe/drainpipe/internal/capacity"
 	"github.com/drainpipe/drainpipe/internal/catalog"
 	"github.com/drainpipe/drainpipe/internal/start"
+	"github.com/drainpipe/drainpipe/internal/targets"
 )
 
-func main() { start.Lambda(catalog.ReserveCapacity, capacity.NewReserver, capacity.Reserver.Reserve) }
+func main() {
+	start.Lambda(catalog.ReserveCapacity, capacity.Reserving(targets.NewChecker), capacity.Reserver.Reserve)
+}

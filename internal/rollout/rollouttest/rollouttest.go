@@ -19,7 +19,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/drainpipe/drainpipe/internal/capacity"
+	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/waveplan"
 	labdynamodb "github.com/drainpipe/drainpipe/lab/dynamodb"
@@ -40,7 +40,7 @@ func ID(n int) string { return fmt.Sprintf("i-%017d", n) }
 // Tables starts a DynamoDB (dynalite) with the capacity table and the rollouts table.
 func Tables(t *testing.T) *dynamodb.Client {
 	t.Helper()
-	return labdynamodb.ForTest(t, labdynamodb.Table{Name: CapacityTable, PartitionKey: capacity.PartitionKey},
+	return labdynamodb.ForTest(t, labdynamodb.Table{Name: CapacityTable, PartitionKey: ddbitem.CapacityKey},
 		labdynamodb.Table{Name: RolloutTable, PartitionKey: rollout.PartitionKey, SortKey: rollout.SortKey})
 }
 

@@ -1,0 +1,151 @@
+// Package record runs record-wave: after a wave's child executions ended, it reads how
+// each ended (DescribeExecution of its deterministic name), records the results in the
+// rollouts table, tags the instances maintained, and moves the rollout's cursor: on to
+// the next wave, or done when every wave ran, when failures exceed maxErrors, or when the
+// maintenance window has closed.
+package record
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/clock"
+	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/rollout"
+)
+
+// TaggerAPI is the part of the EC2 client the wave recorder uses.
+type TaggerAPI interface {
+	CreateTags(ctx context.Context, in *ec2.CreateTagsInput, opts ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
+}
+
+// DescriberAPI is the part of the Step Functions client the wave recorder uses: how each
+// instance's execution ended.
+type DescriberAPI interface {
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+}
+
+// Recorder runs record-wave.
+type Recorder struct {
+	DB  rollout.StoreAPI
+	EC2 TaggerAPI
+	SFN DescriberAPI
+	Now clock.Clock
+}
+
+// New makes the recorder's clients from an AWS config.
+func New(cfg aws.Config) Recorder {
+	return Recorder{DB: dynamodb.NewFromConfig(cfg), EC2: ec2.NewFromConfig(cfg), SFN: sfn.NewFromConfig(cfg)}
+}
+
+// RecordWave finds how each instance's execution of the wave ended (DescribeExecution of
+// its deterministic name: the Map passes no results, so none can be lost or overflow the
+// state), stores the results, tags the instances maintained with the time, and moves the
+// cursor: on to the next wave, or done when every wave ran, when failures exceed
+// maxErrors (aborted), or when the maintenance window has closed.
+func (f Recorder) RecordWave(ctx context.Context, s rollout.State) (rollout.State, error) {
+	if s.Cursor.Done || s.Cursor.Wave >= s.Cursor.Waves {
+		return rollout.State{}, faults.New(faults.InvalidInput, "record-wave: no wave is running (cursor %+v)", s.Cursor)
+	}
+	st := rollout.Store{DB: f.DB, Table: s.Rollout.Table}
+	w, err := st.Wave(ctx, s.Rollout.ID, s.Cursor.Wave)
+	if err != nil {
+		return rollout.State{}, err
+	}
+	w.Results = nil
+	var maintained []string
+	succeeded, failed := 0, 0
+	for _, item := range w.Instances {
+		res, err := f.outcome(ctx, s, item.InstanceID, w.Index)
+		if err != nil {
+			return rollout.State{}, err
+		}
+		w.Results = append(w.Results, res)
+		if res.Succeeded {
+			succeeded++
+			maintained = append(maintained, item.InstanceID)
+		} else {
+			failed++
+		}
+	}
+	if len(maintained) > 0 {
+		stamp := f.Now.Now().Format(time.RFC3339)
+		_, err := f.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: maintained,
+			Tags: []ec2types.Tag{{Key: new(catalog.MaintainedTag), Value: &stamp}}})
+		if err != nil {
+			return rollout.State{}, fmt.Errorf("tagging %v as maintained: %w", maintained, err)
+		}
+	}
+	meta, err := st.RecordWave(ctx, s.Rollout.ID, w, succeeded, failed)
+	if err != nil {
+		return rollout.State{}, err
+	}
+	s.Wave = nil
+	s.Cursor.Wave = meta.Next
+	switch {
+	case meta.Failed > meta.Input.MaxErrors:
+		s.Cursor.Done, s.Cursor.Aborted = true, true
+		s.Cursor.StopReason = fmt.Sprintf("%d instance(s) failed, more than maxErrors %d", meta.Failed, meta.Input.MaxErrors)
+	case s.Cursor.Wave >= s.Cursor.Waves:
+		s.Cursor.Done = true
+	case meta.Input.WindowClosed(f.Now.Now()):
+		s.Cursor.Done = true
+		s.Cursor.StopReason = "the maintenance window ended at " + meta.Input.NotAfter
+	}
+	return s, nil
+}
+
+// outcome is how the instance's execution in the rollout ended.
+func (f Recorder) outcome(ctx context.Context, s rollout.State, instanceID string, wave int) (rollout.Result, error) {
+	arn := rollout.ExecutionARN(s.Rollout.InstanceStateMachineARN, rollout.ChildName(s.Rollout.Name, instanceID))
+	res := rollout.Result{InstanceID: instanceID, Wave: wave, ExecutionARN: arn}
+	out, err := f.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: &arn})
+	var missing *sfntypes.ExecutionDoesNotExist
+	switch {
+	case errors.As(err, &missing):
+		res.Error, res.Cause = "NotStarted", "its execution was never started"
+		return res, nil
+	case err != nil:
+		return rollout.Result{}, fmt.Errorf("describing the execution of %s: %w", instanceID, err)
+	}
+	switch out.Status {
+	case sfntypes.ExecutionStatusRunning, sfntypes.ExecutionStatusPendingRedrive:
+		return rollout.Result{}, faults.New(faults.ChildRunning, "the execution of %s (%s) has not ended", instanceID, arn)
+	case sfntypes.ExecutionStatusSucceeded:
+		res.Succeeded = true
+		var summary struct {
+			PhaseSeconds map[string]float64 `json:"phaseSeconds"`
+		}
+		// The instance is back in service; an output that cannot be read is a problem of
+		// the record, reported as such rather than dropped.
+		switch {
+		case out.Output == nil:
+			res.Problem = "its execution succeeded without an output"
+		default:
+			if err := json.Unmarshal([]byte(*out.Output), &summary); err != nil {
+				res.Problem = rollout.Truncate("the output of its execution is not readable: "+err.Error(), 1000)
+			}
+		}
+		res.PhaseSeconds = summary.PhaseSeconds
+	default:
+		res.Error, res.Cause = string(out.Status), ""
+		if out.Error != nil && *out.Error != "" {
+			res.Error = *out.Error
+		}
+		if out.Cause != nil {
+			res.Cause = rollout.Truncate(*out.Cause, 1000)
+		}
+	}
+	return res, nil
+}
