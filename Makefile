@@ -67,7 +67,7 @@ demo: tools ## The post's scenario on the local lab: naive reboot vs drainpipe, 
 	$(GO) run ./cmd/drainpipe-lab $(DEMO_FLAGS)
 
 .PHONY: bench
-bench: tools ## Benchmarks that print numbers: bootstrap sizes and cold starts, planning (100 to 100,000 instances), reservations per second, a rollout's Step Functions quotas (100 to 10,000 instances; about 12 minutes)
+bench: tools ## Benchmarks that print numbers: bootstrap sizes and cold starts, planning (100 to 100,000 instances), reservations per second, a rollout's Step Functions quotas (100 to 10,000 instances; about 13 minutes)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/coldstart
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./internal/waveplan
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./internal/capacity

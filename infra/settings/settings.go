@@ -18,6 +18,7 @@ import (
 	_ "time/tzdata" // time zones resolve the same on every machine, offline
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )

@@ -178,10 +178,6 @@ type Steps struct {
 // New makes the steps' clients from an AWS config.
 func New(cfg aws.Config) Steps { return Steps{DB: dynamodb.NewFromConfig(cfg)} }
 
-func (st Steps) store(s rollout.State) rollout.Store {
-	return rollout.Store{DB: st.DB, Table: s.Rollout.Table}
-}
-
 func (st Steps) locker() Locker { return Locker{API: st.DB, Now: st.Now} }
 
 // AcquireRequest is the input of acquire-leases: the state, and the execution running.
@@ -200,13 +196,13 @@ func (st Steps) Acquire(ctx context.Context, req AcquireRequest) (rollout.State,
 		return rollout.State{}, faults.New(faults.InvalidInput, "acquire-leases needs state.rollout and execution")
 	}
 	if s.Rollout.Execution != req.Execution {
-		if err := st.store(s).Claim(ctx, s.Rollout.ID, s.Rollout.Execution, req.Execution, s.Rollout.Part+1); err != nil {
+		if err := s.Store(st.DB).Claim(ctx, s.Rollout.ID, s.Rollout.Execution, req.Execution, s.Rollout.Part+1); err != nil {
 			return rollout.State{}, err
 		}
 		s.Rollout.Execution, s.Rollout.Part = req.Execution, s.Rollout.Part+1
 		s.Cursor.Events = rollout.EstimateEvents()
 	}
-	meta, err := st.store(s).Meta(ctx, s.Rollout.ID)
+	meta, err := s.Store(st.DB).Meta(ctx, s.Rollout.ID)
 	if err != nil {
 		return rollout.State{}, err
 	}
@@ -221,7 +217,7 @@ func (st Steps) Acquire(ctx context.Context, req AcquireRequest) (rollout.State,
 // Release, the release-leases step, gives back the rollout's leases on its groups, unless another execution
 // (a continuation) drives the rollout now.
 func (st Steps) Release(ctx context.Context, s rollout.State) ([]string, error) {
-	meta, err := st.store(s).Meta(ctx, s.Rollout.ID)
+	meta, err := s.Store(st.DB).Meta(ctx, s.Rollout.ID)
 	if err != nil {
 		return nil, err
 	}

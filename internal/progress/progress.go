@@ -31,10 +31,6 @@ type Steps struct {
 // New makes the step's client from an AWS config.
 func New(cfg aws.Config) Steps { return Steps{DB: dynamodb.NewFromConfig(cfg)} }
 
-func (f Steps) store(s rollout.State) rollout.Store {
-	return rollout.Store{DB: f.DB, Table: s.Rollout.Table}
-}
-
 func (f Steps) locker() leases.Locker { return leases.Locker{API: f.DB, Now: f.Now} }
 
 // NextWave renews the leases and answers what comes next: the next wave's instances
@@ -47,19 +43,19 @@ func (f Steps) NextWave(ctx context.Context, s rollout.State) (rollout.State, er
 		s.Wave.Done = true
 		return s, nil
 	}
-	meta, err := f.store(s).Meta(ctx, s.Rollout.ID)
+	meta, err := s.Store(f.DB).Meta(ctx, s.Rollout.ID)
 	if err != nil {
 		return rollout.State{}, err
 	}
 	if meta.Input.WindowClosed(f.Now.Now()) {
 		s.Cursor.Done, s.Cursor.StopReason = true, "the maintenance window ended at "+meta.Input.NotAfter
 		s.Wave.Done = true
-		return s, f.store(s).Finish(ctx, s.Rollout.ID, rollout.StatusRunning, s.Cursor.StopReason)
+		return s, s.Store(f.DB).Finish(ctx, s.Rollout.ID, rollout.StatusRunning, s.Cursor.StopReason)
 	}
 	if _, err := f.locker().Acquire(ctx, s.Rollout.CapacityTable, s.Rollout.ID, meta.Input.TargetGroupARNs, meta.Input.LeaseSeconds); err != nil {
 		return rollout.State{}, err
 	}
-	w, err := f.store(s).Wave(ctx, s.Rollout.ID, s.Cursor.Wave)
+	w, err := s.Store(f.DB).Wave(ctx, s.Rollout.ID, s.Cursor.Wave)
 	if err != nil {
 		return rollout.State{}, err
 	}

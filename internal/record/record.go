@@ -12,13 +12,13 @@ import (
 	"fmt"
 	"time"
 
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
 	"github.com/drainpipe/drainpipe/internal/catalog"
 	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/faults"
@@ -58,7 +58,7 @@ func (f Recorder) RecordWave(ctx context.Context, s rollout.State) (rollout.Stat
 	if s.Cursor.Done || s.Cursor.Wave >= s.Cursor.Waves {
 		return rollout.State{}, faults.New(faults.InvalidInput, "record-wave: no wave is running (cursor %+v)", s.Cursor)
 	}
-	st := rollout.Store{DB: f.DB, Table: s.Rollout.Table}
+	st := s.Store(f.DB)
 	w, err := st.Wave(ctx, s.Rollout.ID, s.Cursor.Wave)
 	if err != nil {
 		return rollout.State{}, err

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+
 	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/waveplan"
@@ -100,7 +101,7 @@ func New(cfg aws.Config) Reporter {
 // publish is one of the summary's problems, not an error: the summary is the record of
 // what happened, and the fleet state machine fails the execution on any problem.
 func (f Reporter) Summarize(ctx context.Context, s rollout.State) (Summary, error) {
-	st := rollout.Store{DB: f.DB, Table: s.Rollout.Table}
+	st := s.Store(f.DB)
 	meta, waves, skips, err := st.All(ctx, s.Rollout.ID)
 	if err != nil {
 		return Summary{}, err

@@ -32,6 +32,9 @@ type Failure struct {
 	Cause string `json:"Cause"`
 }
 
+// Store is the rollout's record, in the table the state names, read and written through db.
+func (s State) Store(db StoreAPI) Store { return Store{DB: db, Table: s.Rollout.Table} }
+
 // Ref identifies the rollout and where the deployment keeps its records.
 type Ref struct {
 	// ID is the rollout's first execution's ARN; Name is that execution's name. The
