@@ -113,3 +113,23 @@ func TestZipped(t *testing.T) {
 		t.Fatalf("bootstrap in the archive: %d bytes, %v; want the file's %d", len(got), err, len(content))
 	}
 }
+
+// TestRealBootstrapsStart: a real function (one that makes an SDK client, and one that
+// makes none) starts as Lambda starts it, builds its AWS config from Lambda's
+// environment (package start) and asks for its first invocation.
+func TestRealBootstrapsStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two functions")
+	}
+	for _, fn := range []string{"check-drain", "summarize"} {
+		path := filepath.Join(t.TempDir(), "bootstrap")
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", path, "./lambdas/"+fn)
+		cmd.Dir = filepath.Join("..", "..")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", fn, err, out)
+		}
+		if d, err := ColdStart(deadline(t), path); err != nil || d <= 0 {
+			t.Errorf("%s: %v, %v", fn, d, err)
+		}
+	}
+}
