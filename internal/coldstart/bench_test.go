@@ -20,6 +20,10 @@ const runs = 20
 // one where every function linked the code and the clients of all the others.
 const baselineCommit = "464891e"
 
+// baselineFlags are the build flags of the Makefile at baselineCommit: the baseline is
+// built as it was deployed.
+var baselineFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w"}
+
 // bootstrap is one function's binary: its size and zipped size as deployed (linux/arm64),
 // a build for this machine to start, and the cold starts measured.
 type bootstrap struct {
@@ -38,10 +42,10 @@ func (f *bootstrap) median() float64 {
 
 // buildBootstrap builds the package pkg of the module in dir as deployed, to measure it,
 // and for this machine, to start it.
-func buildBootstrap(b *testing.B, name, dir, pkg string) *bootstrap {
+func buildBootstrap(b *testing.B, name, dir, pkg string, flags []string) *bootstrap {
 	b.Helper()
 	build := func(goos, goarch string) string {
-		path, err := Build(dir, pkg, goos, goarch)
+		path, err := Build(dir, pkg, goos, goarch, flags)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -102,7 +106,7 @@ func BenchmarkBootstraps(b *testing.B) {
 		var fs []*bootstrap
 		for _, e := range entries {
 			if e.IsDir() {
-				fs = append(fs, buildBootstrap(b, e.Name(), root, "./lambdas/"+e.Name()))
+				fs = append(fs, buildBootstrap(b, e.Name(), root, "./lambdas/"+e.Name(), BuildFlags))
 			}
 		}
 		if len(fs) == 0 {
@@ -140,8 +144,8 @@ func BenchmarkBootstraps(b *testing.B) {
 		if out, err := untar.CombinedOutput(); err != nil {
 			b.Fatalf("extracting commit %s: %v\n%s", baselineCommit, err, out)
 		}
-		base := buildBootstrap(b, "check-drain@"+baselineCommit, tree, "./lambdas/check-drain")
-		now := buildBootstrap(b, "check-drain", root, "./lambdas/check-drain")
+		base := buildBootstrap(b, "check-drain@"+baselineCommit, tree, "./lambdas/check-drain", baselineFlags)
+		now := buildBootstrap(b, "check-drain", root, "./lambdas/check-drain", BuildFlags)
 		coldStart(b, base, now)
 
 		ratio := now.median() / base.median()
@@ -157,5 +161,22 @@ func BenchmarkBootstraps(b *testing.B) {
 		b.ReportMetric(float64(now.zipped), "zipped-bytes")
 		b.ReportMetric(now.median(), "cold-start-ms")
 		b.ReportMetric(ratio, "cold-start-ratio")
+	})
+
+	// What turning inlining off (-gcflags=all=-l, in BuildFlags) costs and saves, on the
+	// largest function and the smallest with a client.
+	b.Run("inlining", func(b *testing.B) {
+		inlined := slices.DeleteFunc(slices.Clone(BuildFlags), func(f string) bool { return f == "-gcflags=all=-l" })
+		printHeader()
+		for _, fn := range []string{"plan-rollout", "check-drain"} {
+			with := buildBootstrap(b, fn+" (inlined)", root, "./lambdas/"+fn, inlined)
+			without := buildBootstrap(b, fn, root, "./lambdas/"+fn, BuildFlags)
+			coldStart(b, with, without)
+			printRow(with)
+			printRow(without)
+			b.ReportMetric(float64(with.bytes-without.bytes), fn+"-bytes-saved")
+			b.ReportMetric(without.median()-with.median(), fn+"-cold-start-ms-added")
+		}
+		b.ReportMetric(0, "ns/op")
 	})
 }

@@ -9,17 +9,22 @@ import (
 	"path/filepath"
 )
 
+// BuildFlags are the go build flags of a deployed bootstrap: the Makefile's
+// LAMBDA_BUILD_FLAGS (a test compares them).
+var BuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-gcflags=all=-l", "-ldflags", "-s -w"}
+
 // Build builds the package pkg (a path such as ./lambdas/check-drain) of the module in dir
-// for goos and goarch as the Makefile's build target does (static, no RPC mode, trimmed
-// paths, no symbol table or debug information) and returns the path of the binary: a file
-// named bootstrap in a new temporary directory, which the caller removes.
-func Build(dir, pkg, goos, goarch string) (path string, err error) {
+// for goos and goarch, static, with the flags (BuildFlags: as the Makefile's build target
+// does), and returns the path of the binary: a file named bootstrap in a new temporary
+// directory, which the caller removes.
+func Build(dir, pkg, goos, goarch string, flags []string) (path string, err error) {
 	out, err := os.MkdirTemp("", "coldstart-build-")
 	if err != nil {
 		return "", err
 	}
 	path = filepath.Join(out, "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", path, pkg)
+	args := append(append([]string{"build"}, flags...), "-o", path, pkg)
+	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
 	if output, err := cmd.CombinedOutput(); err != nil {

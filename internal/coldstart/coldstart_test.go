@@ -133,3 +133,27 @@ func TestRealBootstrapsStart(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildFlagsMatchTheMakefile: the bench measures what make build deploys.
+func TestBuildFlagsMatchTheMakefile(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(l, "LAMBDA_BUILD_FLAGS :=") {
+			line = strings.TrimSpace(strings.TrimPrefix(l, "LAMBDA_BUILD_FLAGS :="))
+		}
+	}
+	var quoted []string
+	for _, f := range BuildFlags {
+		if strings.Contains(f, " ") {
+			f = `"` + f + `"`
+		}
+		quoted = append(quoted, f)
+	}
+	if want := strings.Join(quoted, " "); line != want {
+		t.Errorf("the Makefile builds with %q, the bench with %q", line, want)
+	}
+}
