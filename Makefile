@@ -56,6 +56,7 @@ test: tools ## Run every test: unit, contract, ASL, lab end-to-end and wire test
 	$(GO) test -count=1 ./...
 	$(NODE_BIN)/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInput$$' -fuzztime $(FUZZTIME) ./internal/workflow
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInput$$' -fuzztime $(FUZZTIME) ./internal/rollout
 
 .PHONY: synth
 synth: tools build ## Write the CloudFormation templates to cdk.out (offline, no AWS credentials needed)
@@ -80,6 +81,7 @@ bench: tools ## Benchmarks that print numbers: bootstrap sizes and cold starts, 
 .PHONY: fuzz
 fuzz: ## Fuzz the input validation for longer (FUZZTIME=5m)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInput$$' -fuzztime $(FUZZTIME) ./internal/workflow
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInput$$' -fuzztime $(FUZZTIME) ./internal/rollout
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck

@@ -136,8 +136,8 @@ var (
 var (
 	PlanRollout = Function{Name: "plan-rollout", StateMachine: statemachine.MaintainFleet, MemoryMB: 512, TimeoutSeconds: 300,
 		Permissions: []Permission{
-			{Actions: []string{"elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
-				"ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}, On: AnyResource},
+			{Actions: []string{"elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetGroupAttributes",
+				"elasticloadbalancing:DescribeTargetHealth", "ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}, On: AnyResource},
 			{Actions: []string{"dynamodb:GetItem"}, On: CapacityItems, Keys: leases},
 			{Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"}, On: RolloutTable},
 		},

@@ -29,6 +29,16 @@ const (
 	TargetGroupNotFound = "TargetGroupNotFound"
 	// UnsupportedTargetType: a target group's target type is not "instance".
 	UnsupportedTargetType = "UnsupportedTargetType"
+	// UnsupportedLoadBalancer: a target group belongs to a Network or Gateway Load
+	// Balancer (protocol TCP, UDP, TCP_UDP, TLS or GENEVE), whose draining differs from an
+	// Application Load Balancer's; nothing was changed.
+	UnsupportedLoadBalancer = "UnsupportedLoadBalancer"
+	// TargetGroupNotInUse: a target group is attached to no load balancer, so its targets
+	// are "unused" (Target.NotInUse) and can never report healthy; nothing was changed.
+	TargetGroupNotInUse = "TargetGroupNotInUse"
+	// DeregistrationDelayTooShort: a target group's deregistration delay is 0, so the load
+	// balancer would cut the requests in flight; nothing was changed.
+	DeregistrationDelayTooShort = "DeregistrationDelayTooShort"
 	// InstanceNotInTargetGroup: the instance is not a registered target of a group.
 	InstanceNotInTargetGroup = "InstanceNotInTargetGroup"
 	// TargetGroupUnhealthy: a target group has targets that are not healthy.
@@ -83,7 +93,8 @@ const (
 
 // Names lists every error name above.
 var Names = []string{
-	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, InstanceNotInTargetGroup,
+	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, UnsupportedLoadBalancer, TargetGroupNotInUse,
+	DeregistrationDelayTooShort, InstanceNotInTargetGroup,
 	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, DrainTimeout,
 	DrainInterrupted, MaintenanceFailed, HealthCheckFailed, TargetNotHealthy,
 	CapacityBudgetExceeded, CapacityUnavailable, InstanceReserved, ReservationConflict, RolloutInProgress, ChildRunning, RolloutAborted, RolloutProblems,

@@ -47,6 +47,7 @@ type staticELB struct {
 func (f staticELB) DescribeTargetGroups(context.Context, *elbv2.DescribeTargetGroupsInput, ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupsOutput, error) {
 	return &elbv2.DescribeTargetGroupsOutput{TargetGroups: []elbtypes.TargetGroup{{
 		TargetGroupArn: new(webARN), TargetGroupName: new("web"), TargetType: elbtypes.TargetTypeEnumInstance,
+		Protocol: elbtypes.ProtocolEnumHttp, LoadBalancerArns: []string{"arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/0123456789abcdef"},
 		HealthCheckIntervalSeconds: new(int32(6)), HealthCheckTimeoutSeconds: new(int32(5)), HealthyThresholdCount: new(int32(2)),
 	}}}, nil
 }

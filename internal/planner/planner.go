@@ -41,9 +41,15 @@ type SSMAPI interface {
 	DescribeInstanceInformation(ctx context.Context, in *ssm.DescribeInstanceInformationInput, opts ...func(*ssm.Options)) (*ssm.DescribeInstanceInformationOutput, error)
 }
 
+// ELBAPI is the part of the ELBv2 client the planner uses.
+type ELBAPI interface {
+	targets.RegistrationsAPI
+	targets.AttributesAPI
+}
+
 // Planner validates a fleet input and plans it.
 type Planner struct {
-	ELB targets.RegistrationsAPI
+	ELB ELBAPI
 	EC2 EC2API
 	SSM SSMAPI
 	// DB reads the leases (to say at once that another rollout holds a group) and writes
@@ -88,7 +94,20 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (rollout.State, erro
 		return rollout.State{}, err
 	}
 	now := p.Now.Now
-	if _, err := targets.InstanceGroups(ctx, p.ELB, in.TargetGroupARNs); err != nil {
+	groups, err := targets.InstanceGroups(ctx, p.ELB, in.TargetGroupARNs)
+	if err != nil {
+		return rollout.State{}, err
+	}
+	// Every child would refuse a group whose drain cuts requests: refuse the rollout now.
+	var settings []workflow.TargetGroup
+	for _, g := range groups {
+		s, err := targets.GroupSettings(ctx, p.ELB, g)
+		if err != nil {
+			return rollout.State{}, err
+		}
+		settings = append(settings, s)
+	}
+	if err := workflow.CheckDeregistrationDelays(settings, in.AcceptRequestLoss); err != nil {
 		return rollout.State{}, err
 	}
 	// Another rollout's instances being out would read as missing capacity: say first

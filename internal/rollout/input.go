@@ -40,6 +40,9 @@ type Input struct {
 	// AllowLastTarget and AllowBelowBudget relax the capacity rules (see Budget).
 	AllowLastTarget  bool `json:"allowLastTarget,omitempty"`
 	AllowBelowBudget bool `json:"allowBelowBudget,omitempty"`
+	// AcceptRequestLoss lets the rollout go ahead in groups whose deregistration delay is
+	// 0 (see the instance input's field of the same name).
+	AcceptRequestLoss bool `json:"acceptRequestLoss,omitempty"`
 	// NotAfter (RFC 3339) is the end of the maintenance window: no wave starts after it.
 	NotAfter string `json:"notAfter,omitempty"`
 	// SkipIfMaintainedWithin ("7d", "12h", "90m") skips instances whose last successful
@@ -86,19 +89,34 @@ func (in Input) Validate() error {
 	if len(in.TargetGroupARNs) == 0 {
 		add(`"targetGroupArns" is required: the groups whose instances to maintain`)
 	}
+	seen := map[string]bool{}
 	for i, arn := range in.TargetGroupARNs {
-		if !workflow.IsTargetGroupARN(arn) {
+		switch {
+		case !workflow.IsTargetGroupARN(arn):
 			add(`"targetGroupArns[%d]" %q is not a target group ARN`, i, arn)
+		case seen[arn]:
+			add(`"targetGroupArns[%d]" %q is listed twice`, i, arn)
 		}
+		seen[arn] = true
+	}
+	if in.InstanceIDs != nil && len(in.InstanceIDs) == 0 {
+		add(`"instanceIds" is an empty list: name the instances, or leave the field out to maintain every instance of the groups`)
 	}
 	for i, id := range in.InstanceIDs {
-		if !workflow.IsInstanceID(id) {
+		switch {
+		case !workflow.IsInstanceID(id):
 			add(`"instanceIds[%d]" %q is not an EC2 instance id`, i, id)
+		case seen[id]:
+			add(`"instanceIds[%d]" %q is listed twice`, i, id)
 		}
+		seen[id] = true
+	}
+	if in.Tags != nil && len(in.Tags) == 0 {
+		add(`"tags" is an empty object: give tag keys and their values, or leave the field out`)
 	}
 	for k, vs := range in.Tags {
-		if k == "" || len(vs) == 0 {
-			add(`"tags" needs a key and at least one value, got %q: %v`, k, vs)
+		if k == "" || len(vs) == 0 || slices.Contains(vs, "") {
+			add(`"tags" needs a key and at least one non-empty value, got %q: %q`, k, vs)
 		}
 	}
 	if in.MaxConcurrency < 0 || in.MaxConcurrency > MaxWaveSize {
@@ -165,7 +183,7 @@ func (in Input) ChildInput(instanceID string, groups []string, floors map[string
 	return workflow.Input{
 		InstanceID: instanceID, TargetGroupARNs: groups, Maintenance: in.Maintenance, HealthCheck: in.HealthCheck,
 		Timeouts: in.Timeouts, PollSeconds: in.PollSeconds, AllowLastTarget: in.AllowLastTarget || in.AllowBelowBudget,
-		MinHealthyTargets: floors, CapacityWaitSeconds: wait,
+		MinHealthyTargets: floors, CapacityWaitSeconds: wait, AcceptRequestLoss: in.AcceptRequestLoss,
 	}
 }
 

@@ -1,6 +1,8 @@
 package rollout
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -85,3 +87,38 @@ const (
 )
 
 func id(n int) string { return fmt.Sprintf("i-%017d", n) }
+
+// FuzzDecodeInput checks that no fleet input panics, that every error is a named
+// InvalidInput with a message, and that an accepted input survives a round trip and
+// yields children the instance state machine accepts. Seeds are in testdata/fuzz.
+func FuzzDecodeInput(f *testing.F) {
+	f.Add([]byte(`{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		in, err := DecodeInput(raw)
+		if err != nil {
+			var named *faults.Error
+			if !errors.As(err, &named) || named.Name != faults.InvalidInput || named.Message == "" {
+				t.Fatalf("error %v is not a named InvalidInput with a message", err)
+			}
+			return
+		}
+		if len(in.TargetGroupARNs) == 0 {
+			t.Fatal("accepted a rollout with no target groups")
+		}
+		child := in.ChildInput("i-0123456789abcdef0", in.TargetGroupARNs, nil)
+		if err := child.Validate(); err != nil {
+			t.Fatalf("accepted input makes a child the instance machine refuses: %v", err)
+		}
+		again, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := DecodeInput(again)
+		if err != nil {
+			t.Fatalf("re-encoded input %s rejected: %v", again, err)
+		}
+		if b, _ := json.Marshal(back); string(b) != string(again) {
+			t.Fatalf("round trip changed the input:\n%s\n%s", again, b)
+		}
+	})
+}

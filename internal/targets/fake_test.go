@@ -23,7 +23,11 @@ type fakeGroup struct {
 	arn, name, targetType string
 	delay                 string
 	interval, threshold   int32
-	targets               []fakeTarget
+	// protocol is the group's protocol; empty means HTTP (an ALB's group).
+	protocol types.ProtocolEnum
+	// unattached: no load balancer uses the group.
+	unattached bool
+	targets    []fakeTarget
 }
 
 type fakeTarget struct {
@@ -51,8 +55,16 @@ func (f *fakeELB) DescribeTargetGroups(_ context.Context, in *elbv2.DescribeTarg
 	}
 	var out elbv2.DescribeTargetGroupsOutput
 	convert := func(g *fakeGroup) types.TargetGroup {
-		return types.TargetGroup{TargetGroupArn: str(g.arn), TargetGroupName: str(g.name), TargetType: types.TargetTypeEnum(g.targetType),
-			HealthCheckIntervalSeconds: i32(g.interval), HealthCheckTimeoutSeconds: i32(5), HealthyThresholdCount: i32(g.threshold)}
+		tg := types.TargetGroup{TargetGroupArn: str(g.arn), TargetGroupName: str(g.name), TargetType: types.TargetTypeEnum(g.targetType),
+			HealthCheckIntervalSeconds: i32(g.interval), HealthCheckTimeoutSeconds: i32(5), HealthyThresholdCount: i32(g.threshold),
+			Protocol: g.protocol, LoadBalancerArns: []string{"arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/0123456789abcdef"}}
+		if tg.Protocol == "" {
+			tg.Protocol = types.ProtocolEnumHttp
+		}
+		if g.unattached {
+			tg.LoadBalancerArns = nil
+		}
+		return tg
 	}
 	if len(in.TargetGroupArns) > 0 {
 		for _, arn := range in.TargetGroupArns {

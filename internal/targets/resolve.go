@@ -27,9 +27,14 @@ import (
 
 // ResolverAPI is the part of the ELBv2 client Resolver uses.
 type ResolverAPI interface {
-	DescribeTargetGroups(ctx context.Context, in *elbv2.DescribeTargetGroupsInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupsOutput, error)
-	DescribeTargetGroupAttributes(ctx context.Context, in *elbv2.DescribeTargetGroupAttributesInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupAttributesOutput, error)
+	GroupsAPI
+	AttributesAPI
 	HealthAPI
+}
+
+// AttributesAPI is the part of the ELBv2 client that reads a group's attributes.
+type AttributesAPI interface {
+	DescribeTargetGroupAttributes(ctx context.Context, in *elbv2.DescribeTargetGroupAttributesInput, opts ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupAttributesOutput, error)
 }
 
 // RegistrationsAPI is the part of the ELBv2 client Registrations uses.
@@ -106,7 +111,10 @@ func (r Resolver) Resolve(ctx context.Context, raw json.RawMessage) (workflow.Pl
 				"instance %s is not registered in target group %s: remove the group from targetGroupArns or check the instance id",
 				in.InstanceID, aws.ToString(g.TargetGroupArn))
 		}
-		s, err := r.settings(ctx, g)
+		if err := Supported(g); err != nil { // a discovered group; named ones were checked
+			return workflow.Plan{}, err
+		}
+		s, err := GroupSettings(ctx, r.API, g)
 		if err != nil {
 			return workflow.Plan{}, err
 		}
@@ -141,9 +149,9 @@ type GroupsAPI interface {
 }
 
 // InstanceGroups describes the named target groups, maxARNsPerDescribe to a call, and
-// fails when one does not exist (TargetGroupNotFound) or does not hold instances
-// (UnsupportedTargetType). With no names it lists every group of the account and region
-// that holds instances.
+// fails when one does not exist (TargetGroupNotFound), does not hold instances
+// (UnsupportedTargetType) or is not one drainpipe can drain safely (Supported). With no
+// names it lists every group of the account and region that holds instances.
 func InstanceGroups(ctx context.Context, api GroupsAPI, arns []string) ([]types.TargetGroup, error) {
 	groups, err := describeGroups(ctx, api, arns)
 	if err != nil {
@@ -161,7 +169,43 @@ func InstanceGroups(ctx context.Context, api GroupsAPI, arns []string) ([]types.
 				aws.ToString(g.TargetGroupArn), g.TargetType)
 		}
 	}
+	if len(arns) > 0 {
+		for _, g := range out {
+			if err := Supported(g); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return out, nil
+}
+
+// Supported refuses a target group whose draining drainpipe was not built for: one of a
+// Network or Gateway Load Balancer (its protocol is not HTTP or HTTPS), where
+// deregistration does not stop new connections the way ALB's does; and one attached to
+// no load balancer, whose targets stay "unused" (Target.NotInUse) and so can never be
+// seen healthy again after the maintenance.
+func Supported(g types.TargetGroup) error {
+	arn := aws.ToString(g.TargetGroupArn)
+	switch g.Protocol {
+	case types.ProtocolEnumHttp, types.ProtocolEnumHttps:
+	default:
+		return faults.New(faults.UnsupportedLoadBalancer,
+			"target group %s uses protocol %s, so it belongs to a Network or Gateway Load Balancer: after deregistration those can keep sending new connections to the instance for minutes, so drainpipe's drain would not hold. drainpipe supports Application Load Balancer groups (HTTP or HTTPS) only",
+			workflow.GroupName(arn), orNone(string(g.Protocol)))
+	}
+	if len(g.LoadBalancerArns) == 0 {
+		return faults.New(faults.TargetGroupNotInUse,
+			"target group %s is attached to no load balancer: its targets are \"unused\" (Target.NotInUse) and never report healthy, so the instance could not be confirmed healthy after the maintenance. Attach the group to a listener rule, or leave it out of targetGroupArns",
+			workflow.GroupName(arn))
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 // describeGroups describes the given target groups, or every group when arns is empty.
@@ -193,11 +237,11 @@ func describeGroups(ctx context.Context, api GroupsAPI, arns []string) ([]types.
 	return out, nil
 }
 
-// settings reads what the waits and deadlines depend on: the health check settings from
-// the group and the deregistration delay from its attributes.
-func (r Resolver) settings(ctx context.Context, g types.TargetGroup) (workflow.TargetGroup, error) {
+// GroupSettings reads what the waits, deadlines and the drain's soundness depend on: the
+// health check settings from the group and the deregistration delay from its attributes.
+func GroupSettings(ctx context.Context, api AttributesAPI, g types.TargetGroup) (workflow.TargetGroup, error) {
 	arn := aws.ToString(g.TargetGroupArn)
-	attrs, err := r.API.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: &arn})
+	attrs, err := api.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: &arn})
 	if err != nil {
 		return workflow.TargetGroup{}, fmt.Errorf("reading attributes of target group %s: %w", arn, err)
 	}

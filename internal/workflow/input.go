@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -47,6 +48,10 @@ type Input struct {
 	// CapacityWaitSeconds is how long to wait for capacity when another execution's
 	// reservation keeps the instance from being taken out now. Zero: refuse at once.
 	CapacityWaitSeconds int `json:"capacityWaitSeconds,omitempty"`
+	// AcceptRequestLoss lets the maintenance go ahead in a target group whose
+	// deregistration delay is 0, where the load balancer cuts every request in flight
+	// the moment the instance is deregistered. Off by default: such a group is refused.
+	AcceptRequestLoss bool `json:"acceptRequestLoss,omitempty"`
 	// DryRun runs every check and reports what would be done, changing nothing.
 	DryRun bool `json:"dryRun,omitempty"`
 }
@@ -117,6 +122,14 @@ const (
 	// MaxTimeoutSeconds is SSM's own upper bound for executionTimeout (48 hours).
 	MaxTimeoutSeconds = 172800
 	MaxCommands       = 100
+	// MaxInputBytes is Step Functions' limit on an execution's input (256 KiB): a larger
+	// one cannot start, or, for a fleet's child, fails its Map iteration uncaught.
+	MaxInputBytes = 256 * 1024
+	// MaxScriptBytes bounds the commands and document parameters of one input together.
+	// The plan carries them through every state of the execution and a fleet stores them
+	// in its DynamoDB record (400 KB an item), both far below their limits at this size;
+	// a longer script belongs in an SSM document or on the instance.
+	MaxScriptBytes = 32 * 1024
 )
 
 // DefaultTimeouts are the default maintenance timeouts per action, in seconds.
@@ -150,10 +163,13 @@ func DecodeInput(raw []byte) (Input, error) {
 // DecodeStrict decodes one JSON object into v, refusing unknown fields and trailing data,
 // with an InvalidInput error that names the field at fault. what names the input in it.
 func DecodeStrict(raw []byte, v any, what string) error {
+	if len(raw) > MaxInputBytes {
+		return faults.New(faults.InvalidInput, "%s is %d bytes; Step Functions takes at most %d (256 KiB) as an execution's input", what, len(raw), MaxInputBytes)
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return faults.New(faults.InvalidInput, "%s is not valid: %s", what, describeJSONError(err, what))
+		return faults.New(faults.InvalidInput, "%s is not valid: %s", what, describeJSONError(err, what, reflect.TypeOf(v)))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return faults.New(faults.InvalidInput, "%s has data after the JSON object", what)
@@ -161,16 +177,101 @@ func DecodeStrict(raw []byte, v any, what string) error {
 	return nil
 }
 
-func describeJSONError(err error, what string) string {
+func describeJSONError(err error, what string, into reflect.Type) string {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		return fmt.Sprintf("field %q must be %s, not %s", typeErr.Field, typeErr.Type, typeErr.Value)
+		field := `"` + typeErr.Field + `"`
+		if typeErr.Field == "" {
+			field = "the " + what
+		}
+		// encoding/json names a map by its own field, though the value at fault is one of
+		// the map's: say so.
+		if t := fieldType(into, typeErr.Field); t != nil && t.Kind() == reflect.Map && t.Elem() == typeErr.Type {
+			return fmt.Sprintf("each value in %s must be %s, but one is %s", field, describeType(typeErr.Type), describeValue(typeErr.Value))
+		}
+		return fmt.Sprintf("%s must be %s, but it is %s", field, describeType(typeErr.Type), describeValue(typeErr.Value))
+	}
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
+		return fmt.Sprintf("it is not JSON: %s (at byte %d)", strings.TrimPrefix(syntaxErr.Error(), "json: "), syntaxErr.Offset)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "it is empty or cut short: give one JSON object"
 	}
 	msg := err.Error()
 	if rest, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
 		return "unknown field " + rest + " (see the README for the " + what + " fields)"
 	}
 	return msg
+}
+
+// fieldType is the type of the field at a dotted JSON path in t, or nil.
+func fieldType(t reflect.Type, path string) reflect.Type {
+	for name := range strings.SplitSeq(path, ".") {
+		for t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t == nil || t.Kind() != reflect.Struct {
+			return nil
+		}
+		var next reflect.Type
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name {
+				next = f.Type
+			}
+		}
+		t = next
+	}
+	return t
+}
+
+// describeType names a Go type the way the input's reader knows JSON.
+func describeType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Pointer:
+		return describeType(t.Elem())
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array of " + plural(t.Elem())
+	case reflect.Map:
+		return "an object whose values are " + plural(t.Elem())
+	case reflect.Struct:
+		return "an object"
+	}
+	return t.String()
+}
+
+func plural(t reflect.Type) string {
+	switch d := describeType(t); {
+	case strings.HasPrefix(d, "an array of "), strings.HasPrefix(d, "an object whose"):
+		return strings.TrimPrefix(strings.TrimPrefix(d, "a "), "an ") // "array of strings"
+	case d == "true or false":
+		return "true or false values"
+	default:
+		return strings.TrimPrefix(strings.TrimPrefix(d, "a "), "an ") + "s"
+	}
+}
+
+// describeValue names what encoding/json found: "array", "number 1.5", "string".
+func describeValue(v string) string {
+	kind, literal, _ := strings.Cut(v, " ")
+	article := map[string]string{"array": "an array", "object": "an object", "string": "a string", "number": "a number", "bool": "true or false"}[kind]
+	switch {
+	case article == "":
+		return v
+	case literal != "":
+		return article + " (" + literal + ")"
+	}
+	return article
 }
 
 // Validate checks every field and returns the first problem as an InvalidInput error.
@@ -183,6 +284,9 @@ func (in Input) Validate() error {
 		add(`"instanceId" is required, for example "i-0123456789abcdef0"`)
 	case !instanceIDPattern.MatchString(in.InstanceID):
 		add(`"instanceId" %q is not an EC2 instance id (i- followed by 8 or 17 lowercase hex digits)`, in.InstanceID)
+	}
+	if in.TargetGroupARNs != nil && len(in.TargetGroupARNs) == 0 {
+		add(`"targetGroupArns" is an empty list: name the groups, or leave the field out to take the instance out of every group it is registered in`)
 	}
 	seen := map[string]bool{}
 	for i, arn := range in.TargetGroupARNs {
@@ -213,6 +317,9 @@ func (in Input) Validate() error {
 	}
 	if in.CapacityWaitSeconds < 0 || in.CapacityWaitSeconds > MaxTimeoutSeconds {
 		add(`"capacityWaitSeconds" must be between 0 and %d, got %d`, MaxTimeoutSeconds, in.CapacityWaitSeconds)
+	}
+	if n := ScriptBytes(in.Maintenance, in.HealthCheck); n > MaxScriptBytes {
+		add(`"maintenance" and "healthCheck" carry %d bytes of commands and parameters, over drainpipe's %d: put a long script in an SSM document (action "document") or on the instance, and call it`, n, MaxScriptBytes)
 	}
 	if in.PollSeconds < 0 || in.PollSeconds > MaxPollSeconds {
 		add(`"pollSeconds" must be between 1 and %d (0 or absent for the default %d), got %d`, MaxPollSeconds, DefaultPollSeconds, in.PollSeconds)
@@ -267,6 +374,27 @@ func (m Maintenance) problems() []string {
 		add(`"maintenance.timeoutSeconds" must be between 1 and %d (0 or absent for the action's default), got %d`, MaxTimeoutSeconds, m.TimeoutSeconds)
 	}
 	return problems
+}
+
+// ScriptBytes is the size of what an input asks SSM to run: the commands and document
+// parameters of the maintenance and of the health check.
+func ScriptBytes(m Maintenance, hc *HealthCheck) int {
+	n := 0
+	for _, c := range m.Commands {
+		n += len(c)
+	}
+	for k, vs := range m.Parameters {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	if hc != nil {
+		for _, c := range hc.Commands {
+			n += len(c)
+		}
+	}
+	return n
 }
 
 func commandProblems(field string, commands []string) []string {

@@ -12,6 +12,7 @@ import (
 const (
 	testInstance = "i-0123456789abcdef0"
 	testARN      = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef"
+	testARN2     = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/api/fedcba9876543210"
 )
 
 func TestDecodeInput(t *testing.T) {
@@ -35,7 +36,7 @@ func TestDecodeInput(t *testing.T) {
 		{"trailing data", `{"instanceId":"i-0123456789abcdef0","maintenance":{"action":"reboot"}} {}`, "data after the JSON object"},
 		{"unknown field", `{"instanceId":"i-0123456789abcdef0","maintenance":{"action":"reboot"},"instanceIds":["x"]}`, `unknown field "instanceIds"`},
 		{"unknown nested field", `{"instanceId":"i-0123456789abcdef0","maintenance":{"action":"reboot","force":true}}`, `unknown field "force"`},
-		{"wrong type", `{"instanceId":42,"maintenance":{"action":"reboot"}}`, `field "instanceId" must be string`},
+		{"wrong type", `{"instanceId":42,"maintenance":{"action":"reboot"}}`, `"instanceId" must be a string, but it is a number`},
 		{"bad instance id", `{"instanceId":"i-XYZ","maintenance":{"action":"reboot"}}`, `is not an EC2 instance id`},
 		{"uppercase instance id", `{"instanceId":"i-0123456789ABCDEF0","maintenance":{"action":"reboot"}}`, `is not an EC2 instance id`},
 		{"bad arn", `{"instanceId":"i-0123456789abcdef0","targetGroupArns":["arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/x/0123456789abcdef"],"maintenance":{"action":"reboot"}}`, "is not a target group ARN"},

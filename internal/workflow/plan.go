@@ -161,6 +161,9 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 		hc := HealthCheckCommand(*in.HealthCheck)
 		p.HealthCheck = &hc
 	}
+	if err := CheckDeregistrationDelays(groups, in.AcceptRequestLoss); err != nil {
+		return Plan{}, err
+	}
 	var maxDelay, maxInterval, maxToHealthy int
 	for _, g := range groups {
 		maxDelay = max(maxDelay, g.DeregistrationDelaySeconds)
@@ -197,6 +200,24 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 			p.Waits.PollSeconds, (n-historyFixedEvents)/pollEvents, n, HistoryBudget, least)
 	}
 	return p, nil
+}
+
+// CheckDeregistrationDelays refuses a group whose deregistration delay is 0 unless the
+// input accepts the loss: ALB then ends the drain at once and cuts every request in
+// flight, so no maintenance there can be free of lost requests. A delay shorter than the
+// service's longest request cuts that request too; only the operator knows that length.
+func CheckDeregistrationDelays(groups []TargetGroup, acceptLoss bool) error {
+	if acceptLoss {
+		return nil
+	}
+	for _, g := range groups {
+		if g.DeregistrationDelaySeconds == 0 {
+			return faults.New(faults.DeregistrationDelayTooShort,
+				`target group %s has deregistration_delay.timeout_seconds 0: the load balancer cuts every request in flight the moment the instance is deregistered. Set the attribute to at least your longest request (AWS's default is 300 s), or set "acceptRequestLoss": true to go ahead anyway`,
+				GroupName(g.ARN))
+		}
+	}
+	return nil
 }
 
 // orDefault returns v, or def when v is zero (unset).

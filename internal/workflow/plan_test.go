@@ -43,9 +43,16 @@ func TestNewPlanDerivesWaitsAndDeadlines(t *testing.T) {
 		{
 			name:          "overrides",
 			in:            Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}, Timeouts: Timeouts{DrainSeconds: 42, HealthySeconds: 99}},
+			groups:        []TargetGroup{group(20, 5, 2, 2)},
+			wantWaits:     Waits{DeregistrationDelaySeconds: 20, HealthySeconds: 5, PollSeconds: DefaultPollSeconds, CapacitySeconds: DefaultPollSeconds},
+			wantDeadlines: Deadlines{DrainSeconds: 42, HealthySeconds: 99},
+		},
+		{
+			name:          "no deregistration delay, the loss accepted",
+			in:            Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}, AcceptRequestLoss: true},
 			groups:        []TargetGroup{group(0, 5, 2, 2)},
 			wantWaits:     Waits{DeregistrationDelaySeconds: 0, HealthySeconds: 5, PollSeconds: DefaultPollSeconds, CapacitySeconds: DefaultPollSeconds},
-			wantDeadlines: Deadlines{DrainSeconds: 42, HealthySeconds: 99},
+			wantDeadlines: Deadlines{DrainSeconds: DrainMargin, HealthySeconds: 3*5 + 2 + HealthyMargin},
 		},
 	}
 	for _, tt := range tests {
@@ -73,6 +80,11 @@ func TestNewPlanDerivesWaitsAndDeadlines(t *testing.T) {
 		if faults.NameOf(err) != faults.InvalidInput {
 			t.Errorf("%s: %v, want InvalidInput", name, err)
 		}
+	}
+	// A delay of 0 cuts every request in flight: refused, naming the group and the fix.
+	_, err := NewPlan(Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}}, []TargetGroup{group(300, 6, 5, 2), {ARN: testARN2, DeregistrationDelaySeconds: 0, HealthCheckIntervalSeconds: 5}}, regs, "tok")
+	if faults.NameOf(err) != faults.DeregistrationDelayTooShort || !strings.Contains(err.Error(), "target group api has deregistration_delay.timeout_seconds 0") || !strings.Contains(err.Error(), `"acceptRequestLoss": true`) {
+		t.Errorf("delay 0: %v, want DeregistrationDelayTooShort naming group api and acceptRequestLoss", err)
 	}
 }
 
