@@ -214,6 +214,14 @@ func TestChecksRefuseBeforeAnyChange(t *testing.T) {
 	single := lab.Demo()
 	single.Instances = 1
 	single.Groups[0].Members = []lab.Member{{Instance: 0}}
+	shaped := func(change func(*lab.GroupSpec)) lab.Config {
+		c := lab.Demo()
+		change(&c.Groups[0])
+		return c
+	}
+	named := func(l *lab.Lab) map[string]any {
+		return with(rebootInput, map[string]any{"targetGroupArns": []string{l.Groups[0].ARN}})(l)
+	}
 	tests := []struct {
 		name      string
 		cfg       lab.Config
@@ -227,6 +235,13 @@ func TestChecksRefuseBeforeAnyChange(t *testing.T) {
 		{name: "unknown target group", cfg: lab.Demo(), input: with(rebootInput, map[string]any{"targetGroupArns": []string{"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/nope/0123456789abcdef"}}),
 			wantError: "TargetGroupNotFound"},
 		{name: "last healthy target", cfg: single, input: rebootInput, wantError: "LastHealthyTarget"},
+		{name: "an empty list of target groups", cfg: lab.Demo(), input: with(rebootInput, map[string]any{"targetGroupArns": []string{}}), wantError: "InvalidInput"},
+		{name: "a 40 KB script", cfg: lab.Demo(), input: with(rebootInput, map[string]any{"maintenance": map[string]any{"action": "commands", "commands": []string{strings.Repeat("x", 40*1024)}}}),
+			wantError: "InvalidInput"},
+		{name: "a Network Load Balancer's group", cfg: shaped(func(g *lab.GroupSpec) { g.Protocol = "TCP" }), input: named, wantError: "UnsupportedLoadBalancer"},
+		{name: "a discovered Gateway Load Balancer's group", cfg: shaped(func(g *lab.GroupSpec) { g.Protocol = "GENEVE" }), input: rebootInput, wantError: "UnsupportedLoadBalancer"},
+		{name: "a group no load balancer uses", cfg: shaped(func(g *lab.GroupSpec) { g.Unattached = true }), input: named, wantError: "TargetGroupNotInUse"},
+		{name: "a deregistration delay of 0", cfg: shaped(func(g *lab.GroupSpec) { g.DeregistrationDelaySeconds = 0 }), input: rebootInput, wantError: "DeregistrationDelayTooShort"},
 		{name: "another target unhealthy", cfg: lab.Demo(), prepare: func(l *lab.Lab) {
 			l.Instances[1].Stop()
 			_ = l.WaitUntil(context.Background(), 60*time.Second, func() bool {
@@ -242,9 +257,25 @@ func TestChecksRefuseBeforeAnyChange(t *testing.T) {
 			if r.result.Succeeded || r.result.Error != tt.wantError {
 				t.Fatalf("got %v %s: %s; want %s", r.result.Succeeded, r.result.Error, r.result.Cause, tt.wantError)
 			}
+			if strings.HasPrefix(errorMessage(t, r.result.Cause), tt.wantError) {
+				t.Errorf("the cause repeats the error name: %s", r.result.Cause)
+			}
 			assertNoChange(t, r.lab)
 		})
 	}
+}
+
+// errorMessage is the errorMessage of a function error's Cause, which Step Functions gives
+// as the function's error payload, JSON.
+func errorMessage(t *testing.T, cause string) string {
+	t.Helper()
+	var payload struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if err := json.Unmarshal([]byte(cause), &payload); err != nil {
+		t.Fatalf("the cause is not a function's error payload: %v: %s", err, cause)
+	}
+	return payload.ErrorMessage
 }
 
 func assertNoChange(t *testing.T, l *lab.Lab) {

@@ -333,7 +333,7 @@ func TestFleetStopsWhenErrorsExceedTheBudget(t *testing.T) {
 	if r.result.Succeeded || r.result.Error != "RolloutAborted" {
 		t.Fatalf("result %v %s, want RolloutAborted", r.result.Succeeded, r.result.Error)
 	}
-	for _, want := range []string{"FAILED " + bad.ID, "MaintenanceFailed", "yum: cannot lock the database", "not started: " + l.Instances[4].ID + ", " + l.Instances[5].ID} {
+	for _, want := range []string{"FAILED " + bad.ID, "MaintenanceFailed", "yum: cannot lock the database", "registered again and healthy", "not started: " + l.Instances[4].ID + ", " + l.Instances[5].ID} {
 		if !strings.Contains(r.result.Cause, want) {
 			t.Errorf("cause lacks %q:\n%s", want, r.result.Cause)
 		}
@@ -444,11 +444,21 @@ func TestFleetDryRunAndRefusals(t *testing.T) {
 	if refused.result.Succeeded || refused.result.Error != "CapacityBudgetExceeded" {
 		t.Errorf("minHealthyPercent 100: %v %s", refused.result.Succeeded, refused.result.Error)
 	}
-	bad := rollout(t, l, "bad", map[string]any{"targetGroupArns": []string{l.Groups[0].ARN}, "maintenance": map[string]any{"action": "reboot"}, "maxConcurrency": -2})
-	if bad.result.Error != "InvalidInput" {
-		t.Errorf("bad input: %s", bad.result.Error)
+	for name, extra := range map[string]map[string]any{
+		"bad":   {"maxConcurrency": -2},
+		"empty": {"instanceIds": []string{}},
+		"wide":  {"maxConcurrency": 41},
+		"dup":   {"targetGroupArns": []string{l.Groups[0].ARN, l.Groups[0].ARN}},
+	} {
+		bad := rollout(t, l, name, fleetInput(l, extra))
+		if bad.result.Error != "InvalidInput" || strings.HasPrefix(errorMessage(t, bad.result.Cause), "InvalidInput") {
+			t.Errorf("%s: %s: %s", name, bad.result.Error, bad.result.Cause)
+		}
 	}
 	assertNoChange(t, l)
+	if len(leaseItems(l)) != 0 {
+		t.Error("a refused rollout took leases")
+	}
 }
 
 // TestRolloutProblemsFailTheExecution: a rollout whose notification cannot be sent (SNS

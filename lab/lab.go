@@ -61,6 +61,11 @@ type GroupSpec struct {
 	Port                       int
 	HealthCheck                elb.HealthCheck
 	DeregistrationDelaySeconds int
+	// Protocol is the group's protocol; empty means HTTP (an Application Load Balancer's).
+	// Another (TCP, GENEVE) only changes what DescribeTargetGroups says.
+	Protocol string
+	// Unattached: no load balancer uses the group; its targets are unused (Target.NotInUse).
+	Unattached bool
 	// Members are the registrations: instance index and port (0: the group's port).
 	Members []Member
 }
@@ -159,7 +164,7 @@ func Start(cfg Config) (_ *Lab, err error) {
 	l.LB = elb.New(l.Clock, l, awsapi.Region, awsapi.Account)
 	for _, spec := range cfg.Groups {
 		g := l.LB.CreateTargetGroup(elb.GroupConfig{Name: spec.Name, Port: int32(spec.Port), HealthCheck: spec.HealthCheck,
-			DeregistrationDelaySeconds: spec.DeregistrationDelaySeconds})
+			DeregistrationDelaySeconds: spec.DeregistrationDelaySeconds, Protocol: spec.Protocol, Unattached: spec.Unattached})
 		url, err := g.Listen()
 		if err != nil {
 			return nil, err

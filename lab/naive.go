@@ -54,7 +54,8 @@ func (l *Lab) runCommand(ctx context.Context, inst *instance.Instance, commands 
 	}
 }
 
-// WaitAllHealthy waits until every registered target of every group is healthy.
+// WaitAllHealthy waits until every registered target of every group is healthy. A group
+// no load balancer uses is left out: as on AWS, its targets are never healthy.
 func (l *Lab) WaitAllHealthy(ctx context.Context, labTimeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, l.Clock.Real(labTimeout))
 	defer cancel()
@@ -72,6 +73,9 @@ func (l *Lab) WaitAllHealthy(ctx context.Context, labTimeout time.Duration) erro
 func (l *Lab) notHealthy() []string {
 	var bad []string
 	for _, g := range l.Groups {
+		if g.Config().Unattached {
+			continue
+		}
 		th, _ := l.LB.DescribeTargetHealth(g.ARN, nil)
 		for _, t := range th {
 			if t.State != elb.StateHealthy {

@@ -154,11 +154,12 @@ var (
 		}}
 	RecordWave = Function{Name: "record-wave", StateMachine: statemachine.MaintainFleet, MemoryMB: 128, TimeoutSeconds: 60,
 		Permissions: []Permission{
+			describeHealth,
 			{Actions: []string{"ec2:CreateTags"}, On: TaggedInstances, TagKeys: []string{MaintainedTag}},
 			{Actions: []string{"states:DescribeExecution"}, On: InstanceExecutions},
 			{Actions: []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, On: RolloutTable},
 		},
-		WildcardReason: "the instances are scoped by the tag condition, and the executions are the instance state machine's (:*), each named after its rollout and instance"}
+		WildcardReason: "DescribeTargetHealth does not support resource-level permissions (it reads where a failed instance stands); the instances are scoped by the tag condition, and the executions are the instance state machine's (:*), each named after its rollout and instance"}
 	ReleaseLeases = Function{Name: "release-leases", StateMachine: statemachine.MaintainFleet, MemoryMB: 128, TimeoutSeconds: 30,
 		Permissions: []Permission{
 			{Actions: []string{"dynamodb:DeleteItem"}, On: CapacityItems, Keys: leases},

@@ -8,11 +8,13 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -172,12 +174,28 @@ func Lambda[Req, Resp any](name string, fn func(context.Context, Req) (Resp, err
 	}
 }
 
-// message drops the "Name: " prefix the chain's *Error adds, so the cause reads
-// "instance i-... in target group web: not healthy" rather than repeating the name.
+// CauseMessage is what a Step Functions Cause says, in words. A function error's Cause
+// is the error payload the function returned, as JSON ({"errorMessage", "errorType"});
+// its message is returned alone, the name being the Error beside it. Any other Cause (a
+// Fail state's, States.Timeout's) is returned as it is.
+func CauseMessage(cause string) string {
+	var payload struct {
+		ErrorMessage *string `json:"errorMessage"`
+		ErrorType    string  `json:"errorType"`
+	}
+	if !strings.HasPrefix(strings.TrimSpace(cause), "{") || json.Unmarshal([]byte(cause), &payload) != nil || payload.ErrorMessage == nil {
+		return cause
+	}
+	return strings.TrimPrefix(*payload.ErrorMessage, payload.ErrorType+": ")
+}
+
+// message drops the "Name: " the chain's *Error adds, so the cause reads "instance i-...
+// in target group web: not healthy" rather than repeating the name beside it, whether
+// the named error is the chain's first or wrapped in context.
 func message(err error, name string) string {
 	var named *Error
-	if errors.As(err, &named) && named == err {
-		return named.Message
+	if errors.As(err, &named) {
+		return strings.Replace(err.Error(), named.Name+": "+named.Message, named.Message, 1)
 	}
 	return err.Error()
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -57,7 +58,7 @@ func TestLambdaReportsStableNames(t *testing.T) {
 		wantMsg  string
 	}{
 		{"named", New(InvalidInput, `"instanceId" is required`), InvalidInput, `"instanceId" is required`},
-		{"wrapped", fmt.Errorf("instance i-1: %w", New(DrainTimeout, "still draining")), DrainTimeout, "instance i-1: DrainTimeout: still draining"},
+		{"wrapped", fmt.Errorf("instance i-1: %w", New(DrainTimeout, "still draining")), DrainTimeout, "instance i-1: still draining"},
 		{"plain", errors.New("boom"), InternalError, "boom"},
 	}
 	for _, tt := range tests {
@@ -89,5 +90,31 @@ func TestNamesAreDistinct(t *testing.T) {
 			t.Errorf("name %q listed twice", n)
 		}
 		seen[n] = true
+	}
+}
+
+// TestCausesDoNotRepeatTheName: the message a function reports, and the words read back
+// from a Step Functions Cause, never start with the error name beside them.
+func TestCausesDoNotRepeatTheName(t *testing.T) {
+	named := New(MaintenanceFailed, "command c-1 on i-1 ended Failed, exit code 1")
+	for _, err := range []error{named, fmt.Errorf("checking command c-1: %w", named)} {
+		_, got := Lambda("check-command", func(context.Context, int) (int, error) { return 0, err })(context.Background(), 0)
+		var resp messages.InvokeResponse_Error
+		if !errors.As(got, &resp) || resp.Type != MaintenanceFailed || strings.Contains(resp.Message, MaintenanceFailed+":") {
+			t.Errorf("%v reported as %s: %q", err, resp.Type, resp.Message)
+		}
+	}
+	tests := []struct{ cause, want string }{
+		{`{"errorMessage":"command c-1 on i-1 ended Failed","errorType":"MaintenanceFailed"}`, "command c-1 on i-1 ended Failed"},
+		{`{"errorMessage":"MaintenanceFailed: command c-1","errorType":"MaintenanceFailed"}`, "command c-1"},
+		{`{"errorType":"Runtime.ExitError"}`, `{"errorType":"Runtime.ExitError"}`},
+		{"the summary's own text", "the summary's own text"},
+		{"", ""},
+		{`{"broken`, `{"broken`},
+	}
+	for _, tt := range tests {
+		if got := CauseMessage(tt.cause); got != tt.want {
+			t.Errorf("CauseMessage(%q) = %q, want %q", tt.cause, got, tt.want)
+		}
 	}
 }

@@ -1,8 +1,9 @@
 // Package record runs record-wave: after a wave's child executions ended, it reads how
-// each ended (DescribeExecution of its deterministic name), records the results in the
-// rollouts table, tags the instances maintained, and moves the rollout's cursor: on to
-// the next wave, or done when every wave ran, when failures exceed maxErrors, or when the
-// maintenance window has closed.
+// each ended (DescribeExecution of its deterministic name), and for each that failed what
+// the load balancer says of it now (registered and healthy, registered but not healthy,
+// or not registered), records the results in the rollouts table, tags the instances
+// maintained, and moves the rollout's cursor: on to the next wave, or done when every
+// wave ran, when failures exceed maxErrors, or when the maintenance window has closed.
 package record
 
 import (
@@ -10,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,6 +25,9 @@ import (
 	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/rollout"
+	"github.com/drainpipe/drainpipe/internal/targets"
+	"github.com/drainpipe/drainpipe/internal/waveplan"
+	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
 // TaggerAPI is the part of the EC2 client the wave recorder uses.
@@ -36,17 +41,23 @@ type DescriberAPI interface {
 	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 }
 
+// HealthReader reads the health of every target of a group (targets.Checker does).
+type HealthReader interface {
+	GroupHealth(ctx context.Context, arn string) ([]workflow.TargetState, error)
+}
+
 // Recorder runs record-wave.
 type Recorder struct {
 	DB  rollout.StoreAPI
 	EC2 TaggerAPI
 	SFN DescriberAPI
+	ELB HealthReader
 	Now clock.Clock
 }
 
 // New makes the recorder's clients from an AWS config.
 func New(cfg aws.Config) Recorder {
-	return Recorder{DB: dynamodb.NewFromConfig(cfg), EC2: ec2.NewFromConfig(cfg), SFN: sfn.NewFromConfig(cfg)}
+	return Recorder{DB: dynamodb.NewFromConfig(cfg), EC2: ec2.NewFromConfig(cfg), SFN: sfn.NewFromConfig(cfg), ELB: targets.NewChecker(cfg)}
 }
 
 // RecordWave finds how each instance's execution of the wave ended (DescribeExecution of
@@ -66,10 +77,24 @@ func (f Recorder) RecordWave(ctx context.Context, s rollout.State) (rollout.Stat
 	w.Results = nil
 	var maintained []string
 	succeeded, failed := 0, 0
+	health := map[string][]workflow.TargetState{} // by group ARN, read once per wave
+	var groups []waveplan.Group
 	for _, item := range w.Instances {
 		res, err := f.outcome(ctx, s, item.InstanceID, w.Index)
 		if err != nil {
 			return rollout.State{}, err
+		}
+		if !res.Succeeded {
+			if groups == nil {
+				meta, err := st.Meta(ctx, s.Rollout.ID)
+				if err != nil {
+					return rollout.State{}, err
+				}
+				groups = meta.Groups
+			}
+			if err := f.inService(ctx, &res, item, groups, health); err != nil {
+				return rollout.State{}, err
+			}
 		}
 		w.Results = append(w.Results, res)
 		if res.Succeeded {
@@ -104,6 +129,47 @@ func (f Recorder) RecordWave(ctx context.Context, s rollout.State) (rollout.Stat
 		s.Cursor.StopReason = "the maintenance window ended at " + meta.Input.NotAfter
 	}
 	return s, nil
+}
+
+// inService says what the load balancer says now of a failed instance, in each group of
+// the rollout it is in: a failed execution registered it again, but only a healthy
+// target is back in service.
+func (f Recorder) inService(ctx context.Context, res *rollout.Result, item rollout.WaveItem, groups []waveplan.Group, health map[string][]workflow.TargetState) error {
+	res.InService = rollout.InServiceHealthy
+	var notHealthy []string
+	for _, gi := range item.Groups {
+		if gi < 0 || gi >= len(groups) {
+			return fmt.Errorf("wave item %s names group %d of %d", item.InstanceID, gi, len(groups))
+		}
+		arn := groups[gi].ARN
+		states, ok := health[arn]
+		if !ok {
+			var err error
+			if states, err = f.ELB.GroupHealth(ctx, arn); err != nil {
+				return fmt.Errorf("reading the health of %s in %s: %w", item.InstanceID, arn, err)
+			}
+			health[arn] = states
+		}
+		registered := false
+		for _, t := range states {
+			if t.ID != item.InstanceID {
+				continue
+			}
+			registered = true
+			if t.State != workflow.Healthy {
+				notHealthy = append(notHealthy, t.String())
+				if res.InService == rollout.InServiceHealthy {
+					res.InService = rollout.InServiceNotHealthy
+				}
+			}
+		}
+		if !registered {
+			res.InService = rollout.InServiceMissing
+			notHealthy = append(notHealthy, "not registered in "+workflow.GroupName(arn))
+		}
+	}
+	res.Health = rollout.Truncate(strings.Join(notHealthy, "; "), 500)
+	return nil
 }
 
 // outcome is how the instance's execution in the rollout ended.
@@ -144,7 +210,7 @@ func (f Recorder) outcome(ctx context.Context, s rollout.State, instanceID strin
 			res.Error = *out.Error
 		}
 		if out.Cause != nil {
-			res.Cause = rollout.Truncate(*out.Cause, 1000)
+			res.Cause = rollout.Truncate(faults.CauseMessage(*out.Cause), 1000)
 		}
 	}
 	return res, nil

@@ -29,7 +29,10 @@ func TestWaves(t *testing.T) {
 	children := rollouttest.NewExecutions()
 	tagger, notes := &rollouttest.Tagger{}, &rollouttest.Topic{}
 	f := progress.Steps{DB: db, Now: func() time.Time { return now }}
-	rec := record.Recorder{DB: db, EC2: tagger, SFN: children, Now: func() time.Time { return now }}
+	// ID(2) fails and is registered again but still initial; ID(4) never starts and stays
+	// healthy.
+	health := rollouttest.Health{States: map[string]workflow.HealthState{rollouttest.ID(2): workflow.Initial, rollouttest.ID(4): workflow.Healthy}}
+	rec := record.Recorder{DB: db, EC2: tagger, SFN: children, ELB: health, Now: func() time.Time { return now }}
 	l := leases.Steps{DB: db, Now: func() time.Time { return now }}
 	r := report.Reporter{DB: db, SNS: notes, Now: func() time.Time { return now }}
 	s := rollouttest.New(t, db, "nightly", rollout.Input{MaxErrors: 1, Maintenance: workflow.Maintenance{Action: workflow.ActionReboot}}, 2, 2, 1)
@@ -94,11 +97,16 @@ func TestWaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Outcome != rollout.OutcomeAborted || sum.Counts != (report.Counts{Planned: 5, Succeeded: 2, Failed: 2, Skipped: 1, NotStarted: 1}) || sum.Waves != 3 {
+	if sum.Outcome != rollout.OutcomeAborted || sum.Counts != (report.Counts{Planned: 5, Succeeded: 2, Failed: 2, Skipped: 1, NotStarted: 1, NotInService: 1}) || sum.Waves != 3 {
 		t.Errorf("summary %+v", sum)
 	}
 	if sum.Instances[0].Succeeded || len(sum.Instances[0].Cause) > 1003 || sum.Instances[1].Error != "NotStarted" {
 		t.Errorf("failures first, causes bounded: %+v", sum.Instances[:2])
+	}
+	// What the load balancer said of each failed instance, and the cause in words.
+	if first := sum.Instances[0]; first.InService != rollout.InServiceNotHealthy || !strings.Contains(first.Health, "is initial") ||
+		!strings.HasPrefix(first.Cause, "exit 1: ") || sum.Instances[1].InService != rollout.InServiceHealthy {
+		t.Errorf("in service: %+v / %+v", first, sum.Instances[1])
 	}
 	if len(notes.Messages) != 1 || !strings.Contains(notes.Messages[0], "FAILED "+rollouttest.ID(2)) || !strings.Contains(notes.Messages[0], "not started: "+rollouttest.ID(5)) {
 		t.Errorf("notification %v", notes.Messages)

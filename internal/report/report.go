@@ -82,6 +82,9 @@ type Counts struct {
 	Failed     int `json:"failed"`
 	Skipped    int `json:"skipped"`
 	NotStarted int `json:"notStarted"`
+	// NotInService: failed instances the load balancer did not report registered and
+	// healthy in every group when their wave was recorded.
+	NotInService int `json:"notInService"`
 }
 
 // Reporter runs summarize-rollout.
@@ -142,8 +145,23 @@ func (f Reporter) Summarize(ctx context.Context, s rollout.State) (Summary, erro
 			sum.NotStarted = append(sum.NotStarted, ids...)
 		}
 	}
+	var missing []string // failed instances not registered again: a problem of the rollout
 	for i := range failed {
-		failed[i].Cause = rollout.Truncate(failed[i].Cause, SummaryCauseLimit) // the whole cause is in the table
+		// The table keeps the whole cause (to 1,000 characters) and health.
+		failed[i].Cause = rollout.Truncate(failed[i].Cause, SummaryCauseLimit)
+		failed[i].Health = rollout.Truncate(failed[i].Health, SummaryCauseLimit)
+		switch failed[i].InService {
+		case rollout.InServiceHealthy:
+		case rollout.InServiceMissing:
+			sum.Counts.NotInService++
+			missing = append(missing, failed[i].InstanceID)
+		default:
+			sum.Counts.NotInService++
+		}
+	}
+	if len(missing) > 0 {
+		problems = append(problems, fmt.Sprintf("%d failed instance(s) are NOT registered again in all their groups, so their executions did not put them back: %s",
+			len(missing), spellIDs(missing, TextLineLimit)))
 	}
 	sum.Counts.Succeeded, sum.Counts.Failed = len(succeeded), len(failed)
 	sum.Counts.Skipped, sum.Counts.NotStarted = len(skips), len(sum.NotStarted)
@@ -184,6 +202,28 @@ func (f Reporter) Summarize(ctx context.Context, s rollout.State) (Summary, erro
 	return sum, nil
 }
 
+// standing says where a failed instance stood when its wave was recorded, as the load
+// balancer reported it.
+func standing(r rollout.Result) string {
+	switch r.InService {
+	case rollout.InServiceHealthy:
+		return "registered again and healthy (execution " + r.ExecutionARN + ")"
+	case rollout.InServiceNotHealthy:
+		return "registered again but NOT healthy: " + r.Health + " (execution " + r.ExecutionARN + ")"
+	case rollout.InServiceMissing:
+		return "NOT back in service: " + r.Health + " (execution " + r.ExecutionARN + ")"
+	}
+	return "execution " + r.ExecutionARN
+}
+
+// spellIDs spells out up to n IDs, and how many more there are.
+func spellIDs(ids []string, n int) string {
+	if len(ids) <= n {
+		return strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:n], ", "), len(ids)-n)
+}
+
 func bounded[T any](list []T, truncated *bool) []T {
 	if len(list) > ListLimit {
 		*truncated = true
@@ -205,7 +245,7 @@ func text(sum Summary) string {
 	lines := 0
 	for _, r := range sum.Instances {
 		if !r.Succeeded && lines < TextLineLimit {
-			fmt.Fprintf(&b, "\nFAILED %s (wave %d): %s: %s (put back in service by its execution %s)", r.InstanceID, r.Wave+1, r.Error, r.Cause, r.ExecutionARN)
+			fmt.Fprintf(&b, "\nFAILED %s (wave %d): %s: %s; %s", r.InstanceID, r.Wave+1, r.Error, r.Cause, standing(r))
 			lines++
 		}
 	}

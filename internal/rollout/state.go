@@ -123,7 +123,22 @@ type Result struct {
 	// Problem is something that went wrong around the instance without failing it: its
 	// execution's output could not be read, say. The summary lists it.
 	Problem string `json:"problem,omitempty"`
+	// InService is, for an instance that failed, what its target groups said of it when
+	// the wave was recorded (one of the InService constants); Health lists its
+	// registrations that were not healthy then.
+	InService string `json:"inService,omitempty"`
+	Health    string `json:"health,omitempty"`
 }
+
+// What a failed instance's target groups said of it when its wave was recorded.
+const (
+	// InServiceHealthy: registered in every group of the rollout it was in, and healthy.
+	InServiceHealthy = "healthy"
+	// InServiceNotHealthy: registered in each, but not healthy in every one (yet).
+	InServiceNotHealthy = "registered-not-healthy"
+	// InServiceMissing: not registered in one of them: it is out of service there.
+	InServiceMissing = "not-registered"
+)
 
 // Leases are the locks the rollout holds.
 type Leases struct {

@@ -134,14 +134,17 @@ func (s *Server) describeGroups(arns []string, marker string, pageSize int) (any
 	out.TargetGroups = []xmlTargetGroup{}
 	for _, g := range groups {
 		c, hc := g.Config, g.Config.HealthCheck
+		lbs := []string{fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/lab/0123456789abcdef", Region, Account)}
+		if c.Unattached {
+			lbs = nil
+		}
 		out.TargetGroups = append(out.TargetGroups, xmlTargetGroup{
-			TargetGroupArn: g.ARN, TargetGroupName: c.Name, Protocol: "HTTP", Port: c.Port, VpcId: "vpc-0lab0000000000000",
+			TargetGroupArn: g.ARN, TargetGroupName: c.Name, Protocol: c.Protocol, Port: c.Port, VpcId: "vpc-0lab0000000000000",
 			HealthCheckProtocol: "HTTP", HealthCheckPort: "traffic-port", HealthCheckEnabled: true,
 			HealthCheckIntervalSeconds: hc.IntervalSeconds, HealthCheckTimeoutSeconds: hc.TimeoutSeconds,
 			HealthyThresholdCount: hc.HealthyThreshold, UnhealthyThresholdCount: hc.UnhealthyThreshold,
 			HealthCheckPath: hc.Path, Matcher: xmlMatcher{HttpCode: hc.Matcher},
-			LoadBalancerArns: []string{fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:loadbalancer/app/lab/0123456789abcdef", Region, Account)},
-			TargetType:       c.TargetType, ProtocolVersion: "HTTP1", IpAddressType: "ipv4",
+			LoadBalancerArns: lbs, TargetType: c.TargetType, ProtocolVersion: "HTTP1", IpAddressType: "ipv4",
 		})
 	}
 	out.NextMarker = next

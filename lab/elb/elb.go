@@ -39,6 +39,7 @@ const (
 	ReasonFailedHealthChecks      = "Target.FailedHealthChecks"
 	ReasonNotRegistered           = "Target.NotRegistered"
 	ReasonDeregistrationInProcess = "Target.DeregistrationInProgress"
+	ReasonNotInUse                = "Target.NotInUse"
 )
 
 // IdleTimeoutSeconds is ALB's default idle timeout: a target that sends nothing back for
@@ -65,6 +66,13 @@ type GroupConfig struct {
 	TargetType                 string
 	HealthCheck                HealthCheck
 	DeregistrationDelaySeconds int
+	// Protocol is the group's protocol: HTTP (the default) or HTTPS for an Application
+	// Load Balancer's group; TCP, UDP, TCP_UDP, TLS or GENEVE for a Network or Gateway Load
+	// Balancer's. The lab's group behaves as an ALB's whatever it says.
+	Protocol string
+	// Unattached: no load balancer uses the group. As ELB does, DescribeTargetHealth then
+	// reports every registered target unused, with Target.NotInUse.
+	Unattached bool
 }
 
 // Addresser is EC2's view of the instances: an instance id's private address.
@@ -183,6 +191,9 @@ type target struct {
 func (lb *LoadBalancer) CreateTargetGroup(cfg GroupConfig) *Group {
 	if cfg.TargetType == "" {
 		cfg.TargetType = "instance"
+	}
+	if cfg.Protocol == "" {
+		cfg.Protocol = "HTTP"
 	}
 	if cfg.HealthCheck.Path == "" {
 		cfg.HealthCheck.Path = "/"
@@ -318,9 +329,15 @@ func (lb *LoadBalancer) DescribeTargetHealth(arn string, refs []TargetRef) ([]Ta
 		return nil, err
 	}
 	var out []TargetHealth
+	report := func(t *target) TargetHealth {
+		if g.cfg.Unattached && t.state != StateDraining {
+			return TargetHealth{ID: t.id, Port: t.port, State: StateUnused, Reason: ReasonNotInUse}
+		}
+		return TargetHealth{ID: t.id, Port: t.port, State: t.state, Reason: t.reason}
+	}
 	if len(refs) == 0 {
 		for _, t := range g.targets {
-			out = append(out, TargetHealth{ID: t.id, Port: t.port, State: t.state, Reason: t.reason})
+			out = append(out, report(t))
 		}
 		return out, nil
 	}
@@ -330,7 +347,7 @@ func (lb *LoadBalancer) DescribeTargetHealth(arn string, refs []TargetRef) ([]Ta
 		}
 		port := g.port(r.Port)
 		if t := g.find(r.ID, port); t != nil {
-			out = append(out, TargetHealth{ID: t.id, Port: t.port, State: t.state, Reason: t.reason})
+			out = append(out, report(t))
 		} else {
 			out = append(out, TargetHealth{ID: r.ID, Port: port, State: StateUnused, Reason: ReasonNotRegistered})
 		}

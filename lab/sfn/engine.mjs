@@ -17,7 +17,8 @@
 //
 // What this file adds to the engine, each as Step Functions does it:
 //   - the time scale: every timer (Wait states, Retry intervals) lasts scale times as long;
-//   - Lambda service errors named "Lambda.<Code>", as Retry blocks match them;
+//   - Lambda service errors named "Lambda.<Code>", as Retry blocks match them, and a
+//     function error's Cause the error payload as JSON, as on AWS;
 //   - startExecution.sync:2 Tasks: StartExecution through the lab's Step Functions API (so
 //     names are unique and a repeated start is idempotent, as on AWS), then the child's end;
 //   - the quotas: a state input or output over 256 KiB fails the execution with
@@ -85,6 +86,21 @@ LambdaClient.prototype.send = async function (...args) {
   }
   if (out?.Payload && out.Payload.length > PAYLOAD_LIMIT) {
     throw quotaError('States.DataLimitExceeded', `The Lambda function's result has a size of ${out.Payload.length} bytes, which exceeds the maximum of ${PAYLOAD_LIMIT} bytes (256 KiB).`, false);
+  }
+  // A function error: Step Functions names it by the payload's errorType and gives the
+  // payload itself, the JSON the function returned, as the Cause. (The engine would give
+  // "<errorType>: <errorMessage>".)
+  if (out?.FunctionError && out.Payload) {
+    const text = new TextDecoder().decode(out.Payload);
+    let name = 'Lambda.Unknown';
+    try {
+      name = JSON.parse(text).errorType ?? name;
+    } catch {
+      // not JSON: keep the generic name
+    }
+    const err = new Error(text);
+    err.name = name;
+    throw err;
   }
   return out;
 };

@@ -21,6 +21,7 @@ import (
 
 	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/rollout"
+	"github.com/drainpipe/drainpipe/internal/workflow"
 	"github.com/drainpipe/drainpipe/internal/waveplan"
 	labdynamodb "github.com/drainpipe/drainpipe/lab/dynamodb"
 )
@@ -121,7 +122,22 @@ func (f *Executions) DescribeExecution(_ context.Context, in *sfn.DescribeExecut
 			out.Output = new(o)
 		}
 	case sfntypes.ExecutionStatusFailed:
-		out.Error, out.Cause = new("MaintenanceFailed"), new("exit 1: "+strings.Repeat("x", 2000))
+		// As Step Functions gives a function error: the payload, as JSON.
+		out.Error, out.Cause = new("MaintenanceFailed"), new(`{"errorMessage":"exit 1: `+strings.Repeat("x", 2000)+`","errorType":"MaintenanceFailed"}`)
+	}
+	return out, nil
+}
+
+// Health answers GroupHealth: every group holds each instance of States, on port 8080,
+// in its state; an instance not in States is registered nowhere.
+type Health struct {
+	States map[string]workflow.HealthState
+}
+
+func (f Health) GroupHealth(_ context.Context, arn string) ([]workflow.TargetState, error) {
+	var out []workflow.TargetState
+	for id, state := range f.States {
+		out = append(out, workflow.TargetState{TargetGroupARN: arn, ID: id, Port: 8080, State: state})
 	}
 	return out, nil
 }
