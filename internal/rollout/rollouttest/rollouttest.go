@@ -21,8 +21,8 @@ import (
 
 	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/rollout"
-	"github.com/drainpipe/drainpipe/internal/workflow"
 	"github.com/drainpipe/drainpipe/internal/waveplan"
+	"github.com/drainpipe/drainpipe/internal/workflow"
 	labdynamodb "github.com/drainpipe/drainpipe/lab/dynamodb"
 )
 
