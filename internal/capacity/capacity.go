@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddb "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/drainpipe/drainpipe/internal/audit"
 	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/faults"
@@ -86,6 +87,9 @@ type Request struct {
 	Execution string         `json:"execution"`
 	Table     string         `json:"table"`
 }
+
+// AuditExecution is the execution that asks.
+func (r Request) AuditExecution() string { return r.Execution }
 
 func (r Request) validate(what string) error {
 	var missing []string
@@ -172,7 +176,7 @@ func (r Reserver) Reserve(ctx context.Context, req Request) (workflow.Reservatio
 	}
 	s := req.State
 	now := r.Now.Now()
-	res := workflow.Reservation{FirstTriedAt: now.Format(time.RFC3339Nano)}
+	res := workflow.Reservation{Holder: req.Execution, FirstTriedAt: now.Format(time.RFC3339Nano)}
 	if s.Reservation != nil && s.Reservation.FirstTriedAt != "" {
 		res.FirstTriedAt = s.Reservation.FirstTriedAt
 	}
@@ -266,6 +270,7 @@ func (r Reserver) takeInstance(ctx context.Context, req Request, now, expires ti
 			":me": ddbitem.S(req.Execution), ":now": ddbitem.N(now.Unix()),
 		},
 	})
+	audit.Record(ctx, audit.Reserve, err, ddbitem.ConditionFailed, audit.Instance(s.InstanceID), audit.Holder(req.Execution), audit.Table(req.Table))
 	if ddbitem.ConditionFailed(err) {
 		holder, _ := r.instanceHolder(ctx, req, now)
 		if holder == "" {
@@ -396,6 +401,7 @@ func (r Reserver) grant(ctx context.Context, req Request, arn string, now, expir
 		in.TableName = &req.Table
 		in.Key = key(GroupKey(arn))
 		_, err = r.DB.UpdateItem(ctx, &in)
+		audit.Record(ctx, audit.ReserveGroup, err, ddbitem.ConditionFailed, audit.Instance(id), audit.Group(arn), audit.Holder(req.Execution), audit.Table(req.Table))
 		if ddbitem.ConditionFailed(err) {
 			continue // another execution changed the ledger since it was read: judge again
 		}
@@ -463,6 +469,7 @@ func (r Reserver) release(ctx context.Context, req Request, extra []string) (wor
 		ExpressionAttributeNames:  map[string]string{"#holder": attrHolder},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{":me": ddbitem.S(req.Execution)},
 	})
+	audit.Record(ctx, audit.Release, err, ddbitem.ConditionFailed, audit.Instance(id), audit.Holder(req.Execution), audit.Table(req.Table))
 	switch {
 	case ddbitem.ConditionFailed(err): // not ours (or gone)
 	case err != nil:
@@ -485,6 +492,7 @@ func (r Reserver) releaseGroup(ctx context.Context, req Request, arn string) (bo
 		ExpressionAttributeNames:  map[string]string{"#out": attrOut, "#me": req.State.InstanceID, "#holder": attrHolder},
 		ExpressionAttributeValues: map[string]ddb.AttributeValue{":me": ddbitem.S(req.Execution)},
 	})
+	audit.Record(ctx, audit.ReleaseGroup, err, ddbitem.ConditionFailed, audit.Instance(req.State.InstanceID), audit.Group(arn), audit.Holder(req.Execution), audit.Table(req.Table))
 	switch {
 	case ddbitem.ConditionFailed(err):
 		return false, nil
@@ -614,6 +622,7 @@ func (r Reserver) Claim(ctx context.Context, table, instanceID, holder, restorer
 			":now": ddbitem.N(now.Unix()), ":until": ddbitem.N(now.Add(RestoreClaimSeconds * time.Second).Unix())},
 		ReturnValues: ddb.ReturnValueAllNew,
 	})
+	audit.Record(ctx, audit.ClaimRestore, err, ddbitem.ConditionFailed, audit.Instance(instanceID), audit.Holder(holder), audit.Table(table))
 	if ddbitem.ConditionFailed(err) {
 		return Reservation{}, false, nil
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/drainpipe/drainpipe/internal/audit"
 	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/workflow"
@@ -49,7 +50,12 @@ const tailBytes = 1024
 type SendRequest struct {
 	InstanceID string           `json:"instanceId"`
 	Command    workflow.Command `json:"command"`
+	// Execution is the execution sending it, for the audit trail.
+	Execution string `json:"execution,omitempty"`
 }
+
+// AuditExecution is the execution the command is sent for.
+func (r SendRequest) AuditExecution() string { return r.Execution }
 
 // CheckRequest is the input of check-command.
 type CheckRequest struct {
@@ -59,7 +65,12 @@ type CheckRequest struct {
 	// FailureName is the error a failure is reported as: MaintenanceFailed or
 	// HealthCheckFailed.
 	FailureName string `json:"failureName"`
+	// Execution is the execution checking it, for the audit trail.
+	Execution string `json:"execution,omitempty"`
 }
+
+// AuditExecution is the execution the command was sent for.
+func (r CheckRequest) AuditExecution() string { return r.Execution }
 
 // Send sends the command to the instance and returns its id and deadline.
 func (r Runner) Send(ctx context.Context, req SendRequest) (workflow.CommandSent, error) {
@@ -75,6 +86,11 @@ func (r Runner) Send(ctx context.Context, req SendRequest) (workflow.CommandSent
 		TimeoutSeconds: &delivery,
 		Comment:        &comment,
 	})
+	var commandID string
+	if err == nil && out.Command != nil {
+		commandID = aws.ToString(out.Command.CommandId)
+	}
+	audit.Record(ctx, audit.SendCommand, err, nil, audit.Instance(req.InstanceID), audit.Document(req.Command.DocumentName), audit.CommandID(commandID))
 	if err != nil {
 		return workflow.CommandSent{}, fmt.Errorf("sending %s to %s: %w", req.Command.Describe(), req.InstanceID, err)
 	}
@@ -137,6 +153,7 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 		// Past the deadline: stop the command so it does not go on running while the
 		// instance is put back into service.
 		_, cancelErr := r.API.CancelCommand(ctx, &ssm.CancelCommandInput{CommandId: &req.CommandID, InstanceIds: []string{req.InstanceID}})
+		audit.Record(ctx, audit.CancelCommand, cancelErr, nil, audit.Instance(req.InstanceID), audit.CommandID(req.CommandID))
 		note := "cancelled"
 		if cancelErr != nil {
 			note = "cancelling it failed: " + cancelErr.Error()

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/drainpipe/drainpipe/internal/audit"
 	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/faults"
@@ -82,6 +83,7 @@ func (l Locker) Acquire(ctx context.Context, table, holder string, groups []stri
 				":me":  &ddbtypes.AttributeValueMemberS{Value: holder},
 			},
 		})
+		audit.Record(ctx, audit.AcquireLease, err, ddbitem.ConditionFailed, audit.Group(arn), audit.Holder(holder), audit.Table(table))
 		var held *ddbtypes.ConditionalCheckFailedException
 		switch {
 		case errors.As(err, &held):
@@ -150,6 +152,7 @@ func (l Locker) Release(ctx context.Context, table, holder string, groups []stri
 			ExpressionAttributeNames:  map[string]string{"#holder": leaseHolder},
 			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":me": &ddbtypes.AttributeValueMemberS{Value: holder}},
 		})
+		audit.Record(ctx, audit.ReleaseLease, err, ddbitem.ConditionFailed, audit.Group(arn), audit.Holder(holder), audit.Table(table))
 		var notMine *ddbtypes.ConditionalCheckFailedException
 		switch {
 		case errors.As(err, &notMine):
@@ -185,6 +188,9 @@ type AcquireRequest struct {
 	State     rollout.State `json:"state"`
 	Execution string        `json:"execution"`
 }
+
+// AuditExecution is the execution running the rollout.
+func (r AcquireRequest) AuditExecution() string { return r.Execution }
 
 // Acquire, the acquire-leases step, takes (or renews) the rollout's lease on every group, all or none. An
 // execution that continues a rollout first takes it over from the execution that started

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/drainpipe/drainpipe/internal/audit"
 	"github.com/drainpipe/drainpipe/internal/catalog"
 	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/faults"
@@ -108,6 +110,7 @@ func (f Recorder) RecordWave(ctx context.Context, s rollout.State) (rollout.Stat
 		stamp := f.Now.Now().Format(time.RFC3339)
 		_, err := f.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: maintained,
 			Tags: []ec2types.Tag{{Key: new(catalog.MaintainedTag), Value: &stamp}}})
+		audit.Record(ctx, audit.Tag, err, nil, audit.Instances(maintained), slog.String("tag", catalog.MaintainedTag+"="+stamp))
 		if err != nil {
 			return rollout.State{}, fmt.Errorf("tagging %v as maintained: %w", maintained, err)
 		}

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/drainpipe/drainpipe/internal/audit"
 	"github.com/drainpipe/drainpipe/internal/capacity"
 	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/ddbitem"
@@ -90,6 +92,10 @@ type Request struct {
 	RolloutTable string `json:"rolloutTable"`
 	TopicARN     string `json:"topicArn"`
 }
+
+// AuditExecution is the restore's own execution: what it changes, it changes for the
+// execution the event names (each line says which).
+func (r Request) AuditExecution() string { return r.Restorer }
 
 // Event is EventBridge's "Step Functions Execution Status Change" event, the part read.
 type Event struct {
@@ -226,6 +232,7 @@ func (r Recoverer) stopIfRunning(ctx context.Context, execution, because string)
 	}
 	_, err = r.SFN.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: &execution, Error: new("Recovery"),
 		Cause: new("stopped by drainpipe's recovery: " + because + " ended")})
+	audit.Record(ctx, audit.StopExecution, err, nil, slog.String("stopped", execution))
 	if err != nil {
 		return true, fmt.Errorf("stopping %s: %w", execution, err)
 	}
@@ -245,6 +252,7 @@ func (r Recoverer) cancelCommands(ctx context.Context, instanceID string) ([]str
 		}
 		_, err := r.SSM.CancelCommand(ctx, &ssm.CancelCommandInput{CommandId: c.CommandId, InstanceIds: []string{instanceID}})
 		var gone *ssmtypes.InvalidCommandId
+		audit.Record(ctx, audit.CancelCommand, err, func(err error) bool { return errors.As(err, &gone) }, audit.Instance(instanceID), audit.CommandID(*c.CommandId))
 		if err != nil && !errors.As(err, &gone) {
 			return nil, fmt.Errorf("cancelling command %s on %s: %w", *c.CommandId, instanceID, err)
 		}

@@ -32,6 +32,9 @@ type Failure struct {
 	Cause string `json:"Cause"`
 }
 
+// AuditExecution is the execution running the rollout now.
+func (s State) AuditExecution() string { return s.Rollout.Execution }
+
 // Store is the rollout's record, in the table the state names, read and written through db.
 func (s State) Store(db StoreAPI) Store { return Store{DB: db, Table: s.Rollout.Table} }
 

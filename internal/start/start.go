@@ -17,9 +17,11 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/drainpipe/drainpipe/internal/audit"
 	"github.com/drainpipe/drainpipe/internal/catalog"
 	"github.com/drainpipe/drainpipe/internal/faults"
 )
@@ -29,7 +31,7 @@ import (
 //
 //	start.Lambda(catalog.CheckDrain, targets.NewChecker, targets.Checker.CheckDrain)
 func Lambda[S, Req, Resp any](f catalog.Function, build func(aws.Config) S, handle func(S, context.Context, Req) (Resp, error)) {
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+	slog.SetDefault(Logger())
 	cfg, err := Config(os.Getenv)
 	if err != nil {
 		slog.Error("making the AWS config", "function", f.Name, "error", err)
@@ -40,14 +42,21 @@ func Lambda[S, Req, Resp any](f catalog.Function, build func(aws.Config) S, hand
 
 // Func runs the catalog's function f, whose handler needs no AWS client.
 func Func[Req, Resp any](f catalog.Function, handle func(context.Context, Req) (Resp, error)) {
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
+	slog.SetDefault(Logger())
 	lambda.StartHandlerFunc(faults.Lambda(f.Name, handle))
 }
+
+// Logger is every function's logger: aws-lambda-go's, which writes JSON when the function's
+// log format is JSON (AWS_LAMBDA_LOG_FORMAT, set by the stack) and adds the invocation's
+// request id to every line logged with its context, the audit trail's included.
+func Logger() *slog.Logger { return lambdacontext.NewLogger() }
 
 // Bind is the handler of f: handle bound to its receiver, its errors named at the
 // boundary (faults.Lambda).
 func Bind[S, Req, Resp any](f catalog.Function, s S, handle func(S, context.Context, Req) (Resp, error)) func(context.Context, Req) (Resp, error) {
-	return faults.Lambda(f.Name, func(ctx context.Context, req Req) (Resp, error) { return handle(s, ctx, req) })
+	return faults.Lambda(f.Name, func(ctx context.Context, req Req) (Resp, error) {
+		return handle(s, audit.FromRequest(ctx, req), req)
+	})
 }
 
 // Config is the AWS config of a Lambda function, from the variables Lambda sets in its

@@ -165,6 +165,17 @@ func groupARNs(regs []workflow.Registration) []string {
 }
 
 // descriptions names the instance's registrations in one group, with their ports.
+// portsIn are the instance's ports in the group.
+func portsIn(regs []workflow.Registration, arn string) []int32 {
+	var out []int32
+	for _, r := range regs {
+		if r.TargetGroupARN == arn {
+			out = append(out, r.Port)
+		}
+	}
+	return out
+}
+
 func descriptions(instanceID string, regs []workflow.Registration, arn string) []types.TargetDescription {
 	var out []types.TargetDescription
 	for _, r := range regs {

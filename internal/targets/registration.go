@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
+	"github.com/drainpipe/drainpipe/internal/audit"
 	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/workflow"
@@ -41,6 +42,7 @@ func (r Registrar) Deregister(ctx context.Context, s workflow.State) (workflow.D
 			TargetGroupArn: &arn,
 			Targets:        descriptions(s.InstanceID, s.Registrations, arn),
 		})
+		audit.Record(ctx, audit.Deregister, err, nil, audit.Instance(s.InstanceID), audit.Group(arn), audit.Ports(portsIn(s.Registrations, arn)))
 		if err != nil {
 			return workflow.Deregistration{}, fmt.Errorf("deregistering %s from %s: %w", s.InstanceID, arn, err)
 		}
@@ -59,6 +61,7 @@ func (r Registrar) Register(ctx context.Context, s workflow.State) (workflow.Reg
 			TargetGroupArn: &arn,
 			Targets:        descriptions(s.InstanceID, s.Registrations, arn),
 		})
+		audit.Record(ctx, audit.Register, err, nil, audit.Instance(s.InstanceID), audit.Group(arn), audit.Ports(portsIn(s.Registrations, arn)))
 		if err != nil {
 			return workflow.Registered{}, fmt.Errorf("registering %s in %s: %w", s.InstanceID, arn, err)
 		}

@@ -25,6 +25,15 @@ type State struct {
 	Release            *Released       `json:"release,omitempty"`
 }
 
+// AuditExecution is the execution that holds the state's reservation: every change
+// after it (deregistration, registration) is made for that execution.
+func (s State) AuditExecution() string {
+	if s.Reservation == nil {
+		return ""
+	}
+	return s.Reservation.Holder
+}
+
 // HealthState is a target's state as DescribeTargetHealth reports it.
 type HealthState string
 
@@ -57,6 +66,8 @@ func (t TargetState) String() string {
 
 // Reservation is the result of reserving the instance's capacity (see package capacity).
 type Reservation struct {
+	// Holder is the execution that asked for the reservation (and holds it once granted).
+	Holder string `json:"holder,omitempty"`
 	// Reserved: the instance is reserved in every group; it may be taken out.
 	Reserved bool `json:"reserved"`
 	// FirstTriedAt is when the execution first asked; a wait for capacity counts from it.
