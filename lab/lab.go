@@ -130,10 +130,16 @@ type Lab struct {
 	dir  string
 	byID map[string]*instance.Instance
 
+	// TerminatedVisibleSeconds is how long (lab seconds) EC2 still shows a terminated
+	// instance (about an hour on AWS); afterwards it does not exist.
+	TerminatedVisibleSeconds float64
+
 	mu          sync.Mutex
 	tags        map[string]map[string]string
 	unmanaged   map[string]bool
 	undelivered []error
+	// states are the instances that are not running: stopped or terminated, and when.
+	states map[string]lifecycle
 }
 
 // Start builds and starts a lab. Close it when done.
@@ -149,7 +155,8 @@ func Start(cfg Config) (_ *Lab, err error) {
 		}
 	}
 	l := &Lab{Config: cfg, Clock: clock.New(cfg.Scale), byID: map[string]*instance.Instance{},
-		tags: map[string]map[string]string{}, unmanaged: map[string]bool{}}
+		tags: map[string]map[string]string{}, unmanaged: map[string]bool{}, states: map[string]lifecycle{},
+		TerminatedVisibleSeconds: 3600}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -293,17 +300,25 @@ func (l *Lab) Probe(id string) (up, ok bool) {
 	return inst.Probe()
 }
 
-// Address is EC2's view of an instance: its private address.
+// Address is EC2's view of an instance: its private address. An instance EC2 no longer
+// shows (terminated long enough ago) does not exist.
 func (l *Lab) Address(id string) (string, bool) {
 	inst, ok := l.byID[id]
 	if !ok {
+		return "", false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.gone(id) {
 		return "", false
 	}
 	return inst.IP, true
 }
 
 // Describe is EC2's (and SSM's) view of the instances: every instance carries the tag
-// drainpipe=enabled unless a test changes it; its SSM agent is online while it is up.
+// drainpipe=enabled unless a test changes it; its SSM agent is online while it is up. A
+// stopped instance keeps its address; a terminated one has none and is shown for
+// TerminatedVisibleSeconds.
 func (l *Lab) Describe(ids []string) []awsapi.Instance {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -313,14 +328,21 @@ func (l *Lab) Describe(ids []string) []awsapi.Instance {
 		want[id] = true
 	}
 	for _, inst := range l.Instances {
-		if len(ids) > 0 && !want[inst.ID] {
+		if len(ids) > 0 && !want[inst.ID] || l.gone(inst.ID) {
 			continue
 		}
 		tags := map[string]string{"drainpipe": "enabled", "Name": "hello-world"}
 		for k, v := range l.tags[inst.ID] {
 			tags[k] = v
 		}
-		out = append(out, awsapi.Instance{ID: inst.ID, PrivateIP: inst.IP, Running: true, Tags: tags,
+		state, ip := l.states[inst.ID].state, inst.IP
+		if state == "" {
+			state = elb.InstanceRunning
+		}
+		if state == elb.InstanceTerminated {
+			ip = ""
+		}
+		out = append(out, awsapi.Instance{ID: inst.ID, PrivateIP: ip, State: state, Tags: tags,
 			SSMManaged: !l.unmanaged[inst.ID], SSMOnline: !l.unmanaged[inst.ID] && inst.Up()})
 	}
 	return out

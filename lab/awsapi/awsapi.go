@@ -5,27 +5,23 @@
 // handlers through aws-lambda-go's handler path and answers handler errors as Lambda does
 // (X-Amz-Function-Error, errorType and errorMessage), so Retry and Catch on error names
 // behave as on AWS. The functions reach it only through the standard SDK endpoint
-// setting. Errors carry AWS's real codes; throttling can be injected per operation.
+// setting. Errors carry AWS's real codes. Faults can be injected (faults.go): any
+// operation can answer an internal error, ServiceUnavailable, AccessDenied or throttling,
+// in its service's own wire shape, N times or with a seeded probability, and a function can
+// crash or run past its timeout (lambda.go); every injection is recorded.
 package awsapi
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
-	"reflect"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -58,8 +54,10 @@ type EC2 interface {
 // Instance is what EC2 and SSM say of an instance.
 type Instance struct {
 	ID, PrivateIP string
-	Running       bool
-	Tags          map[string]string
+	// State is EC2's instance state: "running", "stopped" or "terminated" ("" is running).
+	// A terminated instance has no private address any more.
+	State string
+	Tags  map[string]string
 	// SSMOnline: its agent is registered and online.
 	SSMOnline bool
 	// SSMManaged: its agent is registered with SSM at all.
@@ -86,12 +84,13 @@ type Server struct {
 
 	URL         string
 	srv         *http.Server
-	handlers    map[string]lambda.Handler
+	deps        handlers.Deps
 	dynamoProxy http.Handler
 
 	mu       sync.Mutex
-	throttle map[string]float64
+	handlers map[string]lambda.Handler
 	calls    map[string]int
+	faults   faultState
 }
 
 // Start listens on a loopback port and builds every function's handler with an AWS
@@ -105,7 +104,7 @@ func Start(b Backends, c *clock.Clock) (*Server, error) {
 		b.SNS = &Topics{}
 	}
 	s := &Server{Backends: b, Clock: c, URL: "http://" + ln.Addr().String(), handlers: map[string]lambda.Handler{},
-		throttle: map[string]float64{}, calls: map[string]int{}}
+		calls: map[string]int{}, faults: faultState{throttle: map[string]int{}}}
 	if b.DynamoDB != nil {
 		if s.dynamoProxy, err = newDynamoProxy(b.DynamoDB.URL); err != nil {
 			_ = ln.Close()
@@ -117,8 +116,9 @@ func Start(b Backends, c *clock.Clock) (*Server, error) {
 		_ = ln.Close()
 		return nil, err
 	}
+	s.deps = handlers.Deps{Config: cfg, Now: c.Now}
 	for name, build := range handlers.All {
-		s.handlers[name] = build(handlers.Deps{Config: cfg, Now: c.Now})
+		s.handlers[name] = build(s.deps)
 	}
 	// Idle connections close after a few seconds, as AWS endpoints close them: the
 	// engine opens a client per Task, and a long rollout would otherwise pile them up.
@@ -173,14 +173,6 @@ func FunctionARN(name string) string {
 	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", Region, Account, name)
 }
 
-// Throttle makes a fraction p of the calls to an operation ("DescribeTargetHealth",
-// "SendCommand", "Invoke") fail with the service's throttling error.
-func (s *Server) Throttle(operation string, p float64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.throttle[operation] = p
-}
-
 // Calls returns how many times each operation was called (throttled calls included).
 func (s *Server) Calls() map[string]int {
 	s.mu.Lock()
@@ -190,15 +182,6 @@ func (s *Server) Calls() map[string]int {
 		out[k] = v
 	}
 	return out
-}
-
-// count records a call and says whether to throttle it.
-func (s *Server) count(op string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls[op]++
-	p := s.throttle[op]
-	return p > 0 && rand.Float64() < p
 }
 
 // ServeHTTP routes by protocol: Lambda by path; SSM, DynamoDB and Step Functions by
@@ -231,76 +214,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// lambda answers Invoke: POST /2015-03-31/functions/{name or ARN}/invocations.
-func (s *Server) lambda(w http.ResponseWriter, r *http.Request) {
-	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/2015-03-31/functions/")
-	escaped, ok := strings.CutSuffix(rest, "/invocations")
-	name, err := url.PathUnescape(escaped)
-	if !ok || err != nil || r.Method != http.MethodPost {
-		jsonError(w, http.StatusNotFound, "UnknownOperationException", "the lab serves Invoke only")
-		return
-	}
-	if i := strings.LastIndex(name, ":function:"); i >= 0 {
-		name = name[i+len(":function:"):]
-	}
-	name, _, _ = strings.Cut(name, ":") // a qualifier ($LATEST) names the same code here
-	if s.count("Invoke") {
-		jsonError(w, http.StatusTooManyRequests, "TooManyRequestsException", "Rate Exceeded.")
-		return
-	}
-	handler, ok := s.handlers[name]
-	if !ok {
-		jsonError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+FunctionARN(name))
-		return
-	}
-	payload, err := io.ReadAll(r.Body)
-	if err != nil {
-		jsonError(w, http.StatusBadRequest, "InvalidRequestContentException", err.Error())
-		return
-	}
-	w.Header().Set("X-Amz-Executed-Version", "$LATEST")
-	out, err := invoke(r.Context(), handler, payload)
-	if err != nil {
-		slog.Debug("lab lambda error", "function", name, "error", err)
-		w.Header().Set("X-Amz-Function-Error", "Unhandled")
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(lambdaError(err))
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(out)
-}
-
-// invoke runs the handler as the Lambda runtime does, a panic included.
-func invoke(ctx context.Context, handler lambda.Handler, payload []byte) (out []byte, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = messages.InvokeResponse_Error{Type: "Runtime.Panic", Message: fmt.Sprint(p)}
-		}
-	}()
-	return handler.Invoke(ctx, payload)
-}
-
-type lambdaErrorBody struct {
-	ErrorType    string `json:"errorType"`
-	ErrorMessage string `json:"errorMessage"`
-}
-
-// lambdaError is the body Lambda returns for a function error: the handler's error type
-// name (what aws-lambda-go reports) and its message.
-func lambdaError(err error) lambdaErrorBody {
-	var ire messages.InvokeResponse_Error
-	if errors.As(err, &ire) {
-		return lambdaErrorBody{ErrorType: ire.Type, ErrorMessage: ire.Message}
-	}
-	t := reflect.TypeOf(err)
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	return lambdaErrorBody{ErrorType: t.Name(), ErrorMessage: err.Error()}
-}
-
-// jsonError writes an error of the JSON protocols (SSM, Lambda).
+// jsonError writes an error of the JSON 1.1 protocol (SSM).
 func jsonError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", code)

@@ -12,26 +12,32 @@ import (
 )
 
 // dynamodb forwards DynamoDB calls (JSON 1.0) to the lab's DynamoDB, dynalite, after the
-// throttling this endpoint may inject.
+// faults this endpoint may inject: a call that answers a fault never reaches the table.
 func (s *Server) dynamodb(w http.ResponseWriter, r *http.Request) {
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
-	fail := func(code, msg string) {
-		// DynamoDB signs every answer with the CRC32 of its body, which the SDK checks.
-		body, _ := json.Marshal(map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#" + code, "message": msg})
-		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write(body)
-	}
 	if s.DynamoDB == nil {
-		fail("UnknownOperationException", "this lab endpoint has no DynamoDB")
+		dynamoError(w, http.StatusBadRequest, "UnknownOperationException", "this lab endpoint has no DynamoDB")
 		return
 	}
-	if s.count(op) {
-		fail("ThrottlingException", "Rate of requests exceeds the allowed throughput.")
+	if s.fail(w, ServiceDynamoDB, op, "", s.call(ServiceDynamoDB, op, "")) {
 		return
 	}
 	s.dynamoProxy.ServeHTTP(w, r)
+}
+
+// dynamoError writes a DynamoDB error. DynamoDB signs every answer with the CRC32 of its
+// body, which the SDK checks. Its throttling error comes from the service framework
+// (com.amazon.coral.availability), the others from DynamoDB's own model.
+func dynamoError(w http.ResponseWriter, status int, code, msg string) {
+	namespace := "com.amazonaws.dynamodb.v20120810#"
+	if code == "ThrottlingException" {
+		namespace = "com.amazon.coral.availability#"
+	}
+	body, _ := json.Marshal(map[string]string{"__type": namespace + code, "message": msg})
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }
 
 func newDynamoProxy(endpoint string) (*httputil.ReverseProxy, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 )
@@ -20,27 +21,38 @@ const (
 func (s *Server) ec2(w http.ResponseWriter, r *http.Request) {
 	form := r.PostForm
 	action := form.Get("Action")
-	if s.count(action) {
-		ec2Error(w, "RequestLimitExceeded", "Request limit exceeded.")
+	if s.fail(w, ServiceEC2, action, "", s.call(ServiceEC2, action, "")) {
 		return
 	}
 	switch action {
 	case "DescribeInstances":
 		ids := numbered(form, "InstanceId")
+		if bad := malformed(ids); bad != "" {
+			ec2Error(w, http.StatusBadRequest, "InvalidInstanceID.Malformed", fmt.Sprintf(`Invalid id: "%s" (expecting "i-...")`, bad))
+			return
+		}
 		found := s.EC2.Describe(ids)
-		if len(ids) > 0 && len(found) < len(ids) {
-			ec2Error(w, "InvalidInstanceID.NotFound", fmt.Sprintf("The instance IDs '%s' do not all exist", strings.Join(ids, ", ")))
+		if missing := missingIDs(ids, found); len(missing) > 0 {
+			ec2Error(w, http.StatusBadRequest, "InvalidInstanceID.NotFound", notFound(missing))
 			return
 		}
 		var b strings.Builder
 		fmt.Fprintf(&b, `<DescribeInstancesResponse xmlns="%s"><requestId>%s</requestId><reservationSet>`, ec2Namespace, requestID())
 		for _, inst := range found {
+			// The state codes of the InstanceState reference.
 			code, name := 16, "running"
-			if !inst.Running {
+			switch inst.State {
+			case "stopped":
 				code, name = 80, "stopped"
+			case "terminated":
+				code, name = 48, "terminated"
 			}
-			fmt.Fprintf(&b, `<item><reservationId>r-0lab%s</reservationId><ownerId>%s</ownerId><instancesSet><item><instanceId>%s</instanceId><instanceState><code>%d</code><name>%s</name></instanceState><privateIpAddress>%s</privateIpAddress><tagSet>`,
-				inst.ID[2:], Account, inst.ID, code, name, inst.PrivateIP)
+			fmt.Fprintf(&b, `<item><reservationId>r-0lab%s</reservationId><ownerId>%s</ownerId><instancesSet><item><instanceId>%s</instanceId><instanceState><code>%d</code><name>%s</name></instanceState>`,
+				inst.ID[2:], Account, inst.ID, code, name)
+			if inst.PrivateIP != "" {
+				fmt.Fprintf(&b, `<privateIpAddress>%s</privateIpAddress>`, inst.PrivateIP)
+			}
+			b.WriteString(`<tagSet>`)
 			for k, v := range inst.Tags {
 				fmt.Fprintf(&b, `<item><key>%s</key><value>%s</value></item>`, escape(k), escape(v))
 			}
@@ -59,15 +71,64 @@ func (s *Server) ec2(w http.ResponseWriter, r *http.Request) {
 			}
 			tags[k[0]] = form.Get(fmt.Sprintf("Tag.%d.Value", i))
 		}
+		if bad := malformed(ids); bad != "" {
+			ec2Error(w, http.StatusBadRequest, "InvalidID", fmt.Sprintf("The ID '%s' is not valid", bad))
+			return
+		}
+		if missing := missingIDs(ids, s.EC2.Describe(ids)); len(missing) > 0 {
+			ec2Error(w, http.StatusBadRequest, "InvalidInstanceID.NotFound", notFound(missing))
+			return
+		}
 		if err := s.EC2.CreateTags(ids, tags); err != nil {
-			ec2Error(w, "InvalidInstanceID.NotFound", err.Error())
+			ec2Error(w, http.StatusBadRequest, "InvalidInstanceID.NotFound", err.Error())
 			return
 		}
 		w.Header().Set("Content-Type", "text/xml")
 		fmt.Fprintf(w, `<CreateTagsResponse xmlns="%s"><requestId>%s</requestId><return>true</return></CreateTagsResponse>`, ec2Namespace, requestID())
 	default:
-		ec2Error(w, "InvalidAction", "The lab implements DescribeInstances and CreateTags")
+		ec2Error(w, http.StatusBadRequest, "InvalidAction", "The lab implements DescribeInstances and CreateTags")
 	}
+}
+
+// instanceID is the shape of an instance id: i- and 8 or 17 hexadecimal digits.
+var instanceID = regexp.MustCompile(`^i-([0-9a-f]{8}|[0-9a-f]{17})$`)
+
+// malformed returns the first id that is not an instance id's shape. EC2 answers
+// InvalidInstanceID.Malformed for it ("The specified instance ID is malformed. Ensure that
+// you provide the full instance ID in the request, in the form i-xxxxxxxx or
+// i-xxxxxxxxxxxxxxxxx", the EC2 error codes reference), and CreateTags, whose ids may
+// name any resource, InvalidID.
+func malformed(ids []string) string {
+	for _, id := range ids {
+		if !instanceID.MatchString(id) {
+			return id
+		}
+	}
+	return ""
+}
+
+// missingIDs are the ids EC2 does not know (a terminated instance stays known for a while,
+// as on EC2, where it remains visible for about an hour).
+func missingIDs(ids []string, found []Instance) []string {
+	known := map[string]bool{}
+	for _, inst := range found {
+		known[inst.ID] = true
+	}
+	var missing []string
+	for _, id := range ids {
+		if !known[id] {
+			missing = append(missing, id)
+		}
+	}
+	return missing
+}
+
+// notFound is EC2's InvalidInstanceID.NotFound message.
+func notFound(ids []string) string {
+	if len(ids) == 1 {
+		return fmt.Sprintf("The instance ID '%s' does not exist", ids[0])
+	}
+	return fmt.Sprintf("The instance IDs '%s' do not exist", strings.Join(ids, ", "))
 }
 
 // numbered reads EC2's lists: Name.1, Name.2, ...
@@ -82,9 +143,9 @@ func numbered(form url.Values, name string) []string {
 	}
 }
 
-func ec2Error(w http.ResponseWriter, code, message string) {
+func ec2Error(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(http.StatusBadRequest)
+	w.WriteHeader(status)
 	fmt.Fprintf(w, `<Response><Errors><Error><Code>%s</Code><Message>%s</Message></Error></Errors><RequestID>%s</RequestID></Response>`, code, escape(message), requestID())
 }
 
@@ -114,11 +175,10 @@ func (t *Topics) Messages() []Message {
 func (s *Server) sns(w http.ResponseWriter, r *http.Request) {
 	form := r.PostForm
 	if form.Get("Action") != "Publish" {
-		elbError(w, http.StatusBadRequest, "Sender", "InvalidAction", "The lab implements SNS Publish only")
+		snsError(w, http.StatusBadRequest, "Sender", "InvalidAction", "The lab implements SNS Publish only")
 		return
 	}
-	if s.count("Publish") {
-		elbError(w, http.StatusBadRequest, "Sender", "Throttling", "Rate exceeded")
+	if s.fail(w, ServiceSNS, "Publish", "", s.call(ServiceSNS, "Publish", "")) {
 		return
 	}
 	s.SNS.mu.Lock()
@@ -127,4 +187,12 @@ func (s *Server) sns(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/xml")
 	fmt.Fprintf(w, `<PublishResponse xmlns="%s"><PublishResult><MessageId>%s</MessageId></PublishResult><ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></PublishResponse>`,
 		snsNamespace, requestID(), requestID())
+}
+
+// snsError writes an error of SNS's query protocol.
+func snsError(w http.ResponseWriter, status int, kind, code, message string) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<ErrorResponse xmlns="%s"><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
+		snsNamespace, kind, code, escape(message), requestID())
 }

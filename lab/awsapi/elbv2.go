@@ -21,8 +21,7 @@ const elbNamespace = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"
 func (s *Server) elbv2(w http.ResponseWriter, r *http.Request) {
 	form := r.PostForm
 	action := form.Get("Action")
-	if s.count(action) {
-		elbError(w, http.StatusBadRequest, "Sender", "Throttling", "Rate exceeded")
+	if s.fail(w, ServiceELB, action, "", s.call(ServiceELB, action, "")) {
 		return
 	}
 	var result any

@@ -19,18 +19,12 @@ const ParentHeader = "X-Lab-Parent-Execution"
 // StartExecution, StopExecution, DescribeExecution and ListExecutions.
 func (s *Server) stepFunctions(w http.ResponseWriter, r *http.Request) {
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
-	fail := func(code, msg string) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		w.Header().Set("X-Amzn-ErrorType", code)
-		w.WriteHeader(http.StatusBadRequest)
-		_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": msg})
-	}
+	fail := func(code, msg string) { jsonError10(w, http.StatusBadRequest, code, msg) }
 	if s.SFN == nil {
 		fail("UnknownOperationException", "this lab endpoint has no Step Functions")
 		return
 	}
-	if s.count(op) {
-		fail("ThrottlingException", "Rate exceeded")
+	if s.fail(w, ServiceStepFunctions, op, "", s.call(ServiceStepFunctions, op, "")) {
 		return
 	}
 	var out any
@@ -89,6 +83,14 @@ func (s *Server) stepFunctions(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 		_ = json.NewEncoder(w).Encode(out)
 	}
+}
+
+// jsonError10 writes an error of the JSON 1.0 protocol (Step Functions).
+func jsonError10(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+	w.Header().Set("X-Amzn-ErrorType", code)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": message})
 }
 
 func description(d sfn.Description) map[string]any {

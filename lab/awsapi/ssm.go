@@ -13,8 +13,7 @@ import (
 // ssm answers the SSM operations drainpipe calls, in the JSON 1.1 protocol.
 func (s *Server) ssm(w http.ResponseWriter, r *http.Request) {
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AmazonSSM.")
-	if s.count(op) {
-		jsonError(w, http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
+	if s.fail(w, ServiceSSM, op, "", s.call(ServiceSSM, op, "")) {
 		return
 	}
 	var out any
@@ -134,8 +133,8 @@ func (s *Server) describeInstanceInformation(r *http.Request) (any, error) {
 	}
 	list := []map[string]any{}
 	for _, inst := range s.EC2.Describe(ids) {
-		if !inst.SSMManaged {
-			continue
+		if !inst.SSMManaged || inst.State == "terminated" {
+			continue // a terminated instance is no longer a managed node
 		}
 		status := "ConnectionLost"
 		if inst.SSMOnline {

@@ -40,6 +40,14 @@ const (
 	ReasonNotRegistered           = "Target.NotRegistered"
 	ReasonDeregistrationInProcess = "Target.DeregistrationInProgress"
 	ReasonNotInUse                = "Target.NotInUse"
+	ReasonInvalidState            = "Target.InvalidState"
+)
+
+// EC2 instance states, as SetInstanceState takes them.
+const (
+	InstanceRunning    = "running"
+	InstanceStopped    = "stopped"
+	InstanceTerminated = "terminated"
 )
 
 // IdleTimeoutSeconds is ALB's default idle timeout: a target that sends nothing back for
@@ -122,10 +130,13 @@ type LoadBalancer struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	groups []*Group
+	mu      sync.Mutex
+	groups  []*Group
+	created int
 	// drainLag keeps targets draining this many lab seconds past the delay.
 	drainLag float64
+	// states are the instances' EC2 states that are not running (stopped, terminated).
+	states map[string]string
 }
 
 // SetDrainLag is a fault hook: deregistered targets stay draining for this many lab
@@ -149,7 +160,7 @@ func New(c *clock.Clock, ec2 Addresser, region, account string) *LoadBalancer {
 			IdleConnTimeout:       c.Seconds(IdleTimeoutSeconds),
 		},
 		checker: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
-		ctx:     ctx, cancel: cancel,
+		ctx:     ctx, cancel: cancel, states: map[string]string{},
 	}
 }
 
@@ -169,6 +180,7 @@ type Group struct {
 	targets []*target // in registration order
 	next    int       // round robin
 	history []Sample
+	deleted bool
 }
 
 type target struct {
@@ -203,7 +215,8 @@ func (lb *LoadBalancer) CreateTargetGroup(cfg GroupConfig) *Group {
 	}
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
-	g := &Group{ARN: fmt.Sprintf("%s%s/%016x", lb.arnPrefix, cfg.Name, 0xd7a1000000000000+uint64(len(lb.groups))), cfg: cfg, lb: lb}
+	g := &Group{ARN: fmt.Sprintf("%s%s/%016x", lb.arnPrefix, cfg.Name, 0xd7a1000000000000+uint64(lb.created)), cfg: cfg, lb: lb}
+	lb.created++
 	g.history = []Sample{{At: lb.clock.Since()}}
 	lb.groups = append(lb.groups, g)
 	return g
@@ -321,6 +334,11 @@ func (g *Group) find(id string, port int32) *target {
 
 // DescribeTargetHealth reports every registered target (draining ones included) when refs
 // is empty, or exactly the named ones, an unregistered one as unused/Target.NotRegistered.
+// A named id that is not an instance EC2 knows is InvalidTarget (the API reference: "The
+// specified target does not exist, is not in the same VPC as the target group, or has an
+// unsupported instance type"); a registered target whose instance is stopped or terminated
+// is unused/Target.InvalidState ("The target is in the stopped or terminated state", the
+// TargetHealth reference).
 func (lb *LoadBalancer) DescribeTargetHealth(arn string, refs []TargetRef) ([]TargetHealth, error) {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
@@ -330,7 +348,7 @@ func (lb *LoadBalancer) DescribeTargetHealth(arn string, refs []TargetRef) ([]Ta
 	}
 	var out []TargetHealth
 	report := func(t *target) TargetHealth {
-		if g.cfg.Unattached && t.state != StateDraining {
+		if g.cfg.Unattached && t.state != StateDraining && t.reason != ReasonInvalidState {
 			return TargetHealth{ID: t.id, Port: t.port, State: StateUnused, Reason: ReasonNotInUse}
 		}
 		return TargetHealth{ID: t.id, Port: t.port, State: t.state, Reason: t.reason}
@@ -357,7 +375,10 @@ func (lb *LoadBalancer) DescribeTargetHealth(arn string, refs []TargetRef) ([]Ta
 
 // RegisterTargets registers targets: each starts initial and gets no traffic until it
 // passes a health check. Registering a registered target changes nothing; registering a
-// draining one stops its drain.
+// draining one stops its drain. As the API reference says ("If the target is an EC2
+// instance, it must be in the running state when you register it"; InvalidTarget: "The
+// specified target does not exist ..."), an unknown id, or an instance that is stopped or
+// terminated, is InvalidTarget and nothing is registered.
 func (lb *LoadBalancer) RegisterTargets(arn string, refs []TargetRef) error {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
@@ -373,6 +394,9 @@ func (lb *LoadBalancer) RegisterTargets(arn string, refs []TargetRef) error {
 		ip, ok := lb.ec2.Address(r.ID)
 		if !ok {
 			return &APIError{Code: "InvalidTarget", Message: fmt.Sprintf("The following targets are not valid instances: '%s'", r.ID)}
+		}
+		if _, down := lb.states[r.ID]; down {
+			return &APIError{Code: "InvalidTarget", Message: fmt.Sprintf("The following targets are not in a running state and cannot be registered: '%s'", r.ID)}
 		}
 		addrs[i] = net.JoinHostPort(ip, strconv.Itoa(int(g.port(r.Port))))
 	}
@@ -393,19 +417,16 @@ func (lb *LoadBalancer) RegisterTargets(arn string, refs []TargetRef) error {
 	return nil
 }
 
-// DeregisterTargets starts draining the targets. A target that is not registered is
-// ignored without an error, as ALB does.
+// DeregisterTargets starts draining the targets. A target that is not registered, whatever
+// its id (an instance that does not exist or was terminated included), is ignored without
+// an error: the API reference says "If the specified target does not exist, the action
+// returns successfully."
 func (lb *LoadBalancer) DeregisterTargets(arn string, refs []TargetRef) error {
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
 	g, err := lb.group(arn)
 	if err != nil {
 		return err
-	}
-	for _, r := range refs {
-		if _, ok := lb.ec2.Address(r.ID); !ok {
-			return &APIError{Code: "InvalidTarget", Message: fmt.Sprintf("The following targets are not valid instances: '%s'", r.ID)}
-		}
 	}
 	for _, r := range refs {
 		t := g.find(r.ID, g.port(r.Port))
@@ -434,6 +455,59 @@ func (lb *LoadBalancer) DeregisterTargets(arn string, refs []TargetRef) error {
 		}()
 	}
 	g.sample()
+	return nil
+}
+
+// SetInstanceState tells the load balancer an instance's EC2 state. A registered target
+// whose instance stops or is terminated gets no more traffic or health checks and is
+// reported unused with Target.InvalidState ("The target is in the stopped or terminated
+// state", the TargetHealth reference); it stays registered, and a draining one goes on
+// draining. When a stopped instance runs again its targets are checked again from initial
+// (Elb.InitialHealthChecking). ELB's own documentation does not say when it drops the
+// registration of a terminated instance: the lab keeps it until it is deregistered.
+func (lb *LoadBalancer) SetInstanceState(id, state string) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if state == InstanceRunning {
+		delete(lb.states, id)
+	} else {
+		lb.states[id] = state
+	}
+	for _, g := range lb.groups {
+		for _, t := range g.targets {
+			if t.id != id || t.state == StateDraining {
+				continue
+			}
+			switch {
+			case state != InstanceRunning && t.state != StateUnused:
+				t.stopChecks()
+				t.state, t.reason, t.ok, t.fail = StateUnused, ReasonInvalidState, 0, 0
+			case state == InstanceRunning && t.state == StateUnused:
+				t.state, t.reason = StateInitial, ReasonInitialHealthChecking
+				g.startChecks(t)
+			}
+		}
+		g.sample()
+	}
+}
+
+// DeleteTargetGroup deletes a group, as DeleteTargetGroup does once no listener uses it:
+// its targets are gone at once (their requests in flight are cut, nothing drains), every
+// call naming it answers TargetGroupNotFound, and its listener, left with no target,
+// answers 503.
+func (lb *LoadBalancer) DeleteTargetGroup(arn string) error {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	g, err := lb.group(arn)
+	if err != nil {
+		return err
+	}
+	for _, t := range slices.Clone(g.targets) {
+		g.remove(t)
+	}
+	g.deleted = true
+	g.sample()
+	lb.groups = slices.DeleteFunc(lb.groups, func(x *Group) bool { return x == g })
 	return nil
 }
 
@@ -526,7 +600,7 @@ func (g *Group) check(ctx context.Context, id, addr string) (bool, string) {
 
 // observe applies one health check result. Callers hold lb.mu.
 func (g *Group) observe(t *target, passed bool, reason string) {
-	if g.find(t.id, t.port) != t || t.state == StateDraining {
+	if g.find(t.id, t.port) != t || t.state == StateDraining || t.state == StateUnused {
 		return
 	}
 	hc := g.cfg.HealthCheck
@@ -580,6 +654,9 @@ func matches(matcher string, code int) bool {
 func (g *Group) pick() *target {
 	g.lb.mu.Lock()
 	defer g.lb.mu.Unlock()
+	if g.deleted {
+		return nil
+	}
 	eligible := g.eligible(StateHealthy)
 	if len(eligible) == 0 {
 		eligible = g.eligible(StateUnhealthy)

@@ -42,6 +42,9 @@ type Instance struct {
 	boots    int
 	upSignal chan struct{} // closed when the instance is up
 	faults   Faults
+	// off: the instance is stopped or terminated (EC2's sense): it does not boot until
+	// PowerOn, whatever reboot was under way.
+	off bool
 
 	inflight atomic.Int64
 	served   atomic.Int64
@@ -69,12 +72,16 @@ func (i *Instance) SetFaults(f Faults) {
 	i.faults = f
 }
 
-// Start boots the instance: its service listens on every port.
+// Start boots the instance: its service listens on every port. A powered-off instance
+// does not boot.
 func (i *Instance) Start() error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.up {
 		return nil
+	}
+	if i.off {
+		return fmt.Errorf("instance %s is powered off", i.ID)
 	}
 	var servers []*http.Server
 	for idx, port := range i.Ports {
@@ -116,6 +123,24 @@ func (i *Instance) Stop() {
 	i.servers = nil
 	i.up = false
 	i.upSignal = make(chan struct{})
+}
+
+// PowerOff stops the instance as EC2's StopInstances or TerminateInstances does: it shuts
+// down at once (requests in flight fail) and stays down, a reboot under way included,
+// until PowerOn.
+func (i *Instance) PowerOff() {
+	i.mu.Lock()
+	i.off = true
+	i.mu.Unlock()
+	i.Stop()
+}
+
+// PowerOn boots a powered-off instance, as StartInstances does.
+func (i *Instance) PowerOn() error {
+	i.mu.Lock()
+	i.off = false
+	i.mu.Unlock()
+	return i.Start()
 }
 
 // Reboot stops the instance and starts it again after RebootSeconds (lab time), unless it

@@ -72,6 +72,33 @@ function checkPayload(stats, what, value, terminal = true) {
   }
 }
 
+// Step Functions calls Lambda with the AWS SDK for Java, and names a service error by the
+// SDK's exception class: Lambda.<Code> for an error Lambda's model declares (for Invoke:
+// ServiceException, TooManyRequestsException, ResourceNotFoundException, ...), and
+// Lambda.AWSLambdaException, the service's base class, for any other code (a 403
+// AccessDeniedException, a 503); an answer that never came (a broken connection) is
+// Lambda.SdkClientException. Its Cause is the Java SDK's message: "<message> (Service:
+// AWSLambda; Status Code: <n>; Error Code: <code>; Request ID: <id>; Proxy: null)". The
+// Retry of Step Functions' guide ("Handle Lambda service exceptions") matches these names.
+const LAMBDA_MODELED = new Set([
+  'EC2AccessDeniedException', 'EC2ThrottledException', 'EC2UnexpectedException', 'EFSIOException',
+  'EFSMountConnectivityException', 'EFSMountFailureException', 'EFSMountTimeoutException', 'ENILimitReachedException',
+  'InvalidParameterValueException', 'InvalidRequestContentException', 'InvalidRuntimeException',
+  'InvalidSecurityGroupIDException', 'InvalidSubnetIDException', 'InvalidZipFileException', 'KMSAccessDeniedException',
+  'KMSDisabledException', 'KMSInvalidStateException', 'KMSNotFoundException', 'RecursiveInvocationException',
+  'RequestTooLargeException', 'ResourceConflictException', 'ResourceNotFoundException', 'ResourceNotReadyException',
+  'ServiceException', 'SnapStartException', 'SnapStartNotReadyException', 'SnapStartTimeoutException',
+  'SubnetIPAddressLimitReachedException', 'TooManyRequestsException', 'UnsupportedMediaTypeException',
+]);
+
+function javaServiceError(err, service, modeled, prefix, base) {
+  const code = String(err.name);
+  const status = err.$metadata?.httpStatusCode ?? err.$response?.statusCode;
+  err.message = `${err.message} (Service: ${service}; Status Code: ${status}; Error Code: ${code}; Request ID: ${err.$metadata?.requestId ?? ''}; Proxy: null)`;
+  err.name = `${prefix}.${modeled.has(code) ? code : base}`;
+  return err;
+}
+
 // Lambda: name service errors as Step Functions does, and hold the result to the quota.
 const send = LambdaClient.prototype.send;
 LambdaClient.prototype.send = async function (...args) {
@@ -79,8 +106,10 @@ LambdaClient.prototype.send = async function (...args) {
   try {
     out = await send.apply(this, args);
   } catch (err) {
-    if (err?.$fault !== undefined && !String(err.name).startsWith('Lambda.')) {
-      err.name = `Lambda.${err.name}`;
+    if (String(err?.name).startsWith('Lambda.')) throw err;
+    if (err?.$fault !== undefined) throw javaServiceError(err, 'AWSLambda', LAMBDA_MODELED, 'Lambda', 'AWSLambdaException');
+    if (err?.$metadata !== undefined || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(err?.code)) {
+      err.name = 'Lambda.SdkClientException';
     }
     throw err;
   }
@@ -202,10 +231,17 @@ async function startSync(parentArn, params) {
   });
   const answer = await resp.json();
   if (!resp.ok) {
+    // As for Lambda, the Java SDK's class: the modelled errors of StartExecution by name
+    // (ExecutionAlreadyExists is ExecutionAlreadyExistsException), any other code (a
+    // throttling, a 500, an AccessDeniedException) as the base AWSStepFunctionsException.
     const code = String(answer.__type ?? 'ServiceException').split('#').pop();
     const err = new Error(answer.message ?? code);
-    err.name = `StepFunctions.${code.endsWith('Exception') ? code : code + 'Exception'}`;
-    throw err;
+    err.name = code;
+    err.$metadata = { httpStatusCode: resp.status, requestId: resp.headers.get('x-amzn-requestid') ?? '' };
+    const cls = code.endsWith('Exception') ? code : code + 'Exception';
+    throw Object.assign(javaServiceError(err, 'AWSStepFunctions', SFN_MODELED, 'StepFunctions', 'AWSStepFunctionsException'), {
+      name: SFN_MODELED.has(code) ? `StepFunctions.${cls}` : 'StepFunctions.AWSStepFunctionsException',
+    });
   }
   const child = await settled(answer.executionArn);
   const describe = {
@@ -221,6 +257,13 @@ async function startSync(parentArn, params) {
   err.name = 'States.TaskFailed';
   throw err;
 }
+
+// The errors StartExecution's model declares, by wire code.
+const SFN_MODELED = new Set([
+  'ExecutionAlreadyExists', 'ExecutionLimitExceeded', 'InvalidArn', 'InvalidExecutionInput', 'InvalidName',
+  'StateMachineDeleting', 'StateMachineDoesNotExist', 'ValidationException', 'KmsAccessDeniedException',
+  'KmsInvalidStateException', 'KmsThrottlingException',
+]);
 
 function syncTasks(states, names = []) {
   for (const [name, state] of Object.entries(states ?? {})) {

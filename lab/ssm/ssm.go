@@ -6,6 +6,19 @@
 // takes PatchSeconds and reboots per RebootOption. An invocation is invisible for
 // VisibleAfterSeconds after SendCommand (GetCommandInvocation answers
 // InvocationDoesNotExist), as SSM's eventual consistency does.
+//
+// An instance can stop or be terminated under a command (SetInstanceState): a command
+// not yet delivered waits Delayed ("the node was stopped"; GetCommandInvocation's
+// StatusDetails reference) until the instance runs again or the delivery timeout passes
+// (Delivery Timed Out); a command running there is killed with the instance, and since no
+// agent reports it any more its invocation stays InProgress until the command expires
+// (ExpiresAfter: "If a command expires, it changes status to DeliveryTimedOut for all
+// invocations that have the status InProgress, Pending, or Delayed", the Command
+// reference), when it ends TimedOut, "Delivery Timed Out". The lab takes the expiry as the
+// delivery timeout plus the execution timeout after SendCommand. A terminated instance is
+// not in a valid state for SendCommand or CancelCommand (InvalidInstanceId: "Valid states
+// are: Running, Pending, Stopped, Stopping. Invalid states are: Shutting-down and
+// Terminated."); a stopped one is.
 package ssm
 
 import (
@@ -35,6 +48,17 @@ const (
 	StatusFailed     = "Failed"
 	StatusTimedOut   = "TimedOut"
 	StatusCancelled  = "Cancelled"
+	StatusDelayed    = "Delayed"
+	StatusCancelling = "Cancelling"
+
+	detailsDeliveryTimedOut = "Delivery Timed Out"
+)
+
+// EC2 instance states, as SetInstanceState takes them.
+const (
+	InstanceRunning    = "running"
+	InstanceStopped    = "stopped"
+	InstanceTerminated = "terminated"
 )
 
 // Output limits of GetCommandInvocation.
@@ -78,6 +102,8 @@ type Executor struct {
 	invocations map[key]*Invocation
 	sent        []*Invocation
 	faults      map[string]Faults
+	// states are the instances' EC2 states that are not running.
+	states map[string]string
 }
 
 type key struct{ command, instance string }
@@ -111,13 +137,18 @@ type Invocation struct {
 
 	visibleAt time.Time
 	cancel    context.CancelFunc
+	// kill stops what runs on the instance without cancelling the command (the instance
+	// went down); lost: that happened, so no agent will report the invocation again.
+	kill      context.CancelFunc
+	lost      bool
+	expiresAt time.Time
 }
 
 // New returns an executor whose working folders live under dir.
 func New(c *clock.Clock, instances Instances, dir string) *Executor {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Executor{clock: c, instances: instances, dir: dir, PatchSeconds: 60, PatchNeedsReboot: true, VisibleAfterSeconds: 2,
-		ctx: ctx, cancel: cancel, invocations: map[key]*Invocation{}, faults: map[string]Faults{}}
+		ctx: ctx, cancel: cancel, invocations: map[key]*Invocation{}, faults: map[string]Faults{}, states: map[string]string{}}
 }
 
 // Close cancels every running command and waits for it.
@@ -155,23 +186,32 @@ func (e *Executor) SendCommand(document string, instanceIDs []string, params map
 	if len(instanceIDs) == 0 {
 		return "", &APIError{Code: "InvalidInstanceId", Message: "no instance ids"}
 	}
-	for _, id := range instanceIDs {
-		if _, ok := e.instances.Instance(id); !ok {
-			return "", &APIError{Code: "InvalidInstanceId", Message: fmt.Sprintf("Instances [[%s]] not in a valid state for account", id)}
-		}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.validInstances(instanceIDs); err != nil {
+		return "", err
 	}
 	if deliverySeconds == 0 {
 		deliverySeconds = 3600
 	}
+	execution := 3600.0
+	if document == "AWS-RunPatchBaseline" {
+		execution = 7200 // the document's own timeout
+	} else if t := first(params["executionTimeout"]); t != "" {
+		execution, _ = strconv.ParseFloat(t, 64)
+	}
 	id := uuid()
 	now := e.clock.Now()
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	for _, instID := range instanceIDs {
 		ctx, cancel := context.WithCancel(e.ctx)
+		status := StatusPending
+		if e.states[instID] != "" {
+			status = StatusDelayed
+		}
 		inv := &Invocation{CommandID: id, InstanceID: instID, DocumentName: document, Comment: comment, Parameters: params,
-			Status: StatusPending, StatusDetails: StatusPending, ResponseCode: -1, SentAt: now,
-			visibleAt: now.Add(time.Duration(e.VisibleAfterSeconds * float64(time.Second))), cancel: cancel}
+			Status: status, StatusDetails: status, ResponseCode: -1, SentAt: now,
+			visibleAt: now.Add(time.Duration(e.VisibleAfterSeconds * float64(time.Second))), cancel: cancel,
+			expiresAt: now.Add(time.Duration((float64(deliverySeconds) + execution) * float64(time.Second)))}
 		e.invocations[key{id, instID}] = inv
 		e.sent = append(e.sent, inv)
 		inst, _ := e.instances.Instance(instID)
@@ -196,22 +236,73 @@ func (e *Executor) GetCommandInvocation(commandID, instanceID string) (Invocatio
 }
 
 // CancelCommand cancels the command on the instances (all of its instances when none is
-// named). A finished invocation stays as it is.
+// named). A finished invocation stays as it is. A terminated instance is InvalidInstanceId.
+// An invocation whose instance went down while it ran shows Cancelling until the command
+// expires (no agent acknowledges it), then Cancelled.
 func (e *Executor) CancelCommand(commandID string, instanceIDs []string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.validInstances(instanceIDs); err != nil {
+		return err
+	}
 	found := false
 	for k, inv := range e.invocations {
 		if k.command != commandID || (len(instanceIDs) > 0 && !contains(instanceIDs, k.instance)) {
 			continue
 		}
 		found = true
-		inv.cancel()
+		switch {
+		case !inv.EndedAt.IsZero():
+		case inv.lost:
+			inv.Status, inv.StatusDetails = StatusCancelling, StatusCancelling
+		default:
+			inv.cancel()
+		}
 	}
 	if !found {
 		return &APIError{Code: "InvalidCommandId", Message: "command " + commandID + " not found"}
 	}
 	return nil
+}
+
+// validInstances: every instance exists and is not terminated. Callers hold e.mu.
+func (e *Executor) validInstances(ids []string) error {
+	for _, id := range ids {
+		if _, ok := e.instances.Instance(id); !ok || e.states[id] == InstanceTerminated {
+			return &APIError{Code: "InvalidInstanceId", Message: fmt.Sprintf("Instances [[%s]] not in a valid state for account", id)}
+		}
+	}
+	return nil
+}
+
+// SetInstanceState tells the executor an instance's EC2 state (InstanceRunning,
+// InstanceStopped, InstanceTerminated). When the instance goes down, a command waiting for
+// it is Delayed, and a command running there is killed with it and left InProgress until
+// it expires; when a stopped instance runs again, commands still Delayed are delivered.
+func (e *Executor) SetInstanceState(id, state string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if state == InstanceRunning {
+		delete(e.states, id)
+	} else {
+		e.states[id] = state
+	}
+	for _, inv := range e.sent {
+		if inv.InstanceID != id || !inv.EndedAt.IsZero() {
+			continue
+		}
+		switch {
+		case state == InstanceRunning && inv.Status == StatusDelayed:
+			inv.Status, inv.StatusDetails = StatusPending, StatusPending
+		case state != InstanceRunning && inv.Status == StatusPending:
+			inv.Status, inv.StatusDetails = StatusDelayed, StatusDelayed
+		case state != InstanceRunning && !inv.lost && (inv.Status == StatusInProgress || inv.Status == StatusCancelling):
+			inv.lost = true
+			if inv.kill != nil {
+				inv.kill()
+			}
+		}
+	}
 }
 
 // Commands lists the invocations on the instance, newest first, as ListCommands sees a
@@ -245,42 +336,94 @@ func (e *Executor) update(inv *Invocation, f func(*Invocation)) {
 	f(inv)
 }
 
+// finish ends the invocation, unless its instance went down under it (then only its
+// expiry ends it).
 func (e *Executor) finish(inv *Invocation, status, details string, code int) {
 	e.update(inv, func(inv *Invocation) {
+		if inv.lost || !inv.EndedAt.IsZero() {
+			return
+		}
 		inv.Status, inv.StatusDetails, inv.ResponseCode, inv.EndedAt = status, details, code, e.clock.Now()
 	})
 }
 
-// run delivers the command when the agent is online, then runs it.
-func (e *Executor) run(ctx context.Context, inv *Invocation, inst *instance.Instance, deliverySeconds int) {
-	delivery, cancel := context.WithTimeout(ctx, e.clock.Seconds(float64(deliverySeconds)))
-	err := inst.WaitUp(delivery)
-	cancel()
-	switch {
-	case ctx.Err() != nil:
-		e.finish(inv, StatusCancelled, StatusCancelled, -1)
-		return
-	case err != nil:
-		e.finish(inv, StatusTimedOut, "Delivery Timed Out", -1)
+// expire ends an invocation no agent will report when its command expires.
+func (e *Executor) expire(inv *Invocation) {
+	e.mu.Lock()
+	wait := e.clock.Real(inv.expiresAt.Sub(e.clock.Now()))
+	e.mu.Unlock()
+	t := time.NewTimer(max(wait, 0))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-e.ctx.Done():
 		return
 	}
-	e.update(inv, func(inv *Invocation) {
-		inv.Status, inv.StatusDetails, inv.StartedAt = StatusInProgress, StatusInProgress, e.clock.Now()
-	})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if inv.Status == StatusCancelling {
+		inv.Status, inv.StatusDetails = StatusCancelled, StatusCancelled
+	} else {
+		inv.Status, inv.StatusDetails = StatusTimedOut, detailsDeliveryTimedOut
+	}
+	inv.EndedAt = e.clock.Now()
+}
+
+// run delivers the command when the agent is online, then runs it. What runs on the
+// instance runs under exec, which the instance going down kills.
+func (e *Executor) run(ctx context.Context, inv *Invocation, inst *instance.Instance, deliverySeconds int) {
+	exec, kill := context.WithCancel(ctx)
+	defer kill()
+	if err := e.deliver(ctx, inv, inst, deliverySeconds, kill); err != nil {
+		if ctx.Err() != nil {
+			e.finish(inv, StatusCancelled, StatusCancelled, -1)
+		} else {
+			e.finish(inv, StatusTimedOut, detailsDeliveryTimedOut, -1)
+		}
+		return
+	}
 	e.mu.Lock()
 	f := e.faults[inv.InstanceID]
 	e.mu.Unlock()
 	switch {
 	case f.Hang:
-		<-ctx.Done()
+		<-exec.Done()
 		e.finish(inv, StatusCancelled, StatusCancelled, -1)
 	case f.FailWith != 0:
 		e.update(inv, func(inv *Invocation) { inv.Stderr = f.Stderr })
 		e.finish(inv, StatusFailed, StatusFailed, f.FailWith)
 	case inv.DocumentName == "AWS-RunPatchBaseline":
-		e.patch(ctx, inv, inst)
+		e.patch(exec, inv, inst)
 	default:
-		e.shell(ctx, inv, inst)
+		e.shell(exec, inv, inst)
+	}
+	e.mu.Lock()
+	lost := inv.lost
+	e.mu.Unlock()
+	if lost {
+		e.expire(inv)
+	}
+}
+
+// deliver waits until the instance is up and running (EC2's state), then marks the
+// invocation InProgress, or fails when ctx ends or the delivery timeout passes.
+func (e *Executor) deliver(ctx context.Context, inv *Invocation, inst *instance.Instance, deliverySeconds int, kill context.CancelFunc) error {
+	delivery, cancel := context.WithTimeout(ctx, e.clock.Seconds(float64(deliverySeconds)))
+	defer cancel()
+	for {
+		if err := inst.WaitUp(delivery); err != nil {
+			return err
+		}
+		e.mu.Lock()
+		if e.states[inv.InstanceID] == "" {
+			inv.Status, inv.StatusDetails, inv.StartedAt, inv.kill = StatusInProgress, StatusInProgress, e.clock.Now(), kill
+			e.mu.Unlock()
+			return nil
+		}
+		e.mu.Unlock()
+		if err := e.clock.Sleep(delivery, time.Second); err != nil {
+			return err
+		}
 	}
 }
 
@@ -290,7 +433,7 @@ func (e *Executor) shell(ctx context.Context, inv *Invocation, inst *instance.In
 	if t := first(inv.Parameters["executionTimeout"]); t != "" {
 		timeout, _ = strconv.ParseFloat(t, 64)
 	}
-	agent := ctx // cancelled by CancelCommand only
+	agent := ctx // ended by CancelCommand, or by the instance going down
 	ctx, cancel := context.WithTimeout(ctx, e.clock.Seconds(timeout))
 	defer cancel()
 	dir := filepath.Join(e.dir, inv.InstanceID, "orchestration", inv.CommandID)
