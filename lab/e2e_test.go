@@ -241,6 +241,9 @@ func TestChecksRefuseBeforeAnyChange(t *testing.T) {
 		{name: "a Network Load Balancer's group", cfg: shaped(func(g *lab.GroupSpec) { g.Protocol = "TCP" }), input: named, wantError: "UnsupportedLoadBalancer"},
 		{name: "a discovered Gateway Load Balancer's group", cfg: shaped(func(g *lab.GroupSpec) { g.Protocol = "GENEVE" }), input: rebootInput, wantError: "UnsupportedLoadBalancer"},
 		{name: "a group no load balancer uses", cfg: shaped(func(g *lab.GroupSpec) { g.Unattached = true }), input: named, wantError: "TargetGroupNotInUse"},
+		{name: "an instance drainpipe may not command", cfg: lab.Demo(), prepare: func(l *lab.Lab) {
+			_ = l.CreateTags([]string{l.Instances[0].ID}, map[string]string{lab.InstanceTag.Key: "disabled"})
+		}, input: rebootInput, wantError: "InstanceNotTagged"},
 		{name: "a deregistration delay of 0", cfg: shaped(func(g *lab.GroupSpec) { g.DeregistrationDelaySeconds = 0 }), input: rebootInput, wantError: "DeregistrationDelayTooShort"},
 		{name: "another target unhealthy", cfg: lab.Demo(), prepare: func(l *lab.Lab) {
 			l.Instances[1].Stop()

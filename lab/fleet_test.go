@@ -428,12 +428,21 @@ func TestFleetDryRunAndRefusals(t *testing.T) {
 	t.Parallel()
 	l := startLab(t, lab.Demo())
 	l.SetUnmanaged(l.Instances[1].ID, true)
+	// An instance without the deployment's instanceTag: drainpipe may not command it.
+	if err := l.CreateTags([]string{l.Instances[2].ID}, map[string]string{lab.InstanceTag.Key: "disabled"}); err != nil {
+		t.Fatal(err)
+	}
 	r := rollout(t, l, "dry", fleetInput(l, map[string]any{"dryRun": true, "maxConcurrency": 1, "minHealthyPercent": 50}))
-	if !r.result.Succeeded || r.summary.Outcome != "dry-run" || r.summary.Counts.Planned != 2 || r.summary.Counts.Skipped != 1 {
+	if !r.result.Succeeded || r.summary.Outcome != "dry-run" || r.summary.Counts.Planned != 1 || r.summary.Counts.Skipped != 2 {
 		t.Errorf("dry run: %+v %s", r.summary, r.result.Output)
 	}
-	if !strings.Contains(string(r.result.Output), "not managed by SSM") {
-		t.Errorf("the skip reason is missing: %s", r.result.Output)
+	for _, want := range []string{"not managed by SSM", "not tagged " + lab.InstanceTag.String()} {
+		if !strings.Contains(string(r.result.Output), want) {
+			t.Errorf("the skip reason %q is missing: %s", want, r.result.Output)
+		}
+	}
+	if err := l.CreateTags([]string{l.Instances[2].ID}, map[string]string{lab.InstanceTag.Key: lab.InstanceTag.Value}); err != nil {
+		t.Fatal(err)
 	}
 	assertNoChange(t, l)
 	if len(leaseItems(l)) != 0 || len(l.API.SNS.Messages()) != 0 {

@@ -21,6 +21,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/workflow"
 	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/lab/awsapi"
@@ -111,6 +112,10 @@ const (
 	RestoreStateMachineARN  = "arn:aws:states:" + awsapi.Region + ":" + awsapi.Account + ":stateMachine:drainpipe-restore-execution"
 )
 
+// InstanceTag is the lab deployment's instanceTag (the stack's default): every instance
+// carries it unless a test removes it.
+var InstanceTag = workflow.Tag{Key: "drainpipe", Value: "enabled"}
+
 // Lab is a running lab.
 type Lab struct {
 	Config    Config
@@ -195,6 +200,8 @@ func Start(cfg Config) (_ *Lab, err error) {
 		catalog.CapacityTableName:               CapacityTable,
 		catalog.RolloutTableName:                RolloutTable,
 		catalog.NotificationTopicArn:            TopicARN,
+		catalog.InstanceTagKey:                  InstanceTag.Key,
+		catalog.InstanceTagValue:                InstanceTag.Value,
 	}}
 	for _, f := range catalog.All {
 		l.SFN.Values[f.Placeholder()] = awsapi.FunctionARN(f.Name)
@@ -331,7 +338,7 @@ func (l *Lab) Describe(ids []string) []awsapi.Instance {
 		if len(ids) > 0 && !want[inst.ID] || l.gone(inst.ID) {
 			continue
 		}
-		tags := map[string]string{"drainpipe": "enabled", "Name": "hello-world"}
+		tags := map[string]string{InstanceTag.Key: InstanceTag.Value, "Name": "hello-world"}
 		for k, v := range l.tags[inst.ID] {
 			tags[k] = v
 		}

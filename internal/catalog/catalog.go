@@ -82,10 +82,15 @@ const (
 	RolloutTableName = "RolloutTableName"
 	// NotificationTopicArn: where summaries and restorations are published.
 	NotificationTopicArn = "NotificationTopicArn"
+	// InstanceTagKey and InstanceTagValue: the deployment's instanceTag, which the
+	// planner requires of every instance it plans (the functions may send commands only to
+	// instances that carry it).
+	InstanceTagKey   = "InstanceTagKey"
+	InstanceTagValue = "InstanceTagValue"
 )
 
 // Resources lists the placeholders that are not functions.
-var Resources = []string{MaintainInstanceStateMachineArn, CapacityTableName, RolloutTableName, NotificationTopicArn}
+var Resources = []string{MaintainInstanceStateMachineArn, CapacityTableName, RolloutTableName, NotificationTopicArn, InstanceTagKey, InstanceTagValue}
 
 // Reasons for wildcards, shared by the functions that read the same APIs.
 const (
@@ -109,7 +114,8 @@ var (
 			"elasticloadbalancing:DescribeTargetHealth"}, On: AnyResource}},
 		WildcardReason: "ELB Describe* actions do not support resource-level permissions; they read, never change"}
 	CheckInstance = Function{Name: "check-instance", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
-		Permissions: []Permission{describeHealth}, WildcardReason: describeHealthReason}
+		Permissions:    []Permission{describeHealth, {Actions: []string{"ec2:DescribeInstances"}, On: AnyResource}},
+		WildcardReason: describeHealthReason + "; ec2:DescribeInstances does not support resource-level permissions either"}
 	ReserveCapacity = Function{Name: "reserve-capacity", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
 		Permissions: []Permission{describeHealth,
 			{Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, On: CapacityItems, Keys: reservations}},

@@ -49,6 +49,9 @@ const (
 	LastHealthyTarget = "LastHealthyTarget"
 	// InstanceNotHealthy: the instance is registered but not a healthy target.
 	InstanceNotHealthy = "InstanceNotHealthy"
+	// InstanceNotTagged: the instance lacks the deployment's instanceTag, so drainpipe may
+	// not send it commands.
+	InstanceNotTagged = "InstanceNotTagged"
 	// DrainTimeout: the instance was still draining when the drain deadline passed.
 	DrainTimeout = "DrainTimeout"
 	// DrainInterrupted: while draining, the instance was registered again by someone else.
@@ -97,7 +100,7 @@ const (
 var Names = []string{
 	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, UnsupportedLoadBalancer, TargetGroupNotInUse,
 	DeregistrationDelayTooShort, InstanceNotInTargetGroup,
-	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, DrainTimeout,
+	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, InstanceNotTagged, DrainTimeout,
 	DrainInterrupted, MaintenanceFailed, HealthCheckFailed, TargetNotHealthy,
 	CapacityBudgetExceeded, CapacityUnavailable, InstanceReserved, ReservationConflict, RolloutInProgress, ChildRunning, RolloutAborted, RolloutProblems,
 	TransientAPIError, APIError, InternalError,

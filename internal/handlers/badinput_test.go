@@ -282,7 +282,8 @@ func TestBadFleetInputs(t *testing.T) {
 			payload, _ := json.Marshal(map[string]any{"input": json.RawMessage(c.input),
 				"execution": fmt.Sprintf("arn:aws:states:eu-west-1:123456789012:execution:drainpipe-maintain-fleet:bad-%d", i), "executionName": fmt.Sprintf("bad-%d", i),
 				"rolloutTable": rollouttest.RolloutTable, "capacityTable": rollouttest.CapacityTable,
-				"instanceStateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:drainpipe-maintain-instance"})
+				"instanceStateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:drainpipe-maintain-instance",
+				"instanceTag":             map[string]string{"key": "drainpipe", "value": "enabled"}})
 			refused(t, c, elb.changes, func() error { _, err := Invoke(context.Background(), h, payload); return err })
 			for _, table := range []string{rollouttest.RolloutTable, rollouttest.CapacityTable} {
 				out, err := db.Scan(context.Background(), &dynamodb.ScanInput{TableName: new(table)})

@@ -17,6 +17,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/catalog"
 	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/command"
+	"github.com/drainpipe/drainpipe/internal/eligible"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/leases"
 	"github.com/drainpipe/drainpipe/internal/planner"
@@ -48,7 +49,7 @@ type Build func(Deps) lambda.Handler
 // All is every function's handler, by catalog name.
 var All = map[string]Build{
 	catalog.ResolveTargets.Name:    bind(catalog.ResolveTargets, targets.NewResolver, targets.Resolver.Resolve),
-	catalog.CheckInstance.Name:     bind(catalog.CheckInstance, targets.NewChecker, targets.Checker.CheckInstance),
+	catalog.CheckInstance.Name:     bind(catalog.CheckInstance, eligible.New, eligible.Checker.Check),
 	catalog.ReserveCapacity.Name:   bind(catalog.ReserveCapacity, capacity.Reserving(targets.NewChecker), capacity.Reserver.Reserve),
 	catalog.DeregisterTarget.Name:  bind(catalog.DeregisterTarget, targets.NewRegistrar, targets.Registrar.Deregister),
 	catalog.CheckDrain.Name:        bind(catalog.CheckDrain, targets.NewChecker, targets.Checker.CheckDrain),
@@ -100,8 +101,8 @@ var (
 )
 
 // inject sets the receiver's clock, token source and clients from d, where d has them. A
-// field that holds a struct of its own behind an interface (capacity.Reserver's health
-// reader, a targets.Checker) gets its clients the same way.
+// field that holds a struct of its own, directly or behind an interface (capacity.Reserver's
+// health reader, a targets.Checker), gets its clients the same way.
 func (d Deps) inject(receiver any) {
 	v := reflect.ValueOf(receiver).Elem()
 	if v.Kind() != reflect.Struct {
@@ -117,6 +118,8 @@ func (d Deps) inject(receiver any) {
 			field.Set(reflect.ValueOf(d.Now))
 		case ft.Type == tokenType && d.Token != nil:
 			field.Set(reflect.ValueOf(d.Token))
+		case ft.Type.Kind() == reflect.Struct: // a receiver of its own (eligible.Checker's targets.Checker)
+			d.inject(field.Addr().Interface())
 		case ft.Type.Kind() == reflect.Interface:
 			if c := d.client(ft.Type); c.IsValid() {
 				field.Set(c)

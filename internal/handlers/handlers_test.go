@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,6 +160,7 @@ func TestContracts(t *testing.T) {
 		{"resolve-targets", "unknown-field", staticELB{allHealthy}, staticSSM{}, 0},
 		{"resolve-targets", "unknown-action", staticELB{allHealthy}, staticSSM{}, 0},
 		{"check-instance", "healthy", staticELB{allHealthy}, staticSSM{}, 0},
+		{"check-instance", "untagged", staticELB{allHealthy}, staticSSM{}, 0},
 		{"reserve-capacity", "reserved", staticELB{allHealthy}, staticSSM{}, 0},
 		{"reserve-capacity", "last-healthy-target", staticELB{lastOne}, staticSSM{}, 0},
 		{"reserve-capacity", "held-by-another", staticELB{allHealthy}, staticSSM{}, 0},
@@ -183,7 +185,7 @@ func TestContracts(t *testing.T) {
 				t.Fatal(err)
 			}
 			base := filepath.Join("testdata", "contract", c.function, c.name)
-			h := build(Deps{Clients: []any{c.elb, c.ssm, staticDynamoDB{items: tables[c.name]}, staticSNS{}, endedSFN{}},
+			h := build(Deps{Clients: []any{c.elb, c.ssm, staticDynamoDB{items: tables[c.name]}, staticSNS{}, endedSFN{}, staticEC2{}},
 				Now: func() time.Time { return at.Add(c.now) }, Token: func() string { return "0123456789abcdef" }})
 			compareContract(t, h, base)
 		})
@@ -336,13 +338,19 @@ var tables = map[string]map[string]map[string]ddbtypes.AttributeValue{
 	}},
 }
 
-// staticEC2: every instance asked about is running; every tag is written.
+// staticEC2: every instance asked about is running and tagged drainpipe=enabled, but an
+// id ending in "bad" is tagged drainpipe=disabled; every tag is written.
 type staticEC2 struct{}
 
 func (staticEC2) DescribeInstances(_ context.Context, in *ec2.DescribeInstancesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
 	var r ec2types.Reservation
 	for _, id := range in.InstanceIds {
-		r.Instances = append(r.Instances, ec2types.Instance{InstanceId: new(id), State: &ec2types.InstanceState{Name: ec2types.InstanceStateNameRunning}})
+		inst := ec2types.Instance{InstanceId: new(id), State: &ec2types.InstanceState{Name: ec2types.InstanceStateNameRunning},
+			Tags: []ec2types.Tag{{Key: new("drainpipe"), Value: new("enabled")}}}
+		if strings.HasSuffix(id, "bad") {
+			inst.Tags = []ec2types.Tag{{Key: new("drainpipe"), Value: new("disabled")}}
+		}
+		r.Instances = append(r.Instances, inst)
 	}
 	return &ec2.DescribeInstancesOutput{Reservations: []ec2types.Reservation{r}}, nil
 }

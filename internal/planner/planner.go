@@ -23,6 +23,7 @@ import (
 
 	"github.com/drainpipe/drainpipe/internal/catalog"
 	"github.com/drainpipe/drainpipe/internal/clock"
+	"github.com/drainpipe/drainpipe/internal/eligible"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/leases"
 	"github.com/drainpipe/drainpipe/internal/rollout"
@@ -80,14 +81,17 @@ type PlanRequest struct {
 	CapacityTable           string          `json:"capacityTable"`
 	TopicARN                string          `json:"topicArn"`
 	InstanceStateMachineARN string          `json:"instanceStateMachineArn"`
+	// InstanceTag is the deployment's instanceTag: its functions may send commands only to
+	// instances that carry it, so an instance without it is skipped.
+	InstanceTag workflow.Tag `json:"instanceTag"`
 }
 
 // Plan validates the input, finds the instances, skips with a stated reason those it
 // must not touch, plans the waves and writes the plan to the rollouts table. It changes
 // nothing else.
 func (p Planner) Plan(ctx context.Context, req PlanRequest) (rollout.State, error) {
-	if req.Execution == "" || req.ExecutionName == "" || req.RolloutTable == "" || req.CapacityTable == "" || req.InstanceStateMachineARN == "" {
-		return rollout.State{}, faults.New(faults.InvalidInput, "plan-rollout needs execution, executionName, rolloutTable, capacityTable and instanceStateMachineArn")
+	if req.Execution == "" || req.ExecutionName == "" || req.RolloutTable == "" || req.CapacityTable == "" || req.InstanceStateMachineARN == "" || req.InstanceTag.Key == "" {
+		return rollout.State{}, faults.New(faults.InvalidInput, "plan-rollout needs execution, executionName, rolloutTable, capacityTable, instanceStateMachineArn and instanceTag.key")
 	}
 	in, err := rollout.DecodeInput(req.Input)
 	if err != nil {
@@ -151,7 +155,7 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (rollout.State, erro
 	if err != nil {
 		return rollout.State{}, err
 	}
-	var eligible []string
+	var plannable []string
 	var skipped []rollout.Skip
 	skip := func(id, format string, args ...any) {
 		skipped = append(skipped, rollout.Skip{InstanceID: id, Reason: fmt.Sprintf(format, args...)})
@@ -165,6 +169,8 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (rollout.State, erro
 			continue // narrowed out by "tags", not a skip
 		case inst.State == nil || inst.State.Name != ec2types.InstanceStateNameRunning:
 			skip(id, "not running (state %s)", stateName(inst))
+		case eligible.Reason(inst, req.InstanceTag) != "":
+			skip(id, "%s", eligible.Reason(inst, req.InstanceTag))
 		case recentlyMaintained(inst, now(), in.MaintainedWithin()) != "":
 			skip(id, "maintained at %s, within %s", recentlyMaintained(inst, now(), in.MaintainedWithin()), in.SkipIfMaintainedWithin)
 		case online[id] != string(ssmtypes.PingStatusOnline):
@@ -174,10 +180,10 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (rollout.State, erro
 		case unhealthy(regs[id]) != "":
 			skip(id, "not healthy: %s", unhealthy(regs[id]))
 		default:
-			eligible = append(eligible, id)
+			plannable = append(plannable, id)
 		}
 	}
-	plan, err := waveplan.PlanWaves(targets, eligible, in.Budget())
+	plan, err := waveplan.PlanWaves(targets, plannable, in.Budget())
 	if err != nil {
 		return rollout.State{}, err
 	}

@@ -238,3 +238,13 @@ func wouldDo(p Plan) []string {
 	steps = append(steps, fmt.Sprintf("wait up to %ds for the instance and its groups to be healthy", p.Deadlines.HealthySeconds))
 	return steps
 }
+
+// Tag is an EC2 tag: the deployment's instanceTag, which marks the instances its functions
+// may send commands to.
+type Tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// String is the tag as key=value.
+func (t Tag) String() string { return t.Key + "=" + t.Value }

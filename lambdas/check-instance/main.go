@@ -3,8 +3,8 @@ package main
 
 import (
 	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/eligible"
 	"github.com/drainpipe/drainpipe/internal/start"
-	"github.com/drainpipe/drainpipe/internal/targets"
 )
 
-func main() { start.Lambda(catalog.CheckInstance, targets.NewChecker, targets.Checker.CheckInstance) }
+func main() { start.Lambda(catalog.CheckInstance, eligible.New, eligible.Checker.Check) }
