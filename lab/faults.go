@@ -17,8 +17,9 @@ import (
 // An instance stopped or terminated here changes what every service says of it, as on
 // AWS:
 //   - EC2: DescribeInstances shows it stopped (code 80, its address kept) or terminated
-//     (code 48, no address) and still shows a terminated one for TerminatedVisibleSeconds
-//     (EC2 keeps it visible for about an hour), then answers InvalidInstanceID.NotFound;
+//     (code 48, no address) and still shows a terminated one for an hour (EC2 keeps it
+//     visible for about that long; SetTerminatedVisibleSeconds changes it), then answers
+//     InvalidInstanceID.NotFound;
 //   - the instance shuts down at once: its service stops listening and requests in flight
 //     to it fail;
 //   - SSM: its agent is gone (DescribeInstanceInformation: ConnectionLost, or no entry once
@@ -41,7 +42,15 @@ type lifecycle struct {
 func (l *Lab) gone(id string) bool {
 	lc := l.states[id]
 	return lc.state == elb.InstanceTerminated &&
-		l.Clock.Now().Sub(lc.since) >= time.Duration(l.TerminatedVisibleSeconds*float64(time.Second))
+		l.Clock.Now().Sub(lc.since) >= time.Duration(l.terminatedVisible*float64(time.Second))
+}
+
+// SetTerminatedVisibleSeconds sets how long (lab seconds) EC2 still shows a terminated
+// instance: 3600 by default, as on AWS.
+func (l *Lab) SetTerminatedVisibleSeconds(seconds float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.terminatedVisible = seconds
 }
 
 // Seed seeds every probability draw of the injected faults (l.API.Seed), so a run replays

@@ -135,16 +135,14 @@ type Lab struct {
 	dir  string
 	byID map[string]*instance.Instance
 
-	// TerminatedVisibleSeconds is how long (lab seconds) EC2 still shows a terminated
-	// instance (about an hour on AWS); afterwards it does not exist.
-	TerminatedVisibleSeconds float64
-
 	mu          sync.Mutex
 	tags        map[string]map[string]string
 	unmanaged   map[string]bool
 	undelivered []error
 	// states are the instances that are not running: stopped or terminated, and when.
 	states map[string]lifecycle
+	// terminatedVisible is how long (lab seconds) EC2 still shows a terminated instance.
+	terminatedVisible float64
 }
 
 // Start builds and starts a lab. Close it when done.
@@ -161,7 +159,7 @@ func Start(cfg Config) (_ *Lab, err error) {
 	}
 	l := &Lab{Config: cfg, Clock: clock.New(cfg.Scale), byID: map[string]*instance.Instance{},
 		tags: map[string]map[string]string{}, unmanaged: map[string]bool{}, states: map[string]lifecycle{},
-		TerminatedVisibleSeconds: 3600}
+		terminatedVisible: 3600}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -324,8 +322,8 @@ func (l *Lab) Address(id string) (string, bool) {
 
 // Describe is EC2's (and SSM's) view of the instances: every instance carries the tag
 // drainpipe=enabled unless a test changes it; its SSM agent is online while it is up. A
-// stopped instance keeps its address; a terminated one has none and is shown for
-// TerminatedVisibleSeconds.
+// stopped instance keeps its address; a terminated one has none and is shown for an hour
+// (SetTerminatedVisibleSeconds).
 func (l *Lab) Describe(ids []string) []awsapi.Instance {
 	l.mu.Lock()
 	defer l.mu.Unlock()
