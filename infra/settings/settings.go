@@ -6,6 +6,7 @@ package settings
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/mail"
@@ -51,6 +52,14 @@ type Settings struct {
 	Demo bool
 	// DemoAllowedCIDR may reach the demo's load balancer on port 80.
 	DemoAllowedCIDR string
+	// NamePrefix starts every fixed physical name of the deployment (functions, state
+	// machines, tables, topic, log groups, dashboard, schedules and their group, rules,
+	// queues, key alias), so that two copies can live in one account and region.
+	NamePrefix string
+	// Account and Region, when set, make the stacks environment-specific; when empty
+	// (the default) the templates are environment-agnostic: every ARN is built from
+	// AWS::Partition, AWS::Region and AWS::AccountId and fits any account and region.
+	Account, Region string
 }
 
 // Schedule is one EventBridge Scheduler schedule.
@@ -84,11 +93,41 @@ const (
 	KeyFunctionsDir          = "functionsDir"
 	KeyDemo                  = "demo"
 	KeyDemoAllowedCIDR       = "demoAllowedCidr"
+	KeyNamePrefix            = "namePrefix"
+	KeyAccount               = "account"
+	KeyRegion                = "region"
 )
+
+// DefaultNamePrefix is the name prefix when the context sets none.
+const DefaultNamePrefix = "drainpipe"
+
+// Named kinds of settings error; Parse's error matches them with errors.Is.
+var (
+	// ErrNamePrefix: the name prefix has a character some resource name cannot have,
+	// or makes a derived physical name longer than AWS allows.
+	ErrNamePrefix = errors.New("invalid name prefix")
+	// ErrEnvironmentMismatch: the target groups are in another account or region than
+	// the stack's explicit one, or in more than one.
+	ErrEnvironmentMismatch = errors.New("target groups outside the stack's account and region")
+)
+
+// Error lists every problem of the settings, by key.
+type Error struct {
+	Problems []string
+	kinds    []error
+}
+
+func (e *Error) Error() string {
+	return "drainpipe settings are not valid:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// Unwrap gives the named kinds (ErrNamePrefix, ErrEnvironmentMismatch) among the problems.
+func (e *Error) Unwrap() []error { return e.kinds }
 
 // Keys lists every context key the app reads.
 var Keys = []string{KeyTargetGroupARNs, KeySchedules, KeyDefaultAction, KeyNotificationEmails, KeyInstanceTag,
-	KeySSMDocuments, KeyLogRetentionDays, KeyDashboardLoadBalancer, KeyFunctionsDir, KeyDemo, KeyDemoAllowedCIDR}
+	KeySSMDocuments, KeyLogRetentionDays, KeyDashboardLoadBalancer, KeyFunctionsDir, KeyDemo, KeyDemoAllowedCIDR,
+	KeyNamePrefix, KeyAccount, KeyRegion}
 
 // Retention maps each number of days CloudWatch Logs accepts as a retention to the CDK's
 // name for it: the one list the settings are checked against and the stack uses.
@@ -108,6 +147,9 @@ var (
 	scheduleName = regexp.MustCompile(`^[0-9a-zA-Z-_.]{1,64}$`)
 	tagPart      = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
 	documentName = regexp.MustCompile(`^[a-zA-Z0-9_\-.]{3,128}$`)
+	namePrefix   = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
+	accountID    = regexp.MustCompile(`^[0-9]{12}$`)
+	regionName   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 )
 
 // Lookup returns a context value; ok is false when the key is not set.
@@ -117,10 +159,17 @@ type Lookup func(key string) (value any, ok bool)
 // (-c key=value on the command line, where lists and objects are JSON text).
 func Parse(get Lookup) (Settings, error) {
 	s := Settings{DefaultAction: workflow.ActionPatch, InstanceTagKey: "drainpipe", InstanceTagValue: "enabled",
-		LogRetentionDays: 30, FunctionsDir: "build/lambdas", DemoAllowedCIDR: "0.0.0.0/0"}
+		LogRetentionDays: 30, FunctionsDir: "build/lambdas", DemoAllowedCIDR: "0.0.0.0/0", NamePrefix: DefaultNamePrefix}
 	var problems []string
+	var kinds []error
 	fail := func(key, format string, args ...any) {
 		problems = append(problems, fmt.Sprintf("context %q: %s", key, fmt.Sprintf(format, args...)))
+	}
+	failAs := func(kind error, key, format string, args ...any) {
+		fail(key, format, args...)
+		if !slices.Contains(kinds, kind) {
+			kinds = append(kinds, kind)
+		}
 	}
 
 	if err := decode(get, KeyTargetGroupARNs, &s.TargetGroupARNs); err != nil {
@@ -132,6 +181,35 @@ func Parse(get Lookup) (Settings, error) {
 	for i, arn := range s.TargetGroupARNs {
 		if !workflow.IsTargetGroupARN(arn) {
 			fail(KeyTargetGroupARNs, "[%d] %q is not a target group ARN", i, arn)
+		}
+	}
+	if err := decode(get, KeyNamePrefix, &s.NamePrefix); err != nil {
+		failAs(ErrNamePrefix, KeyNamePrefix, "%v", err)
+	} else {
+		for _, p := range PrefixProblems(s.NamePrefix) {
+			failAs(ErrNamePrefix, KeyNamePrefix, "%s", p)
+		}
+	}
+	if err := decode(get, KeyAccount, &s.Account); err != nil {
+		fail(KeyAccount, "%v", err)
+	} else if s.Account != "" && !accountID.MatchString(s.Account) {
+		fail(KeyAccount, "%q is not an AWS account id (12 digits)", s.Account)
+	}
+	if err := decode(get, KeyRegion, &s.Region); err != nil {
+		fail(KeyRegion, "%v", err)
+	} else if s.Region != "" && !regionName.MatchString(s.Region) {
+		fail(KeyRegion, "%q is not an AWS region name such as eu-west-1", s.Region)
+	}
+	if envs := groupEnvironments(s.TargetGroupARNs); len(envs) > 1 {
+		failAs(ErrEnvironmentMismatch, KeyTargetGroupARNs, "the groups are in %s; drainpipe changes the groups of one account and region, the stack's: deploy one copy per account and region",
+			strings.Join(envs, " and "))
+	} else if len(envs) == 1 {
+		account, region := s.TargetGroupAccount(), s.TargetGroupRegion()
+		if s.Account != "" && s.Account != account {
+			failAs(ErrEnvironmentMismatch, KeyAccount, "the stack's account is %s but the target groups are in account %s: drainpipe can only change groups in its own account", s.Account, account)
+		}
+		if s.Region != "" && s.Region != region {
+			failAs(ErrEnvironmentMismatch, KeyRegion, "the stack's region is %s but the target groups are in %s: drainpipe can only change groups in its own region", s.Region, region)
 		}
 	}
 	if err := decode(get, KeyDefaultAction, &s.DefaultAction); err != nil {
@@ -202,6 +280,9 @@ func Parse(get Lookup) (Settings, error) {
 		where := fmt.Sprintf("[%d] %q", i, r.Name)
 		if !scheduleName.MatchString(r.Name) || names[r.Name] {
 			fail(KeySchedules, "%s: needs a unique name of 1-64 letters, digits, - _ .", where)
+		} else if full := (Names{Prefix: s.NamePrefix}).Schedule(r.Name); len(full) > MaxScheduleName {
+			fail(KeySchedules, "%s: the schedule's name %q is %d characters; EventBridge Scheduler allows %d: shorten the name or %q",
+				where, full, len(full), MaxScheduleName, KeyNamePrefix)
 		}
 		names[r.Name] = true
 		cron, err := ParseCron(r.Cron)
@@ -222,9 +303,44 @@ func Parse(get Lookup) (Settings, error) {
 		s.Schedules = append(s.Schedules, Schedule{Name: r.Name, Cron: cron, TimeZone: tz, Input: input, Enabled: r.Enabled == nil || *r.Enabled})
 	}
 	if len(problems) > 0 {
-		return Settings{}, fmt.Errorf("drainpipe settings are not valid:\n  %s", strings.Join(problems, "\n  "))
+		return Settings{}, &Error{Problems: problems, kinds: kinds}
 	}
 	return s, nil
+}
+
+// Names are the deployment's fixed physical names.
+func (s Settings) Names() Names { return Names{Prefix: s.NamePrefix} }
+
+// TargetGroupAccount and TargetGroupRegion are the account and region of the target
+// groups (all in one, which Parse checks).
+func (s Settings) TargetGroupAccount() string { return arnField(s.TargetGroupARNs[0], 4) }
+
+// TargetGroupRegion: see TargetGroupAccount.
+func (s Settings) TargetGroupRegion() string { return arnField(s.TargetGroupARNs[0], 3) }
+
+// arnField is the i-th colon-separated field of an ARN: 3 is the region, 4 the account.
+func arnField(arn string, i int) string {
+	f := strings.SplitN(arn, ":", 6)
+	if len(f) < 6 {
+		return ""
+	}
+	return f[i]
+}
+
+// groupEnvironments lists the distinct "account ACCOUNT, region REGION" of well-formed
+// target group ARNs.
+func groupEnvironments(arns []string) []string {
+	var envs []string
+	for _, arn := range arns {
+		if !workflow.IsTargetGroupARN(arn) {
+			continue
+		}
+		env := fmt.Sprintf("account %s, region %s", arnField(arn, 4), arnField(arn, 3))
+		if !slices.Contains(envs, env) {
+			envs = append(envs, env)
+		}
+	}
+	return envs
 }
 
 // decode reads a key into v; an absent key leaves v (its default) as it is.

@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -68,6 +69,41 @@ func TestParse(t *testing.T) {
 		{name: "schedule input not an object", context: schedule(map[string]any{"input": []any{1}}), wantErr: "needs the fleet rollout's input as a JSON object"},
 		{name: "bad demo CIDR", context: with(KeyDemoAllowedCIDR, "203.0.113.7"), wantErr: "is not an IPv4 CIDR"},
 		{name: "bad schedule name", context: schedule(map[string]any{"name": "every sunday"}), wantErr: "needs a unique name"},
+		{name: "default prefix and environment", context: base(), check: func(t *testing.T, s Settings) {
+			if s.NamePrefix != "drainpipe" || s.Account != "" || s.Region != "" || s.TargetGroupAccount() != "123456789012" || s.TargetGroupRegion() != "eu-west-1" {
+				t.Errorf("prefix %q, account %q, region %q, groups in %s %s", s.NamePrefix, s.Account, s.Region, s.TargetGroupAccount(), s.TargetGroupRegion())
+			}
+		}},
+		{name: "explicit environment of the groups", context: with(KeyRegion, "eu-west-1"), check: func(t *testing.T, s Settings) {
+			if s.Region != "eu-west-1" {
+				t.Errorf("region %q", s.Region)
+			}
+		}},
+		{name: "prefix of 44 characters", context: with(KeyNamePrefix, strings.Repeat("a", 44)), check: func(t *testing.T, s Settings) {
+			if got := s.Names().Function("check-target-health"); len(got) != 64 {
+				t.Errorf("longest function name %q (%d characters)", got, len(got))
+			}
+		}},
+		{name: "prefix of 45 characters", context: with(KeyNamePrefix, strings.Repeat("a", 45)),
+			wantErr: `makes the Lambda function name "` + strings.Repeat("a", 45) + `-check-target-health" 65 characters long; AWS allows 64: use a prefix of at most 44 characters`},
+		{name: "prefix with capitals", context: with(KeyNamePrefix, "Blue"), wantErr: `"Blue" is not a name prefix`},
+		{name: "prefix with an underscore", context: with(KeyNamePrefix, "blue_green"), wantErr: `"blue_green" is not a name prefix`},
+		{name: "prefix ending with a hyphen", context: with(KeyNamePrefix, "blue-"), wantErr: `"blue-" is not a name prefix`},
+		{name: "empty prefix", context: with(KeyNamePrefix, ""), wantErr: `"" is not a name prefix`},
+		{name: "prefix default", context: with(KeyNamePrefix, "default"), wantErr: "every account's own schedule group"},
+		{name: "schedule name too long with the prefix", context: func() map[string]any {
+			m := schedule(map[string]any{"name": strings.Repeat("w", 60)})
+			m[KeyNamePrefix] = "blue"
+			return m
+		}(), wantErr: `the schedule's name "blue-` + strings.Repeat("w", 60) + `" is 65 characters; EventBridge Scheduler allows 64`},
+		{name: "bad account", context: with(KeyAccount, "12345"), wantErr: `"12345" is not an AWS account id`},
+		{name: "bad region", context: with(KeyRegion, "Ireland"), wantErr: `"Ireland" is not an AWS region name`},
+		{name: "groups in another region", context: with(KeyRegion, "us-east-1"),
+			wantErr: `the stack's region is us-east-1 but the target groups are in eu-west-1`},
+		{name: "groups in another account", context: with(KeyAccount, "210987654321"),
+			wantErr: `the stack's account is 210987654321 but the target groups are in account 123456789012`},
+		{name: "groups in two regions", context: with(KeyTargetGroupARNs, []any{arn, strings.Replace(arn, "eu-west-1", "eu-central-1", 1)}),
+			wantErr: `the groups are in account 123456789012, region eu-west-1 and account 123456789012, region eu-central-1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,5 +121,49 @@ func TestParse(t *testing.T) {
 				tt.check(t, s)
 			}
 		})
+	}
+}
+
+// TestNamedErrors: a bad prefix and a mismatched environment fail with their named
+// errors (errors.Is), among the other problems.
+func TestNamedErrors(t *testing.T) {
+	for _, tt := range []struct {
+		context map[string]any
+		want    error
+	}{
+		{map[string]any{KeyTargetGroupARNs: []any{arn}, KeyNamePrefix: strings.Repeat("x", 50)}, ErrNamePrefix},
+		{map[string]any{KeyTargetGroupARNs: []any{arn}, KeyNamePrefix: "x y"}, ErrNamePrefix},
+		{map[string]any{KeyTargetGroupARNs: []any{arn}, KeyRegion: "us-west-2", KeyDefaultAction: "restart"}, ErrEnvironmentMismatch},
+		{map[string]any{KeyTargetGroupARNs: []any{arn}, KeyAccount: "111111111111"}, ErrEnvironmentMismatch},
+	} {
+		_, err := Parse(ctx(tt.context))
+		if !errors.Is(err, tt.want) {
+			t.Errorf("%v: error %v, want %v", tt.context, err, tt.want)
+		}
+	}
+	if _, err := Parse(ctx(map[string]any{KeyTargetGroupARNs: []any{"nope"}})); errors.Is(err, ErrNamePrefix) || errors.Is(err, ErrEnvironmentMismatch) {
+		t.Errorf("a bad ARN alone is %v", err)
+	}
+}
+
+// TestEveryNameFitsAtTheLongestPrefix: at the longest prefix Parse accepts, every name
+// is within AWS's limit, and one of them is exactly at it.
+func TestEveryNameFitsAtTheLongestPrefix(t *testing.T) {
+	prefix := strings.Repeat("p", 44)
+	if problems := PrefixProblems(prefix); problems != nil {
+		t.Fatal(problems)
+	}
+	atLimit := false
+	for _, n := range (Names{Prefix: prefix}).AllNames() {
+		if len(n.Value) > n.Max {
+			t.Errorf("%s %q: %d > %d", n.Kind, n.Value, len(n.Value), n.Max)
+		}
+		atLimit = atLimit || len(n.Value) == n.Max
+		if !strings.Contains(n.Value, prefix) {
+			t.Errorf("%s %q does not carry the prefix", n.Kind, n.Value)
+		}
+	}
+	if !atLimit {
+		t.Error("no name is at its limit: 44 is not the longest prefix")
 	}
 }

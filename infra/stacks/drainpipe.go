@@ -4,6 +4,7 @@
 package stacks
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -13,7 +14,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -58,9 +58,27 @@ type Drainpipe struct {
 }
 
 // NewDrainpipeStack builds the Drainpipe stack.
+//
+// Every service principal that acts for the stack is held to it (confused-deputy
+// prevention, aws:SourceAccount and aws:SourceArn, as each service documents):
+//   - each state machine's role trusts states.amazonaws.com only for that state
+//     machine (its exact ARN, written from its name: a Ref would be circular);
+//   - each EventBridge rule reaches its target through a role of its own that trusts
+//     events.amazonaws.com only for that rule (the rule's ARN is written from its name,
+//     for the same reason), and the restore rule's dead-letter queue lets EventBridge
+//     send only for that rule; the failure rule publishes to the topic through its role,
+//     so neither the topic policy nor the key policy grants EventBridge anything;
+//   - the schedules' role trusts scheduler.amazonaws.com only for the deployment's
+//     schedule group (EventBridge Scheduler sets the group's ARN as aws:SourceArn);
+//   - the Lambda execution roles trust lambda.amazonaws.com without a condition, as the
+//     Lambda documentation's execution role does: Lambda documents aws:SourceArn for
+//     policies whose resource is a function (who may invoke it), not for the execution
+//     role's trust, and only a principal of this account with iam:PassRole on the role
+//     can give it to a function (a role cannot be passed to another account).
 func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeStackProps) *Drainpipe {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	s := props.Settings
+	n := s.Names()
 	d := &Drainpipe{Stack: stack, Functions: map[string]awslambda.Function{}}
 	logs := func(id, name string) awslogs.LogGroup {
 		return awslogs.NewLogGroup(stack, jsii.String(id), &awslogs.LogGroupProps{
@@ -71,37 +89,41 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 	}
 	var key awskms.Key
 	d.Topic, key = topic(stack, s)
-	d.Capacity = table(stack, "Capacity", "drainpipe-capacity", ddbitem.CapacityKey, "", ddbitem.CapacityExpiry)
-	d.Rollouts = table(stack, "Rollouts", "drainpipe-rollouts", rollout.PartitionKey, rollout.SortKey, rollout.ExpiryAttribute)
+	d.Capacity = table(stack, "Capacity", n.CapacityTable(), ddbitem.CapacityKey, "", ddbitem.CapacityExpiry)
+	d.Rollouts = table(stack, "Rollouts", n.RolloutTable(), rollout.PartitionKey, rollout.SortKey, rollout.ExpiryAttribute)
 	env := Env{Stack: stack, Settings: s, CapacityTableARN: d.Capacity.TableArn(), RolloutTableARN: d.Rollouts.TableArn(),
 		TopicARN: d.Topic.TopicArn(), TopicKeyARN: key.KeyArn()}
 
 	// Every placeholder's value; each state machine takes those its definition uses, and
-	// may invoke exactly the functions it names.
+	// may invoke exactly the functions it names. The names reach the functions only this
+	// way (and the function ARNs the state machines), so the prefix needs nothing else.
 	values := map[string]*string{
 		catalog.CapacityTableName:    d.Capacity.TableName(),
 		catalog.RolloutTableName:     d.Rollouts.TableName(),
 		catalog.NotificationTopicArn: d.Topic.TopicArn(),
+		// The instanceTag, which planning requires of every instance (the functions may
+		// command only instances carrying it).
+		catalog.InstanceTagKey:   jsii.String(s.InstanceTagKey),
+		catalog.InstanceTagValue: jsii.String(s.InstanceTagValue),
 	}
 	for _, f := range catalog.All {
 		fn := function(stack, s, env, f, logs)
 		d.Functions[f.Name] = fn
 		values[f.Placeholder()] = fn.FunctionArn()
 	}
-	d.StateMachine = stateMachine(stack, logs, "MaintainInstance", statemachine.MaintainInstance, values, d.Functions)
+	d.StateMachine = stateMachine(stack, s, logs, "MaintainInstance", statemachine.MaintainInstance, values, d.Functions)
 	values[catalog.MaintainInstanceStateMachineArn] = d.StateMachine.StateMachineArn()
-	d.Fleet = stateMachine(stack, logs, "MaintainFleet", statemachine.MaintainFleet, values, d.Functions)
-	d.Restore = stateMachine(stack, logs, "Restore", statemachine.RestoreExecution, values, d.Functions)
-	restoreOnEnd(stack, d.Restore, d.StateMachine, d.Fleet)
+	d.Fleet = stateMachine(stack, s, logs, "MaintainFleet", statemachine.MaintainFleet, values, d.Functions)
+	d.Restore = stateMachine(stack, s, logs, "Restore", statemachine.RestoreExecution, values, d.Functions)
+	restoreOnEnd(stack, s, d.Restore, d.StateMachine, d.Fleet)
 	// The fleet runs each instance as a child execution (startExecution.sync:2), and hands
 	// a long rollout to a new execution of itself the same way: it may start both state
 	// machines, follow and stop their executions, and use the rule Step Functions manages
 	// to hear of their end. (Its own ARN is written out: a Ref to itself would be circular.)
 	d.StateMachine.GrantStartExecution(d.Fleet)
 	d.Fleet.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("states:StartExecution"),
-		Resources: jsii.Strings(fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", *stack.Partition(), *stack.Region(), *stack.Account(),
-			statemachine.Name(statemachine.MaintainFleet))),
+		Actions:   jsii.Strings("states:StartExecution"),
+		Resources: jsii.Strings(arn(stack, "states", "stateMachine:"+n.StateMachine(statemachine.MaintainFleet))),
 	}))
 	d.Fleet.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("states:DescribeExecution", "states:StopExecution"),
@@ -109,12 +131,13 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 	}))
 	d.Fleet.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("events:PutTargets", "events:PutRule", "events:DescribeRule"),
-		Resources: jsii.Strings(fmt.Sprintf("arn:%s:events:%s:%s:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule", *stack.Partition(), *stack.Region(), *stack.Account())),
+		Resources: jsii.Strings(arn(stack, "events", "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule")),
 	}))
 
-	notifyFailures(stack, d.Topic, d.StateMachine, d.Fleet, d.Restore)
+	notifyFailures(stack, s, d.Topic, key, d.StateMachine, d.Fleet, d.Restore)
 	schedules(stack, s, d.Fleet)
 	dashboard(stack, s, d.StateMachine, d.Fleet)
+	targetGroupsHere(stack, s)
 
 	awscdk.NewCfnOutput(stack, jsii.String("InstanceStateMachineArn"), &awscdk.CfnOutputProps{Value: d.StateMachine.StateMachineArn()})
 	awscdk.NewCfnOutput(stack, jsii.String("FleetStateMachineArn"), &awscdk.CfnOutputProps{Value: d.Fleet.StateMachineArn()})
@@ -122,13 +145,59 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 	return d
 }
 
+// arn is the ARN of a resource of the stack's account and region, in its partition:
+// tokens (AWS::Partition, AWS::Region, AWS::AccountId) unless the stack's environment is
+// explicit.
+func arn(stack awscdk.Stack, service, resource string) string {
+	return fmt.Sprintf("arn:%s:%s:%s:%s:%s", *stack.Partition(), service, *stack.Region(), *stack.Account(), resource)
+}
+
+// heldTo is the confused-deputy condition of a service principal acting for the stack:
+// for the stack's account, and for the resource sourceArn only.
+func heldTo(stack awscdk.Stack, sourceArn string) map[string]any {
+	return map[string]any{
+		"StringEquals": map[string]any{"aws:SourceAccount": *stack.Account()},
+		"ArnEquals":    map[string]any{"aws:SourceArn": sourceArn},
+	}
+}
+
+// serviceRole is a role that service (events.amazonaws.com, ...) may assume only when
+// acting for sourceArn in the stack's account.
+func serviceRole(stack awscdk.Stack, id, service, description, sourceArn string) awsiam.Role {
+	conditions := heldTo(stack, sourceArn)
+	return awsiam.NewRole(stack, jsii.String(id), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String(service), &awsiam.ServicePrincipalOpts{Conditions: &conditions}),
+		Description: jsii.String(description),
+	})
+}
+
+// targetGroupsHere: at deploy, CloudFormation refuses the stack (before any change) when
+// its account or region is not the target groups' (a Rules assertion on AWS::AccountId
+// and AWS::Region); at synth, settings.Parse refuses an explicit account or region that
+// differs.
+func targetGroupsHere(stack awscdk.Stack, s settings.Settings) {
+	account, region := s.TargetGroupAccount(), s.TargetGroupRegion()
+	awscdk.NewCfnRule(stack, jsii.String("TargetGroupsInThisAccountAndRegion"), &awscdk.CfnRuleProps{
+		Assertions: &[]*awscdk.CfnRuleAssertion{
+			{
+				Assert:            awscdk.Fn_ConditionEquals(awscdk.Aws_REGION(), jsii.String(region)),
+				AssertDescription: jsii.String("the target groups (context targetGroupArns) are in region " + region + ": deploy the stack there"),
+			},
+			{
+				Assert:            awscdk.Fn_ConditionEquals(awscdk.Aws_ACCOUNT_ID(), jsii.String(account)),
+				AssertDescription: jsii.String("the target groups (context targetGroupArns) are in account " + account + ": deploy the stack there"),
+			},
+		},
+	})
+}
+
 // function builds one function with its own log group and its own role.
 func function(stack awscdk.Stack, s settings.Settings, env Env, f catalog.Function, logs func(id, name string) awslogs.LogGroup) awslambda.Function {
 	construct := catalog.Pascal(f.Name)
-	name := "drainpipe-" + f.Name
-	logGroup := logs(construct+"Logs", "/aws/lambda/"+name)
+	name := s.Names().Function(f.Name)
+	logGroup := logs(construct+"Logs", s.Names().FunctionLogGroup(f.Name))
 	// A role per function with only its own statements and its own log group: no
-	// managed policy, nothing shared.
+	// managed policy, nothing shared. Its trust has no condition (see NewDrainpipeStack).
 	role := awsiam.NewRole(stack, jsii.String(construct+"Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("drainpipe " + f.Name),
@@ -181,8 +250,9 @@ func function(stack awscdk.Stack, s settings.Settings, env Env, f catalog.Functi
 
 // stateMachine builds a Standard state machine from an embedded definition, logging
 // everything with execution data, traced; its placeholders take their values from values,
-// and it may invoke the functions it names.
-func stateMachine(stack awscdk.Stack, logs func(id, name string) awslogs.LogGroup, id, file string, values map[string]*string, fns map[string]awslambda.Function) awsstepfunctions.StateMachine {
+// and it may invoke the functions it names. Its role trusts Step Functions only for this
+// state machine.
+func stateMachine(stack awscdk.Stack, s settings.Settings, logs func(id, name string) awslogs.LogGroup, id, file string, values map[string]*string, fns map[string]awslambda.Function) awsstepfunctions.StateMachine {
 	def, err := statemachine.Definition(file)
 	if err != nil {
 		panic(err) // embedded at build time
@@ -195,13 +265,15 @@ func stateMachine(stack awscdk.Stack, logs func(id, name string) awslogs.LogGrou
 		}
 		subs[p] = v
 	}
-	name := "drainpipe-" + strings.TrimSuffix(file, ".asl.json")
+	name := s.Names().StateMachine(file)
+	role := serviceRole(stack, id+"Role", "states.amazonaws.com", "drainpipe state machine "+name, arn(stack, "states", "stateMachine:"+name))
 	sm := awsstepfunctions.NewStateMachine(stack, jsii.String(id), &awsstepfunctions.StateMachineProps{
 		StateMachineName:        jsii.String(name),
 		StateMachineType:        awsstepfunctions.StateMachineType_STANDARD,
 		DefinitionBody:          awsstepfunctions.DefinitionBody_FromString(jsii.String(string(def))),
 		DefinitionSubstitutions: &subs,
-		Logs:                    &awsstepfunctions.LogOptions{Destination: logs(id+"Logs", "/aws/vendedlogs/states/"+name), Level: awsstepfunctions.LogLevel_ALL, IncludeExecutionData: jsii.Bool(true)},
+		Role:                    role,
+		Logs:                    &awsstepfunctions.LogOptions{Destination: logs(id+"Logs", s.Names().StateMachineLogGroup(file)), Level: awsstepfunctions.LogLevel_ALL, IncludeExecutionData: jsii.Bool(true)},
 		TracingEnabled:          jsii.Bool(true),
 	})
 	for _, f := range catalog.All {
@@ -209,27 +281,25 @@ func stateMachine(stack awscdk.Stack, logs func(id, name string) awslogs.LogGrou
 			fns[f.Name].GrantInvoke(sm)
 		}
 	}
-	cdknag.NagSuppressions_AddResourceSuppressions(sm, &[]*cdknag.NagPackSuppression{{
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-IAM5"),
 		Reason: jsii.String("CloudWatch Logs delivery and X-Ray need Resource *; lambda:InvokeFunction covers the versions (:*) of drainpipe's own functions; the fleet follows the executions (:*) of the instance state machine"),
 	}}, jsii.Bool(true))
 	return sm
 }
 
-// topic: an encrypted topic with the configured e-mail subscriptions.
+// topic: an encrypted topic with the configured e-mail subscriptions. Its key's policy is
+// the account's alone (the CDK default: IAM policies decide); whoever publishes, the
+// functions and the failure rule's role, has the key in its own policy.
 func topic(stack awscdk.Stack, s settings.Settings) (awssns.Topic, awskms.Key) {
 	key := awskms.NewKey(stack, jsii.String("TopicKey"), &awskms.KeyProps{
 		Description:       jsii.String("drainpipe notifications"),
+		Alias:             jsii.String(s.Names().KeyAlias()),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
 	})
-	// EventBridge publishes to the encrypted topic.
-	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
-		Resources:  jsii.Strings("*"),
-	}), nil)
 	t := awssns.NewTopic(stack, jsii.String("Notifications"), &awssns.TopicProps{
+		TopicName:   jsii.String(s.Names().Topic()),
 		DisplayName: jsii.String("drainpipe"),
 		MasterKey:   key,
 		EnforceSSL:  jsii.Bool(true),
@@ -259,51 +329,97 @@ func table(stack awscdk.Stack, id, name, pk, sk, ttl string) awsdynamodb.Table {
 }
 
 // notifyFailures tells the topic of every execution that fails, times out or is aborted.
-func notifyFailures(stack awscdk.Stack, t awssns.Topic, machines ...awsstepfunctions.StateMachine) {
-	rule := statusChangeRule(stack, "ExecutionFailed", "drainpipe executions that failed, timed out or were aborted",
-		[]string{"FAILED", "TIMED_OUT", "ABORTED"}, machines)
-	message := fmt.Sprintf("drainpipe execution %s ended %s.\nError: %s\nCause: %s\nConsole: https://%s.console.aws.amazon.com/states/home?region=%s#/v2/executions/details/%s",
-		*awsevents.EventField_FromPath(jsii.String("$.detail.name")), *awsevents.EventField_FromPath(jsii.String("$.detail.status")),
-		*awsevents.EventField_FromPath(jsii.String("$.detail.error")), *awsevents.EventField_FromPath(jsii.String("$.detail.cause")),
-		*stack.Region(), *stack.Region(), *awsevents.EventField_FromPath(jsii.String("$.detail.executionArn")))
-	rule.AddTarget(awseventstargets.NewSnsTopic(t, &awseventstargets.SnsTopicProps{Message: awsevents.RuleTargetInput_FromText(jsii.String(message))}))
+// The rule publishes through a role of its own (sns:Publish on the topic, and the key for
+// its data keys) that EventBridge may assume for this rule only.
+func notifyFailures(stack awscdk.Stack, s settings.Settings, t awssns.Topic, key awskms.Key, machines ...awsstepfunctions.StateMachine) {
+	name := s.Names().FailureRule()
+	role := serviceRole(stack, "ExecutionFailedRole", "events.amazonaws.com", "drainpipe: "+name+" publishes to the topic", arn(stack, "events", "rule/"+name))
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("sns:Publish"), Resources: jsii.Strings(*t.TopicArn()),
+	}))
+	role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("kms:GenerateDataKey", "kms:Decrypt"), Resources: jsii.Strings(*key.KeyArn()),
+	}))
+	// EventBridge's input transformer: each <name> is the value at its path; the
+	// template is a JSON string, so the topic gets the text.
+	paths := map[string]*string{
+		"name": jsii.String("$.detail.name"), "status": jsii.String("$.detail.status"), "error": jsii.String("$.detail.error"),
+		"cause": jsii.String("$.detail.cause"), "executionArn": jsii.String("$.detail.executionArn"),
+	}
+	text := fmt.Sprintf("drainpipe execution <name> ended <status>.\nError: <error>\nCause: <cause>\nConsole: https://%s.console.aws.amazon.com/states/home?region=%s#/v2/executions/details/<executionArn>",
+		*stack.Region(), *stack.Region())
+	rule := awsevents.NewCfnRule(stack, jsii.String("ExecutionFailed"), &awsevents.CfnRuleProps{
+		Name:         jsii.String(name),
+		Description:  jsii.String("drainpipe executions that failed, timed out or were aborted"),
+		EventPattern: statusChange([]string{"FAILED", "TIMED_OUT", "ABORTED"}, machines),
+		State:        jsii.String("ENABLED"),
+		Targets: &[]*awsevents.CfnRule_TargetProperty{{
+			Id: jsii.String("topic"), Arn: t.TopicArn(), RoleArn: role.RoleArn(),
+			InputTransformer: &awsevents.CfnRule_InputTransformerProperty{InputPathsMap: &paths, InputTemplate: jsii.String(jsonString(text))},
+		}},
+	})
+	rule.Node().AddDependency(role)
 }
 
 // restoreOnEnd starts the restore state machine with the status change event of every
 // execution of the given state machines that ends in a status of statemachine.RestoreOn,
-// retrying delivery and keeping what cannot be delivered in a dead-letter queue.
-func restoreOnEnd(stack awscdk.Stack, restore awsstepfunctions.StateMachine, machines ...awsstepfunctions.StateMachine) {
-	rule := statusChangeRule(stack, "RestoreOnEnd", "drainpipe executions that ended without their own rollback: put back what they held",
-		statemachine.RestoreOn, machines)
-	dlq := deadLetterQueue(stack, "RestoreDeadLetters", "this queue is the restore rule's dead-letter queue")
-	rule.AddTarget(awseventstargets.NewSfnStateMachine(restore, &awseventstargets.SfnStateMachineProps{
-		DeadLetterQueue: dlq,
-		RetryAttempts:   jsii.Number(185),
-		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(24)),
+// retrying delivery and keeping what cannot be delivered in a dead-letter queue. The
+// rule starts it through a role of its own that EventBridge may assume for this rule
+// only, and may send to the queue for this rule only.
+func restoreOnEnd(stack awscdk.Stack, s settings.Settings, restore awsstepfunctions.StateMachine, machines ...awsstepfunctions.StateMachine) {
+	name := s.Names().RestoreRule()
+	role := serviceRole(stack, "RestoreOnEndRole", "events.amazonaws.com", "drainpipe: "+name+" starts the restore", arn(stack, "events", "rule/"+name))
+	restore.GrantStartExecution(role)
+	dlq := deadLetterQueue(stack, "RestoreDeadLetters", s.Names().RestoreDeadLetters(), "this queue is the restore rule's dead-letter queue")
+	rule := awsevents.NewCfnRule(stack, jsii.String("RestoreOnEnd"), &awsevents.CfnRuleProps{
+		Name:         jsii.String(name),
+		Description:  jsii.String("drainpipe executions that ended without their own rollback: put back what they held"),
+		EventPattern: statusChange(statemachine.RestoreOn, machines),
+		State:        jsii.String("ENABLED"),
+		Targets: &[]*awsevents.CfnRule_TargetProperty{{
+			Id: jsii.String("restore"), Arn: restore.StateMachineArn(), RoleArn: role.RoleArn(),
+			DeadLetterConfig: &awsevents.CfnRule_DeadLetterConfigProperty{Arn: dlq.QueueArn()},
+			RetryPolicy:      &awsevents.CfnRule_RetryPolicyProperty{MaximumRetryAttempts: jsii.Number(185), MaximumEventAgeInSeconds: jsii.Number(24 * 60 * 60)},
+		}},
+	})
+	rule.Node().AddDependency(role)
+	conditions := heldTo(stack, *rule.AttrArn())
+	dlq.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sqs:SendMessage"),
+		Resources:  jsii.Strings(*dlq.QueueArn()),
+		Conditions: &conditions,
 	}))
 }
 
-// statusChangeRule matches the Step Functions status change events of the given state
-// machines' executions that end in one of statuses.
-func statusChangeRule(stack awscdk.Stack, id, description string, statuses []string, machines []awsstepfunctions.StateMachine) awsevents.Rule {
+// statusChange is the event pattern of the Step Functions status change events of the
+// given state machines' executions that end in one of statuses.
+func statusChange(statuses []string, machines []awsstepfunctions.StateMachine) map[string]any {
 	var arns []*string
 	for _, sm := range machines {
 		arns = append(arns, sm.StateMachineArn())
 	}
-	return awsevents.NewRule(stack, jsii.String(id), &awsevents.RuleProps{
-		Description: jsii.String(description),
-		EventPattern: &awsevents.EventPattern{
-			Source:     jsii.Strings("aws.states"),
-			DetailType: jsii.Strings("Step Functions Execution Status Change"),
-			Detail:     &map[string]any{"status": statuses, "stateMachineArn": arns},
-		},
-	})
+	return map[string]any{
+		"source":      []string{"aws.states"},
+		"detail-type": []string{"Step Functions Execution Status Change"},
+		"detail":      map[string]any{"status": statuses, "stateMachineArn": arns},
+	}
+}
+
+// jsonString is text as a JSON string literal, < and > kept (EventBridge's placeholders).
+func jsonString(text string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(text) // a string always encodes
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // deadLetterQueue is an encrypted queue that keeps for 14 days what a rule or schedule
 // could not deliver.
-func deadLetterQueue(stack awscdk.Stack, id, reason string) awssqs.Queue {
+func deadLetterQueue(stack awscdk.Stack, id, name, reason string) awssqs.Queue {
 	dlq := awssqs.NewQueue(stack, jsii.String(id), &awssqs.QueueProps{
+		QueueName:       jsii.String(name),
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
@@ -314,13 +430,21 @@ func deadLetterQueue(stack awscdk.Stack, id, reason string) awssqs.Queue {
 	return dlq
 }
 
-// schedules: one EventBridge Scheduler schedule per configured entry, with a retry
-// policy and a dead-letter queue.
+// schedules: one EventBridge Scheduler schedule per configured entry, in the deployment's
+// schedule group, with a retry policy and a dead-letter queue; they start the fleet
+// through one role that EventBridge Scheduler may assume for that group only.
 func schedules(stack awscdk.Stack, s settings.Settings, sm awsstepfunctions.StateMachine) {
 	if len(s.Schedules) == 0 {
 		return
 	}
-	dlq := deadLetterQueue(stack, "ScheduleDeadLetters", "this queue is the schedules' dead-letter queue")
+	n := s.Names()
+	group := awsscheduler.NewScheduleGroup(stack, jsii.String("ScheduleGroup"), &awsscheduler.ScheduleGroupProps{
+		ScheduleGroupName: jsii.String(n.ScheduleGroup()),
+		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
+	})
+	role := serviceRole(stack, "ScheduleRole", "scheduler.amazonaws.com", "drainpipe: the schedules of group "+n.ScheduleGroup()+" start the fleet",
+		arn(stack, "scheduler", "schedule-group/"+n.ScheduleGroup()))
+	dlq := deadLetterQueue(stack, "ScheduleDeadLetters", n.ScheduleDeadLetters(), "this queue is the schedules' dead-letter queue")
 	for _, sc := range s.Schedules {
 		cron := &awsscheduler.CronOptionsWithTimezone{
 			Minute: jsii.String(sc.Cron.Minute), Hour: jsii.String(sc.Cron.Hour), Month: jsii.String(sc.Cron.Month),
@@ -335,11 +459,13 @@ func schedules(stack awscdk.Stack, s settings.Settings, sm awsstepfunctions.Stat
 			cron.WeekDay = jsii.String(sc.Cron.WeekDay)
 		}
 		awsscheduler.NewSchedule(stack, jsii.String("Schedule"+catalog.Pascal(strings.ReplaceAll(sc.Name, "_", "-"))), &awsscheduler.ScheduleProps{
-			ScheduleName: jsii.String("drainpipe-" + sc.Name),
-			Description:  jsii.String("drainpipe: " + sc.Name),
-			Schedule:     awsscheduler.ScheduleExpression_Cron(cron),
-			Enabled:      jsii.Bool(sc.Enabled),
+			ScheduleName:  jsii.String(n.Schedule(sc.Name)),
+			ScheduleGroup: group,
+			Description:   jsii.String("drainpipe: " + sc.Name),
+			Schedule:      awsscheduler.ScheduleExpression_Cron(cron),
+			Enabled:       jsii.Bool(sc.Enabled),
 			Target: awsschedulertargets.NewStepFunctionsStartExecution(sm, &awsschedulertargets.ScheduleTargetBaseProps{
+				Role:            role,
 				Input:           awsscheduler.ScheduleTargetInput_FromText(jsii.String(string(sc.Input))),
 				DeadLetterQueue: dlq,
 				RetryAttempts:   jsii.Number(3),
@@ -374,7 +500,7 @@ func dashboard(stack awscdk.Stack, s settings.Settings, machines ...awsstepfunct
 		}))
 	}
 	awscloudwatch.NewDashboard(stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		DashboardName: jsii.String("drainpipe"),
+		DashboardName: jsii.String(s.Names().Dashboard()),
 		Widgets:       &[]*[]awscloudwatch.IWidget{&widgets},
 	})
 }

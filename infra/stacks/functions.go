@@ -77,12 +77,10 @@ func (e Env) documents() []string {
 
 // executions is the ARN pattern of the executions of a state machine of the stack.
 func (e Env) executions(file string) string {
-	return fmt.Sprintf("arn:%s:states:%s:%s:execution:%s:*", *e.Stack.Partition(), *e.Stack.Region(), *e.Stack.Account(), statemachine.Name(file))
+	return arn(e.Stack, "states", "execution:"+e.Settings.Names().StateMachine(file)+":*")
 }
 
-func (e Env) instances() string {
-	return fmt.Sprintf("arn:%s:ec2:%s:%s:instance/*", *e.Stack.Partition(), *e.Stack.Region(), *e.Stack.Account())
-}
+func (e Env) instances() string { return arn(e.Stack, "ec2", "instance/*") }
 
 func statement(actions, resources []string, conditions map[string]any) awsiam.PolicyStatement {
 	props := &awsiam.PolicyStatementProps{Actions: jsii.Strings(actions...), Resources: jsii.Strings(resources...)}
