@@ -63,6 +63,10 @@ synth: tools build ## Write the CloudFormation templates to cdk.out (offline, no
 	$(CDK) synth --no-notices --quiet $(CDK_FLAGS)
 	@ls cdk.out/*.template.json
 
+.PHONY: bootstrap
+bootstrap: tools build ## Prepare an account and region for CDK deployments, once each: cdk bootstrap through .tools (CDK_FLAGS passed, e.g. aws://ACCOUNT/REGION)
+	$(CDK) bootstrap --no-notices $(CDK_FLAGS)
+
 .PHONY: deploy
 deploy: tools build ## Build the Lambdas and deploy the Drainpipe stack (CDK_FLAGS="-c demo=true DrainpipeDemo" for the demo)
 	$(CDK) deploy --no-notices $(if $(CDK_FLAGS),$(CDK_FLAGS),Drainpipe)

@@ -15,6 +15,8 @@ import (
 // the CDK CLI's default account and region (CDK_DEFAULT_ACCOUNT, CDK_DEFAULT_REGION) are
 // not read, so an offline synth writes AWS::Region, AWS::AccountId and AWS::Partition
 // into every ARN and the template deploys to whichever account and region it is given.
+// No CDKMetadata resource either (AnalyticsReporting off): in an environment-agnostic
+// stack it comes with a condition that lists every region by name.
 // With the default name prefix the stacks keep their names (Drainpipe, DrainpipeDemo);
 // with another, the stack names carry it too, so that two copies live side by side.
 func NewApp(app awscdk.App) (*Drainpipe, error) {
@@ -36,13 +38,13 @@ func NewApp(app awscdk.App) (*Drainpipe, error) {
 		}
 	}
 	d := NewDrainpipeStack(app, "Drainpipe", &DrainpipeStackProps{
-		StackProps: awscdk.StackProps{Env: env, StackName: jsii.String(StackName("Drainpipe", s.NamePrefix)),
+		StackProps: awscdk.StackProps{Env: env, StackName: jsii.String(StackName("Drainpipe", s.NamePrefix)), AnalyticsReporting: jsii.Bool(false),
 			Description: jsii.String("drainpipe: zero-downtime maintenance of EC2 instances behind ALBs")},
 		Settings: s,
 	})
 	if s.Demo {
 		NewDemoStack(app, "DrainpipeDemo", &DemoStackProps{
-			StackProps: awscdk.StackProps{Env: env, StackName: jsii.String(StackName("DrainpipeDemo", s.NamePrefix)),
+			StackProps: awscdk.StackProps{Env: env, StackName: jsii.String(StackName("DrainpipeDemo", s.NamePrefix)), AnalyticsReporting: jsii.Bool(false),
 				Description: jsii.String("drainpipe demo: the post's hello-world fleet behind an ALB")},
 			InstanceTagKey: s.InstanceTagKey, InstanceTagValue: s.InstanceTagValue, AllowedCIDR: s.DemoAllowedCIDR,
 		})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -61,14 +62,13 @@ func literals(tpl map[string]any, groups []string) []string {
 // TestTemplatesAreRegionAndAccountAgnostic: without an explicit account or region in the
 // context, neither stack names a region or an account anywhere but in the target group
 // ARNs: every ARN is built from AWS::Partition, AWS::Region and AWS::AccountId, whatever
-// CDK_DEFAULT_REGION and CDK_DEFAULT_ACCOUNT say (the CDK CLI sets them).
+// CDK_DEFAULT_REGION and CDK_DEFAULT_ACCOUNT say (the CDK CLI sets them, and TestMain
+// does).
 func TestTemplatesAreRegionAndAccountAgnostic(t *testing.T) {
-	t.Setenv("CDK_DEFAULT_REGION", "us-east-1")
-	t.Setenv("CDK_DEFAULT_ACCOUNT", "111111111111")
-	s := synthWith(baseContext())
-	if s.err != nil {
-		t.Fatal(s.err)
+	if os.Getenv("CDK_DEFAULT_REGION") == "" || os.Getenv("CDK_DEFAULT_ACCOUNT") == "" {
+		t.Fatal("TestMain sets the CLI's default account and region")
 	}
+	s := synth(t)
 	for name, tpl := range map[string]map[string]any{"Drainpipe": s.drainpipe, "DrainpipeDemo": s.demo} {
 		for _, l := range literals(tpl, []string{tgARN}) {
 			t.Errorf("%s: %s", name, l)
@@ -83,13 +83,7 @@ func TestTemplatesAreRegionAndAccountAgnostic(t *testing.T) {
 		t.Errorf("the probe's literals: %v, want its region and account only", got)
 	}
 	// An explicit environment is written out.
-	ctx := baseContext()
-	ctx["region"], ctx["account"] = "eu-west-1", "123456789012"
-	explicit := synthWith(ctx)
-	if explicit.err != nil {
-		t.Fatal(explicit.err)
-	}
-	if len(literals(explicit.drainpipe, []string{tgARN})) == 0 {
+	if len(literals(blue(t).drainpipe, []string{tgARN})) == 0 {
 		t.Error("with an explicit account and region the template names neither")
 	}
 }
@@ -164,13 +158,7 @@ func fixedNames(tpl map[string]any) (names, problems []string) {
 // have no fixed physical name or stack name in common; every name of the second carries
 // its prefix.
 func TestTwoPrefixesShareNoName(t *testing.T) {
-	s := synth(t)
-	ctx := baseContext()
-	ctx["namePrefix"] = "blue"
-	blue := synthWith(ctx)
-	if blue.err != nil {
-		t.Fatal(blue.err)
-	}
+	s, blue := synth(t), blue(t)
 	first, problems := fixedNames(s.drainpipe)
 	second, more := fixedNames(blue.drainpipe)
 	for _, p := range append(problems, more...) {

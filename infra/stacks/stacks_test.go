@@ -22,7 +22,11 @@ import (
 )
 
 // TestMain closes the jsii runtime, or every run leaves a jsii-runtime folder behind.
+// Every app is built with the default account and region the CDK CLI gives an app
+// (CDK_DEFAULT_ACCOUNT, CDK_DEFAULT_REGION), which the templates must not take.
 func TestMain(m *testing.M) {
+	os.Setenv("CDK_DEFAULT_REGION", "us-east-1")
+	os.Setenv("CDK_DEFAULT_ACCOUNT", "111111111111")
 	code := m.Run()
 	jsii.Close()
 	os.Exit(code)
@@ -66,6 +70,26 @@ func baseContext() map[string]any {
 		"schedules": []any{map[string]any{"name": "weekly", "cron": "cron(0 3 ? * SUN *)", "timezone": "Europe/London",
 			"input": map[string]any{"maxConcurrency": 2}}},
 	}
+}
+
+var (
+	blueOnce sync.Once
+	blueSyn  synthesized
+)
+
+// blue builds, once, a second copy: prefix blue, and the groups' account and region set
+// explicitly.
+func blue(t *testing.T) synthesized {
+	t.Helper()
+	blueOnce.Do(func() {
+		ctx := baseContext()
+		ctx["namePrefix"], ctx["region"], ctx["account"] = "blue", "eu-west-1", "123456789012"
+		blueSyn = synthWith(ctx)
+	})
+	if blueSyn.err != nil {
+		t.Fatal(blueSyn.err)
+	}
+	return blueSyn
 }
 
 var (
