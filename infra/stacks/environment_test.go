@@ -103,7 +103,7 @@ func TestTargetGroupRule(t *testing.T) {
 }
 
 // TestExplicitEnvironmentMustBeTheGroups: an explicit account or region that is not the
-// target groups' fails synth, naming both.
+// target groups' fails synth, naming both; so does a prefix too long.
 func TestExplicitEnvironmentMustBeTheGroups(t *testing.T) {
 	for key, value := range map[string]string{"region": "us-east-1", "account": "210987654321"} {
 		ctx := baseContext()
@@ -112,6 +112,12 @@ func TestExplicitEnvironmentMustBeTheGroups(t *testing.T) {
 		if !errors.Is(err, settings.ErrEnvironmentMismatch) || !strings.Contains(err.Error(), value) {
 			t.Errorf("%s %s: error %v, want %v naming %s", key, value, err, settings.ErrEnvironmentMismatch, value)
 		}
+	}
+	// So does a prefix that makes a name too long for AWS.
+	ctx := baseContext()
+	ctx["namePrefix"] = strings.Repeat("p", 45)
+	if err := synthWith(ctx).err; !errors.Is(err, settings.ErrNamePrefix) || !strings.Contains(err.Error(), "at most 44 characters") {
+		t.Errorf("a 45-character prefix: error %v, want %v", err, settings.ErrNamePrefix)
 	}
 }
 
