@@ -30,9 +30,11 @@ const (
 	// ProvisionedThroughputExceededException; Rule.Code may name ThrottlingException or
 	// RequestLimitExceeded instead).
 	Throttling Fault = "Throttling"
-	// Crash (Invoke only): the function panics. The lab answers as Lambda answers for a Go
-	// function built with aws-lambda-go: a function error whose errorType is the panic
-	// value's type name, and the next invocation starts a new execution environment.
+	// Crash (Invoke only): the function's process dies under the invocation (a fatal
+	// runtime error, running out of memory). drainpipe's handlers answer their own panics
+	// (as InternalError, internal/faults), so what remains is the crash no Go code
+	// recovers: Lambda answers Runtime.ExitError, and the next invocation starts a new
+	// execution environment.
 	Crash Fault = "Crash"
 	// Timeout (Invoke only): the function runs past its timeout (the catalog's
 	// TimeoutSeconds, at the lab's scale); Lambda answers Sandbox.Timedout.
@@ -279,7 +281,12 @@ type answer struct {
 // for a call IAM denies), SNS's AuthorizationError (403) and InternalError (500), SSM's and
 // DynamoDB's modelled InternalServerError (500), Lambda Invoke's ServiceException (500),
 // TooManyRequestsException (429) and AccessDeniedException (403), DynamoDB's
-// ProvisionedThroughputExceededException (400) for a table's throughput.
+// ProvisionedThroughputExceededException (400) for a table's throughput. Real access
+// denied answers quoted in public issues agree: ELB's is 403, Type Sender, Code
+// AccessDenied, "User: ... is not authorized to perform: elasticloadbalancing:<Action> ...
+// because no identity-based policy allows the elasticloadbalancing:<Action> action"
+// (ministryofjustice/bootstrap-cfn#216, aws-samples/multi-tenant-chatbot-using-rag-with-
+// amazon-bedrock#17).
 func answerFor(service, op string, f Fault) answer {
 	denied := fmt.Sprintf("User: arn:aws:sts::%s:assumed-role/drainpipe-lab/lab is not authorized to perform: %s:%s on resource: * because no identity-based policy allows the %s:%s action",
 		Account, iamPrefix(service), iamAction(service, op), iamPrefix(service), iamAction(service, op))
