@@ -75,6 +75,11 @@ deploy: tools build ## Build the Lambdas and deploy the Drainpipe stack (CDK_FLA
 demo: tools ## The post's scenario on the local lab: naive reboot vs drainpipe, with a chart
 	$(GO) run ./cmd/drainpipe-lab $(DEMO_FLAGS)
 
+.PHONY: chaos
+chaos: tools ## Seeded chaos: fleet rollouts under random faults, invariants checked after each (SEEDS=n runs n from BASE, default 1; SEED=s replays one)
+	CHAOS_SEEDS=$(or $(SEEDS),20) CHAOS_BASE=$(or $(BASE),1) CHAOS_SEED=$(SEED) \
+	  $(GO) test -count=1 -run '^TestChaos$$' -v -timeout 120m ./lab | grep -E '^\s+(chaos_test.go:[0-9]+: chaos:|seed )|^(---|ok|FAIL)|VIOLATION|broke an invariant|^\s{10}'
+
 .PHONY: bench
 bench: tools ## Benchmarks that print numbers: bootstrap sizes and cold starts, planning (100 to 100,000 instances), reservations per second, a rollout's Step Functions quotas (100 to 10,000 instances; about 13 minutes)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/coldstart

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -49,7 +50,7 @@ func TestFunctionFaultsAsStepFunctionsNamesThem(t *testing.T) {
 		cause      []string
 		afterwards bool // the next run succeeds (a crash or timeout restarts the environment)
 	}{
-		{awsapi.Crash, 120, "errorString", []string{`"errorMessage":"runtime error: invalid memory address or nil pointer dereference"`, `"stackTrace"`}, true},
+		{awsapi.Crash, 120, "Runtime.ExitError", []string{`"errorType":"Runtime.ExitError"`, "Runtime exited with error: exit status 2"}, true},
 		{awsapi.Timeout, 120, "Sandbox.Timedout", []string{`"errorType":"Sandbox.Timedout"`, "Task timed out after 60.00 seconds"}, true},
 		{awsapi.Timeout, 1, "States.Timeout", nil, true},
 		{awsapi.InternalError, 120, "Lambda.ServiceException", []string{"(Service: AWSLambda; Status Code: 500; Error Code: ServiceException;"}, false},
@@ -88,10 +89,10 @@ func TestFunctionFaultsAsStepFunctionsNamesThem(t *testing.T) {
 }
 
 // TestInstanceTerminatedMidMaintenance terminates the instance while its maintenance
-// command runs, and checks that the world answers as AWS does: EC2 says terminated, the
+// command runs, and checks that the world answers as AWS does (EC2 says terminated, the
 // command's invocation stays InProgress until it expires, the registration is unused
-// with Target.InvalidState and the instance gets no traffic. What the product then does is
-// logged (see the lab's report of product findings); the test asserts no product outcome.
+// with Target.InvalidState, the instance gets no traffic) and that the product ends with
+// a named outcome and nothing held.
 func TestInstanceTerminatedMidMaintenance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -153,38 +154,47 @@ func TestInstanceTerminatedMidMaintenance(t *testing.T) {
 	}
 	inv, _ := l.SSM.GetCommandInvocation(cmd.CommandID, victim)
 	t.Logf("command %s ended %s (%s)", cmd.CommandID, inv.Status, inv.StatusDetails)
-	t.Logf("execution: succeeded %v, %s: %s", res.Succeeded, res.Error, res.Cause)
-	t.Logf("states: %s", strings.Join(res.States[max(0, len(res.States)-6):], " > "))
-	// The restores the execution's end started (their retries take half an hour of lab
-	// time when the instance cannot be registered: not waited for here).
-	for _, d := range l.SFN.List(lab.RestoreStateMachineARN, "") {
-		t.Logf("restore %s: %s %s %s", d.Name, d.Status, d.Error, d.Cause)
+	// The product: the command ends as the agent never reports (TimedOut), the rollback
+	// finds nothing to put back (ELB refuses a terminated instance), gives the reservation
+	// back and fails with the maintenance's error, the cause saying both; the restores the
+	// end started find nothing held.
+	if res.Succeeded || res.Error != "MaintenanceFailed" || !strings.Contains(res.Cause, "could not be registered again") ||
+		!slices.Contains(res.States, "NothingToRestore") {
+		t.Errorf("execution: %v %s: %s; states %v", res.Succeeded, res.Error, res.Cause, res.States[max(0, len(res.States)-6):])
 	}
-	items, err := l.Items(ctx, lab.CapacityTable)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, item := range items {
-		var fields []string
-		for k, v := range item {
-			switch v := v.(type) {
-			case *ddbtypes.AttributeValueMemberS:
-				fields = append(fields, k+"="+v.Value)
-			case *ddbtypes.AttributeValueMemberN:
-				fields = append(fields, k+"="+v.Value)
-			}
-		}
-		slices.Sort(fields)
-		t.Logf("capacity item: %s", strings.Join(fields, " "))
-	}
+	assertNothingHeld(t, l)
 	for _, in := range l.Injected() {
 		t.Logf("injected: %+v", in)
 	}
 }
 
+// assertNothingHeld waits for every execution to end (the restores included) and checks
+// that each restore succeeded, and that no reservation or lease is left.
+func assertNothingHeld(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	if err := l.WaitUntil(context.Background(), 600*time.Second, func() bool { return len(running(l)) == 0 }); err != nil {
+		t.Errorf("executions still running: %v", running(l))
+	}
+	for _, d := range l.SFN.List(lab.RestoreStateMachineARN, "") {
+		if d.Status != sfn.StatusSucceeded {
+			t.Errorf("restore %s: %s %s %s", d.Name, d.Status, d.Error, d.Cause)
+		}
+	}
+	for _, prefix := range []string{"instance#", "lease#"} {
+		if held := capacityItems(l, prefix); len(held) != 0 {
+			t.Errorf("%s items left: %v", prefix, held)
+		}
+	}
+	for _, item := range capacityItems(l, "group#") {
+		if out, ok := item["out"].(*ddbtypes.AttributeValueMemberM); ok && len(out.Value) > 0 {
+			t.Errorf("a group ledger still counts %v out", slices.Collect(maps.Keys(out.Value)))
+		}
+	}
+}
+
 // TestTargetGroupDeletedMidMaintenance deletes the instance's target group while its
 // maintenance command runs: every ELB call naming the group then answers
-// TargetGroupNotFound. What the product does is logged, as above.
+// TargetGroupNotFound, and the product ends with that name and nothing held.
 func TestTargetGroupDeletedMidMaintenance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -220,11 +230,13 @@ func TestTargetGroupDeletedMidMaintenance(t *testing.T) {
 		t.Errorf("DescribeTargetHealth of the deleted group: %v", err)
 	}
 	res := <-done
-	t.Logf("execution: succeeded %v, %s: %s", res.Succeeded, res.Error, res.Cause)
-	t.Logf("states: %s", strings.Join(res.States[max(0, len(res.States)-6):], " > "))
-	for _, d := range l.SFN.List(lab.RestoreStateMachineARN, "") {
-		t.Logf("restore %s: %s %s %s", d.Name, d.Status, d.Error, d.Cause)
+	// The product: registering the instance again meets the deleted group; there is
+	// nothing to put back there, so the reservation is given back and the execution fails
+	// with TargetGroupNotFound.
+	if res.Succeeded || res.Error != "TargetGroupNotFound" || !slices.Contains(res.States, "NothingToRestore") {
+		t.Errorf("execution: %v %s: %s; states %v", res.Succeeded, res.Error, res.Cause, res.States[max(0, len(res.States)-6):])
 	}
+	assertNothingHeld(t, l)
 	if got := l.Injected(); len(got) != 1 || got[0].Fault != "DeleteTargetGroup" || got[0].Target != arn {
 		t.Errorf("recorded %+v", got)
 	}

@@ -21,9 +21,9 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/drainpipe/drainpipe/internal/catalog"
-	"github.com/drainpipe/drainpipe/internal/workflow"
 	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/rollout"
+	"github.com/drainpipe/drainpipe/internal/workflow"
 	"github.com/drainpipe/drainpipe/lab/awsapi"
 	"github.com/drainpipe/drainpipe/lab/clock"
 	"github.com/drainpipe/drainpipe/lab/dynamodb"

@@ -113,7 +113,12 @@ func (d definition) reachable(start string, withCatch bool, skip string) map[str
 	return seen
 }
 
-var transient = []string{"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"}
+// transient are the failures of an invocation rather than of drainpipe's logic: Lambda's
+// own service errors, and the function's environment failing under it: a timeout
+// (Sandbox.Timedout; Lambda.Unknown when the payload has no errorType) or a crash of its
+// process (Runtime.ExitError). Every function is idempotent, so each is retried.
+var transient = []string{"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException",
+	"Sandbox.Timedout", "Lambda.Unknown", "Runtime.ExitError"}
 
 func TestDefinitions(t *testing.T) {
 	if len(Names()) == 0 {
@@ -215,11 +220,14 @@ func checkRetry(t *testing.T, name string, s state) {
 	t.Errorf("%s: no Retry on exactly the transient Lambda errors %v", name, transient)
 }
 
-// checkNames: every custom error name matched is one a function can produce.
+// checkNames: every custom error name matched is one a function can produce, or one the
+// services name (Step Functions', Lambda's, and Lambda's for a function's environment:
+// Sandbox.Timedout, Runtime.ExitError).
 func checkNames(t *testing.T, state string, names []string) {
 	t.Helper()
 	for _, n := range names {
-		if strings.HasPrefix(n, "States.") || strings.HasPrefix(n, "Lambda.") || strings.HasPrefix(n, "StepFunctions.") {
+		if strings.HasPrefix(n, "States.") || strings.HasPrefix(n, "Lambda.") || strings.HasPrefix(n, "StepFunctions.") ||
+			n == "Sandbox.Timedout" || n == "Runtime.ExitError" {
 			continue
 		}
 		if !slices.Contains(faults.Names, n) {
@@ -302,8 +310,19 @@ func TestRollback(t *testing.T) {
 				t.Errorf("%s: after %s the execution must fail with the original error ($.error.Error, $.error.Cause), goes to %s %+v", n, next, to, f)
 			}
 		}
+		// When the restore itself fails the execution fails; but when the instance is no
+		// longer running (InstanceNotRunning) or its group is gone (TargetGroupNotFound)
+		// there is nothing to put back, and the reservation is given back before failing
+		// with the original error.
 		for _, c := range restore.Catch {
-			if f := def.States[c.Next]; f.Type != "Fail" {
+			f := def.States[c.Next]
+			if slices.Equal(c.ErrorEquals, []string{"InstanceNotRunning", "TargetGroupNotFound"}) {
+				if !f.keepsError() || f.Next != next {
+					t.Errorf("%s: an instance no longer running goes to %s, which does not keep the error and release the reservation", all.Next, c.Next)
+				}
+				continue
+			}
+			if f.Type != "Fail" {
 				t.Errorf("%s: when the restore itself fails the execution must fail, goes to %s", all.Next, c.Next)
 			}
 		}
@@ -443,8 +462,8 @@ func TestFleetReleasesLeases(t *testing.T) {
 	}
 }
 
-// The Retry policy for transient failures of a function: Lambda's own service errors,
-// then drainpipe's TransientAPIError (throttling, 5xx after the SDK's retries). Each Task
+// The Retry policy for transient failures of a function: Lambda's own service errors and
+// the function's environment failing (transient), then drainpipe's TransientAPIError (throttling, 5xx after the SDK's retries). Each Task
 // that invokes a function carries a copy, first, so the console shows it; this is the one
 // source the copies are checked against.
 var (

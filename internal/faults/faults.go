@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -49,6 +50,10 @@ const (
 	LastHealthyTarget = "LastHealthyTarget"
 	// InstanceNotHealthy: the instance is registered but not a healthy target.
 	InstanceNotHealthy = "InstanceNotHealthy"
+	// InstanceNotRunning: the load balancer refuses to register the instance again
+	// (InvalidTarget): it was stopped or terminated meanwhile. Nothing of it is in service
+	// to put back; it needs registering once it runs again.
+	InstanceNotRunning = "InstanceNotRunning"
 	// InstanceNotTagged: the instance lacks the deployment's instanceTag, so drainpipe may
 	// not send it commands.
 	InstanceNotTagged = "InstanceNotTagged"
@@ -100,7 +105,7 @@ const (
 var Names = []string{
 	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, UnsupportedLoadBalancer, TargetGroupNotInUse,
 	DeregistrationDelayTooShort, InstanceNotInTargetGroup,
-	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, InstanceNotTagged, DrainTimeout,
+	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, InstanceNotTagged, InstanceNotRunning, DrainTimeout,
 	DrainInterrupted, MaintenanceFailed, HealthCheckFailed, TargetNotHealthy,
 	CapacityBudgetExceeded, CapacityUnavailable, InstanceReserved, ReservationConflict, RolloutInProgress, ChildRunning, RolloutAborted, RolloutProblems,
 	TransientAPIError, APIError, InternalError,
@@ -164,10 +169,19 @@ func apiErrorName(api smithy.APIError) string {
 
 // Lambda wraps a handler so that every error it returns reaches Lambda (and so Step
 // Functions) with a stable errorType and a message that keeps the whole chain. It logs
-// each failure once, here at the boundary.
+// each failure once, here at the boundary; a panic is answered as InternalError.
 func Lambda[Req, Resp any](name string, fn func(context.Context, Req) (Resp, error)) func(context.Context, Req) (Resp, error) {
-	return func(ctx context.Context, req Req) (Resp, error) {
-		resp, err := fn(ctx, req)
+	return func(ctx context.Context, req Req) (resp Resp, err error) {
+		// A panic is a bug, but it is answered as any unexpected error: InternalError,
+		// which the state machines catch (and put the instance back), rather than as the
+		// panic value's Go type name, which aws-lambda-go would answer and nothing matches.
+		defer func() {
+			if p := recover(); p != nil {
+				slog.ErrorContext(ctx, "function panicked", "function", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				err = messages.InvokeResponse_Error{Type: InternalError, Message: fmt.Sprintf("%s panicked: %v", name, p)}
+			}
+		}()
+		resp, err = fn(ctx, req)
 		if err == nil {
 			return resp, nil
 		}

@@ -118,3 +118,18 @@ func TestCausesDoNotRepeatTheName(t *testing.T) {
 		}
 	}
 }
+
+// TestPanicIsAnInternalError: a handler that panics answers InternalError, with the
+// panic in the message, as any unexpected error; nothing else matches a Go type name.
+func TestPanicIsAnInternalError(t *testing.T) {
+	h := Lambda("check-drain", func(context.Context, struct{}) (int, error) {
+		var m map[string]int
+		m["x"] = 1 // assignment to a nil map
+		return 0, nil
+	})
+	_, err := h(context.Background(), struct{}{})
+	var ire messages.InvokeResponse_Error
+	if !errors.As(err, &ire) || ire.Type != InternalError || !strings.Contains(ire.Message, "check-drain panicked: assignment to entry in nil map") {
+		t.Errorf("got %#v", err)
+	}
+}

@@ -198,20 +198,28 @@ func (r Recoverer) restoreInstance(ctx context.Context, req Request, instanceID,
 	}
 	rep.Cancelled = append(rep.Cancelled, cancelled...)
 	s := workflow.State{Plan: workflow.Plan{InstanceID: instanceID, Registrations: regs}}
-	if _, err := (targets.Registrar{API: r.ELB, Now: r.Now}).Register(ctx, s); err != nil {
-		return "", err // keep the reservation: the instance may still be out
-	}
-	released, err := reserver.Release(ctx, capacity.Request{State: s, Execution: execution, Table: req.Table})
-	if err != nil {
-		return "", err
-	}
-	rep.Registrations = append(rep.Registrations, regs...)
-	rep.Released = &released
 	var where []string
 	for _, reg := range regs {
 		where = append(where, fmt.Sprintf("%s:%d", workflow.GroupName(reg.TargetGroupARN), reg.Port))
 	}
 	text := fmt.Sprintf("Registered it again on %s; its capacity reservation is released.", strings.Join(where, ", "))
+	_, err = (targets.Registrar{API: r.ELB, Now: r.Now}).Register(ctx, s)
+	switch {
+	case faults.NameOf(err) == faults.InstanceNotRunning || faults.NameOf(err) == faults.TargetGroupNotFound:
+		// Stopped or terminated meanwhile, or a group deleted: what is not put back is not
+		// in service, and the reservation would only hold capacity that is not there.
+		text = fmt.Sprintf("Could NOT register it again on all of %s: %s. Its capacity reservation is released; register it again where it belongs once it runs.",
+			strings.Join(where, ", "), strings.TrimPrefix(err.Error(), faults.NameOf(err)+": "))
+	case err != nil:
+		return "", err // keep the reservation: the instance may still be out
+	default:
+		rep.Registrations = append(rep.Registrations, regs...)
+	}
+	released, err := reserver.Release(ctx, capacity.Request{State: s, Execution: execution, Table: req.Table})
+	if err != nil {
+		return "", err
+	}
+	rep.Released = &released
 	if len(cancelled) > 0 {
 		text += " Cancelled its running command(s) " + strings.Join(cancelled, ", ") + "."
 	}
@@ -251,9 +259,13 @@ func (r Recoverer) cancelCommands(ctx context.Context, instanceID string) ([]str
 			continue
 		}
 		_, err := r.SSM.CancelCommand(ctx, &ssm.CancelCommandInput{CommandId: c.CommandId, InstanceIds: []string{instanceID}})
+		// A command that has ended (InvalidCommandId), or an instance terminated meanwhile
+		// (InvalidInstanceId), leaves nothing to cancel.
 		var gone *ssmtypes.InvalidCommandId
-		audit.Record(ctx, audit.CancelCommand, err, func(err error) bool { return errors.As(err, &gone) }, audit.Instance(instanceID), audit.CommandID(*c.CommandId))
-		if err != nil && !errors.As(err, &gone) {
+		var terminated *ssmtypes.InvalidInstanceId
+		nothing := func(err error) bool { return errors.As(err, &gone) || errors.As(err, &terminated) }
+		audit.Record(ctx, audit.CancelCommand, err, nothing, audit.Instance(instanceID), audit.CommandID(*c.CommandId))
+		if err != nil && !nothing(err) {
 			return nil, fmt.Errorf("cancelling command %s on %s: %w", *c.CommandId, instanceID, err)
 		}
 		cancelled = append(cancelled, *c.CommandId)

@@ -2,10 +2,13 @@ package targets
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/drainpipe/drainpipe/internal/audit"
 	"github.com/drainpipe/drainpipe/internal/clock"
@@ -51,20 +54,42 @@ func (r Registrar) Deregister(ctx context.Context, s workflow.State) (workflow.D
 	return workflow.Deregistration{DeregisteredAt: at, DrainDeadline: workflow.Deadline(t, s.Deadlines.DrainSeconds)}, nil
 }
 
-// Register registers every registration again and returns the healthy deadline.
+// Register registers every registration again and returns the healthy deadline. What
+// cannot be put back is named: an instance no longer running (InstanceNotRunning), or a
+// group deleted meanwhile (TargetGroupNotFound, after registering it in every group that
+// still exists).
 func (r Registrar) Register(ctx context.Context, s workflow.State) (workflow.Registered, error) {
 	if len(s.Registrations) == 0 {
 		return workflow.Registered{}, faults.New(faults.InvalidInput, "register-target needs registrations")
 	}
+	var deleted []string
 	for _, arn := range groupARNs(s.Registrations) {
 		_, err := r.API.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{
 			TargetGroupArn: &arn,
 			Targets:        descriptions(s.InstanceID, s.Registrations, arn),
 		})
 		audit.Record(ctx, audit.Register, err, nil, audit.Instance(s.InstanceID), audit.Group(arn), audit.Ports(portsIn(s.Registrations, arn)))
+		var refused *types.InvalidTargetException
+		if errors.As(err, &refused) {
+			// It was registered here before, so ELB refuses it now because it is no
+			// longer running (RegisterTargets takes running instances only).
+			return workflow.Registered{}, faults.New(faults.InstanceNotRunning,
+				"the load balancer refuses to register %s in %s again (%v): the instance was stopped or terminated; nothing of it is in service, and it needs registering once it runs",
+				s.InstanceID, workflow.GroupName(arn), err)
+		}
+		var gone *types.TargetGroupNotFoundException
+		if errors.As(err, &gone) {
+			deleted = append(deleted, arn)
+			continue
+		}
 		if err != nil {
 			return workflow.Registered{}, fmt.Errorf("registering %s in %s: %w", s.InstanceID, arn, err)
 		}
+	}
+	if len(deleted) > 0 {
+		return workflow.Registered{}, faults.New(faults.TargetGroupNotFound,
+			"target group(s) %s no longer exist: %s cannot be registered there again (it is registered again in every other group)",
+			strings.Join(deleted, ", "), s.InstanceID)
 	}
 	t, at := stamp(r.Now)
 	return workflow.Registered{RegisteredAt: at, HealthyDeadline: workflow.Deadline(t, s.Deadlines.HealthySeconds)}, nil

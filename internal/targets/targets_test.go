@@ -229,9 +229,19 @@ func TestDeregisterAndRegisterUseExactPorts(t *testing.T) {
 	if !reflect.DeepEqual(elb.calls, want) {
 		t.Errorf("calls = %v\nwant %v", elb.calls, want)
 	}
-	elb.fail = map[string]error{"RegisterTargets": &smithy.GenericAPIError{Code: "InvalidTarget", Message: "instance is not running"}}
-	if _, err := r.Register(context.Background(), s); faults.NameOf(err) != faults.APIError || !strings.Contains(err.Error(), "InvalidTarget") {
-		t.Errorf("register error = %v (%s), want APIError mentioning InvalidTarget", err, faults.NameOf(err))
+	// ELB refuses an instance that is no longer running (InvalidTarget): named, so the
+	// rollback and the restore know there is nothing to put back.
+	elb.fail = map[string]error{"RegisterTargets": &types.InvalidTargetException{Message: new("The following targets are not in a running state and cannot be registered: '" + inst + "'")}}
+	if _, err := r.Register(context.Background(), s); faults.NameOf(err) != faults.InstanceNotRunning || !strings.Contains(err.Error(), "not in a running state") {
+		t.Errorf("register error = %v (%s), want InstanceNotRunning with ELB's words", err, faults.NameOf(err))
+	}
+	elb.fail = map[string]error{"RegisterTargets": &types.TargetGroupNotFoundException{Message: new("One or more target groups not found")}}
+	if _, err := r.Register(context.Background(), s); faults.NameOf(err) != faults.TargetGroupNotFound || !strings.Contains(err.Error(), "no longer exist") {
+		t.Errorf("register error = %v (%s), want TargetGroupNotFound", err, faults.NameOf(err))
+	}
+	elb.fail = map[string]error{"RegisterTargets": &smithy.GenericAPIError{Code: "AccessDenied", Message: "not authorized"}}
+	if _, err := r.Register(context.Background(), s); faults.NameOf(err) != faults.APIError {
+		t.Errorf("register error = %v (%s), want APIError", err, faults.NameOf(err))
 	}
 	if _, err := r.Deregister(context.Background(), state()); faults.NameOf(err) != faults.InvalidInput {
 		t.Errorf("deregister without registrations: %v", err)

@@ -318,8 +318,8 @@ type lambdaError struct {
 	} `json:"stackTrace"`
 }
 
-// TestFunctionCrashAndTimeout: a crash answers as aws-lambda-go answers a panic (the
-// panic value's type, errorString for a nil dereference, its text and stack) and a
+// TestFunctionCrashAndTimeout: a crash answers as Lambda answers for a process that died
+// (Runtime.ExitError) and a
 // timeout as Lambda does (Sandbox.Timedout after the function's timeout); with
 // AfterEffects the handler's calls happened although its answer was lost.
 func TestFunctionCrashAndTimeout(t *testing.T) {
@@ -344,8 +344,8 @@ func TestFunctionCrashAndTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, e := invoke("resolve-targets", resolve)
-	if aws.ToString(out.FunctionError) != "Unhandled" || e.ErrorType != "errorString" ||
-		e.ErrorMessage != "runtime error: invalid memory address or nil pointer dereference" || len(e.StackTrace) == 0 {
+	if aws.ToString(out.FunctionError) != "Unhandled" || e.ErrorType != "Runtime.ExitError" ||
+		!strings.HasSuffix(e.ErrorMessage, "Error: Runtime exited with error: exit status 2") {
 		t.Errorf("crash: %v %s", out.FunctionError, out.Payload)
 	}
 	if out, _ := invoke("resolve-targets", resolve); out.FunctionError != nil {
@@ -388,7 +388,7 @@ func TestFunctionCrashAndTimeout(t *testing.T) {
 	for _, in := range l.Injected() {
 		kinds = append(kinds, fmt.Sprintf("%s %s %s", in.Function, in.Fault, in.Code))
 	}
-	if want := "resolve-targets Crash errorString,summarize Timeout Sandbox.Timedout,deregister-target Timeout Sandbox.Timedout"; strings.Join(kinds, ",") != want {
+	if want := "resolve-targets Crash Runtime.ExitError,summarize Timeout Sandbox.Timedout,deregister-target Timeout Sandbox.Timedout"; strings.Join(kinds, ",") != want {
 		t.Errorf("recorded %q, want %q", kinds, want)
 	}
 }

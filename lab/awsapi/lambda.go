@@ -3,6 +3,14 @@ package awsapi
 // How Lambda answers a Go function that crashes or runs past its timeout, as the lab
 // models it (research for the lab's faults, with sources):
 //
+// A crash of the process. When a Go function's process dies (a fatal runtime error such
+// as concurrent map writes, a stack overflow, running out of memory, os.Exit), Lambda
+// answers {"errorType":"Runtime.ExitError","errorMessage":"RequestId: <id> Error: Runtime
+// exited with error: exit status 2"} (the Lambda developer guide's troubleshooting pages
+// quote it), and Step Functions names the error Runtime.ExitError. This is the lab's
+// Crash: drainpipe's handlers answer their own panics (internal/faults), so a panic in
+// one never reaches the runtime.
+//
 // A panic. drainpipe's functions run on provided.al2023 with aws-lambda-go. Its invoke
 // loop recovers a panic in the handler (lambda/invoke_loop.go, callBytesHandlerFunc),
 // posts the error to the Runtime API as {"errorMessage", "errorType", "stackTrace"},
@@ -139,8 +147,8 @@ func (s *Server) functionFault(ctx context.Context, name string, handler lambda.
 	var err messages.InvokeResponse_Error
 	switch f.rule.Fault {
 	case Crash:
-		_, perr := invoke(ctx, crashing{}, payload)
-		_ = asInvokeError(perr, &err)
+		err = messages.InvokeResponse_Error{Type: "Runtime.ExitError", ShouldExit: true,
+			Message: fmt.Sprintf("RequestId: %s Error: Runtime exited with error: exit status 2", id)}
 	default:
 		seconds := 3 // Lambda's default timeout, for a function the catalog does not list
 		if fn, lerr := catalog.Lookup(name); lerr == nil {
@@ -163,15 +171,6 @@ func (s *Server) functionFault(ctx context.Context, name string, handler lambda.
 		Code: err.Type, Status: http.StatusOK, Detail: err.Message})
 	s.mu.Unlock()
 	return err
-}
-
-// crashing is a handler that dereferences a nil pointer, the commonest panic of a Go
-// function, so the panic value is the runtime's own error.
-type crashing struct{}
-
-func (crashing) Invoke(context.Context, []byte) ([]byte, error) {
-	var p *struct{ n int }
-	return []byte(fmt.Sprint(p.n)), nil
 }
 
 // invoke runs the handler as aws-lambda-go's invoke loop does: a panic is recovered and
