@@ -61,6 +61,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/drainpipe/drainpipe/internal/catalog"
 	"github.com/drainpipe/drainpipe/internal/handlers"
@@ -97,11 +98,14 @@ func (s *Server) lambda(w http.ResponseWriter, r *http.Request) {
 	id := requestID()
 	w.Header().Set("X-Amz-Executed-Version", "$LATEST")
 	w.Header().Set("X-Amzn-RequestId", id)
+	// As the runtime does, the invocation's context carries its request id and function
+	// ARN (aws-lambda-go's lambdacontext), which the functions' log lines name.
+	ctx := lambdacontext.NewContext(r.Context(), &lambdacontext.LambdaContext{AwsRequestID: id, InvokedFunctionArn: FunctionARN(name)})
 	var out []byte
 	if f != nil {
-		err = s.functionFault(r.Context(), name, handler, payload, f, id)
+		err = s.functionFault(ctx, name, handler, payload, f, id)
 	} else {
-		out, err = invoke(r.Context(), handler, payload)
+		out, err = invoke(ctx, handler, payload)
 	}
 	if err != nil {
 		var ire messages.InvokeResponse_Error
