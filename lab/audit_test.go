@@ -47,7 +47,7 @@ func (h requestIDs) Handle(ctx context.Context, r slog.Record) error {
 
 type auditLine struct {
 	Msg, RequestID, Action, Outcome, Execution, Instance, Group, CommandID, Document, Holder string
-	Ports                                                                                 []int
+	Ports                                                                                    []int
 }
 
 func (s *auditSink) lines(instance string) []auditLine {
@@ -141,4 +141,3 @@ func groupName(arn string) string {
 	parts := strings.Split(arn, "/")
 	return parts[len(parts)-2]
 }
-
