@@ -30,7 +30,8 @@ const (
 // nor for an error past the Catch (States.DataLimitExceeded, States.Runtime).
 var RestoreOn = []string{"FAILED", "TIMED_OUT", "ABORTED"}
 
-// Name is the state machine's name in a deployment: drainpipe-maintain-instance, ...
+// Name is the state machine's name in a deployment with the default name prefix (and in
+// the lab): drainpipe-maintain-instance, ... (infra/settings' Names applies another prefix).
 func Name(file string) string { return "drainpipe-" + strings.TrimSuffix(file, ".asl.json") }
 
 // Definition returns the raw definition in the named file.

@@ -19,7 +19,8 @@ import (
 // Function is one Lambda function.
 type Function struct {
 	// Name is kebab-case: the folder under lambdas/, the deployed function's name after
-	// "drainpipe-", and the stem of its placeholder.
+	// the deployment's name prefix and a hyphen (drainpipe- by default; infra/settings'
+	// Names), and the stem of its placeholder.
 	Name string
 	// StateMachine is the definition file (package statemachine) whose Tasks invoke it.
 	StateMachine string

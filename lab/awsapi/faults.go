@@ -288,94 +288,66 @@ type answer struct {
 // (ministryofjustice/bootstrap-cfn#216, aws-samples/multi-tenant-chatbot-using-rag-with-
 // amazon-bedrock#17).
 func answerFor(service, op string, f Fault) answer {
-	denied := fmt.Sprintf("User: arn:aws:sts::%s:assumed-role/drainpipe-lab/lab is not authorized to perform: %s:%s on resource: * because no identity-based policy allows the %s:%s action",
-		Account, iamPrefix(service), iamAction(service, op), iamPrefix(service), iamAction(service, op))
+	a, ok := answers[service][f]
+	if !ok {
+		a = answers[service][Throttling]
+	}
+	if f == AccessDenied { // names the caller and the action
+		a.message += fmt.Sprintf("User: arn:aws:sts::%s:assumed-role/drainpipe-lab/lab is not authorized to perform: %s:%s on resource: * because no identity-based policy allows the %s:%s action",
+			Account, iamPrefix(service), iamAction(service, op), iamPrefix(service), iamAction(service, op))
+	}
+	return a
+}
+
+// answers are each service's answers to the API faults (Throttling's is also the answer
+// to any other fault). Access denied's message is followed by the caller and the action.
+var answers = func() map[string]map[Fault]answer {
 	const (
 		internal    = "The request processing has failed because of an unknown error, exception or failure."
 		unavailable = "The request has failed due to a temporary failure of the server."
 		rate        = "Rate exceeded"
 	)
-	switch service {
-	case ServiceELB:
-		switch f {
-		case InternalError:
-			return answer{http.StatusInternalServerError, "InternalFailure", internal, false}
-		case ServiceUnavailable:
-			return answer{http.StatusServiceUnavailable, "ServiceUnavailable", unavailable, false}
-		case AccessDenied:
-			return answer{http.StatusForbidden, "AccessDenied", denied, true}
-		default:
-			return answer{http.StatusBadRequest, "Throttling", rate, true}
-		}
-	case ServiceEC2:
-		switch f {
-		case InternalError:
-			return answer{http.StatusInternalServerError, "InternalError", "An internal error has occurred.", false}
-		case ServiceUnavailable:
-			return answer{http.StatusServiceUnavailable, "Unavailable", "The server is overloaded and can't handle the request.", false}
-		case AccessDenied:
-			return answer{http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation. " + denied, true}
-		default:
-			return answer{http.StatusServiceUnavailable, "RequestLimitExceeded", "Request limit exceeded.", true}
-		}
-	case ServiceSNS:
-		switch f {
-		case InternalError:
-			return answer{http.StatusInternalServerError, "InternalError", "Internal Error", false}
-		case ServiceUnavailable:
-			return answer{http.StatusServiceUnavailable, "ServiceUnavailable", unavailable, false}
-		case AccessDenied:
-			return answer{http.StatusForbidden, "AuthorizationError", denied, true}
-		default:
-			return answer{http.StatusBadRequest, "Throttling", rate, true}
-		}
-	case ServiceSSM:
-		switch f {
-		case InternalError:
-			return answer{http.StatusInternalServerError, "InternalServerError", "An error occurred on the server side.", false}
-		case ServiceUnavailable:
-			return answer{http.StatusServiceUnavailable, "ServiceUnavailable", unavailable, false}
-		case AccessDenied:
-			return answer{http.StatusBadRequest, "AccessDeniedException", denied, true}
-		default:
-			return answer{http.StatusBadRequest, "ThrottlingException", rate, true}
-		}
-	case ServiceDynamoDB:
-		switch f {
-		case InternalError:
-			return answer{http.StatusInternalServerError, "InternalServerError", "Internal server error", false}
-		case ServiceUnavailable:
-			return answer{http.StatusServiceUnavailable, "ServiceUnavailable", "DynamoDB is currently unavailable. (This should be a temporary state.)", false}
-		case AccessDenied:
-			return answer{http.StatusBadRequest, "AccessDeniedException", denied, true}
-		default:
-			return answer{http.StatusBadRequest, "ProvisionedThroughputExceededException",
-				"The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.", true}
-		}
-	case ServiceStepFunctions:
-		switch f {
-		case InternalError:
-			return answer{http.StatusInternalServerError, "InternalFailure", internal, false}
-		case ServiceUnavailable:
-			return answer{http.StatusServiceUnavailable, "ServiceUnavailable", unavailable, false}
-		case AccessDenied:
-			return answer{http.StatusBadRequest, "AccessDeniedException", denied, true}
-		default:
-			return answer{http.StatusBadRequest, "ThrottlingException", rate, true}
-		}
-	default: // Lambda
-		switch f {
-		case InternalError:
-			return answer{http.StatusInternalServerError, "ServiceException", "The Lambda service encountered an internal error.", false}
-		case ServiceUnavailable:
-			return answer{http.StatusServiceUnavailable, "ServiceUnavailable", unavailable, false}
-		case AccessDenied:
-			return answer{http.StatusForbidden, "AccessDeniedException", denied, true}
-		default:
-			return answer{http.StatusTooManyRequests, "TooManyRequestsException", "Rate Exceeded.", true}
+	// jsonService is the JSON protocols' common shape (SSM, DynamoDB, Step Functions).
+	jsonService := func(internalCode, internalMessage, throttleCode, throttleMessage, unavailableMessage string) map[Fault]answer {
+		return map[Fault]answer{
+			InternalError:      {http.StatusInternalServerError, internalCode, internalMessage, false},
+			ServiceUnavailable: {http.StatusServiceUnavailable, "ServiceUnavailable", unavailableMessage, false},
+			AccessDenied:       {http.StatusBadRequest, "AccessDeniedException", "", true},
+			Throttling:         {http.StatusBadRequest, throttleCode, throttleMessage, true},
 		}
 	}
-}
+	return map[string]map[Fault]answer{
+		ServiceELB: {
+			InternalError:      {http.StatusInternalServerError, "InternalFailure", internal, false},
+			ServiceUnavailable: {http.StatusServiceUnavailable, "ServiceUnavailable", unavailable, false},
+			AccessDenied:       {http.StatusForbidden, "AccessDenied", "", true},
+			Throttling:         {http.StatusBadRequest, "Throttling", rate, true},
+		},
+		ServiceEC2: {
+			InternalError:      {http.StatusInternalServerError, "InternalError", "An internal error has occurred.", false},
+			ServiceUnavailable: {http.StatusServiceUnavailable, "Unavailable", "The server is overloaded and can't handle the request.", false},
+			AccessDenied:       {http.StatusForbidden, "UnauthorizedOperation", "You are not authorized to perform this operation. ", true},
+			Throttling:         {http.StatusServiceUnavailable, "RequestLimitExceeded", "Request limit exceeded.", true},
+		},
+		ServiceSNS: {
+			InternalError:      {http.StatusInternalServerError, "InternalError", "Internal Error", false},
+			ServiceUnavailable: {http.StatusServiceUnavailable, "ServiceUnavailable", unavailable, false},
+			AccessDenied:       {http.StatusForbidden, "AuthorizationError", "", true},
+			Throttling:         {http.StatusBadRequest, "Throttling", rate, true},
+		},
+		ServiceSSM: jsonService("InternalServerError", "An error occurred on the server side.", "ThrottlingException", rate, unavailable),
+		ServiceDynamoDB: jsonService("InternalServerError", "Internal server error", "ProvisionedThroughputExceededException",
+			"The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.",
+			"DynamoDB is currently unavailable. (This should be a temporary state.)"),
+		ServiceStepFunctions: jsonService("InternalFailure", internal, "ThrottlingException", rate, unavailable),
+		ServiceLambda: {
+			InternalError:      {http.StatusInternalServerError, "ServiceException", "The Lambda service encountered an internal error.", false},
+			ServiceUnavailable: {http.StatusServiceUnavailable, "ServiceUnavailable", unavailable, false},
+			AccessDenied:       {http.StatusForbidden, "AccessDeniedException", "", true},
+			Throttling:         {http.StatusTooManyRequests, "TooManyRequestsException", "Rate Exceeded.", true},
+		},
+	}
+}()
 
 func iamPrefix(service string) string {
 	if service == "" {
