@@ -116,7 +116,6 @@ type rule struct {
 // firing is a rule's decision for one call.
 type firing struct {
 	rule *rule
-	code string
 }
 
 // faultState is the endpoint's injection state. Callers hold Server.mu.
