@@ -11,22 +11,19 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
-
 	"github.com/drainpipe/drainpipe/internal/audit"
+	"github.com/drainpipe/drainpipe/lab"
 	"github.com/drainpipe/drainpipe/lab/ssm"
 )
 
-// auditSink collects the functions' log lines as CloudWatch Logs would keep them: JSON,
-// each with the invocation's request id (as aws-lambda-go's handler adds it).
+// auditSink collects the functions' log lines as CloudWatch Logs would keep them
+// (lab.FunctionLogHandler).
 type auditSink struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (s *auditSink) handler() slog.Handler {
-	return requestIDs{slog.NewJSONHandler(lockedWriter{s}, nil)}
-}
+func (s *auditSink) handler() slog.Handler { return lab.FunctionLogHandler(lockedWriter{s}) }
 
 type lockedWriter struct{ s *auditSink }
 
@@ -36,18 +33,9 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.s.buf.Write(p)
 }
 
-type requestIDs struct{ slog.Handler }
-
-func (h requestIDs) Handle(ctx context.Context, r slog.Record) error {
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
 type auditLine struct {
-	Msg, RequestID, Action, Outcome, Execution, Instance, Group, CommandID, Document, Holder string
-	Ports                                                                                    []int
+	Message, RequestID, Action, Outcome, Execution, Instance, Group, CommandID, Document, Holder string
+	Ports                                                                                        []int
 }
 
 func (s *auditSink) lines(instance string) []auditLine {
@@ -60,7 +48,7 @@ func (s *auditSink) lines(instance string) []auditLine {
 		if dec.Decode(&l) != nil {
 			break
 		}
-		if l.Msg == audit.Message && l.Instance == instance {
+		if l.Message == audit.Message && l.Instance == instance {
 			out = append(out, l)
 		}
 	}

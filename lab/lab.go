@@ -12,10 +12,13 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"sync"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -459,4 +462,29 @@ func (l *Lab) Items(ctx context.Context, table string) ([]map[string]ddbtypes.At
 		items = append(items, page.Items...)
 	}
 	return items, nil
+}
+
+// FunctionLogHandler writes the functions' log lines to w as Lambda writes them to
+// CloudWatch Logs with the JSON log format: one JSON object a line, its keys as
+// aws-lambda-go names them (timestamp, level, message), with the invocation's request id (which the lab's Invoke puts in the context, as the runtime
+// does).
+func FunctionLogHandler(w io.Writer) slog.Handler {
+	return requestIDHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr})}
+}
+
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		r.AddAttrs(slog.String("requestId", lc.AwsRequestID))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }

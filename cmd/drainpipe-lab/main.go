@@ -6,8 +6,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +28,12 @@ func main() {
 	naive := flag.Bool("naive", true, "reboot the first instance the naive way first")
 	outDir := flag.String("out", "lab-output", "folder for the chart")
 	flag.Parse()
+	if problems := checkFlags(*rate, *scale, *instances, *clients); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(os.Stderr, "drainpipe-lab:", p)
+		}
+		os.Exit(2)
+	}
 
 	var cfg lab.Config
 	switch *profile {
@@ -52,16 +60,31 @@ func main() {
 		os.Exit(1)
 	}
 	chartPath := filepath.Join(*outDir, "drainpipe-lab.png")
+	// The functions log as they would to CloudWatch Logs, a JSON line each (the audit
+	// trail's "change" lines among them), with the invocation's request id: to a file, so
+	// that the terminal shows the demo.
+	logPath := filepath.Join(*outDir, "functions.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer logFile.Close()
+	slog.SetDefault(slog.New(lab.FunctionLogHandler(logFile)))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := demo.Run(ctx, demo.Options{Config: cfg, Rate: *rate, Clients: *clients, Naive: *naive, Out: os.Stdout, Chart: chartPath})
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "interrupted: the lab stopped every process it started and removed its files")
+		os.Exit(130)
+	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "lab:", err)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	demo.PrintReport(os.Stdout, rep)
-	fmt.Printf("\nchart: %s\nelapsed: %.1fs\n", chartPath, rep.Elapsed.Seconds())
+	fmt.Printf("\nchart: %s\nfunctions' logs (the audit trail: lines with \"message\":\"change\"): %s\nelapsed: %.1fs\n", chartPath, logPath, rep.Elapsed.Seconds())
 	failed := rep.DrainpipeLost() > 0
 	for _, ex := range rep.Executions {
 		failed = failed || !ex.Succeeded
@@ -79,4 +102,22 @@ func main() {
 		fmt.Printf(" (the naive reboot lost %d of %d)", naive.Failed(), naive.Requests)
 	}
 	fmt.Println()
+}
+
+// checkFlags names every flag value the demo cannot run with.
+func checkFlags(rate, scale float64, instances, clients int) []string {
+	var problems []string
+	if rate <= 0 && rate != -1 {
+		problems = append(problems, fmt.Sprintf("-rate %g: give requests per second above 0, or -1 for a closed loop of -clients", rate))
+	}
+	if scale < 0 {
+		problems = append(problems, fmt.Sprintf("-scale %g: give real seconds per lab second above 0, or 0 for the profile's", scale))
+	}
+	if instances < 2 {
+		problems = append(problems, fmt.Sprintf("-instances %d: the demo needs at least 2, since drainpipe refuses to take out a group's last healthy target (LastHealthyTarget)", instances))
+	}
+	if clients < 1 {
+		problems = append(problems, fmt.Sprintf("-clients %d: give at least 1", clients))
+	}
+	return problems
 }
