@@ -51,12 +51,13 @@ build: ## Cross-compile every Lambda for provided.al2023 on arm64 into build/lam
 	  if [ $$size -gt $(MAX_BOOTSTRAP_BYTES) ]; then echo "$$fn: $$size bytes, over $(MAX_BOOTSTRAP_BYTES)"; exit 1; fi; done
 
 .PHONY: test
-test: tools ## Run every test: unit, contract, ASL, lab end-to-end and wire tests, asl-validator, a short fuzz
+test: tools ## Run every test: unit, contract, ASL, lab end-to-end and wire tests, asl-validator, a short fuzz (the validation, and its agreement with the schemas)
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	$(NODE_BIN)/asl-validator $(addprefix --json-path ,$(wildcard statemachine/*.asl.json))
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInput$$' -fuzztime $(FUZZTIME) ./internal/workflow
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInput$$' -fuzztime $(FUZZTIME) ./internal/rollout
+	$(GO) test -run '^$$' -fuzz '^FuzzInputsAgree$$' -fuzztime $(FUZZTIME) ./schema
 
 .PHONY: synth
 synth: tools build ## Write the CloudFormation templates to cdk.out (offline, no AWS credentials needed)
@@ -91,6 +92,7 @@ bench: tools ## Benchmarks that print numbers: bootstrap sizes and cold starts, 
 fuzz: ## Fuzz the input validation for longer (FUZZTIME=5m)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInput$$' -fuzztime $(FUZZTIME) ./internal/workflow
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeInput$$' -fuzztime $(FUZZTIME) ./internal/rollout
+	$(GO) test -run '^$$' -fuzz '^FuzzInputsAgree$$' -fuzztime $(FUZZTIME) ./schema
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck

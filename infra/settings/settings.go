@@ -22,6 +22,7 @@ import (
 
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/workflow"
+	"github.com/drainpipe/drainpipe/schema"
 )
 
 // Settings is the validated configuration.
@@ -382,7 +383,8 @@ func describe(v any) string {
 }
 
 // scheduleInput fills the default action and the configured target groups into a
-// schedule's input (a fleet rollout's) and validates it as the first step will.
+// schedule's input (a fleet rollout's) and validates it as the first step will, and
+// against the fleet input's schema.
 func scheduleInput(raw json.RawMessage, defaultAction string, groups []string) (json.RawMessage, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		raw = []byte("{}")
@@ -400,6 +402,11 @@ func scheduleInput(raw json.RawMessage, defaultAction string, groups []string) (
 	out, _ := json.Marshal(m)
 	if _, err := rollout.DecodeInput(out); err != nil {
 		return nil, err
+	}
+	// And against the published schema, which tools and people read (a test holds the
+	// two to the same answers; this catches any drift at synth).
+	if err := schema.Validate(schema.FleetInput, out); err != nil {
+		return nil, fmt.Errorf("does not match %s: %v", schema.FleetInput, err)
 	}
 	return out, nil
 }

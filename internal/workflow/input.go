@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
@@ -174,7 +175,68 @@ func DecodeStrict(raw []byte, v any, what string) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return faults.New(faults.InvalidInput, "%s has data after the JSON object", what)
 	}
+	var doc any
+	_ = json.Unmarshal(raw, &doc) // it decoded above
+	if problem := exactFields(doc, reflect.TypeOf(v), ""); problem != "" {
+		return faults.New(faults.InvalidInput, "%s is not valid: %s", what, problem)
+	}
 	return nil
+}
+
+// exactFields finds what encoding/json lets through and the input's schema does not: a
+// key that names a field only when case is ignored ("InstanceID"), and null for a field,
+// which it would read as absent. It returns the first such problem, or "".
+func exactFields(doc any, t reflect.Type, path string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := doc.(map[string]any)
+		if !ok {
+			return ""
+		}
+		for _, key := range slices.Sorted(maps.Keys(obj)) {
+			at := strings.TrimPrefix(path+"."+key, ".")
+			var field *reflect.StructField
+			for i := range t.NumField() {
+				f := t.Field(i)
+				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				if name == key {
+					field = &f
+				} else if field == nil && strings.EqualFold(name, key) {
+					return fmt.Sprintf("unknown field %q: field names are case-sensitive, this one is %q (see the README)", at, strings.TrimPrefix(path+"."+name, "."))
+				}
+			}
+			if field == nil {
+				continue // DisallowUnknownFields has refused it already
+			}
+			if obj[key] == nil {
+				return fmt.Sprintf("%q is null: give it a value, or leave the field out", at)
+			}
+			if problem := exactFields(obj[key], field.Type, at); problem != "" {
+				return problem
+			}
+		}
+	case reflect.Slice:
+		list, _ := doc.([]any)
+		for i, item := range list {
+			if problem := exactFields(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); problem != "" {
+				return problem
+			}
+		}
+	case reflect.Map:
+		obj, _ := doc.(map[string]any)
+		for _, key := range slices.Sorted(maps.Keys(obj)) {
+			if obj[key] == nil {
+				return fmt.Sprintf("%q has a null value for %q", path, key)
+			}
+			if problem := exactFields(obj[key], t.Elem(), path+"."+key); problem != "" {
+				return problem
+			}
+		}
+	}
+	return ""
 }
 
 func describeJSONError(err error, what string, into reflect.Type) string {
@@ -405,7 +467,7 @@ func commandProblems(field string, commands []string) []string {
 		return []string{fmt.Sprintf(`%q has %d commands; at most %d`, field, len(commands), MaxCommands)}
 	}
 	for i, c := range commands {
-		if strings.TrimSpace(c) == "" {
+		if strings.Trim(c, " \t\n\f\r") == "" { // as the schema's pattern \S: some character other than ASCII white space
 			return []string{fmt.Sprintf(`"%s[%d]" is empty`, field, i)}
 		}
 	}
