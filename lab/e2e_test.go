@@ -15,6 +15,7 @@ import (
 	"github.com/drainpipe/drainpipe/lab/sfn"
 	"github.com/drainpipe/drainpipe/lab/ssm"
 	"github.com/drainpipe/drainpipe/lab/traffic"
+	"github.com/drainpipe/drainpipe/schema"
 )
 
 // TestDemoDrainpipeLosesNoRequests is the product's claim, end to end at the demo's time
@@ -114,6 +115,9 @@ func runOne(t *testing.T, cfg lab.Config, prepare func(*lab.Lab), input func(*la
 	res, err := l.MaintainInstance(ctx, "", input(l), nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := schema.Validate(schema.InstanceOutput, res.Output); res.Succeeded && err != nil {
+		t.Errorf("the output does not match its schema: %v\n%s", err, res.Output)
 	}
 	_ = l.Clock.Sleep(ctx, 5*time.Second)
 	r := run{lab: l, result: res, boots: l.Instances[0].Boots() - boots}

@@ -16,6 +16,7 @@ import (
 	"github.com/drainpipe/drainpipe/lab/sfn"
 	"github.com/drainpipe/drainpipe/lab/ssm"
 	"github.com/drainpipe/drainpipe/lab/traffic"
+	"github.com/drainpipe/drainpipe/schema"
 )
 
 // fleetLab: web (8080) holds instances 0-7, api (9090) holds 7-11 with 11 on port 9091.
@@ -110,6 +111,9 @@ func rollout(t *testing.T, l *lab.Lab, name string, input map[string]any) *fleet
 		r.totals = append(r.totals, phases[""])
 	}
 	if res.Succeeded {
+		if err := schema.Validate(schema.FleetOutput, res.Output); err != nil {
+			t.Errorf("the summary does not match its schema: %v\n%s", err, res.Output)
+		}
 		if err := json.Unmarshal(res.Output, &r.summary); err != nil {
 			t.Fatalf("output %s: %v", res.Output, err)
 		}
