@@ -327,7 +327,7 @@ func (r Reserver) judge(ctx context.Context, req Request, arn string, now time.T
 	}
 	j := judged{exists: item != nil, version: ddbitem.Number(item, attrVersion)}
 	holds := map[string]Hold{}
-	for id, h := range holdsOf(item) {
+	for id, h := range Ledger(item) {
 		switch {
 		case id == req.State.InstanceID:
 			// this execution's own (a retried grant), or an expired one of the instance's
@@ -582,8 +582,8 @@ func Decide(p workflow.Plan, arn string, tgs []workflow.TargetState, holds map[s
 		p.InstanceID, name, report.Remaining, why, out)
 }
 
-// holdsOf reads a group ledger's entries.
-func holdsOf(item map[string]ddb.AttributeValue) map[string]Hold {
+// Ledger reads a group ledger item's entries: who holds which instance out.
+func Ledger(item map[string]ddb.AttributeValue) map[string]Hold {
 	out := map[string]Hold{}
 	m, _ := item[attrOut].(*ddb.AttributeValueMemberM)
 	if m == nil {

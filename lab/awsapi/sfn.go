@@ -16,7 +16,7 @@ import (
 const ParentHeader = "X-Lab-Parent-Execution"
 
 // stepFunctions answers the Step Functions operations in the JSON 1.0 protocol:
-// StartExecution, StopExecution, DescribeExecution and ListExecutions.
+// StartExecution, StopExecution, DescribeExecution, ListExecutions and ListStateMachines.
 func (s *Server) stepFunctions(w http.ResponseWriter, r *http.Request) {
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
 	fail := func(code, msg string) { jsonError10(w, http.StatusBadRequest, code, msg) }
@@ -69,6 +69,12 @@ func (s *Server) stepFunctions(w http.ResponseWriter, r *http.Request) {
 			}
 			out = map[string]any{"executions": list}
 		}
+	case "ListStateMachines":
+		list := []any{}
+		for _, m := range s.SFN.StateMachines() {
+			list = append(list, map[string]any{"stateMachineArn": m.ARN, "name": m.Name, "type": "STANDARD", "creationDate": epoch(time.Now())})
+		}
+		out = map[string]any{"stateMachines": list}
 	default:
 		fail("UnknownOperationException", "the lab does not implement Step Functions "+op)
 		return

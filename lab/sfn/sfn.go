@@ -212,6 +212,21 @@ func (s *Service) CreateStateMachine(name string, definition []byte) (string, er
 	return arn, nil
 }
 
+// StateMachine is a registered state machine, as ListStateMachines lists it.
+type StateMachine struct{ ARN, Name string }
+
+// StateMachines lists the registered state machines by name.
+func (s *Service) StateMachines() []StateMachine {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []StateMachine
+	for _, m := range s.machines {
+		out = append(out, StateMachine{ARN: m.arn, Name: m.name})
+	}
+	slices.SortFunc(out, func(a, b StateMachine) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
 // prepare makes the folder for definitions and the engine script. Callers hold s.mu.
 func (s *Service) prepare() error {
 	if s.dir != "" {

@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// TestUsageAndValidation: what needs no AWS. Bad command lines and inputs exit 2 with a
+// message that says what is wrong; a valid input validates.
+func TestUsageAndValidation(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.json", `{"instanceId": "i-0123456789abcdef0", "maintenance": {"action": "reboot"}}`)
+	bad := write("bad.json", `{"instanceId": "i-0123456789abcdef0", "maintenance": {"action": "restart"}}`)
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, ExitUsage, "name a command"},
+		{[]string{"help"}, ExitOK, "drainpipe validate"},
+		{[]string{"fly"}, ExitUsage, `unknown command "fly"`},
+		{[]string{"validate", "instance", good}, ExitOK, "valid"},
+		{[]string{"validate", "instance", good, "--output", "json"}, ExitOK, `{"valid":true}`},
+		{[]string{"validate", "instance", bad}, ExitUsage, "maintenance/action"},
+		{[]string{"validate", "fleet", good}, ExitUsage, "fleet-input.schema.json"},
+		{[]string{"validate", "instance", filepath.Join(dir, "missing.json")}, ExitUsage, "no such file"},
+		{[]string{"validate", "instance"}, ExitUsage, "validate instance|fleet FILE"},
+		{[]string{"validate", "instance", good, "--output", "yaml"}, ExitUsage, `--output "yaml"`},
+		{[]string{"history", "--limit"}, ExitUsage, "flag needs an argument"},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		code := Run(context.Background(), Env{Config: aws.Config{Region: "eu-west-1"}, Stdout: &out, Stderr: &errOut}, tt.args)
+		if code != tt.code || !strings.Contains(out.String()+errOut.String(), tt.want) {
+			t.Errorf("%v: exit %d, want %d with %q:\n%s%s", tt.args, code, tt.code, tt.want, out.String(), errOut.String())
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package lab_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drainpipe/drainpipe/internal/cli"
+	"github.com/drainpipe/drainpipe/lab"
+)
+
+// TestOperatorCommand drives the lab with the drainpipe command's own code, as an
+// operator would drive AWS: validate and plan a fleet input, start it (twice: the second
+// start finds the first), watch it to its end, list the history and the reservations;
+// start another and abort it, and find every instance put back; and the refusals, which
+// send nothing.
+func TestOperatorCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	cfg := lab.Demo()
+	l := startLab(t, cfg)
+	ctx := context.Background()
+	awsCfg, err := l.API.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name string, v any) string {
+		raw, _ := json.Marshal(v)
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	run := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := cli.Run(ctx, cli.Env{Config: awsCfg, Stdout: &out, Stderr: &errOut, Poll: 100 * time.Millisecond}, args)
+		return code, out.String(), errOut.String()
+	}
+	fleet := write("fleet.json", fleetInput(l, map[string]any{"maxConcurrency": 1, "minHealthyPercent": 50}))
+	if code, out, errOut := run("validate", "fleet", fleet); code != cli.ExitOK || out != "valid\n" {
+		t.Errorf("validate: %d %q %q", code, out, errOut)
+	}
+	code, out, errOut := run("plan", fleet)
+	t.Logf("plan:\n%s", out)
+	if code != cli.ExitOK || !strings.Contains(out, "plan: 3 wave(s)") || !strings.Contains(out, "1 out, 2 of 3 healthy left (floor 2)") {
+		t.Errorf("plan: %d\n%s%s", code, out, errOut)
+	}
+	assertNoChange(t, l)
+
+	code, out, errOut = run("start", "fleet", fleet, "--name", "ops", "--wait")
+	t.Logf("start --wait:\n%s", out)
+	if code != cli.ExitOK || !strings.Contains(out, "started arn:") || !strings.Contains(out, "ops SUCCEEDED; 3 succeeded") {
+		t.Errorf("start --wait: %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := run("start", "fleet", fleet, "--name", "ops", "--output", "json"); code != cli.ExitOK || !strings.Contains(out, `"alreadyStarted":true`) {
+		t.Errorf("a repeated start: %d %s", code, out)
+	}
+	if code, out, _ := run("history"); code != cli.ExitOK || !strings.Contains(out, "ops") || !strings.Contains(out, "completed (3 planned, 3 succeeded, 0 failed, 0 skipped)") {
+		t.Errorf("history: %d\n%s", code, out)
+	}
+	if code, out, _ := run("reservations"); code != cli.ExitOK || out != "no instance is reserved out of service\n" {
+		t.Errorf("reservations: %d %q", code, out)
+	}
+
+	// Abort a rollout while an instance is out: every instance is put back.
+	started := make(chan int, 1)
+	go func() { code, _, _ := run("start", "fleet", fleet, "--name", "aborted", "--wait"); started <- code }()
+	if err := l.WaitUntil(ctx, 300*time.Second, func() bool {
+		_, out, _ := run("reservations")
+		return strings.Contains(out, "held by") && strings.Contains(out, "lease on")
+	}); err != nil {
+		t.Fatal("no instance was ever out")
+	}
+	code, out, errOut = run("abort", "aborted")
+	if code != cli.ExitOK || !strings.Contains(out, "none of its instances is held out of service") || !strings.Contains(errOut, "stopped arn:") {
+		t.Errorf("abort: %d\n%s%s", code, out, errOut)
+	}
+	if code := <-started; code != cli.ExitFailed {
+		t.Errorf("the aborted start exited %d", code)
+	}
+	assertBack(t, l, cfg)
+
+	// Refusals: nothing is started.
+	before := len(l.SFN.List("", ""))
+	bad := write("bad.json", map[string]any{"targetGroupArns": []string{}, "maintenance": map[string]any{"action": "reboot"}})
+	if code, _, errOut := run("start", "fleet", bad); code != cli.ExitUsage || !strings.Contains(errOut, "minItems") {
+		t.Errorf("a bad input: %d %s", code, errOut)
+	}
+	if code, _, errOut := run("history", "--prefix", "nope"); code != cli.ExitAWS || !strings.Contains(errOut, "no state machine nope-maintain-fleet") {
+		t.Errorf("no deployment: %d %s", code, errOut)
+	}
+	if code, _, _ := run("start", "rocket", fleet); code != cli.ExitUsage {
+		t.Errorf("an unknown kind: %d", code)
+	}
+	if n := len(l.SFN.List("", "")); n != before {
+		t.Errorf("the refusals started %d executions", n-before)
+	}
+}
