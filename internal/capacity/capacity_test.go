@@ -186,7 +186,7 @@ func TestReserveAndRelease(t *testing.T) {
 		t.Fatalf("over an expired reservation: %+v, %v", res, err)
 	}
 	item, _ := r.get(ctx, tbl, GroupKey(web))
-	if h := holdsOf(item); len(h) != 1 || h[id(0)].Holder == "" {
+	if h := Ledger(item); len(h) != 1 || h[id(0)].Holder == "" {
 		t.Errorf("ledger after pruning: %+v", h)
 	}
 }
@@ -411,7 +411,7 @@ func TestExpiredEntryOfTheInstance(t *testing.T) {
 		t.Fatalf("the instance again after its holder's reservation expired: %+v, %v", res, err)
 	}
 	item, _ := r.get(ctx, tbl, GroupKey(web))
-	if h := holdsOf(item)[id(1)]; h.Holder != next.Execution {
+	if h := Ledger(item)[id(1)]; h.Holder != next.Execution {
 		t.Errorf("the ledger holds %+v", h)
 	}
 }
