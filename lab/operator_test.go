@@ -58,7 +58,7 @@ func TestOperatorCommand(t *testing.T) {
 
 	code, out, errOut = run("start", "fleet", fleet, "--name", "ops", "--wait")
 	t.Logf("start --wait:\n%s", out)
-	if code != cli.ExitOK || !strings.Contains(out, "started arn:") || !strings.Contains(out, "ops SUCCEEDED; 3 succeeded") {
+	if code != cli.ExitOK || !strings.Contains(out, "started arn:") || !strings.Contains(out, "ops SUCCEEDED; wave 3 of 3 done; 3 succeeded; hello-world 3/3 healthy (floor 2)") || !strings.Contains(out, "hello-world 2/3 healthy (floor 2)") {
 		t.Errorf("start --wait: %d\n%s%s", code, out, errOut)
 	}
 	if code, out, _ := run("start", "fleet", fleet, "--name", "ops", "--output", "json"); code != cli.ExitOK || !strings.Contains(out, `"alreadyStarted":true`) {

@@ -484,11 +484,26 @@ type view struct {
 	Status    string            `json:"status"`
 	Instances map[string]string `json:"instances,omitempty"`
 	Out       []string          `json:"outOfService,omitempty"`
+	// For a rollout: the waves recorded and planned, and each group's health.
+	WavesDone int           `json:"wavesDone,omitempty"`
+	Waves     int           `json:"waves,omitempty"`
+	Groups    []groupHealth `json:"groups,omitempty"`
+}
+
+// groupHealth is a group's healthy targets against its floor.
+type groupHealth struct {
+	Group   string `json:"targetGroupArn"`
+	Healthy int    `json:"healthy"`
+	Targets int    `json:"targets"`
+	Floor   int    `json:"minHealthy"`
 }
 
 func (v view) text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", v.Execution, v.Status)
+	if v.Waves > 0 {
+		fmt.Fprintf(&b, "; wave %d of %d done", v.WavesDone, v.Waves)
+	}
 	counts := map[string]int{}
 	for _, s := range v.Instances {
 		counts[s]++
@@ -498,6 +513,9 @@ func (v view) text() string {
 	}
 	if len(v.Out) > 0 {
 		fmt.Fprintf(&b, "; out of service: %s", strings.Join(v.Out, ", "))
+	}
+	for _, g := range v.Groups {
+		fmt.Fprintf(&b, "; %s %d/%d healthy (floor %d)", workflow.GroupName(g.Group), g.Healthy, g.Targets, g.Floor)
 	}
 	return b.String()
 }
@@ -538,6 +556,27 @@ func (c *cmd) progress(ctx context.Context, d *sfn.DescribeExecutionOutput) (vie
 		}
 	}
 	slices.Sort(v.Out)
+	if v.Instances != nil {
+		// The rollout's record: its waves, and its groups' floors.
+		meta, err := rollout.Store{DB: c.db, Table: c.prefix + "-rollouts"}.Meta(ctx, aws.ToString(d.ExecutionArn))
+		if err != nil {
+			return v, nil // not planned yet, or a continuation: the rest is enough
+		}
+		v.WavesDone, v.Waves = meta.Next, meta.Waves
+		for _, g := range meta.Groups {
+			states, err := targets.DescribeGroup(ctx, c.elb, g.ARN)
+			if err != nil {
+				return v, err
+			}
+			gh := groupHealth{Group: g.ARN, Targets: len(states), Floor: g.MinHealthy}
+			for _, s := range states {
+				if s.State == workflow.Healthy {
+					gh.Healthy++
+				}
+			}
+			v.Groups = append(v.Groups, gh)
+		}
+	}
 	return v, nil
 }
 
