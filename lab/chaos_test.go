@@ -104,6 +104,8 @@ type chaosRun struct {
 	lossOK     map[int]string // group index -> the fault that makes a loss there unavoidable
 	lost       []int
 	gone       map[string]string // instance -> stopped or terminated by a fault
+	deletedAt  map[int]float64   // group index -> lab seconds when a fault deleted it
+	maintained int               // instance executions that succeeded
 	violations []string
 }
 
@@ -112,8 +114,8 @@ func (r *chaosRun) String() string {
 	if len(r.violations) > 0 {
 		verdict = fmt.Sprintf("%d VIOLATION(S)", len(r.violations))
 	}
-	return fmt.Sprintf("seed %4d: %-32s faults %d injected, %s; lost %v; %s",
-		r.seed, r.outcome, r.injected, strings.Join(r.faults, "; "), r.lost, verdict)
+	return fmt.Sprintf("seed %4d: %-32s %d maintained; faults %d injected, %s; lost %v; %s",
+		r.seed, r.outcome, r.maintained, r.injected, strings.Join(r.faults, "; "), r.lost, verdict)
 }
 
 func (r *chaosRun) violate(format string, args ...any) {
@@ -136,7 +138,7 @@ func runChaos(t *testing.T, seed uint64) *chaosRun {
 	cfg := groupsOf(4, 4)
 	l := startLab(t, cfg)
 	l.Seed(seed)
-	run := &chaosRun{seed: seed, lossOK: map[int]string{}, gone: map[string]string{}}
+	run := &chaosRun{seed: seed, lossOK: map[int]string{}, gone: map[string]string{}, deletedAt: map[int]float64{}}
 	pct := []int{50, 75}[rng.IntN(2)]
 	run.input = fleetInput(l, map[string]any{"maxConcurrency": 1 + rng.IntN(2), "minHealthyPercent": pct,
 		"maxErrors": rng.IntN(3), "capacityWaitSeconds": 60})
@@ -218,7 +220,14 @@ func runChaos(t *testing.T, seed uint64) *chaosRun {
 			var once sync.Once
 			onEvent = append(onEvent, func(e sfn.Event) {
 				if e.Type == "StateEntered" && e.Name == "CheckDrain" {
-					once.Do(func() { _ = l.DeleteTargetGroup(l.Groups[g].ARN) })
+					once.Do(func() {
+						at := l.Clock.Since()
+						if l.DeleteTargetGroup(l.Groups[g].ARN) == nil {
+							mu.Lock()
+							run.deletedAt[g] = at
+							mu.Unlock()
+						}
+					})
 				}
 			})
 			run.lossOK[g] = "its target group was deleted mid-run"
@@ -240,6 +249,11 @@ func runChaos(t *testing.T, seed uint64) *chaosRun {
 	run.outcome = res.Status
 	if res.Error != "" {
 		run.outcome += " " + res.Error
+	}
+	// The input is valid and its budget can be kept by construction: a refusal at
+	// planning is a regression, not a fault's doing.
+	if res.Error == "InvalidInput" || res.Error == "CapacityBudgetExceeded" {
+		run.violate("the rollout was refused at planning: %s: %s", res.Error, res.Cause)
 	}
 	// The restores start when executions end (their status change events are delivered
 	// a moment later), and wait 90 s before acting: wait until nothing runs, twice in a
@@ -316,13 +330,18 @@ func checkChaosInvariants(t *testing.T, l *lab.Lab, cfg lab.Config, run *chaosRu
 			}
 		}
 	}
-	deleted := map[int]bool{}
-	for g := range run.lossOK {
-		deleted[g] = true
-	}
+	run.maintained = len(l.SFN.List(lab.InstanceStateMachineARN, sfn.StatusSucceeded))
 	regs := l.Registrations()
 	for gi, g := range cfg.Groups {
-		if deleted[gi] {
+		if at, deleted := run.deletedAt[gi]; deleted {
+			// Until its deletion, the group's record counts as any other's.
+			floor := int(math.Ceil(float64(pct) * float64(len(g.Members)) / 100))
+			for _, s := range l.Groups[gi].History() {
+				if s.At >= start && s.At < at && s.Healthy < floor {
+					run.violate("%s had %d healthy targets at %.1f lab s, below its floor %d (before its deletion)", g.Name, s.Healthy, s.At, floor)
+					break
+				}
+			}
 			continue
 		}
 		// No instance left deregistered.

@@ -61,8 +61,13 @@ func TestOperatorCommand(t *testing.T) {
 	if code != cli.ExitOK || !strings.Contains(out, "started arn:") || !strings.Contains(out, "ops SUCCEEDED; wave 3 of 3 done; 3 succeeded; hello-world 3/3 healthy (floor 2)") || !strings.Contains(out, "hello-world 2/3 healthy (floor 2)") {
 		t.Errorf("start --wait: %d\n%s%s", code, out, errOut)
 	}
-	if code, out, _ := run("start", "fleet", fleet, "--name", "ops", "--output", "json"); code != cli.ExitOK || !strings.Contains(out, `"alreadyStarted":true`) {
-		t.Errorf("a repeated start: %d %s", code, out)
+	if code, out, errOut := run("start", "fleet", fleet, "--name", "ops", "--output", "json"); code != cli.ExitOK || !strings.Contains(out, `"alreadyStarted":true`) ||
+		!strings.Contains(errOut, "ops ran this input already (ended SUCCEEDED") {
+		t.Errorf("a repeated start: %d %s %s", code, out, errOut)
+	}
+	other := write("other.json", fleetInput(l, map[string]any{"maxConcurrency": 2, "minHealthyPercent": 50}))
+	if code, _, errOut := run("start", "fleet", other, "--name", "ops"); code != cli.ExitUsage || !strings.Contains(errOut, `the name "ops" is taken by an execution with another input`) {
+		t.Errorf("a name taken by another input: %d %s", code, errOut)
 	}
 	if code, out, _ := run("history"); code != cli.ExitOK || !strings.Contains(out, "ops") || !strings.Contains(out, "completed (3 planned, 3 succeeded, 0 failed, 0 skipped)") {
 		t.Errorf("history: %d\n%s", code, out)

@@ -66,6 +66,9 @@ var instanceInputs = []string{
 	`{` + inst + `, "maintenance": {"action": "reboot"}, "targetGroupArn": ` + tg + `}`,
 	`{` + inst + `, "maintenance": {"action": "reboot"}, "InstanceID": "i-0123456789abcdef0"}`,
 	`{` + inst + `, "maintenance": {"action": "reboot"}, "healthCheck": null}`,
+	`{` + inst + `, "maintenance": {"action": "reboot", "operation": ""}}`,
+	`{` + inst + `, "maintenance": {"action": "patch", "operation": "", "rebootOption": ""}}`,
+	`{` + inst + `, "maintenance": {"action": "commands", "commands": ["x"], "documentName": ""}}`,
 	`{"instanceId": "i-0123456789abcdef0", "Maintenance": {"action": "reboot"}}`,
 }
 
@@ -99,6 +102,12 @@ var fleetInputs = []string{
 	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "restart"}}`,
 	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "instanceId": "i-0123456789abcdef0"}`,
 	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "dryRun": null}`,
+	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "maxErrors": 3000000000}`,
+	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "leaseSeconds": 300000000000}`,
+	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "leaseSeconds": 604801}`,
+	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "notAfter": "2016-12-31T23:59:60Z"}`,
+	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "notAfter": "2026-11-22t06:00:00z"}`,
+	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "notAfter": ""}`,
 }
 
 // goOnly says whether Go's refusal is one a schema cannot express: sizes summed across

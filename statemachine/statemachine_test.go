@@ -317,7 +317,7 @@ func TestRollback(t *testing.T) {
 		for _, c := range restore.Catch {
 			f := def.States[c.Next]
 			if slices.Equal(c.ErrorEquals, []string{"InstanceNotRunning", "TargetGroupNotFound"}) {
-				if !f.keepsError() || f.Next != next {
+				if !f.keepsError() || f.Next != restore.Next {
 					t.Errorf("%s: an instance no longer running goes to %s, which does not keep the error and release the reservation", all.Next, c.Next)
 				}
 				continue

@@ -92,7 +92,7 @@ func expected() expectation {
 	lambdaRole(p, "CheckDrain", describeHealth)
 	lambdaRole(p, "SendCommand",
 		allow("ssm:SendCommand", "arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunShellScript", "arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaseline"),
-		allowIf(taggedOnly, "ssm:SendCommand", instances))
+		allowIf(taggedOnly, "ssm:SendCommand", instances), allow("ssm:ListCommands", "*"))
 	lambdaRole(p, "CheckCommand", allow("ssm:GetCommandInvocation ssm:CancelCommand", "*"))
 	lambdaRole(p, "RegisterTarget", allow("elasticloadbalancing:RegisterTargets", tgARN))
 	lambdaRole(p, "CheckTargetHealth", describeHealth)

@@ -28,7 +28,11 @@ func TestEveryChangeIsAudited(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && (strings.HasSuffix(path, "rollouttest") || path == filepath.Join("..", "rollout") || path == filepath.Join("..", "handlers")) {
+		// Skipped: test fakes; the rollout's own record (internal/rollout); the lab's map of
+		// handlers; and the operators' command (internal/cli), which acts for a person
+		// (CloudTrail records their calls), not for an execution.
+		if d.IsDir() && (strings.HasSuffix(path, "rollouttest") || path == filepath.Join("..", "rollout") || path == filepath.Join("..", "handlers") ||
+			path == filepath.Join("..", "cli")) {
 			return filepath.SkipDir
 		}
 		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {

@@ -126,7 +126,9 @@ var (
 	CheckDrain = Function{Name: "check-drain", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
 		Permissions: []Permission{describeHealth}, WildcardReason: describeHealthReason}
 	SendCommand = Function{Name: "send-command", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
-		Permissions: []Permission{{Actions: []string{"ssm:SendCommand"}, On: Documents}, {Actions: []string{"ssm:SendCommand"}, On: TaggedInstances}}}
+		Permissions: []Permission{{Actions: []string{"ssm:SendCommand"}, On: Documents}, {Actions: []string{"ssm:SendCommand"}, On: TaggedInstances},
+			{Actions: []string{"ssm:ListCommands"}, On: AnyResource}},
+		WildcardReason: "ssm:ListCommands does not support resource-level permissions; it reads, never changes (a retried send finds the command it sent)"}
 	CheckCommand = Function{Name: "check-command", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
 		Permissions:    []Permission{{Actions: []string{"ssm:GetCommandInvocation", "ssm:CancelCommand"}, On: AnyResource}},
 		WildcardReason: "ssm:GetCommandInvocation and ssm:CancelCommand name a command id, which IAM cannot scope; SendCommand is the scoped action"}

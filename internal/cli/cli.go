@@ -280,7 +280,7 @@ func (c *cmd) start(ctx context.Context, kind, path, name string, wait bool) err
 	}
 	verb := "started"
 	if already {
-		verb = "already started (the same input)"
+		verb = "already started with the same input:"
 	}
 	if err := c.print(map[string]any{"executionArn": arn, "alreadyStarted": already}, "%s %s", verb, arn); err != nil {
 		return err
@@ -300,17 +300,41 @@ func (c *cmd) startRaw(ctx context.Context, kind string, raw []byte, name string
 		sum := sha256.Sum256(raw)
 		name = "cli-" + hex.EncodeToString(sum[:8])
 	}
-	out, err := c.sfn.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &machine, Name: &name, Input: aws.String(string(raw))})
-	var exists *sfntypes.ExecutionAlreadyExists
+	// An execution of that name: the same input is the same run, started before (Step
+	// Functions would return a running one as if new, and refuse an ended one); another
+	// input is a clash.
+	arn = rollout.ExecutionARN(machine, name)
+	d, err := c.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: &arn})
+	var missing *sfntypes.ExecutionDoesNotExist
 	switch {
-	case errors.As(err, &exists):
-		// Step Functions answers a name reused with another input, or by an execution
-		// that has ended: the name stands for that one.
-		return rollout.ExecutionARN(machine, name), true, nil
+	case errors.As(err, &missing):
 	case err != nil:
+		return "", false, fmt.Errorf("describing %s: %w", arn, err)
+	case !sameJSON(aws.ToString(d.Input), raw):
+		return "", false, usage("the name %q is taken by an execution with another input: give another --name", name)
+	case d.Status == sfntypes.ExecutionStatusRunning:
+		return arn, true, nil
+	default:
+		fmt.Fprintf(c.env.Stderr, "%s ran this input already (ended %s at %s); to run it again, give it a --name\n", name, d.Status,
+			aws.ToTime(d.StopDate).UTC().Format(time.RFC3339))
+		return arn, true, nil
+	}
+	out, err := c.sfn.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: &machine, Name: &name, Input: aws.String(string(raw))})
+	if err != nil {
 		return "", false, fmt.Errorf("starting %s: %w", name, err)
 	}
 	return aws.ToString(out.ExecutionArn), false, nil
+}
+
+// sameJSON reports whether two JSON texts hold the same value.
+func sameJSON(a string, b []byte) bool {
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return string(xa) == string(ya)
 }
 
 // print writes v as JSON, or the text.
@@ -520,8 +544,10 @@ func (v view) text() string {
 	return b.String()
 }
 
-// progress reads an execution's progress: for a rollout, the status of each instance's
-// execution (children named after the rollout) and the instances reserved out of service.
+// progress reads an execution's progress. For a rollout: its record (its waves, the
+// groups' floors, its planned instances), each instance's execution (named after the
+// rollout and the instance, whichever part of the rollout runs now), the instances
+// reserved out of service, and each group's health.
 func (c *cmd) progress(ctx context.Context, d *sfn.DescribeExecutionOutput) (view, error) {
 	v := view{Execution: aws.ToString(d.Name), Status: string(d.Status)}
 	instanceMachine, err := c.machine(ctx, "maintain-instance")
@@ -534,8 +560,15 @@ func (c *cmd) progress(ctx context.Context, d *sfn.DescribeExecutionOutput) (vie
 	}
 	mine := map[string]bool{aws.ToString(d.ExecutionArn): true}
 	if aws.ToString(d.StateMachineArn) != instanceMachine {
+		r, err := c.rolloutOf(ctx, d)
+		if err != nil {
+			return v, err
+		}
 		v.Instances = map[string]string{}
-		prefix := rollout.ChildName(aws.ToString(d.Name), "")
+		children := map[string]string{} // child ARN -> instance
+		for _, id := range r.instances {
+			children[rollout.ExecutionARN(instanceMachine, rollout.ChildName(r.meta.Name, id))] = id
+		}
 		pages := sfn.NewListExecutionsPaginator(c.sfn, &sfn.ListExecutionsInput{StateMachineArn: &instanceMachine})
 		for pages.HasMorePages() {
 			page, err := pages.NextPage(ctx)
@@ -543,27 +576,14 @@ func (c *cmd) progress(ctx context.Context, d *sfn.DescribeExecutionOutput) (vie
 				return v, fmt.Errorf("listing executions: %w", err)
 			}
 			for _, e := range page.Executions {
-				if id, ok := strings.CutPrefix(aws.ToString(e.Name), prefix); ok && workflow.IsInstanceID(id) {
+				if id, ok := children[aws.ToString(e.ExecutionArn)]; ok {
 					v.Instances[id] = string(e.Status)
 					mine[aws.ToString(e.ExecutionArn)] = true
 				}
 			}
 		}
-	}
-	for _, r := range held {
-		if mine[r.Holder] {
-			v.Out = append(v.Out, r.InstanceID)
-		}
-	}
-	slices.Sort(v.Out)
-	if v.Instances != nil {
-		// The rollout's record: its waves, and its groups' floors.
-		meta, err := rollout.Store{DB: c.db, Table: c.prefix + "-rollouts"}.Meta(ctx, aws.ToString(d.ExecutionArn))
-		if err != nil {
-			return v, nil // not planned yet, or a continuation: the rest is enough
-		}
-		v.WavesDone, v.Waves = meta.Next, meta.Waves
-		for _, g := range meta.Groups {
+		v.WavesDone, v.Waves = r.meta.Next, r.meta.Waves
+		for _, g := range r.meta.Groups {
 			states, err := targets.DescribeGroup(ctx, c.elb, g.ARN)
 			if err != nil {
 				return v, err
@@ -577,7 +597,41 @@ func (c *cmd) progress(ctx context.Context, d *sfn.DescribeExecutionOutput) (vie
 			v.Groups = append(v.Groups, gh)
 		}
 	}
+	for _, r := range held {
+		if mine[r.Holder] {
+			v.Out = append(v.Out, r.InstanceID)
+		}
+	}
+	slices.Sort(v.Out)
 	return v, nil
+}
+
+// rolloutRecord is a rollout's record: its meta and its planned instances.
+type rolloutRecord struct {
+	meta      rollout.Meta
+	instances []string
+}
+
+// rolloutOf reads the rollout an execution of the fleet machine runs: its own, or, for a
+// continuation, the one its input hands over. A rollout not planned yet has an empty
+// record.
+func (c *cmd) rolloutOf(ctx context.Context, d *sfn.DescribeExecutionOutput) (rolloutRecord, error) {
+	id := aws.ToString(d.ExecutionArn)
+	var cont rollout.Continuation
+	if json.Unmarshal([]byte(aws.ToString(d.Input)), &cont) == nil && cont.State.Rollout.ID != "" {
+		id = cont.State.Rollout.ID
+	}
+	meta, waves, _, err := rollout.Store{DB: c.db, Table: c.prefix + "-rollouts"}.All(ctx, id)
+	if err != nil {
+		return rolloutRecord{}, nil // not planned (yet): nothing to follow but the execution
+	}
+	r := rolloutRecord{meta: meta}
+	for _, w := range waves {
+		for _, item := range w.Instances {
+			r.instances = append(r.instances, item.InstanceID)
+		}
+	}
+	return r, nil
 }
 
 // scan reads every item of the deployment's capacity table.
@@ -731,8 +785,17 @@ func (c *cmd) abort(ctx context.Context, ref string, timeout time.Duration) erro
 			return err
 		}
 		if len(v.Out) == 0 && d.Status != sfntypes.ExecutionStatusRunning {
+			// Nothing held: every instance was put back, or could not be (stopped,
+			// terminated, its group deleted). Say which, by the load balancer.
+			missing, err := c.notRegistered(ctx, d)
+			if err != nil {
+				return err
+			}
+			if len(missing) > 0 {
+				return failedError{fmt.Sprintf("%s is %s and holds nothing, but NOT registered: %s", aws.ToString(d.Name), d.Status, strings.Join(missing, "; "))}
+			}
 			return c.print(map[string]any{"execution": arn, "status": d.Status, "outOfService": []string{}},
-				"%s is %s; none of its instances is held out of service", aws.ToString(d.Name), d.Status)
+				"%s is %s; none of its instances is held out of service, and each is registered in its groups", aws.ToString(d.Name), d.Status)
 		}
 		if time.Now().After(deadline) {
 			return failedError{fmt.Sprintf("after %v, still held out of service: %s (see drainpipe reservations)", timeout, strings.Join(v.Out, ", "))}
@@ -741,4 +804,59 @@ func (c *cmd) abort(ctx context.Context, ref string, timeout time.Duration) erro
 			return err
 		}
 	}
+}
+
+// notRegistered lists the execution's instances that the load balancer does not have
+// registered in a group they were in: a lone execution's instance in its input's groups
+// (or, when it named none, any group), a rollout's planned instances in their groups.
+func (c *cmd) notRegistered(ctx context.Context, d *sfn.DescribeExecutionOutput) ([]string, error) {
+	type want struct{ id, group string }
+	var wants []want
+	instanceMachine, err := c.machine(ctx, "maintain-instance")
+	if err != nil {
+		return nil, err
+	}
+	if aws.ToString(d.StateMachineArn) == instanceMachine {
+		var in workflow.Input
+		_ = json.Unmarshal([]byte(aws.ToString(d.Input)), &in)
+		for _, g := range in.TargetGroupARNs {
+			wants = append(wants, want{in.InstanceID, g})
+		}
+	} else {
+		r, err := c.rolloutOf(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		_, waves, _, err := rollout.Store{DB: c.db, Table: c.prefix + "-rollouts"}.All(ctx, r.meta.ID)
+		if err == nil {
+			for _, w := range waves {
+				for _, item := range w.Instances {
+					for _, gi := range item.Groups {
+						if gi >= 0 && gi < len(r.meta.Groups) {
+							wants = append(wants, want{item.InstanceID, r.meta.Groups[gi].ARN})
+						}
+					}
+				}
+			}
+		}
+	}
+	registered := map[string]map[string]bool{}
+	var missing []string
+	for _, w := range wants {
+		if registered[w.group] == nil {
+			states, err := targets.DescribeGroup(ctx, c.elb, w.group)
+			if err != nil {
+				missing = append(missing, fmt.Sprintf("%s in %s (%v)", w.id, workflow.GroupName(w.group), err))
+				continue
+			}
+			registered[w.group] = map[string]bool{}
+			for _, s := range states {
+				registered[w.group][s.ID] = true
+			}
+		}
+		if !registered[w.group][w.id] {
+			missing = append(missing, fmt.Sprintf("%s in %s", w.id, workflow.GroupName(w.group)))
+		}
+	}
+	return missing, nil
 }

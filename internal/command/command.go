@@ -6,6 +6,8 @@ package command
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,6 +29,7 @@ type API interface {
 	SendCommand(ctx context.Context, in *ssm.SendCommandInput, opts ...func(*ssm.Options)) (*ssm.SendCommandOutput, error)
 	GetCommandInvocation(ctx context.Context, in *ssm.GetCommandInvocationInput, opts ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error)
 	CancelCommand(ctx context.Context, in *ssm.CancelCommandInput, opts ...func(*ssm.Options)) (*ssm.CancelCommandOutput, error)
+	ListCommands(ctx context.Context, in *ssm.ListCommandsInput, opts ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error)
 }
 
 // Runner sends commands and checks them.
@@ -79,6 +82,22 @@ func (r Runner) Send(ctx context.Context, req SendRequest) (workflow.CommandSent
 	}
 	delivery := int32(DeliverySeconds)
 	comment := "drainpipe " + req.Command.Action
+	if req.Execution != "" {
+		// SendCommand has no idempotency token: the comment names this execution's send, so
+		// that a retried send-command (its first answer lost to a timeout, say) finds the
+		// command it sent and does not run the maintenance twice.
+		sum := sha256.Sum256([]byte(req.Execution + "\n" + req.Command.Action))
+		comment += " " + hex.EncodeToString(sum[:8])
+		sent, err := r.sent(ctx, req.InstanceID, comment)
+		if err != nil {
+			return workflow.CommandSent{}, err
+		}
+		if sent != nil {
+			t := aws.ToTime(sent.RequestedDateTime)
+			return workflow.CommandSent{CommandID: aws.ToString(sent.CommandId), SentAt: t.Format(time.RFC3339Nano),
+				Deadline: workflow.Deadline(t, DeliverySeconds+req.Command.TimeoutSeconds)}, nil
+		}
+	}
 	out, err := r.API.SendCommand(ctx, &ssm.SendCommandInput{
 		DocumentName:   &req.Command.DocumentName,
 		InstanceIds:    []string{req.InstanceID},
@@ -103,6 +122,25 @@ func (r Runner) Send(ctx context.Context, req SendRequest) (workflow.CommandSent
 		SentAt:    t.Format(time.RFC3339Nano),
 		Deadline:  workflow.Deadline(t, DeliverySeconds+req.Command.TimeoutSeconds),
 	}, nil
+}
+
+// sent finds the command with this comment sent to the instance in the last day, if any.
+func (r Runner) sent(ctx context.Context, instanceID, comment string) (*types.Command, error) {
+	since := r.Now.Now().Add(-24 * time.Hour)
+	pages := ssm.NewListCommandsPaginator(r.API, &ssm.ListCommandsInput{InstanceId: &instanceID,
+		Filters: []types.CommandFilter{{Key: types.CommandFilterKeyInvokedAfter, Value: aws.String(since.UTC().Format(time.RFC3339))}}})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing the commands on %s: %w", instanceID, err)
+		}
+		for i, c := range page.Commands {
+			if aws.ToString(c.Comment) == comment {
+				return &page.Commands[i], nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 // pending are the invocation statuses that may still end in Success.

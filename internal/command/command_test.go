@@ -3,11 +3,14 @@ package command
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
@@ -30,8 +33,20 @@ func (f *fakeSSM) SendCommand(_ context.Context, in *ssm.SendCommandInput, _ ...
 		return nil, f.sendErr
 	}
 	f.sent = append(f.sent, in)
-	id := "0b5c3f7e-1a2b-4c3d-8e9f-0123456789ab"
+	id := fmt.Sprintf("0b5c3f7e-1a2b-4c3d-8e9f-%012d", len(f.sent))
 	return &ssm.SendCommandOutput{Command: &types.Command{CommandId: &id}}, nil
+}
+
+// ListCommands lists the commands sent, as SSM does for one instance.
+func (f *fakeSSM) ListCommands(_ context.Context, in *ssm.ListCommandsInput, _ ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error) {
+	var out ssm.ListCommandsOutput
+	for i, c := range f.sent {
+		if slices.Contains(c.InstanceIds, aws.ToString(in.InstanceId)) {
+			out.Commands = append(out.Commands, types.Command{CommandId: aws.String(fmt.Sprintf("0b5c3f7e-1a2b-4c3d-8e9f-%012d", i+1)),
+				Comment: c.Comment, RequestedDateTime: aws.Time(start)})
+		}
+	}
+	return &out, nil
 }
 
 func (f *fakeSSM) GetCommandInvocation(context.Context, *ssm.GetCommandInvocationInput, ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error) {
@@ -62,6 +77,39 @@ func TestSend(t *testing.T) {
 	}
 	if _, err := (Runner{API: f}).Send(context.Background(), SendRequest{InstanceID: "i-0123456789abcdef0"}); faults.NameOf(err) != faults.InvalidInput {
 		t.Errorf("send without a command: %v", err)
+	}
+}
+
+// TestSendIsIdempotent: a retried send of the same execution finds the command it sent
+// (its answer lost to a timeout, say) instead of sending a second one; another
+// execution's, or another step's, is sent.
+func TestSendIsIdempotent(t *testing.T) {
+	f := &fakeSSM{}
+	r := Runner{API: f, Now: func() time.Time { return start }}
+	cmd := workflow.MaintenanceCommand(workflow.Maintenance{Action: workflow.ActionReboot}, "tok")
+	req := SendRequest{InstanceID: "i-0123456789abcdef0", Command: cmd, Execution: "arn:aws:states:eu-west-1:123456789012:execution:m:one"}
+	first, err := r.Send(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := r.Send(context.Background(), req)
+	if err != nil || again.CommandID != first.CommandID || again.Deadline != first.Deadline || len(f.sent) != 1 {
+		t.Errorf("a retried send: %+v (first %+v), %d sent, %v", again, first, len(f.sent), err)
+	}
+	if !strings.HasPrefix(aws.ToString(f.sent[0].Comment), "drainpipe reboot ") {
+		t.Errorf("comment %q", aws.ToString(f.sent[0].Comment))
+	}
+	other := req
+	other.Execution = "arn:aws:states:eu-west-1:123456789012:execution:m:two"
+	health := req
+	health.Command = workflow.HealthCheckCommand(workflow.HealthCheck{Commands: []string{"true"}})
+	for _, q := range []SendRequest{other, health} {
+		if s, err := r.Send(context.Background(), q); err != nil || s.CommandID == first.CommandID {
+			t.Errorf("another send found the first command: %+v %v", s, err)
+		}
+	}
+	if len(f.sent) != 3 {
+		t.Errorf("%d commands sent, want 3", len(f.sent))
 	}
 }
 

@@ -148,7 +148,11 @@ func (f Recorder) inService(ctx context.Context, res *rollout.Result, item rollo
 		states, ok := health[arn]
 		if !ok {
 			var err error
-			if states, err = f.ELB.GroupHealth(ctx, arn); err != nil {
+			states, err = f.ELB.GroupHealth(ctx, arn)
+			switch {
+			case faults.NameOf(err) == faults.TargetGroupNotFound:
+				states = nil // deleted: the instance is registered there no more
+			case err != nil:
 				return fmt.Errorf("reading the health of %s in %s: %w", item.InstanceID, arn, err)
 			}
 			health[arn] = states

@@ -3,6 +3,7 @@ package rollout
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -64,6 +65,8 @@ type Input struct {
 const (
 	DefaultMinHealthyPercent = 75
 	DefaultLeaseSeconds      = 86400
+	// MaxLeaseSeconds bounds a crashed run's lock: a week.
+	MaxLeaseSeconds = 604800
 	// DefaultCapacityWaitSeconds: an hour for capacity held by other executions.
 	DefaultCapacityWaitSeconds = 3600
 )
@@ -126,8 +129,8 @@ func (in Input) Validate() error {
 	if p := in.MinHealthyPercent; p != nil && (*p < 0 || *p > 100) {
 		add(`"minHealthyPercent" must be between 0 and 100, got %d`, *p)
 	}
-	if in.MaxErrors < 0 {
-		add(`"maxErrors" must be 0 or more, got %d`, in.MaxErrors)
+	if in.MaxErrors < 0 || in.MaxErrors > math.MaxInt32 {
+		add(`"maxErrors" must be between 0 and %d, got %d`, math.MaxInt32, in.MaxErrors)
 	}
 	if in.NotAfter != "" {
 		if _, err := time.Parse(time.RFC3339, in.NotAfter); err != nil {
@@ -140,8 +143,8 @@ func (in Input) Validate() error {
 	if w := in.CapacityWaitSeconds; w != nil && (*w < 0 || *w > workflow.MaxTimeoutSeconds) {
 		add(`"capacityWaitSeconds" must be between 0 and %d, got %d`, workflow.MaxTimeoutSeconds, *w)
 	}
-	if in.LeaseSeconds < 0 {
-		add(`"leaseSeconds" must be positive, got %d`, in.LeaseSeconds)
+	if in.LeaseSeconds < 0 || in.LeaseSeconds > MaxLeaseSeconds {
+		add(`"leaseSeconds" must be between 1 and %d (a week; 0 or absent for the default %d), got %d`, MaxLeaseSeconds, DefaultLeaseSeconds, in.LeaseSeconds)
 	}
 	// The per-instance part, checked as each instance's execution will check it, and its
 	// plan on a target group with ALB's default health checks (each instance's own groups

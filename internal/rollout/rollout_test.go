@@ -21,7 +21,7 @@ func TestDecodeInput(t *testing.T) {
 		{"no groups", `{"maintenance":{"action":"patch"}}`, `"targetGroupArns" is required`},
 		{"unknown field", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"},"instanceId":"i-1"}`, `unknown field "instanceId"`},
 		{"percent", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"},"minHealthyPercent":120}`, `"minHealthyPercent" must be between 0 and 100`},
-		{"negative errors", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"},"maxErrors":-1}`, `"maxErrors" must be 0 or more`},
+		{"negative errors", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"},"maxErrors":-1}`, `"maxErrors" must be between 0 and 2147483647`},
 		{"window", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"},"notAfter":"tomorrow"}`, `"notAfter" "tomorrow" is not an RFC 3339 time`},
 		{"resume", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"patch"},"skipIfMaintainedWithin":"a week"}`, `is not a duration`},
 		{"maintenance checked as the instance machine does", `{"targetGroupArns":["` + web + `"],"maintenance":{"action":"restart"}}`, `"maintenance.action" "restart" is unknown`},

@@ -62,20 +62,21 @@ func (r Registrar) Register(ctx context.Context, s workflow.State) (workflow.Reg
 	if len(s.Registrations) == 0 {
 		return workflow.Registered{}, faults.New(faults.InvalidInput, "register-target needs registrations")
 	}
-	var deleted []string
+	var deleted, refused []string
+	var refusal error
 	for _, arn := range groupARNs(s.Registrations) {
 		_, err := r.API.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{
 			TargetGroupArn: &arn,
 			Targets:        descriptions(s.InstanceID, s.Registrations, arn),
 		})
 		audit.Record(ctx, audit.Register, err, nil, audit.Instance(s.InstanceID), audit.Group(arn), audit.Ports(portsIn(s.Registrations, arn)))
-		var refused *types.InvalidTargetException
-		if errors.As(err, &refused) {
-			// It was registered here before, so ELB refuses it now because it is no
-			// longer running (RegisterTargets takes running instances only).
-			return workflow.Registered{}, faults.New(faults.InstanceNotRunning,
-				"the load balancer refuses to register %s in %s again (%v): the instance was stopped or terminated; nothing of it is in service, and it needs registering once it runs",
-				s.InstanceID, workflow.GroupName(arn), err)
+		// It was registered here before, so ELB refuses it now (InvalidTarget) because it
+		// is no longer running: RegisterTargets takes running instances only. The other
+		// groups are still tried.
+		var invalid *types.InvalidTargetException
+		if errors.As(err, &invalid) {
+			refused, refusal = append(refused, workflow.GroupName(arn)), err
+			continue
 		}
 		var gone *types.TargetGroupNotFoundException
 		if errors.As(err, &gone) {
@@ -85,6 +86,11 @@ func (r Registrar) Register(ctx context.Context, s workflow.State) (workflow.Reg
 		if err != nil {
 			return workflow.Registered{}, fmt.Errorf("registering %s in %s: %w", s.InstanceID, arn, err)
 		}
+	}
+	if len(refused) > 0 {
+		return workflow.Registered{}, faults.New(faults.InstanceNotRunning,
+			"the load balancer refuses to register %s in %s again (%v): the instance was stopped or terminated, and is not in service there; register it again once it runs",
+			s.InstanceID, strings.Join(refused, ", "), refusal)
 	}
 	if len(deleted) > 0 {
 		return workflow.Registered{}, faults.New(faults.TargetGroupNotFound,

@@ -184,8 +184,8 @@ func DecodeStrict(raw []byte, v any, what string) error {
 }
 
 // exactFields finds what encoding/json lets through and the input's schema does not: a
-// key that names a field only when case is ignored ("InstanceID"), and null for a field,
-// which it would read as absent. It returns the first such problem, or "".
+// key that names a field only when case is ignored ("InstanceID"), and null or "" for a
+// field, which it would read as absent. It returns the first such problem, or "".
 func exactFields(doc any, t reflect.Type, path string) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -213,6 +213,9 @@ func exactFields(doc any, t reflect.Type, path string) string {
 			}
 			if obj[key] == nil {
 				return fmt.Sprintf("%q is null: give it a value, or leave the field out", at)
+			}
+			if obj[key] == "" && field.Type.Kind() == reflect.String {
+				return fmt.Sprintf("%q is empty: give it a value, or leave the field out", at)
 			}
 			if problem := exactFields(obj[key], field.Type, at); problem != "" {
 				return problem

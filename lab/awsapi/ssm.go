@@ -147,7 +147,7 @@ func (s *Server) describeInstanceInformation(r *http.Request) (any, error) {
 }
 
 // listCommands answers ListCommands for one instance (the lab's commands each go to one
-// instance), newest first, optionally filtered by Status.
+// instance), newest first, optionally filtered by Status, InvokedAfter and InvokedBefore.
 func (s *Server) listCommands(r *http.Request) (any, error) {
 	var in struct {
 		InstanceId string
@@ -163,8 +163,15 @@ func (s *Server) listCommands(r *http.Request) (any, error) {
 	for _, inv := range s.SSM.Commands(in.InstanceId) {
 		keep := true
 		for _, f := range in.Filters {
-			if f.Key == "Status" && f.Value != inv.Status {
-				keep = false
+			switch f.Key {
+			case "Status":
+				keep = keep && f.Value == inv.Status
+			case "InvokedAfter", "InvokedBefore":
+				at, err := time.Parse(time.RFC3339, f.Value)
+				if err != nil {
+					return nil, &ssm.APIError{Code: "InvalidFilterValue", Message: f.Key + " takes an ISO 8601 time, such as 2026-11-22T03:00:00Z"}
+				}
+				keep = keep && (f.Key == "InvokedAfter" && !inv.SentAt.Before(at) || f.Key == "InvokedBefore" && !inv.SentAt.After(at))
 			}
 		}
 		if keep {
