@@ -381,15 +381,17 @@ func (c *cmd) plan(ctx context.Context, path string) error {
 	if err := json.Unmarshal([]byte(aws.ToString(d.Output)), &sum); err != nil {
 		return fmt.Errorf("reading the plan: %w", err)
 	}
-	members := map[string]map[string]bool{}
+	// Each instance's targets in each group: one per port it is registered on, as the
+	// budget counts them.
+	members := map[string]map[string]int{}
 	for _, g := range sum.Plan.Groups {
 		states, err := targets.DescribeGroup(ctx, c.elb, g.ARN)
 		if err != nil {
 			return err
 		}
-		members[g.ARN] = map[string]bool{}
+		members[g.ARN] = map[string]int{}
 		for _, s := range states {
-			members[g.ARN][s.ID] = true
+			members[g.ARN][s.ID]++
 		}
 	}
 	type groupLeft struct {
@@ -412,9 +414,7 @@ func (c *cmd) plan(ctx context.Context, path string) error {
 		for _, g := range sum.Plan.Groups {
 			out := 0
 			for _, id := range w.InstanceIDs {
-				if members[g.ARN][id] {
-					out++
-				}
+				out += members[g.ARN][id]
 			}
 			if out == 0 {
 				continue

@@ -151,7 +151,7 @@ func (f Reporter) Summarize(ctx context.Context, s rollout.State) (Summary, erro
 		failed[i].Cause = rollout.Truncate(failed[i].Cause, SummaryCauseLimit)
 		failed[i].Health = rollout.Truncate(failed[i].Health, SummaryCauseLimit)
 		switch failed[i].InService {
-		case rollout.InServiceHealthy:
+		case rollout.InServiceHealthy, "": // "": recorded before drainpipe read it
 		case rollout.InServiceMissing:
 			sum.Counts.NotInService++
 			missing = append(missing, failed[i].InstanceID)
