@@ -17,7 +17,7 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/drainpipe/drainpipe/internal/faults"
-	"github.com/drainpipe/drainpipe/internal/rollout/rollouttest"
+	"github.com/drainpipe/drainpipe/lab/rollouttest"
 )
 
 // The bad-input tables: each case is an input an operator could paste, the error name

@@ -28,8 +28,8 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/drainpipe/drainpipe/internal/rollout"
-	"github.com/drainpipe/drainpipe/internal/rollout/rollouttest"
 	"github.com/drainpipe/drainpipe/internal/workflow"
+	"github.com/drainpipe/drainpipe/lab/rollouttest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden output fixtures")

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/drainpipe/drainpipe/internal/faults"
-	"github.com/drainpipe/drainpipe/internal/rollout/rollouttest"
+	"github.com/drainpipe/drainpipe/lab/rollouttest"
 )
 
 const (

@@ -8,7 +8,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/leases"
 	"github.com/drainpipe/drainpipe/internal/progress"
 	"github.com/drainpipe/drainpipe/internal/rollout"
-	"github.com/drainpipe/drainpipe/internal/rollout/rollouttest"
+	"github.com/drainpipe/drainpipe/lab/rollouttest"
 )
 
 // TestContinueAsNew: when a wave would take the execution's history past the budget, the

@@ -14,8 +14,8 @@ import (
 	"github.com/drainpipe/drainpipe/internal/record"
 	"github.com/drainpipe/drainpipe/internal/report"
 	"github.com/drainpipe/drainpipe/internal/rollout"
-	"github.com/drainpipe/drainpipe/internal/rollout/rollouttest"
 	"github.com/drainpipe/drainpipe/internal/workflow"
+	"github.com/drainpipe/drainpipe/lab/rollouttest"
 )
 
 // TestWaves walks a rollout through the fleet's steps: leases, each wave's children with

@@ -13,8 +13,8 @@ import (
 	"github.com/drainpipe/drainpipe/internal/progress"
 	"github.com/drainpipe/drainpipe/internal/record"
 	"github.com/drainpipe/drainpipe/internal/rollout"
-	"github.com/drainpipe/drainpipe/internal/rollout/rollouttest"
 	"github.com/drainpipe/drainpipe/internal/workflow"
+	"github.com/drainpipe/drainpipe/lab/rollouttest"
 )
 
 // TestSummaryIsBounded: a rollout of thousands of instances summarizes in a bounded

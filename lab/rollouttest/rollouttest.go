@@ -1,7 +1,7 @@
 // Package rollouttest helps the tests of the fleet's steps: a DynamoDB (dynalite) with
 // drainpipe's two tables, a rollout written as plan-rollout writes it, and fakes of the
-// EC2, Step Functions and SNS calls the steps make. Tests only: nothing in a Lambda
-// links it.
+// EC2, Step Functions and SNS calls the steps make. Tests only, and part of the lab (it
+// runs dynalite): no product code imports it.
 package rollouttest
 
 import (
