@@ -98,15 +98,8 @@ func TestInstanceTerminatedMidMaintenance(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	t.Parallel()
-	l, err := lab.Start(lab.Demo())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := startLab(t, lab.Demo())
 	ctx := context.Background()
-	if err := l.WaitAllHealthy(ctx, 120*time.Second); err != nil {
-		t.Fatal(err)
-	}
 	victim := l.Instances[0].ID
 	input := map[string]any{"instanceId": victim, "pollSeconds": 2,
 		"maintenance": map[string]any{"action": "commands", "commands": []string{"sleep 100"}, "timeoutSeconds": 60}}
@@ -200,15 +193,8 @@ func TestTargetGroupDeletedMidMaintenance(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	t.Parallel()
-	l, err := lab.Start(lab.Demo())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := startLab(t, lab.Demo())
 	ctx := context.Background()
-	if err := l.WaitAllHealthy(ctx, 120*time.Second); err != nil {
-		t.Fatal(err)
-	}
 	id, arn := l.Instances[0].ID, l.Groups[0].ARN
 	input := map[string]any{"instanceId": id, "pollSeconds": 2,
 		"maintenance": map[string]any{"action": "commands", "commands": []string{"sleep 0.5"}, "timeoutSeconds": 60}}
