@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drainpipe/drainpipe/lab"
 	"github.com/drainpipe/drainpipe/lab/labtest"
 )
 
@@ -81,6 +82,39 @@ func TestAWSCLI(t *testing.T) {
 		t.Errorf("get-command-invocation: %v", inv)
 	}
 	run("ssm", "cancel-command", "--command-id", cmdID)
+
+	// Step Functions: start a dry run, follow it to its end, read its history, list it;
+	// start a real run and stop it.
+	input := fmt.Sprintf(`{"instanceId": %q, "maintenance": {"action": "reboot"}, "dryRun": true}`, id)
+	arn := run("stepfunctions", "start-execution", "--state-machine-arn", lab.InstanceStateMachineARN, "--name", "from-the-cli", "--input", input)["executionArn"].(string)
+	labtest.WaitFor(t, 60*time.Second, 100*time.Millisecond, "the dry run to succeed", func() (bool, any) {
+		d := run("stepfunctions", "describe-execution", "--execution-arn", arn)
+		return d["status"] == "SUCCEEDED", d
+	})
+	// The CLI pages through the history by itself (--page-size 4: a page of 4 a call).
+	events := run("stepfunctions", "get-execution-history", "--execution-arn", arn, "--page-size", "4")["events"].([]any)
+	if n := len(events); n < 4 || events[0].(map[string]any)["type"] != "ExecutionStarted" || events[n-1].(map[string]any)["type"] != "ExecutionSucceeded" ||
+		events[1].(map[string]any)["stateEnteredEventDetails"].(map[string]any)["name"] != "ResolveTargets" {
+		t.Errorf("get-execution-history: %v", events)
+	}
+	reversed := run("stepfunctions", "get-execution-history", "--execution-arn", arn, "--reverse-order", "--max-items", "1")["events"].([]any)
+	if len(reversed) != 1 || reversed[0].(map[string]any)["type"] != "ExecutionSucceeded" {
+		t.Errorf("get-execution-history --reverse-order: %v", reversed)
+	}
+	listed := run("stepfunctions", "list-executions", "--state-machine-arn", lab.InstanceStateMachineARN, "--status-filter", "SUCCEEDED")["executions"].([]any)
+	if len(listed) != 1 || listed[0].(map[string]any)["executionArn"] != arn {
+		t.Errorf("list-executions: %v", listed)
+	}
+	real := fmt.Sprintf(`{"instanceId": %q, "maintenance": {"action": "reboot"}}`, l.Instances[1].ID)
+	stopped := run("stepfunctions", "start-execution", "--state-machine-arn", lab.InstanceStateMachineARN, "--name", "stopped-from-the-cli", "--input", real)["executionArn"].(string)
+	run("stepfunctions", "stop-execution", "--execution-arn", stopped, "--error", "Operator", "--cause", "stopped from the CLI")
+	if d := run("stepfunctions", "describe-execution", "--execution-arn", stopped); d["status"] != "ABORTED" || d["error"] != "Operator" {
+		t.Errorf("stop-execution: %v", d)
+	}
+	machines := run("stepfunctions", "list-state-machines")["stateMachines"].([]any)
+	if len(machines) != 3 {
+		t.Errorf("list-state-machines: %v", machines)
+	}
 
 	outFile := filepath.Join(home, "out.json")
 	res := run("lambda", "invoke", "--function-name", "resolve-targets", "--cli-binary-format", "raw-in-base64-out",

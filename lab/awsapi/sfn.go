@@ -3,7 +3,10 @@ package awsapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,7 +19,8 @@ import (
 const ParentHeader = "X-Lab-Parent-Execution"
 
 // stepFunctions answers the Step Functions operations in the JSON 1.0 protocol:
-// StartExecution, StopExecution, DescribeExecution, ListExecutions and ListStateMachines.
+// StartExecution, StopExecution, DescribeExecution, ListExecutions, GetExecutionHistory and
+// ListStateMachines.
 func (s *Server) stepFunctions(w http.ResponseWriter, r *http.Request) {
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AWSStepFunctions.")
 	fail := func(code, msg string) { jsonError10(w, http.StatusBadRequest, code, msg) }
@@ -69,6 +73,19 @@ func (s *Server) stepFunctions(w http.ResponseWriter, r *http.Request) {
 			}
 			out = map[string]any{"executions": list}
 		}
+	case "GetExecutionHistory":
+		var in struct {
+			ExecutionArn, NextToken string
+			MaxResults              int
+			ReverseOrder            bool
+			IncludeExecutionData    *bool
+		}
+		if err = decode(r, &in); err == nil {
+			var events []sfn.Event
+			if events, err = s.SFN.History(in.ExecutionArn); err == nil {
+				out, err = history(events, in.NextToken, in.MaxResults, in.ReverseOrder, in.IncludeExecutionData == nil || *in.IncludeExecutionData)
+			}
+		}
 	case "ListStateMachines":
 		list := []any{}
 		for _, m := range s.SFN.StateMachines() {
@@ -116,4 +133,84 @@ func description(d sfn.Description) map[string]any {
 		out["cause"] = d.Cause
 	}
 	return out
+}
+
+// history is a page of GetExecutionHistory: the events as Step Functions records them
+// (ids from 1, each state event typed by its state: TaskStateEntered, ChoiceStateExited,
+// ...), maxResults a page (0: 100; at most 1,000), oldest first unless reverseOrder, the
+// next page's token an opaque offset. The lab records the execution's and the states'
+// events, not the Task's own (LambdaFunctionScheduled, ...) nor retries and catches, and
+// a state event without its input or output.
+func history(events []sfn.Event, token string, maxResults int, reverse, data bool) (map[string]any, error) {
+	if maxResults < 0 || maxResults > 1000 {
+		return nil, &sfn.APIError{Code: "ValidationException", Message: fmt.Sprintf("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000", maxResults)}
+	}
+	if maxResults == 0 {
+		maxResults = 100
+	}
+	var all []map[string]any
+	for _, e := range events {
+		item := map[string]any{"timestamp": epoch(e.At)}
+		withData := func(key, value string) map[string]any {
+			d := map[string]any{}
+			if data {
+				d[key] = value
+				d[key+"Details"] = map[string]bool{"truncated": false}
+			}
+			return d
+		}
+		switch e.Type {
+		case "ExecutionStarted":
+			item["executionStartedEventDetails"] = withData("input", string(e.Input))
+		case "StateEntered":
+			item["type"] = e.StateType + "StateEntered"
+			item["stateEnteredEventDetails"] = map[string]any{"name": e.Name}
+		case "StateExited":
+			item["type"] = e.StateType + "StateExited"
+			item["stateExitedEventDetails"] = map[string]any{"name": e.Name}
+		case "ExecutionSucceeded":
+			item["executionSucceededEventDetails"] = withData("output", string(e.Output))
+		case "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut":
+			key := map[string]string{"ExecutionFailed": "executionFailedEventDetails", "ExecutionAborted": "executionAbortedEventDetails",
+				"ExecutionTimedOut": "executionTimedOutEventDetails"}[e.Type]
+			d := map[string]any{}
+			if e.Error != "" {
+				d["error"] = e.Error
+			}
+			if e.Cause != "" {
+				d["cause"] = e.Cause
+			}
+			item[key] = d
+		default:
+			continue // StateRetried, StateCaught: the lab's own
+		}
+		if item["type"] == nil {
+			item["type"] = e.Type
+		}
+		id := len(all) + 1
+		item["id"] = id
+		if id > 1 {
+			item["previousEventId"] = id - 1
+		} else {
+			item["previousEventId"] = 0
+		}
+		all = append(all, item)
+	}
+	if reverse {
+		slices.Reverse(all)
+	}
+	from := 0
+	if token != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(token, "lab-history-"))
+		if err != nil || n < 0 || n > len(all) || !strings.HasPrefix(token, "lab-history-") {
+			return nil, &sfn.APIError{Code: "InvalidToken", Message: "Invalid Token: '" + token + "'"}
+		}
+		from = n
+	}
+	to := min(from+maxResults, len(all))
+	out := map[string]any{"events": all[from:to]}
+	if to < len(all) {
+		out["nextToken"] = "lab-history-" + strconv.Itoa(to)
+	}
+	return out, nil
 }

@@ -7,7 +7,7 @@
 //   {"op":"start","arn":...,"stateMachineArn":...,"name":...,"definition":<file>,"input":...,"startDate":...}
 //   {"op":"stop","arn":...,"error":...,"cause":...}
 // stdout, one JSON event per line, each naming its execution ("arn"):
-//   {"arn","type":"StateEntered"|"StateExited"|"StateRetried"|"StateCaught","name","at"}
+//   {"arn","type":"StateEntered"|"StateExited"|"StateRetried"|"StateCaught","name","stateType","at"}
 //   then exactly one terminal event: ExecutionSucceeded (output), ExecutionFailed (error,
 //   cause), ExecutionAborted or ExecutionTimedOut, carrying the execution's statistics:
 //   "events" (its history events, counted as Step Functions counts them) and
@@ -197,13 +197,13 @@ function instrument(logger, ex, definition) {
   wrap('dispatchStateEnteredEvent', (name, _type, input) => {
     count(ENTERED[kindOf(definition.States[name])]);
     checkPayload(stats, `input of state ${name}`, input);
-    emit({ arn: ex.arn, type: 'StateEntered', name, at: Date.now() });
+    emit({ arn: ex.arn, type: 'StateEntered', name, stateType: definition.States[name]?.Type, at: Date.now() });
   });
   wrap('dispatchStateExitedEvent', (name, _type, _input, output) => {
     const kind = kindOf(definition.States[name]);
     count(caught.delete(name) ? 1 : EXITED[kind]);
     checkPayload(stats, `output of state ${name}`, output);
-    emit({ arn: ex.arn, type: 'StateExited', name, at: Date.now() });
+    emit({ arn: ex.arn, type: 'StateExited', name, stateType: definition.States[name]?.Type, at: Date.now() });
   });
   wrap('dispatchStateFailedEvent', (name) => count(FAILED[kindOf(definition.States[name])]));
   wrap('dispatchStateRetriedEvent', (name) => {

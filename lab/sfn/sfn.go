@@ -113,6 +113,7 @@ type Execution struct {
 	events     int
 	maxPayload int
 	states     []string
+	history    []Event
 	done       chan struct{}
 }
 
@@ -139,6 +140,7 @@ type Event struct {
 	// ExecutionSucceeded, ExecutionFailed, ExecutionAborted or ExecutionTimedOut.
 	Type            string
 	Name            string // the state, for state events
+	StateType       string // the state's Type (Task, Choice, Wait, ...), for StateEntered and StateExited
 	ExecutionARN    string
 	StateMachineARN string
 	Parent          string
@@ -148,6 +150,7 @@ type Event struct {
 	InstanceID string
 	// At is the engine's wall clock.
 	At     time.Time
+	Input  json.RawMessage // ExecutionStarted's
 	Output json.RawMessage
 	Error  string
 	Cause  string
@@ -306,7 +309,7 @@ func (s *Service) StartExecution(machineARN, name string, input json.RawMessage,
 	if err != nil {
 		return nil, err
 	}
-	s.publish(ex, Event{Type: "ExecutionStarted", At: ex.StartDate})
+	s.publish(ex, Event{Type: "ExecutionStarted", At: ex.StartDate, Input: ex.Input})
 	return ex, nil
 }
 
@@ -387,6 +390,18 @@ func (s *Service) List(machineARN, status string) []Description {
 		}
 	}
 	return out
+}
+
+// History returns an execution's events so far, oldest first: its start, each state
+// entered, exited, retried or caught, and its end (what GetExecutionHistory answers).
+func (s *Service) History(arn string) ([]Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ex, ok := s.executions[arn]
+	if !ok {
+		return nil, &APIError{Code: "ExecutionDoesNotExist", Message: "Execution Does Not Exist: '" + arn + "'"}
+	}
+	return slices.Clone(ex.history), nil
 }
 
 // Wait waits for the execution's end.
@@ -492,6 +507,7 @@ func (s *Service) OnStatusChange(fn func(StatusChange)) {
 // goroutine calls in order, outside the lock. Callers hold s.mu.
 func (s *Service) publish(ex *Execution, e Event) {
 	e.ExecutionARN, e.StateMachineARN, e.Parent, e.Root, e.InstanceID = ex.ARN, ex.StateMachineARN, ex.Parent, ex.root, ex.InstanceID
+	ex.history = append(ex.history, e)
 	s.pending = append(s.pending, e)
 	if !s.dispatching {
 		s.dispatching = true
@@ -628,6 +644,7 @@ type engineEvent struct {
 	ARN             string          `json:"arn"`
 	Type            string          `json:"type"`
 	Name            string          `json:"name"`
+	StateType       string          `json:"stateType"`
 	At              int64           `json:"at"`
 	Output          json.RawMessage `json:"output"`
 	Error           string          `json:"error"`
@@ -671,7 +688,7 @@ func (s *Service) handle(ev engineEvent) {
 	if !ok {
 		return
 	}
-	e := Event{Type: ev.Type, Name: ev.Name, At: time.UnixMilli(ev.At), Output: ev.Output, Error: ev.Error, Cause: ev.Cause}
+	e := Event{Type: ev.Type, Name: ev.Name, StateType: ev.StateType, At: time.UnixMilli(ev.At), Output: ev.Output, Error: ev.Error, Cause: ev.Cause}
 	switch ev.Type {
 	case "StateEntered":
 		if ex.status == StatusRunning {
