@@ -6,12 +6,16 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/drainpipe/drainpipe/internal/cli"
 	"github.com/drainpipe/drainpipe/lab"
+	"github.com/drainpipe/drainpipe/lab/sfn"
+	"github.com/drainpipe/drainpipe/statemachine"
 )
 
 // TestOperatorCommand drives the lab with the drainpipe command's own code, as an
@@ -58,8 +62,27 @@ func TestOperatorCommand(t *testing.T) {
 
 	code, out, errOut = run("start", "fleet", fleet, "--name", "ops", "--wait")
 	t.Logf("start --wait:\n%s", out)
-	if code != cli.ExitOK || !strings.Contains(out, "started arn:") || !strings.Contains(out, "ops SUCCEEDED; wave 3 of 3 done; 3 succeeded; hello-world 3/3 healthy (floor 2)") || !strings.Contains(out, "hello-world 2/3 healthy (floor 2)") {
+	if code != cli.ExitOK || !strings.Contains(out, "started arn:") || !regexp.MustCompile(`ops SUCCEEDED after [0-9.:s]+: 3 done, 0 failed\n$`).MatchString(out) ||
+		!strings.Contains(out, "hello-world 2/3 healthy (floor 2)") || !strings.Contains(out, "hello-world 3/3 healthy (floor 2)") || !strings.Contains(out, "wave 3 of 3 done") {
 		t.Errorf("start --wait: %d\n%s%s", code, out, errOut)
+	}
+	// Each instance's phases, in order, from its execution's history.
+	for _, inst := range l.Instances {
+		draining, maintenance, done := strings.Index(out, inst.ID+" draining"), strings.Index(out, inst.ID+" maintenance (draining took"), strings.Index(out, inst.ID+" done")
+		if draining < 0 || maintenance < draining || done < maintenance {
+			t.Errorf("start --wait: %s's phases are not draining, maintenance, done:\n%s", inst.ID, out)
+		}
+	}
+	// watch --output json of an execution that ended: one object, every instance done.
+	code, out, _ = run("watch", "ops", "--output", "json")
+	var watched struct {
+		Status    string
+		Instances []struct{ InstanceID, Phase string }
+		Groups    []struct{ Healthy, Targets, MinHealthy int }
+	}
+	if err := json.Unmarshal([]byte(out), &watched); code != cli.ExitOK || err != nil || watched.Status != "SUCCEEDED" || len(watched.Instances) != 3 ||
+		watched.Instances[2].Phase != "done" || len(watched.Groups) != 1 || watched.Groups[0].Healthy != 3 || watched.Groups[0].MinHealthy != 2 {
+		t.Errorf("watch --output json: %d %v %s", code, err, out)
 	}
 	if code, out, errOut := run("start", "fleet", fleet, "--name", "ops", "--output", "json"); code != cli.ExitOK || !strings.Contains(out, `"alreadyStarted":true`) ||
 		!strings.Contains(errOut, "ops ran this input already (ended SUCCEEDED") {
@@ -79,11 +102,11 @@ func TestOperatorCommand(t *testing.T) {
 	// Abort a rollout while an instance is out: every instance is put back.
 	started := make(chan int, 1)
 	go func() { code, _, _ := run("start", "fleet", fleet, "--name", "aborted", "--wait"); started <- code }()
-	if err := l.WaitUntil(ctx, 300*time.Second, func() bool {
-		_, out, _ := run("reservations")
-		return strings.Contains(out, "held by") && strings.Contains(out, "lease on")
-	}); err != nil {
-		t.Fatal("no instance was ever out")
+	if err := l.WaitUntil(ctx, 300*time.Second, func() bool { return inMaintenance(l) }); err != nil {
+		t.Fatal("no instance was ever in maintenance")
+	}
+	if _, out, _ := run("reservations"); !strings.Contains(out, "held by") || !strings.Contains(out, "lease on") {
+		t.Errorf("reservations, mid-maintenance:\n%s", out)
 	}
 	code, out, errOut = run("abort", "aborted")
 	if code != cli.ExitOK || !strings.Contains(out, "none of its instances is held out of service") || !strings.Contains(errOut, "stopped arn:") {
@@ -109,4 +132,21 @@ func TestOperatorCommand(t *testing.T) {
 	if n := len(l.SFN.List("", "")); n != before {
 		t.Errorf("the refusals started %d executions", n-before)
 	}
+}
+
+// inMaintenance reports whether an instance execution is in its maintenance phase now,
+// by the lab's record of its states.
+func inMaintenance(l *lab.Lab) bool {
+	for _, d := range l.SFN.List(lab.InstanceStateMachineARN, sfn.StatusRunning) {
+		events, _ := l.SFN.History(d.ARN)
+		for _, e := range slices.Backward(events) {
+			if e.Type == "StateEntered" {
+				if statemachine.InstancePhase(e.Name) == statemachine.PhaseMaintenance {
+					return true
+				}
+				break
+			}
+		}
+	}
+	return false
 }

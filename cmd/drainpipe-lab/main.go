@@ -13,8 +13,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
+	"github.com/drainpipe/drainpipe/internal/cli"
 	"github.com/drainpipe/drainpipe/lab"
 	"github.com/drainpipe/drainpipe/lab/demo"
 )
@@ -74,9 +76,11 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, err := demo.Run(ctx, demo.Options{Config: cfg, Rate: *rate, Clients: *clients, Naive: *naive, Out: os.Stdout, Chart: chartPath})
+	width, terminal := cli.Terminal(os.Stdout)
+	rep, err := demo.Run(ctx, demo.Options{Config: cfg, Rate: *rate, Clients: *clients, Naive: *naive, Out: os.Stdout, Chart: chartPath,
+		Terminal: terminal, Width: width})
 	if errors.Is(err, context.Canceled) {
-		fmt.Fprintln(os.Stderr, "interrupted: the lab stopped every process it started and removed its files")
+		fmt.Fprintf(os.Stderr, "\ninterrupted after %.1fs: %s\nthe lab stopped every process it started and removed its files\n", rep.Elapsed.Seconds(), done(rep))
 		os.Exit(130)
 	}
 	if err != nil {
@@ -85,23 +89,63 @@ func main() {
 	}
 	demo.PrintReport(os.Stdout, rep)
 	fmt.Printf("\nchart: %s\nfunctions' logs (the audit trail: lines with \"message\":\"change\"): %s\nelapsed: %.1fs\n", chartPath, logPath, rep.Elapsed.Seconds())
-	failed := rep.DrainpipeLost() > 0
-	for _, ex := range rep.Executions {
-		failed = failed || !ex.Succeeded
-	}
-	if len(rep.Executions) < len(cfg.Groups[0].Members) {
-		failed = true
-	}
-	if failed {
-		fmt.Println("RESULT: drainpipe lost requests or an execution failed")
+	ok, result := verdict(rep, len(cfg.Groups[0].Members))
+	fmt.Println("RESULT:", result)
+	if !ok {
 		os.Exit(1)
 	}
-	fmt.Printf("RESULT: drainpipe maintained %d instances and lost 0 of %d requests", len(rep.Executions), rep.Totals[demo.PhaseDrainpipe].Requests)
-	if *naive {
+}
+
+// done says what an interrupted run had done.
+func done(rep demo.Report) string {
+	var parts []string
+	if rep.NaiveTo > 0 {
 		naive := rep.Totals[demo.PhaseNaive]
-		fmt.Printf(" (the naive reboot lost %d of %d)", naive.Failed(), naive.Requests)
+		parts = append(parts, fmt.Sprintf("the naive reboot was done (it lost %d of %d requests)", naive.Failed(), naive.Requests))
 	}
-	fmt.Println()
+	maintained := 0
+	for _, ex := range rep.Executions {
+		if ex.Succeeded {
+			maintained++
+		}
+	}
+	if rep.DrainpipeFrom > 0 {
+		parts = append(parts, fmt.Sprintf("drainpipe had maintained %d instance(s) and taken out %d", maintained, len(rep.Executions)))
+	}
+	if len(parts) == 0 {
+		return "nothing was maintained yet"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// verdict is the run's result line, and whether drainpipe did what it promises: every
+// instance maintained, none failed, no request lost. A run that did not maintain says so,
+// not that requests were lost.
+func verdict(rep demo.Report, instances int) (bool, string) {
+	lost, requests := rep.DrainpipeLost(), rep.Totals[demo.PhaseDrainpipe].Requests
+	var failed []string
+	maintained := 0
+	for _, ex := range rep.Executions {
+		if ex.Succeeded {
+			maintained++
+		} else {
+			failed = append(failed, ex.InstanceID+" "+ex.Error)
+		}
+	}
+	naive := ""
+	if rep.NaiveTo > 0 {
+		t := rep.Totals[demo.PhaseNaive]
+		naive = fmt.Sprintf(" (the naive reboot lost %d of %d)", t.Failed(), t.Requests)
+	}
+	switch {
+	case lost > 0:
+		return false, fmt.Sprintf("drainpipe LOST %d of %d requests%s", lost, requests, naive)
+	case len(failed) > 0:
+		return false, fmt.Sprintf("%d execution(s) failed: %s; no request was lost", len(failed), strings.Join(failed, ", "))
+	case maintained < instances:
+		return false, fmt.Sprintf("drainpipe maintained only %d of %d instances (the rollout stopped or skipped the rest); no request was lost", maintained, instances)
+	}
+	return true, fmt.Sprintf("drainpipe maintained %d instances and lost 0 of %d requests%s", maintained, requests, naive)
 }
 
 // checkFlags names every flag value the demo cannot run with.

@@ -23,5 +23,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "drainpipe: the AWS config:", err)
 		os.Exit(cli.ExitAWS)
 	}
-	os.Exit(cli.Run(ctx, cli.Env{Config: cfg, Stdout: os.Stdout, Stderr: os.Stderr}, os.Args[1:]))
+	width, terminal := cli.Terminal(os.Stdout)
+	os.Exit(cli.Run(ctx, cli.Env{Config: cfg, Stdout: os.Stdout, Stderr: os.Stderr, Terminal: terminal, Width: width}, os.Args[1:]))
 }

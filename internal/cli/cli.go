@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -56,6 +55,13 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	// Poll is watch's and abort's pause between reads (default 2 s).
 	Poll time.Duration
+	// Terminal says Stdout is a terminal Width columns wide (see Terminal): watch then
+	// redraws its view in place.
+	Terminal bool
+	Width    int
+	// Footer, when set, gives a line watch shows under its view (the lab's demo shows
+	// its traffic there).
+	Footer func() string
 }
 
 // usageError is a bad command line or input: exit 2.
@@ -468,172 +474,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// watch prints the execution's progress until it ends: its status, and, for a rollout,
-// each instance's (from its child execution and its reservation) and each group's healthy
-// targets. A line is printed when something changed.
-func (c *cmd) watch(ctx context.Context, arn string) error {
-	last := ""
-	for {
-		d, err := c.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: &arn})
-		if err != nil {
-			return fmt.Errorf("describing %s: %w", arn, err)
-		}
-		view, err := c.progress(ctx, d)
-		if err != nil {
-			return err
-		}
-		if line := view.text(); line != last {
-			if c.json {
-				_ = json.NewEncoder(c.env.Stdout).Encode(view)
-			} else {
-				fmt.Fprintf(c.env.Stdout, "%s %s\n", time.Now().Format("15:04:05"), line)
-			}
-			last = line
-		}
-		if d.Status != sfntypes.ExecutionStatusRunning {
-			if d.Status == sfntypes.ExecutionStatusSucceeded {
-				return nil
-			}
-			return failedError{fmt.Sprintf("%s ended %s: %s: %s", aws.ToString(d.Name), d.Status, aws.ToString(d.Error), causeText(aws.ToString(d.Cause)))}
-		}
-		if err := sleep(ctx, c.env.Poll); err != nil {
-			return err
-		}
-	}
-}
-
-// view is an execution's progress.
-type view struct {
-	Execution string            `json:"execution"`
-	Status    string            `json:"status"`
-	Instances map[string]string `json:"instances,omitempty"`
-	Out       []string          `json:"outOfService,omitempty"`
-	// For a rollout: the waves recorded and planned, and each group's health.
-	WavesDone int           `json:"wavesDone,omitempty"`
-	Waves     int           `json:"waves,omitempty"`
-	Groups    []groupHealth `json:"groups,omitempty"`
-}
-
-// groupHealth is a group's healthy targets against its floor.
-type groupHealth struct {
-	Group   string `json:"targetGroupArn"`
-	Healthy int    `json:"healthy"`
-	Targets int    `json:"targets"`
-	Floor   int    `json:"minHealthy"`
-}
-
-func (v view) text() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", v.Execution, v.Status)
-	if v.Waves > 0 {
-		fmt.Fprintf(&b, "; wave %d of %d done", v.WavesDone, v.Waves)
-	}
-	counts := map[string]int{}
-	for _, s := range v.Instances {
-		counts[s]++
-	}
-	for _, s := range slices.Sorted(maps.Keys(counts)) {
-		fmt.Fprintf(&b, "; %d %s", counts[s], strings.ToLower(s))
-	}
-	if len(v.Out) > 0 {
-		fmt.Fprintf(&b, "; out of service: %s", strings.Join(v.Out, ", "))
-	}
-	for _, g := range v.Groups {
-		fmt.Fprintf(&b, "; %s %d/%d healthy (floor %d)", workflow.GroupName(g.Group), g.Healthy, g.Targets, g.Floor)
-	}
-	return b.String()
-}
-
-// progress reads an execution's progress. For a rollout: its record (its waves, the
-// groups' floors, its planned instances), each instance's execution (named after the
-// rollout and the instance, whichever part of the rollout runs now), the instances
-// reserved out of service, and each group's health.
-func (c *cmd) progress(ctx context.Context, d *sfn.DescribeExecutionOutput) (view, error) {
-	v := view{Execution: aws.ToString(d.Name), Status: string(d.Status)}
-	instanceMachine, err := c.machine(ctx, "maintain-instance")
-	if err != nil {
-		return v, err
-	}
-	held, err := c.reserved(ctx)
-	if err != nil {
-		return v, err
-	}
-	mine := map[string]bool{aws.ToString(d.ExecutionArn): true}
-	if aws.ToString(d.StateMachineArn) != instanceMachine {
-		r, err := c.rolloutOf(ctx, d)
-		if err != nil {
-			return v, err
-		}
-		v.Instances = map[string]string{}
-		children := map[string]string{} // child ARN -> instance
-		for _, id := range r.instances {
-			children[rollout.ExecutionARN(instanceMachine, rollout.ChildName(r.meta.Name, id))] = id
-		}
-		pages := sfn.NewListExecutionsPaginator(c.sfn, &sfn.ListExecutionsInput{StateMachineArn: &instanceMachine})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				return v, fmt.Errorf("listing executions: %w", err)
-			}
-			for _, e := range page.Executions {
-				if id, ok := children[aws.ToString(e.ExecutionArn)]; ok {
-					v.Instances[id] = string(e.Status)
-					mine[aws.ToString(e.ExecutionArn)] = true
-				}
-			}
-		}
-		v.WavesDone, v.Waves = r.meta.Next, r.meta.Waves
-		for _, g := range r.meta.Groups {
-			states, err := targets.DescribeGroup(ctx, c.elb, g.ARN)
-			if err != nil {
-				return v, err
-			}
-			gh := groupHealth{Group: g.ARN, Targets: len(states), Floor: g.MinHealthy}
-			for _, s := range states {
-				if s.State == workflow.Healthy {
-					gh.Healthy++
-				}
-			}
-			v.Groups = append(v.Groups, gh)
-		}
-	}
-	for _, r := range held {
-		if mine[r.Holder] {
-			v.Out = append(v.Out, r.InstanceID)
-		}
-	}
-	slices.Sort(v.Out)
-	return v, nil
-}
-
-// rolloutRecord is a rollout's record: its meta and its planned instances.
-type rolloutRecord struct {
-	meta      rollout.Meta
-	instances []string
-}
-
-// rolloutOf reads the rollout an execution of the fleet machine runs: its own, or, for a
-// continuation, the one its input hands over. A rollout not planned yet has an empty
-// record.
-func (c *cmd) rolloutOf(ctx context.Context, d *sfn.DescribeExecutionOutput) (rolloutRecord, error) {
-	id := aws.ToString(d.ExecutionArn)
-	var cont rollout.Continuation
-	if json.Unmarshal([]byte(aws.ToString(d.Input)), &cont) == nil && cont.State.Rollout.ID != "" {
-		id = cont.State.Rollout.ID
-	}
-	meta, waves, _, err := rollout.Store{DB: c.db, Table: c.prefix + "-rollouts"}.All(ctx, id)
-	if err != nil {
-		return rolloutRecord{}, nil // not planned (yet): nothing to follow but the execution
-	}
-	r := rolloutRecord{meta: meta}
-	for _, w := range waves {
-		for _, item := range w.Instances {
-			r.instances = append(r.instances, item.InstanceID)
-		}
-	}
-	return r, nil
-}
-
 // scan reads every item of the deployment's capacity table.
 func (c *cmd) scan(ctx context.Context) ([]map[string]ddbtypes.AttributeValue, error) {
 	table := c.prefix + "-capacity"
@@ -775,12 +615,13 @@ func (c *cmd) abort(ctx context.Context, ref string, timeout time.Duration) erro
 		fmt.Fprintf(c.env.Stderr, "stopped %s; waiting for its instances to be put back\n", arn)
 	}
 	deadline := time.Now().Add(timeout)
+	f := &follower{sfn: c.sfn, traces: map[string]*trace{}}
 	for {
 		d, err := c.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: &arn})
 		if err != nil {
 			return fmt.Errorf("describing %s: %w", arn, err)
 		}
-		v, err := c.progress(ctx, d)
+		v, err := c.progress(ctx, f, d)
 		if err != nil {
 			return err
 		}
@@ -823,18 +664,15 @@ func (c *cmd) notRegistered(ctx context.Context, d *sfn.DescribeExecutionOutput)
 			wants = append(wants, want{in.InstanceID, g})
 		}
 	} else {
-		r, err := c.rolloutOf(ctx, d)
+		meta, waves, err := c.rolloutOf(ctx, d)
 		if err != nil {
 			return nil, err
 		}
-		_, waves, _, err := rollout.Store{DB: c.db, Table: c.prefix + "-rollouts"}.All(ctx, r.meta.ID)
-		if err == nil {
-			for _, w := range waves {
-				for _, item := range w.Instances {
-					for _, gi := range item.Groups {
-						if gi >= 0 && gi < len(r.meta.Groups) {
-							wants = append(wants, want{item.InstanceID, r.meta.Groups[gi].ARN})
-						}
+		for _, w := range waves {
+			for _, item := range w.Instances {
+				for _, gi := range item.Groups {
+					if gi >= 0 && gi < len(meta.Groups) {
+						wants = append(wants, want{item.InstanceID, meta.Groups[gi].ARN})
 					}
 				}
 			}

@@ -1,8 +1,10 @@
 // Package demo owns the lab's main job, make demo: the post's scenario under steady
 // client traffic. First the naive way (the post's reboot with a health check, instance
 // left in rotation), then a drainpipe rollout: the fleet state machine over every
-// instance, one after another, each a child execution of the instance state machine. It prints a live view, then a report (requests and non-2xx answers by
-// status per phase, phase timings per instance) and draws the chart.
+// instance, one after another, each a child execution of the instance state machine,
+// started and watched with the drainpipe command's own code. It prints a live view (the
+// command's watch view, with the traffic under it), then a report (requests and non-2xx
+// answers by status per phase, phase timings per instance) and draws the chart.
 package demo
 
 import (
@@ -11,17 +13,22 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/drainpipe/drainpipe/internal/cli"
+	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/lab"
 	"github.com/drainpipe/drainpipe/lab/chart"
 	"github.com/drainpipe/drainpipe/lab/elb"
 	"github.com/drainpipe/drainpipe/lab/instance"
 	"github.com/drainpipe/drainpipe/lab/sfn"
 	"github.com/drainpipe/drainpipe/lab/traffic"
+	"github.com/drainpipe/drainpipe/statemachine"
 )
 
 // Phase labels of the traffic.
@@ -44,6 +51,10 @@ type Options struct {
 	Input func(l *lab.Lab, _ *instance.Instance) map[string]any
 	// Out receives the live view; nil discards it.
 	Out io.Writer
+	// Terminal says Out is a terminal Width columns wide: the watch view is redrawn in
+	// place (cli.Terminal tells).
+	Terminal bool
+	Width    int
 	// Chart is the chart's path (.png or .svg); "" draws none.
 	Chart string
 	// Prepare, when set, runs after the lab has started and before the traffic: fault
@@ -58,8 +69,11 @@ type Execution struct {
 	Error, Cause string
 	Output       string
 	PhaseSeconds map[string]float64
-	// From and To are real seconds since the traffic started: deregistration to the end.
+	// From and To are real seconds since the traffic started: from its deregistration
+	// until it was healthy again (or, failed, until its registrations were put back).
 	From, To float64
+	// Segments are its phases out of service, in the same seconds.
+	Segments []chart.Segment
 	// BootsBefore and BootsAfter count the instance's boots around the execution.
 	BootsBefore, BootsAfter int
 	// Transitions is the number of states the execution entered plus its start, what
@@ -73,8 +87,9 @@ type Report struct {
 	Totals     map[string]traffic.Totals
 	Seconds    []traffic.Second
 	Executions []Execution
-	// NaiveFrom and NaiveTo bound the naive reboot, real seconds since the traffic started.
-	NaiveFrom, NaiveTo float64
+	// NaiveFrom and NaiveTo bound the naive reboot, real seconds since the traffic started;
+	// DrainpipeFrom is when the drainpipe phase began.
+	NaiveFrom, NaiveTo, DrainpipeFrom float64
 	// History is each group's healthy and registered counts over time.
 	History map[string][]elb.Sample
 	// Final is every registration at the end.
@@ -149,11 +164,13 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 	}
 
 	gen.SetPhase(PhaseDrainpipe)
-	executions, err := rollout(ctx, l, v, gen, opt)
-	if err != nil {
-		return Report{}, err
-	}
+	rep.DrainpipeFrom = gen.Elapsed().Seconds()
+	executions, err := runRollout(ctx, l, v, gen, opt)
 	rep.Executions = executions
+	if err != nil {
+		rep.Elapsed = time.Since(start)
+		return rep, err
+	}
 	sleep(ctx, l, 10)
 	gen.Stop()
 	stopTicker()
@@ -167,82 +184,140 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 	}
 	rep.Elapsed = time.Since(start)
 	if opt.Chart != "" {
-		if err := chart.Draw(opt.Chart, "drainpipe lab: naive reboot vs drainpipe", rep.Seconds, rep.marks()); err != nil {
+		if err := chart.Draw(opt.Chart, rep.chart()); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
 }
 
-// rollout maintains the whole fleet with the fleet state machine, one instance at a time
+// runRollout maintains the whole fleet with the fleet state machine, one instance at a time
 // (maxConcurrency 1), each instance as a child execution of the instance state machine.
-func rollout(ctx context.Context, l *lab.Lab, v *view, gen *traffic.Generator, opt Options) ([]Execution, error) {
-	byID := map[string]*Execution{}
-	var order []string
-	for _, inst := range l.Instances {
-		byID[inst.ID] = &Execution{InstanceID: inst.ID, BootsBefore: inst.Boots()}
-	}
-	var mu sync.Mutex
-	input := opt.Input(l, nil)
-	res, err := l.MaintainFleet(ctx, "demo", input, func(e sfn.Event) {
-		if e.InstanceID == "" { // the fleet's own execution
-			if e.Type == "StateEntered" && (e.Name == "PlanRollout" || e.Name == "AcquireLeases" || e.Name == "ReleaseLeases") {
-				v.printf("fleet: %s", e.Name)
-			}
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		ex := byID[e.InstanceID]
-		if ex == nil {
-			return
-		}
-		if e.Type == "StateEntered" {
-			ex.Transitions++
-			v.setStatus(e.InstanceID, e.Name)
-		}
-		switch {
-		case e.Type == "StateEntered" && e.Name == "DeregisterTarget":
-			ex.From = gen.Elapsed().Seconds()
-			order = append(order, e.InstanceID)
-			v.printf("drainpipe: %s deregistered; draining", e.InstanceID)
-		case e.Type == "StateEntered" && e.Name == "StartMaintenance":
-			v.printf("drainpipe: %s drained; maintenance sent through SSM", e.InstanceID)
-		case e.Type == "StateEntered" && e.Name == "RegisterTarget":
-			v.printf("drainpipe: %s maintained; registered again", e.InstanceID)
-		case e.Type == "StateEntered" && e.Name == "RestoreTarget":
-			v.printf("drainpipe: %s failed; restoring its registrations", e.InstanceID)
-		case e.Type == "ExecutionSucceeded" || e.Type == "ExecutionFailed":
-			ex.To = gen.Elapsed().Seconds()
-			ex.Transitions++ // the execution's start
-			ex.Succeeded, ex.Error, ex.Cause, ex.Output = e.Type == "ExecutionSucceeded", e.Error, e.Cause, string(e.Output)
-			v.setStatus(e.InstanceID, "")
-			if ex.Succeeded {
-				ex.PhaseSeconds = phaseSeconds(e.Output)
-				v.printf("drainpipe: %s healthy again: %s", e.InstanceID, formatPhases(ex.PhaseSeconds))
-			}
-		}
-	})
+// It starts and follows the rollout with the drainpipe command's own code, through the
+// lab's AWS endpoint, as an operator would on AWS: the live view is the command's watch
+// view, with the traffic under it. What the report and the chart need, it reads from the
+// lab's record of the executions.
+func runRollout(ctx context.Context, l *lab.Lab, v *view, gen *traffic.Generator, opt Options) ([]Execution, error) {
+	awsCfg, err := l.API.Config(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !res.Succeeded {
-		v.printf("fleet: %s: %s", res.Error, res.Cause)
-	} else {
-		var sum struct {
-			Counts struct{ Succeeded, Failed, Skipped int }
+	dir, err := os.MkdirTemp("", "drainpipe-demo-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	raw, err := json.MarshalIndent(opt.Input(l, nil), "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "fleet.json")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		return nil, err
+	}
+
+	rec := &recorder{gen: gen, byID: map[string]*Execution{}, fleet: rollout.ExecutionARN(lab.FleetStateMachineARN, RolloutName), ended: make(chan struct{})}
+	for _, inst := range l.Instances {
+		rec.byID[inst.ID] = &Execution{InstanceID: inst.ID, BootsBefore: inst.Boots()}
+	}
+	cancel := l.SFN.Subscribe(rec.see)
+	defer cancel()
+
+	v.printf("drainpipe: drainpipe start fleet %s --name %s --wait", path, RolloutName)
+	v.printf("drainpipe: the operator's command, against the lab's AWS endpoint; its times are real (the lab runs at %g times AWS speed)", 1/l.Config.Scale)
+	v.pause(true)
+	code := cli.Run(ctx, cli.Env{Config: awsCfg, Stdout: v.out, Stderr: v.out, Poll: 250 * time.Millisecond,
+		Terminal: opt.Terminal, Width: opt.Width, Footer: v.trafficLine}, []string{"start", "fleet", path, "--name", RolloutName, "--wait"})
+	v.pause(false)
+	if err := ctx.Err(); err != nil {
+		return rec.executions(l), err
+	}
+	if code != cli.ExitOK && code != cli.ExitFailed {
+		return nil, fmt.Errorf("drainpipe start exited %d", code)
+	}
+	select { // the lab's last events of the rollout
+	case <-rec.ended:
+	case <-time.After(30 * time.Second):
+		return nil, fmt.Errorf("the lab never reported the end of %s", rec.fleet)
+	}
+	return rec.executions(l), nil
+}
+
+// RolloutName is the demo rollout's execution name.
+const RolloutName = "demo"
+
+// recorder keeps, from the lab's events, each instance execution's outcome and its time
+// out of service, phase by phase, in real seconds since the traffic started.
+type recorder struct {
+	gen   *traffic.Generator
+	fleet string
+	ended chan struct{}
+	once  sync.Once
+
+	mu    sync.Mutex
+	byID  map[string]*Execution
+	order []string
+}
+
+func (r *recorder) see(e sfn.Event) {
+	if e.Root != r.fleet {
+		return
+	}
+	if e.ExecutionARN == r.fleet && e.Terminal() {
+		r.once.Do(func() { close(r.ended) })
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ex := r.byID[e.InstanceID]
+	if e.InstanceID == "" || ex == nil {
+		return
+	}
+	now := r.gen.Elapsed().Seconds()
+	switch e.Type {
+	case "StateEntered":
+		ex.Transitions++
+		phase := statemachine.InstancePhase(e.Name)
+		open := len(ex.Segments) > 0 && ex.Segments[len(ex.Segments)-1].To < 0
+		if open && ex.Segments[len(ex.Segments)-1].Phase == phase {
+			return
 		}
-		_ = json.Unmarshal(res.Output, &sum)
-		v.printf("fleet: rollout done: %d succeeded, %d failed, %d skipped", sum.Counts.Succeeded, sum.Counts.Failed, sum.Counts.Skipped)
+		if open {
+			ex.Segments[len(ex.Segments)-1].To = now
+		}
+		// Out of service from the deregistration until healthy again, or until the
+		// restore is done.
+		if statemachine.OutOfService(phase) || (open && phase == statemachine.PhaseRestoring) {
+			if len(ex.Segments) == 0 {
+				r.order = append(r.order, e.InstanceID)
+			}
+			ex.Segments = append(ex.Segments, chart.Segment{Phase: phase, From: now, To: -1})
+		}
+	case "ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut":
+		if n := len(ex.Segments); n > 0 && ex.Segments[n-1].To < 0 {
+			ex.Segments[n-1].To = now
+		}
+		ex.Transitions++ // the execution's start
+		ex.Succeeded, ex.Error, ex.Cause, ex.Output = e.Type == "ExecutionSucceeded", e.Error, e.Cause, string(e.Output)
+		if ex.Succeeded {
+			ex.PhaseSeconds = phaseSeconds(e.Output)
+		}
 	}
+}
+
+// executions are the instances taken out, in the order they were.
+func (r *recorder) executions(l *lab.Lab) []Execution {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var out []Execution
-	for _, id := range order {
-		ex := byID[id]
-		inst, _ := l.Instance(id)
-		ex.BootsAfter = inst.Boots()
-		out = append(out, *ex)
+	for _, id := range r.order {
+		ex := *r.byID[id]
+		ex.From, ex.To = ex.Segments[0].From, ex.Segments[len(ex.Segments)-1].To
+		if inst, ok := l.Instance(id); ok {
+			ex.BootsAfter = inst.Boots()
+		}
+		out = append(out, ex)
 	}
-	return out, nil
+	return out
 }
 
 // RolloutInput is the default input: the post's maintenance window (every instance of
@@ -260,20 +335,42 @@ func RolloutInput(l *lab.Lab, _ *instance.Instance) map[string]any {
 	}
 }
 
-func (r Report) marks() []chart.Mark {
-	var marks []chart.Mark
+// chart is what the chart shows: the traffic, the naive reboot and each instance's time
+// out of service by phase, and each traffic phase's totals.
+func (r Report) chart() chart.Run {
+	run := chart.Run{Title: "drainpipe lab: naive reboot vs drainpipe", Seconds: r.Seconds}
 	if r.NaiveTo > 0 {
-		marks = append(marks, chart.Mark{Label: "naive reboot", From: r.NaiveFrom, To: r.NaiveTo, Bad: true})
+		run.Marks = append(run.Marks, chart.Mark{Label: "naive reboot", From: r.NaiveFrom, To: r.NaiveTo, Bad: true})
 	}
 	for _, ex := range r.Executions {
 		id := ex.InstanceID
-		marks = append(marks, chart.Mark{Label: "…" + id[len(id)-4:], From: ex.From, To: ex.To, Bad: !ex.Succeeded})
+		run.Marks = append(run.Marks, chart.Mark{Label: "…" + id[len(id)-4:], From: ex.From, To: ex.To, Bad: !ex.Succeeded, Segments: ex.Segments})
 	}
-	return marks
+	end := 0.0
+	if n := len(r.Seconds); n > 0 {
+		end = float64(r.Seconds[n-1].At)
+	}
+	bounds := map[string][2]float64{PhaseBaseline: {0, r.NaiveFrom}, PhaseNaive: {r.NaiveFrom, r.DrainpipeFrom}, PhaseDrainpipe: {r.DrainpipeFrom, end}}
+	if r.NaiveTo == 0 {
+		bounds[PhaseBaseline] = [2]float64{0, r.DrainpipeFrom}
+	}
+	for _, name := range r.Phases {
+		t, b := r.Totals[name], bounds[name]
+		run.Windows = append(run.Windows, chart.Window{Name: name, From: b[0], To: b[1], Requests: t.Requests, Failed: t.Failed()})
+	}
+	return run
 }
 
+// sleep waits the lab seconds, and at least two real seconds: the chart counts requests
+// a second at a time, so each part of the run gets whole seconds of its own.
 func sleep(ctx context.Context, l *lab.Lab, labSeconds float64) {
-	_ = l.Clock.Sleep(ctx, time.Duration(labSeconds*float64(time.Second)))
+	d := max(l.Clock.Seconds(labSeconds), 2*time.Second)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // view is the live view: a line per event and a traffic line per second.
@@ -284,6 +381,25 @@ type view struct {
 
 	mu     sync.Mutex
 	status map[string]string
+	paused bool
+}
+
+// pause stops the traffic lines while the watch view shows the traffic itself.
+func (v *view) pause(p bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.paused = p
+}
+
+// trafficLine is the last full second of traffic, for the watch view's footer.
+func (v *view) trafficLine() string {
+	last := int(v.gen.Elapsed()/time.Second) - 1
+	secs := v.gen.Seconds()
+	if last < 0 || last >= len(secs) {
+		return ""
+	}
+	s := secs[last]
+	return fmt.Sprintf("traffic: %4d req/s, %3d failed%s, p99 %v", s.Requests, s.Failed(), codes(s.Codes), s.P99.Round(100*time.Microsecond))
 }
 
 func (v *view) printf(format string, args ...any) {
@@ -326,14 +442,17 @@ func (v *view) tick() (stop func()) {
 				continue
 			}
 			printed = last
-			s := secs[last]
 			v.mu.Lock()
+			paused := v.paused
 			var states []string
 			for _, id := range slices.Sorted(maps.Keys(v.status)) {
 				states = append(states, id+": "+v.status[id])
 			}
 			v.mu.Unlock()
-			line := fmt.Sprintf("traffic: %4d req/s, %3d failed%s, p99 %v", s.Requests, s.Failed(), codes(s.Codes), s.P99.Round(100*time.Microsecond))
+			if paused {
+				continue
+			}
+			line := v.trafficLine()
 			if len(states) > 0 {
 				line += " | " + strings.Join(states, ", ")
 			}

@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/drainpipe/drainpipe/internal/workflow"
+)
+
+// Terminal reports whether f is a terminal, and its width in columns: watch redraws its
+// view in place on a terminal, and prints a line for each change otherwise.
+func Terminal(f *os.File) (width int, ok bool) {
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0, false
+	}
+	return int(ws.Col), true
+}
+
+// renderer shows successive progress.
+type renderer interface {
+	render(p progress, footer string, now time.Time)
+}
+
+// maxRows is how many instances the terminal view lists one by one: past it, those done
+// or waiting are only counted.
+const maxRows = 20
+
+// frame is the view of an execution at one moment, a line each.
+func frame(p progress, footer string, now time.Time) []string {
+	end := now
+	if !p.Stopped.IsZero() {
+		end = p.Stopped
+	}
+	lines := []string{fmt.Sprintf("%s  %s  %s (started %s)", p.Execution, p.Status, clock(end.Sub(p.Started)), p.Started.Local().Format("15:04:05"))}
+	if p.Error != "" {
+		lines = append(lines, fmt.Sprintf("  %s: %s", p.Error, p.Cause))
+	}
+	done, failed, running, waiting := p.counts()
+	summary := fmt.Sprintf("instances: %d done, %d running, %d waiting, %d failed", done, running, waiting, failed)
+	if p.Waves > 0 {
+		summary = fmt.Sprintf("waves: %d of %d done; %s", p.WavesDone, p.Waves, summary)
+	}
+	lines = append(lines, summary)
+	for _, g := range p.Groups {
+		lines = append(lines, "  "+groupLine(g))
+	}
+	listed, hidden := 0, 0
+	for _, in := range p.Instances {
+		quiet := in.Phase == phaseDone || in.Phase == phaseWaiting || in.Phase == phaseNotRun
+		if quiet && len(p.Instances) > maxRows {
+			hidden++
+			continue
+		}
+		listed++
+		line := fmt.Sprintf("  %-19s", in.ID)
+		if in.Wave > 0 {
+			line += fmt.Sprintf(" wave %-3d", in.Wave)
+		}
+		line += fmt.Sprintf(" %-12s", in.Phase)
+		switch {
+		case in.State != "":
+			line += fmt.Sprintf(" %6s  %s", clock(now.Sub(in.Since)), in.State)
+		case in.Error != "":
+			line += " " + in.Error
+		}
+		lines = append(lines, strings.TrimRight(line, " "))
+	}
+	if hidden > 0 {
+		lines = append(lines, fmt.Sprintf("  (%d more, done or waiting)", hidden))
+	}
+	if len(p.Out) > 0 {
+		lines = append(lines, "out of service: "+strings.Join(p.Out, ", "))
+	}
+	if footer != "" {
+		lines = append(lines, footer)
+	}
+	return lines
+}
+
+func groupLine(g groupHealth) string {
+	s := fmt.Sprintf("%s %d/%d healthy", workflow.GroupName(g.Group), g.Healthy, g.Targets)
+	if g.Floor > 0 {
+		s += fmt.Sprintf(" (floor %d)", g.Floor)
+	}
+	return s
+}
+
+// clock is a duration for a person: 0.4s and 9.5s under ten seconds, 42s under a
+// minute, then m:ss, and h:mm:ss past an hour.
+func clock(d time.Duration) string {
+	d = max(d, 0)
+	switch {
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Round(time.Second).Seconds()))
+	}
+	d = d.Round(time.Second)
+	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	if h > 0 {
+		return fmt.Sprintf("%d:%02d:%02d", h, m, s)
+	}
+	return fmt.Sprintf("%d:%02d", m, s)
+}
+
+// screen redraws the frame in place: up to the first line of the last frame, then
+// clear to the end of the screen. Lines are cut to the width, so that none wraps.
+type screen struct {
+	w     io.Writer
+	width int
+	lines int
+}
+
+func (s *screen) render(p progress, footer string, now time.Time) {
+	var b strings.Builder
+	if s.lines > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA\r\x1b[J", s.lines)
+	}
+	lines := frame(p, footer, now)
+	for _, l := range lines {
+		if s.width > 1 && len([]rune(l)) >= s.width {
+			l = string([]rune(l)[:s.width-1])
+		}
+		b.WriteString(l + "\n")
+	}
+	s.lines = len(lines)
+	_, _ = io.WriteString(s.w, b.String())
+}
+
+// plain prints a line, with the time, for each thing that changed since the last
+// progress: the execution's status, a wave recorded, an instance's phase (with how long
+// the last one took), a group's health, the footer.
+type plain struct {
+	w      io.Writer
+	last   *progress
+	footer string
+}
+
+func (r *plain) render(p progress, footer string, now time.Time) {
+	at := now.Local().Format("15:04:05")
+	say := func(format string, args ...any) { fmt.Fprintf(r.w, "%s %s\n", at, fmt.Sprintf(format, args...)) }
+	prev := r.last
+	if prev == nil {
+		prev = &progress{}
+		say("%s %s, started %s", p.Execution, p.Status, p.Started.Local().Format("15:04:05"))
+	}
+	if p.WavesDone > 0 && p.WavesDone != prev.WavesDone {
+		say("wave %d of %d done", p.WavesDone, p.Waves)
+	}
+	was := map[string]instanceProgress{}
+	for _, in := range prev.Instances {
+		was[in.ID] = in
+	}
+	for _, in := range p.Instances {
+		old, seen := was[in.ID]
+		if seen && old.Phase == in.Phase {
+			continue
+		}
+		if !seen && in.Phase == phaseWaiting {
+			continue // only what has started
+		}
+		line := in.ID + " " + in.Phase
+		if in.Error != "" {
+			line += ": " + in.Error
+		}
+		if seen && !old.Since.IsZero() && !in.Since.IsZero() && old.Phase != phaseWaiting {
+			line += fmt.Sprintf(" (%s took %s)", old.Phase, clock(in.Since.Sub(old.Since)))
+		}
+		say("%s", line)
+	}
+	health := map[string]groupHealth{}
+	for _, g := range prev.Groups {
+		health[g.Group] = g
+	}
+	for _, g := range p.Groups {
+		if old, ok := health[g.Group]; !ok || old != g {
+			say("%s", groupLine(g))
+		}
+	}
+	if footer != "" && footer != r.footer {
+		say("%s", footer)
+	}
+	if p.Status != "RUNNING" && (r.last == nil || p.Status != r.last.Status) {
+		done, failed, _, waiting := p.counts()
+		line := fmt.Sprintf("%s %s after %s: %d done, %d failed", p.Execution, p.Status, clock(p.Stopped.Sub(p.Started)), done, failed)
+		if waiting > 0 {
+			line += fmt.Sprintf(", %d not run", waiting)
+		}
+		if p.Error != "" {
+			line += fmt.Sprintf("; %s: %s", p.Error, p.Cause)
+		}
+		say("%s", line)
+	}
+	r.last, r.footer = &p, footer
+}
+
+// jsonLines prints the progress as a JSON object, a line, each time something changed
+// (what plain would print a line for).
+type jsonLines struct {
+	w    io.Writer
+	diff plain
+}
+
+func (r *jsonLines) render(p progress, footer string, now time.Time) {
+	var b strings.Builder
+	r.diff.w = &b
+	r.diff.render(p, "", now)
+	if b.Len() > 0 {
+		_ = json.NewEncoder(r.w).Encode(p)
+	}
+}
