@@ -1,6 +1,7 @@
 // Package statemachine owns drainpipe's Amazon States Language definitions (the
-// *.asl.json files beside this one, embedded) and the substitution of their ${...}
-// placeholders, which package catalog names and the deployment (or the lab) gives values.
+// *.asl.json files beside this one, embedded), the substitution of their ${...}
+// placeholders, which package catalog names and the deployment (or the lab) gives values,
+// and the phase of maintenance each state of MaintainInstance belongs to.
 package statemachine
 
 import (

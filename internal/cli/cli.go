@@ -47,6 +47,8 @@ const (
 	ExitUsage = 2
 	// ExitAWS: AWS refused or the deployment was not found.
 	ExitAWS = 3
+	// ExitInterrupted: interrupted (Ctrl-C); what was started keeps running.
+	ExitInterrupted = 130
 )
 
 // Env is what the command runs with.
@@ -91,7 +93,8 @@ const Usage = `drainpipe: operate a drainpipe deployment.
 Flags for every command: --prefix (the deployment's namePrefix, default drainpipe),
 --output text|json. AWS: the standard config chain (AWS_PROFILE, AWS_REGION,
 AWS_ENDPOINT_URL). Exit codes: 0 done, 1 the execution failed or an instance is not
-back, 2 bad usage or input (nothing sent), 3 AWS refused or no deployment.
+back, 2 bad usage or input (nothing sent), 3 AWS refused or no deployment, 130
+interrupted (what was started keeps running).
 `
 
 // Run runs the command line args (without the program name) and returns the exit code.
@@ -105,6 +108,9 @@ func Run(ctx context.Context, env Env, args []string) int {
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(env.Stderr, "drainpipe: interrupted; an execution it started keeps running: drainpipe watch NAME follows it again, drainpipe abort NAME stops it")
+		return ExitInterrupted
 	case errors.As(err, &u):
 		fmt.Fprintln(env.Stderr, "drainpipe:", err)
 		return ExitUsage
@@ -158,6 +164,12 @@ func run(ctx context.Context, env Env, args []string) error {
 	}
 	if *output != "text" && *output != "json" {
 		return usage("--output %q: text or json", *output)
+	}
+	if *limit < 1 || *limit > 1000 {
+		return usage("--limit %d: from 1 to 1000", *limit)
+	}
+	if *timeout <= 0 {
+		return usage("--timeout %v: give a duration above 0, such as 10m", *timeout)
 	}
 	c.json = *output == "json"
 	c.sfn, c.db, c.elb = sfn.NewFromConfig(env.Config), dynamodb.NewFromConfig(env.Config), elbv2.NewFromConfig(env.Config)

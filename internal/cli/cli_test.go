@@ -40,10 +40,29 @@ func TestUsageAndValidation(t *testing.T) {
 		{[]string{"validate", "instance"}, ExitUsage, "validate instance|fleet FILE"},
 		{[]string{"validate", "instance", good, "--output", "yaml"}, ExitUsage, `--output "yaml"`},
 		{[]string{"history", "--limit"}, ExitUsage, "flag needs an argument"},
+		{[]string{"history", "--limit", "0"}, ExitUsage, "--limit 0: from 1 to 1000"},
+		{[]string{"history", "--limit", "1001"}, ExitUsage, "--limit 1001"},
+		{[]string{"abort", "x", "--timeout", "0s"}, ExitUsage, "--timeout 0s"},
+		{[]string{"abort", "x", "--timeout", "soon"}, ExitUsage, "invalid value"},
+		{[]string{"watch"}, ExitUsage, "watch EXECUTION"},
+		{[]string{"abort"}, ExitUsage, "abort EXECUTION"},
+		{[]string{"plan"}, ExitUsage, "plan FILE"},
+		{[]string{"start", "instance"}, ExitUsage, "start instance|fleet FILE"},
+		{[]string{"start", "rocket", good}, ExitUsage, `"rocket": instance or fleet`},
+		{[]string{"start", "instance", bad}, ExitUsage, "maintenance/action"},
+		{[]string{"validate", "instance", good, "--wat"}, ExitUsage, "flag provided but not defined: -wat"},
+		// Interrupted: the context is cancelled before AWS answers.
+		{[]string{"history", "--cancelled"}, ExitInterrupted, "interrupted"},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer
-		code := Run(context.Background(), Env{Config: aws.Config{Region: "eu-west-1"}, Stdout: &out, Stderr: &errOut}, tt.args)
+		ctx := context.Background()
+		if len(tt.args) > 1 && tt.args[1] == "--cancelled" {
+			c, cancel := context.WithCancel(ctx)
+			cancel()
+			ctx, tt.args = c, tt.args[:1]
+		}
+		code := Run(ctx, Env{Config: aws.Config{Region: "eu-west-1"}, Stdout: &out, Stderr: &errOut}, tt.args)
 		if code != tt.code || !strings.Contains(out.String()+errOut.String(), tt.want) {
 			t.Errorf("%v: exit %d, want %d with %q:\n%s%s", tt.args, code, tt.code, tt.want, out.String(), errOut.String())
 		}
