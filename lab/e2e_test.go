@@ -1,8 +1,10 @@
 package lab_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/drainpipe/drainpipe/lab/ssm"
 	"github.com/drainpipe/drainpipe/lab/traffic"
 	"github.com/drainpipe/drainpipe/schema"
+	"github.com/drainpipe/drainpipe/statemachine"
 )
 
 // TestDemoDrainpipeLosesNoRequests is the product's claim, end to end at the demo's time
@@ -27,9 +30,17 @@ func TestDemoDrainpipeLosesNoRequests(t *testing.T) {
 	}
 	t.Parallel()
 	cfg := lab.Demo()
-	rep, err := demo.Run(context.Background(), demo.Options{Config: cfg, Rate: 250, Naive: true})
+	var live bytes.Buffer
+	rep, err := demo.Run(context.Background(), demo.Options{Config: cfg, Rate: 250, Naive: true, Out: &live})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The live view is the drainpipe command's watch view (plain: the buffer is no
+	// terminal), with the traffic under it.
+	for _, want := range []string{"started arn:aws:states:", "demo RUNNING, started", "demo SUCCEEDED after", "hello-world 2/3 healthy (floor 2)", "traffic:  "} {
+		if !strings.Contains(live.String(), want) {
+			t.Errorf("the live view lacks %q:\n%s", want, live.String())
+		}
 	}
 	naive, dp := rep.Totals[demo.PhaseNaive], rep.Totals[demo.PhaseDrainpipe]
 	if naive.Failed() == 0 || naive.Codes[502] == 0 {
@@ -51,6 +62,20 @@ func TestDemoDrainpipeLosesNoRequests(t *testing.T) {
 		if ex.BootsAfter != ex.BootsBefore+1 {
 			t.Errorf("%s booted %d times during its maintenance, want exactly once", ex.InstanceID, ex.BootsAfter-ex.BootsBefore)
 		}
+		// Its time out of service, phase by phase, as the chart shows it.
+		var phases []string
+		for i, seg := range ex.Segments {
+			phases = append(phases, seg.Phase)
+			if seg.To < seg.From || (i > 0 && seg.From != ex.Segments[i-1].To) {
+				t.Errorf("%s: segment %d %+v does not follow the one before", ex.InstanceID, i, seg)
+			}
+		}
+		if len(phases) < 3 || phases[0] != statemachine.PhaseDraining || phases[1] != statemachine.PhaseMaintenance || phases[len(phases)-1] != statemachine.PhaseReturning {
+			t.Errorf("%s: phases out of service %v, want draining, maintenance, (health check,) returning", ex.InstanceID, phases)
+		}
+		if ex.From != ex.Segments[0].From || ex.To != ex.Segments[len(ex.Segments)-1].To {
+			t.Errorf("%s: out of service %.1f-%.1f, its segments %+v", ex.InstanceID, ex.From, ex.To, ex.Segments)
+		}
 		if ex.PhaseSeconds["drain"] < float64(cfg.Groups[0].DeregistrationDelaySeconds) {
 			t.Errorf("%s: drain took %.1f lab s, less than the %d s deregistration delay", ex.InstanceID, ex.PhaseSeconds["drain"], cfg.Groups[0].DeregistrationDelaySeconds)
 		}
@@ -64,6 +89,34 @@ func TestDemoDrainpipeLosesNoRequests(t *testing.T) {
 				t.Errorf("group %s had %d healthy targets at %.1f lab s; never fewer than %d", group, s.Healthy, s.At, cfg.Instances-1)
 			}
 		}
+	}
+}
+
+// TestDemoInterrupted: Ctrl-C (the context cancelled) while an instance is in
+// maintenance ends the demo with what it had done, and the lab closed.
+func TestDemoInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var l *lab.Lab
+	rep, err := demo.Run(ctx, demo.Options{Config: lab.Demo(), Naive: false, Prepare: func(started *lab.Lab) {
+		l = started
+		go func() {
+			_ = started.WaitUntil(ctx, 120*time.Second, func() bool { return inMaintenance(started) })
+			cancel()
+		}()
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted demo: %v", err)
+	}
+	if rep.DrainpipeFrom == 0 || len(rep.Executions) != 1 || rep.Executions[0].Succeeded || rep.Elapsed == 0 {
+		t.Errorf("the report of what was done: from %.1f, %d executions %+v, elapsed %v", rep.DrainpipeFrom, len(rep.Executions), rep.Executions, rep.Elapsed)
+	}
+	if _, err := l.SFN.StartExecution(lab.FleetStateMachineARN, "after", nil, ""); err == nil {
+		t.Error("the lab still runs executions after the demo was interrupted")
 	}
 }
 

@@ -67,3 +67,21 @@ func TestVerdict(t *testing.T) {
 		}
 	}
 }
+
+// TestDone: an interrupted run says what it had done.
+func TestDone(t *testing.T) {
+	naive := map[string]traffic.Totals{demo.PhaseNaive: {Requests: 1000, Codes: map[int]int{200: 977, 502: 23}}}
+	for _, c := range []struct {
+		rep  demo.Report
+		want string
+	}{
+		{demo.Report{}, "nothing was maintained yet"},
+		{demo.Report{NaiveTo: 5, Totals: naive}, "the naive reboot was done (it lost 23 of 1000 requests)"},
+		{demo.Report{NaiveTo: 5, Totals: naive, DrainpipeFrom: 9, Executions: []demo.Execution{{Succeeded: true}, {}}},
+			"the naive reboot was done (it lost 23 of 1000 requests); drainpipe had maintained 1 instance(s) and taken out 2"},
+	} {
+		if got := done(c.rep); got != c.want {
+			t.Errorf("done(%+v) = %q, want %q", c.rep, got, c.want)
+		}
+	}
+}
