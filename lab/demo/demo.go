@@ -482,17 +482,6 @@ func codes(c map[int]int) string {
 	return " (" + strings.Join(parts, ", ") + ")"
 }
 
-func formatPhases(p map[string]float64) string {
-	order := []string{"drain", "maintenance", "healthCheck", "returnToHealthy", "outOfService"}
-	var parts []string
-	for _, k := range order {
-		if v, ok := p[k]; ok {
-			parts = append(parts, fmt.Sprintf("%s %.1fs", k, v))
-		}
-	}
-	return strings.Join(parts, ", ") + " (lab seconds)"
-}
-
 // PrintReport writes the report's tables.
 func PrintReport(w io.Writer, r Report) {
 	fmt.Fprintf(w, "\n%-10s %9s %9s  %s\n", "phase", "requests", "non-2xx", "by status")
