@@ -70,6 +70,21 @@ var instanceInputs = []string{
 	`{` + inst + `, "maintenance": {"action": "patch", "operation": "", "rebootOption": ""}}`,
 	`{` + inst + `, "maintenance": {"action": "commands", "commands": ["x"], "documentName": ""}}`,
 	`{"instanceId": "i-0123456789abcdef0", "Maintenance": {"action": "reboot"}}`,
+	// alarms: valid, then invalid
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "alarms": {"names": ["web-5xx", "web latency (p99) / é"]}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "alarms": {"namePrefix": "web-"}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "alarms": {"names": ["db"], "namePrefix": "web-"}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "alarms": {}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "alarms": {"names": []}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "alarms": {"names": [], "namePrefix": "web-"}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "alarms": {"names": ["a", "a"]}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "alarms": {"names": [""]}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "alarms": {"namePrefix": ""}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "alarms": {"names": ["` + strings.Repeat("é", 256) + `"]}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "alarms": {"names": ["` + strings.Repeat("é", 255) + `"]}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "alarms": {"name": ["a"]}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "alarms": ["a"]}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "alarms": null}`,
 }
 
 var fleetInputs = []string{
@@ -108,6 +123,12 @@ var fleetInputs = []string{
 	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "notAfter": "2016-12-31T23:59:60Z"}`,
 	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "notAfter": "2026-11-22t06:00:00z"}`,
 	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "notAfter": ""}`,
+	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "alarms": {"namePrefix": "web-"}, "bakeSeconds": 86400}`,
+	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "bakeSeconds": 0}`,
+	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "bakeSeconds": 86401}`,
+	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "bakeSeconds": -1}`,
+	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "alarms": {}}`,
+	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "alarms": {"names": ["a", "a"]}}`,
 }
 
 // goOnly says whether Go's refusal is one a schema cannot express: sizes summed across

@@ -99,10 +99,13 @@ const (
 )
 
 var (
-	describeHealth = Permission{Actions: []string{"elasticloadbalancing:DescribeTargetHealth"}, On: AnyResource}
-	reservations   = []string{"instance#*", "group#*"}
-	leases         = []string{"lease#*"}
-	publish        = []Permission{
+	// describeAlarmsReason: the alarm gate reads metric and composite alarms, and
+	// CloudWatch answers for composite alarms only to a permission scoped to "*".
+	describeAlarmsReason = "cloudwatch:DescribeAlarms and DescribeAlarmHistory return composite alarms only when the permission is scoped to *"
+	describeHealth       = Permission{Actions: []string{"elasticloadbalancing:DescribeTargetHealth"}, On: AnyResource}
+	reservations         = []string{"instance#*", "group#*"}
+	leases               = []string{"lease#*"}
+	publish              = []Permission{
 		{Actions: []string{"sns:Publish"}, On: Topic},
 		{Actions: []string{"kms:GenerateDataKey", "kms:Decrypt"}, On: TopicKey},
 	}
@@ -115,8 +118,9 @@ var (
 			"elasticloadbalancing:DescribeTargetHealth"}, On: AnyResource}},
 		WildcardReason: "ELB Describe* actions do not support resource-level permissions; they read, never change"}
 	CheckInstance = Function{Name: "check-instance", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
-		Permissions:    []Permission{describeHealth, {Actions: []string{"ec2:DescribeInstances"}, On: AnyResource}},
-		WildcardReason: describeHealthReason + "; ec2:DescribeInstances does not support resource-level permissions either"}
+		Permissions: []Permission{describeHealth, {Actions: []string{"ec2:DescribeInstances"}, On: AnyResource},
+			{Actions: []string{"cloudwatch:DescribeAlarms"}, On: AnyResource}},
+		WildcardReason: describeHealthReason + "; ec2:DescribeInstances does not support resource-level permissions either; " + describeAlarmsReason}
 	ReserveCapacity = Function{Name: "reserve-capacity", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
 		Permissions: []Permission{describeHealth,
 			{Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, On: CapacityItems, Keys: reservations}},
@@ -160,7 +164,9 @@ var (
 		Permissions: []Permission{
 			{Actions: []string{"dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:GetItem"}, On: CapacityItems, Keys: leases},
 			{Actions: []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, On: RolloutTable},
-		}}
+			{Actions: []string{"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"}, On: AnyResource},
+		},
+		WildcardReason: describeAlarmsReason}
 	RecordWave = Function{Name: "record-wave", StateMachine: statemachine.MaintainFleet, MemoryMB: 128, TimeoutSeconds: 60,
 		Permissions: []Permission{
 			describeHealth,

@@ -57,6 +57,12 @@ const (
 	// InstanceNotTagged: the instance lacks the deployment's instanceTag, so drainpipe may
 	// not send it commands.
 	InstanceNotTagged = "InstanceNotTagged"
+	// AlarmActive: a CloudWatch alarm the input names is in ALARM, or went into ALARM
+	// during a rollout's bake; nothing more is taken out.
+	AlarmActive = "AlarmActive"
+	// AlarmNotFound: an alarm the input names does not exist, or its prefix matches none;
+	// nothing was changed.
+	AlarmNotFound = "AlarmNotFound"
 	// DrainTimeout: the instance was still draining when the drain deadline passed.
 	DrainTimeout = "DrainTimeout"
 	// DrainInterrupted: while draining, the instance was registered again by someone else.
@@ -105,8 +111,8 @@ const (
 var Names = []string{
 	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, UnsupportedLoadBalancer, TargetGroupNotInUse,
 	DeregistrationDelayTooShort, InstanceNotInTargetGroup,
-	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, InstanceNotTagged, InstanceNotRunning, DrainTimeout,
-	DrainInterrupted, MaintenanceFailed, HealthCheckFailed, TargetNotHealthy,
+	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, InstanceNotTagged, InstanceNotRunning, AlarmActive, AlarmNotFound,
+	DrainTimeout, DrainInterrupted, MaintenanceFailed, HealthCheckFailed, TargetNotHealthy,
 	CapacityBudgetExceeded, CapacityUnavailable, InstanceReserved, ReservationConflict, RolloutInProgress, ChildRunning, RolloutAborted, RolloutProblems,
 	TransientAPIError, APIError, InternalError,
 }

@@ -17,10 +17,10 @@ import (
 	"github.com/drainpipe/drainpipe/internal/catalog"
 	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/command"
-	"github.com/drainpipe/drainpipe/internal/eligible"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/leases"
 	"github.com/drainpipe/drainpipe/internal/planner"
+	"github.com/drainpipe/drainpipe/internal/precheck"
 	"github.com/drainpipe/drainpipe/internal/progress"
 	"github.com/drainpipe/drainpipe/internal/record"
 	"github.com/drainpipe/drainpipe/internal/recovery"
@@ -49,7 +49,7 @@ type Build func(Deps) lambda.Handler
 // All is every function's handler, by catalog name.
 var All = map[string]Build{
 	catalog.ResolveTargets.Name:    bind(catalog.ResolveTargets, targets.NewResolver, targets.Resolver.Resolve),
-	catalog.CheckInstance.Name:     bind(catalog.CheckInstance, eligible.New, eligible.Checker.Check),
+	catalog.CheckInstance.Name:     bind(catalog.CheckInstance, precheck.New, precheck.Checker.Check),
 	catalog.ReserveCapacity.Name:   bind(catalog.ReserveCapacity, capacity.Reserving(targets.NewChecker), capacity.Reserver.Reserve),
 	catalog.DeregisterTarget.Name:  bind(catalog.DeregisterTarget, targets.NewRegistrar, targets.Registrar.Deregister),
 	catalog.CheckDrain.Name:        bind(catalog.CheckDrain, targets.NewChecker, targets.Checker.CheckDrain),
@@ -118,7 +118,7 @@ func (d Deps) inject(receiver any) {
 			field.Set(reflect.ValueOf(d.Now))
 		case ft.Type == tokenType && d.Token != nil:
 			field.Set(reflect.ValueOf(d.Token))
-		case ft.Type.Kind() == reflect.Struct: // a receiver of its own (eligible.Checker's targets.Checker)
+		case ft.Type.Kind() == reflect.Struct: // a receiver of its own (precheck.Checker's targets.Checker)
 			d.inject(field.Addr().Interface())
 		case ft.Type.Kind() == reflect.Interface:
 			if c := d.client(ft.Type); c.IsValid() {

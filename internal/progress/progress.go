@@ -1,16 +1,21 @@
-// Package progress runs next-wave, which moves a fleet rollout to its next wave: it renews
-// the leases and hands out the wave's instances, each with its child execution's name and
-// input; or it says the rollout is done, or must continue in a new execution before the
-// history grows too long.
+// Package progress runs next-wave, which moves a fleet rollout to its next wave: it checks
+// the alarms the input names (none in ALARM, and none fired during the bake after the
+// last wave), renews the leases and hands out the wave's instances, each with its child
+// execution's name and input; or it says the rollout is done, stopped by an alarm, or must
+// continue in a new execution before the history grows too long.
 package progress
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/drainpipe/drainpipe/internal/alarms"
 	"github.com/drainpipe/drainpipe/internal/clock"
+	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/leases"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 )
@@ -24,12 +29,15 @@ type DB interface {
 
 // Steps runs next-wave.
 type Steps struct {
-	DB  DB
-	Now clock.Clock
+	DB     DB
+	Alarms alarms.Gate
+	Now    clock.Clock
 }
 
-// New makes the step's client from an AWS config.
-func New(cfg aws.Config) Steps { return Steps{DB: dynamodb.NewFromConfig(cfg)} }
+// New makes the step's clients from an AWS config.
+func New(cfg aws.Config) Steps {
+	return Steps{DB: dynamodb.NewFromConfig(cfg), Alarms: alarms.New(cfg)}
+}
 
 func (f Steps) locker() leases.Locker { return leases.Locker{API: f.DB, Now: f.Now} }
 
@@ -39,13 +47,32 @@ func (f Steps) locker() leases.Locker { return leases.Locker{API: f.DB, Now: f.N
 // rollout.PartEventBudget with the wave, so a new execution takes the rollout over.
 func (f Steps) NextWave(ctx context.Context, s rollout.State) (rollout.State, error) {
 	s.Wave = &rollout.NextWave{}
-	if s.Cursor.Done || s.Cursor.Wave >= s.Cursor.Waves {
+	if s.Cursor.Aborted {
 		s.Wave.Done = true
 		return s, nil
 	}
 	meta, err := s.Store(f.DB).Meta(ctx, s.Rollout.ID)
 	if err != nil {
 		return rollout.State{}, err
+	}
+	// The alarm gate, before every wave and after the last one's bake: an alarm in ALARM
+	// now, or one that fired since the last wave was recorded, stops the rollout.
+	var since time.Time
+	if s.Cursor.BakeSince > 0 {
+		since = time.Unix(s.Cursor.BakeSince, 0)
+	}
+	if err := f.Alarms.Check(ctx, meta.Input.Alarms, since); err != nil {
+		var named *faults.Error
+		if !errors.As(err, &named) {
+			return rollout.State{}, err // CloudWatch failed: the Task's retries, then its Catch
+		}
+		s.Cursor.Done, s.Cursor.Aborted, s.Cursor.StopError, s.Cursor.StopReason = true, true, named.Name, named.Message
+		s.Wave.Done = true
+		return s, s.Store(f.DB).Finish(ctx, s.Rollout.ID, rollout.StatusRunning, s.Cursor.StopReason)
+	}
+	if s.Cursor.Done || s.Cursor.Wave >= s.Cursor.Waves {
+		s.Wave.Done = true
+		return s, nil
 	}
 	if meta.Input.WindowClosed(f.Now.Now()) {
 		s.Cursor.Done, s.Cursor.StopReason = true, "the maintenance window ended at "+meta.Input.NotAfter

@@ -121,9 +121,11 @@ func (f Recorder) RecordWave(ctx context.Context, s rollout.State) (rollout.Stat
 	}
 	s.Wave = nil
 	s.Cursor.Wave = meta.Next
+	s.Cursor.BakeSeconds, s.Cursor.BakeSince = meta.Input.BakeSeconds, f.Now.Now().Unix()
 	switch {
 	case meta.Failed > meta.Input.MaxErrors:
-		s.Cursor.Done, s.Cursor.Aborted = true, true
+		s.Cursor.Done, s.Cursor.Aborted, s.Cursor.BakeSeconds = true, true, 0
+		s.Cursor.StopError = faults.RolloutAborted
 		s.Cursor.StopReason = fmt.Sprintf("%d instance(s) failed, more than maxErrors %d", meta.Failed, meta.Input.MaxErrors)
 	case s.Cursor.Wave >= s.Cursor.Waves:
 		s.Cursor.Done = true

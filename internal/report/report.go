@@ -7,6 +7,7 @@
 package report
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/drainpipe/drainpipe/internal/clock"
+	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/waveplan"
 )
@@ -31,10 +33,13 @@ type Summary struct {
 	// Rollout is the rollout's ID; Table is where its record lives.
 	Rollout string `json:"rollout"`
 	Table   string `json:"table"`
-	// Outcome: completed, aborted (error budget spent), stopped (window closed, work
-	// remains) or dry-run.
-	Outcome    string `json:"outcome"`
-	Aborted    bool   `json:"aborted"`
+	// Outcome: completed, aborted (error budget spent, or an alarm fired), stopped (window
+	// closed, work remains) or dry-run.
+	Outcome string `json:"outcome"`
+	Aborted bool   `json:"aborted"`
+	// Error is the error an aborted rollout fails with (RolloutAborted, AlarmActive,
+	// AlarmNotFound); the state machine's RolloutAborted state reads it.
+	Error      string `json:"error,omitempty"`
 	StopReason string `json:"stopReason,omitempty"`
 	Counts     Counts `json:"counts"`
 	// Instances are the results, failed ones first.
@@ -175,7 +180,7 @@ func (f Reporter) Summarize(ctx context.Context, s rollout.State) (Summary, erro
 	case meta.Input.DryRun:
 		sum.Outcome = rollout.OutcomeDryRun
 	case s.Cursor.Aborted:
-		sum.Outcome = rollout.OutcomeAborted
+		sum.Outcome, sum.Error = rollout.OutcomeAborted, cmp.Or(s.Cursor.StopError, faults.RolloutAborted)
 	case sum.Counts.NotStarted > 0:
 		sum.Outcome = rollout.OutcomeStopped
 	default:

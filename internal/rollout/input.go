@@ -44,6 +44,12 @@ type Input struct {
 	// AcceptRequestLoss lets the rollout go ahead in groups whose deregistration delay is
 	// 0 (see the instance input's field of the same name).
 	AcceptRequestLoss bool `json:"acceptRequestLoss,omitempty"`
+	// Alarms, when set, gate every wave: no wave starts while one of them is in ALARM, and
+	// each instance's execution checks them too.
+	Alarms *workflow.Alarms `json:"alarms,omitempty"`
+	// BakeSeconds is the wait after each wave before the next; an alarm that went into
+	// ALARM during it, even one back to OK since, stops the rollout (AlarmActive).
+	BakeSeconds int `json:"bakeSeconds,omitempty"`
 	// NotAfter (RFC 3339) is the end of the maintenance window: no wave starts after it.
 	NotAfter string `json:"notAfter,omitempty"`
 	// SkipIfMaintainedWithin ("7d", "12h", "90m") skips instances whose last successful
@@ -69,6 +75,8 @@ const (
 	MaxLeaseSeconds = 604800
 	// DefaultCapacityWaitSeconds: an hour for capacity held by other executions.
 	DefaultCapacityWaitSeconds = 3600
+	// MaxBakeSeconds bounds the bake after each wave: a day.
+	MaxBakeSeconds = 86400
 )
 
 var (
@@ -143,6 +151,9 @@ func (in Input) Validate() error {
 	if w := in.CapacityWaitSeconds; w != nil && (*w < 0 || *w > workflow.MaxTimeoutSeconds) {
 		add(`"capacityWaitSeconds" must be between 0 and %d, got %d`, workflow.MaxTimeoutSeconds, *w)
 	}
+	if in.BakeSeconds < 0 || in.BakeSeconds > MaxBakeSeconds {
+		add(`"bakeSeconds" must be between 0 and %d (a day), got %d`, MaxBakeSeconds, in.BakeSeconds)
+	}
 	if in.LeaseSeconds < 0 || in.LeaseSeconds > MaxLeaseSeconds {
 		add(`"leaseSeconds" must be between 1 and %d (a week; 0 or absent for the default %d), got %d`, MaxLeaseSeconds, DefaultLeaseSeconds, in.LeaseSeconds)
 	}
@@ -186,7 +197,7 @@ func (in Input) ChildInput(instanceID string, groups []string, floors map[string
 	return workflow.Input{
 		InstanceID: instanceID, TargetGroupARNs: groups, Maintenance: in.Maintenance, HealthCheck: in.HealthCheck,
 		Timeouts: in.Timeouts, PollSeconds: in.PollSeconds, AllowLastTarget: in.AllowLastTarget || in.AllowBelowBudget,
-		MinHealthyTargets: floors, CapacityWaitSeconds: wait, AcceptRequestLoss: in.AcceptRequestLoss,
+		MinHealthyTargets: floors, CapacityWaitSeconds: wait, AcceptRequestLoss: in.AcceptRequestLoss, Alarms: in.Alarms,
 	}
 }
 

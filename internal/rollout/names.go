@@ -29,8 +29,9 @@ const (
 	// ExecutionSucceeded or Failed.
 	partEvents = 1 + 2 + 5 + 2 + 5 + 5 + 5 + 2 + 6 + 2 + 1
 	// waveEvents: next-wave (5), the IsWaveReady Choice (2), the Map's MapStateEntered,
-	// MapStateStarted, MapStateSucceeded and MapStateExited (4), record-wave (5).
-	waveEvents = 5 + 2 + 4 + 5
+	// MapStateStarted, MapStateSucceeded and MapStateExited (4), record-wave (5), the Bake
+	// Wait (2).
+	waveEvents = 5 + 2 + 4 + 5 + 2
 	// childEvents: per instance, MapIterationStarted, the startExecution.sync:2 Task
 	// (TaskStateEntered, TaskScheduled, TaskStarted, TaskSubmitted, TaskSucceeded or
 	// TaskFailed, TaskStateExited), a Pass on failure (2) and MapIterationSucceeded.

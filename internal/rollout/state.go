@@ -65,10 +65,19 @@ type Cursor struct {
 	// Done: no wave is left to start (all ran, the error budget is spent, or the window
 	// closed).
 	Done bool `json:"done"`
-	// Aborted: the error budget is spent.
+	// Aborted: the rollout stopped early and fails: the error budget is spent, or an
+	// alarm fired (StopError names which).
 	Aborted bool `json:"aborted"`
 	// StopReason says why the rollout stopped early, if it did.
 	StopReason string `json:"stopReason,omitempty"`
+	// StopError is the error an aborted rollout fails with: RolloutAborted (the error
+	// budget) or AlarmActive (an alarm fired).
+	StopError string `json:"stopError,omitempty"`
+	// BakeSeconds is the Bake Wait after the wave just recorded (the input's bakeSeconds;
+	// 0 once the rollout is aborted), and BakeSince (Unix seconds) when that wave was
+	// recorded: next-wave looks for alarms that fired since.
+	BakeSeconds int   `json:"bakeSeconds"`
+	BakeSince   int64 `json:"bakeSince,omitempty"`
 	// Events is this execution's history so far as estimated by EstimateEvents, to
 	// continue as a new execution well before Step Functions' 25,000-event limit.
 	Events int `json:"events"`

@@ -53,8 +53,56 @@ type Input struct {
 	// deregistration delay is 0, where the load balancer cuts every request in flight
 	// the moment the instance is deregistered. Off by default: such a group is refused.
 	AcceptRequestLoss bool `json:"acceptRequestLoss,omitempty"`
+	// Alarms, when set, are CloudWatch alarms that must not be in ALARM: the instance is
+	// not taken out while one is.
+	Alarms *Alarms `json:"alarms,omitempty"`
 	// DryRun runs every check and reports what would be done, changing nothing.
 	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// Alarms names CloudWatch alarms (metric or composite) by name, by prefix, or both.
+type Alarms struct {
+	Names      []string `json:"names,omitempty"`
+	NamePrefix string   `json:"namePrefix,omitempty"`
+}
+
+// Limits of Alarms, CloudWatch's own: an alarm name is 1 to 255 characters, and
+// DescribeAlarms takes at most 100 names a call (drainpipe makes one call).
+const (
+	MaxAlarmNames      = 100
+	MaxAlarmNameLength = 255
+)
+
+// AlarmsProblems says what is wrong with alarms named in an input (nil: none).
+func AlarmsProblems(a *Alarms) []string {
+	if a == nil {
+		return nil
+	}
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	switch {
+	case a.Names != nil && len(a.Names) == 0:
+		add(`"alarms.names" is an empty list: name the alarms, or leave the field out`)
+	case len(a.Names) == 0 && a.NamePrefix == "":
+		add(`"alarms" names no alarm: give "names", "namePrefix" or both, or leave it out`)
+	}
+	if len(a.Names) > MaxAlarmNames {
+		add(`"alarms.names" lists %d alarms; at most %d (a composite alarm can combine more)`, len(a.Names), MaxAlarmNames)
+	}
+	seen := map[string]bool{}
+	for i, n := range a.Names {
+		switch {
+		case n == "" || len([]rune(n)) > MaxAlarmNameLength:
+			add(`"alarms.names[%d]" is %d characters: an alarm name is 1 to %d`, i, len([]rune(n)), MaxAlarmNameLength)
+		case seen[n]:
+			add(`"alarms.names[%d]" %q is listed twice`, i, n)
+		}
+		seen[n] = true
+	}
+	if len([]rune(a.NamePrefix)) > MaxAlarmNameLength {
+		add(`"alarms.namePrefix" is longer than %d characters`, MaxAlarmNameLength)
+	}
+	return problems
 }
 
 // Maintenance selects a maintenance action and its parameters.
@@ -364,6 +412,7 @@ func (in Input) Validate() error {
 		seen[arn] = true
 	}
 	problems = append(problems, in.Maintenance.problems()...)
+	problems = append(problems, AlarmsProblems(in.Alarms)...)
 	if hc := in.HealthCheck; hc != nil {
 		problems = append(problems, commandProblems("healthCheck.commands", hc.Commands)...)
 		if hc.TimeoutSeconds < 0 || hc.TimeoutSeconds > MaxTimeoutSeconds {

@@ -115,8 +115,10 @@ type Plan struct {
 	// MinHealthyTargets: see Input.MinHealthyTargets.
 	MinHealthyTargets map[string]int `json:"minHealthyTargets,omitempty"`
 	// CapacityWaitSeconds: see Input.CapacityWaitSeconds.
-	CapacityWaitSeconds int  `json:"capacityWaitSeconds,omitempty"`
-	DryRun              bool `json:"dryRun"`
+	CapacityWaitSeconds int `json:"capacityWaitSeconds,omitempty"`
+	// Alarms: see Input.Alarms.
+	Alarms *Alarms `json:"alarms,omitempty"`
+	DryRun bool    `json:"dryRun"`
 }
 
 // ReservationSeconds bounds how long the execution keeps its instance out: the drain,
@@ -150,6 +152,7 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 		AllowLastTarget:     in.AllowLastTarget,
 		MinHealthyTargets:   in.MinHealthyTargets,
 		CapacityWaitSeconds: in.CapacityWaitSeconds,
+		Alarms:              in.Alarms,
 		DryRun:              in.DryRun,
 	}
 	for arn := range in.MinHealthyTargets {

@@ -3,8 +3,8 @@ package main
 
 import (
 	"github.com/drainpipe/drainpipe/internal/catalog"
-	"github.com/drainpipe/drainpipe/internal/eligible"
+	"github.com/drainpipe/drainpipe/internal/precheck"
 	"github.com/drainpipe/drainpipe/internal/start"
 )
 
-func main() { start.Lambda(catalog.CheckInstance, eligible.New, eligible.Checker.Check) }
+func main() { start.Lambda(catalog.CheckInstance, precheck.New, precheck.Checker.Check) }
