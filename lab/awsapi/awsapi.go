@@ -82,6 +82,9 @@ type Server struct {
 	// their SDK clients back off between retries at its scale.
 	Clock *clock.Clock
 
+	// Alarms are the endpoint's CloudWatch alarms.
+	Alarms Alarms
+
 	URL         string
 	srv         *http.Server
 	deps        handlers.Deps
@@ -105,6 +108,7 @@ func Start(b Backends, c *clock.Clock) (*Server, error) {
 	}
 	s := &Server{Backends: b, Clock: c, URL: "http://" + ln.Addr().String(), handlers: map[string]lambda.Handler{},
 		calls: map[string]int{}, faults: faultState{throttle: map[string]int{}}}
+	s.Alarms.now = c.Now
 	if b.DynamoDB != nil {
 		if s.dynamoProxy, err = newDynamoProxy(b.DynamoDB.URL); err != nil {
 			_ = ln.Close()
@@ -184,12 +188,14 @@ func (s *Server) Calls() map[string]int {
 	return out
 }
 
-// ServeHTTP routes by protocol: Lambda by path; SSM, DynamoDB and Step Functions by
-// X-Amz-Target; ELBv2, EC2 and SNS by form and version.
+// ServeHTTP routes by protocol: Lambda and CloudWatch (RPC v2 CBOR) by path; SSM,
+// DynamoDB and Step Functions by X-Amz-Target; ELBv2, EC2 and SNS by form and version.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/"):
 		s.lambda(w, r)
+	case strings.HasPrefix(r.URL.Path, cloudWatchPath):
+		s.cloudWatch(w, r)
 	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AmazonSSM."):
 		s.ssm(w, r)
 	case strings.HasPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810."):

@@ -50,6 +50,7 @@ const (
 	ServiceDynamoDB      = "dynamodb"
 	ServiceStepFunctions = "states"
 	ServiceLambda        = "lambda"
+	ServiceCloudWatch    = "cloudwatch"
 )
 
 // Rule chooses calls to answer with a fault. The zero values of its filters match every
@@ -339,6 +340,12 @@ var answers = func() map[string]map[Fault]answer {
 			"The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.",
 			"DynamoDB is currently unavailable. (This should be a temporary state.)"),
 		ServiceStepFunctions: jsonService("InternalFailure", internal, "ThrottlingException", rate, unavailable),
+		ServiceCloudWatch: {
+			InternalError:      {http.StatusInternalServerError, "InternalServiceError", internal, false},
+			ServiceUnavailable: {http.StatusServiceUnavailable, "ServiceUnavailable", unavailable, false},
+			AccessDenied:       {http.StatusForbidden, "AccessDenied", "", true},
+			Throttling:         {http.StatusBadRequest, "Throttling", rate, true},
+		},
 		ServiceLambda: {
 			InternalError:      {http.StatusInternalServerError, "ServiceException", "The Lambda service encountered an internal error.", false},
 			ServiceUnavailable: {http.StatusServiceUnavailable, "ServiceUnavailable", unavailable, false},
@@ -386,6 +393,8 @@ func (s *Server) fail(w http.ResponseWriter, service, op, function string, f *fi
 		dynamoError(w, a.status, a.code, a.message)
 	case ServiceStepFunctions:
 		jsonError10(w, a.status, a.code, a.message)
+	case ServiceCloudWatch:
+		cborError(w, a.status, a.code, a.message)
 	case ServiceLambda:
 		restJSONError(w, a.status, a.code, a.message, a.sender)
 	default:
