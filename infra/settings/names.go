@@ -27,7 +27,15 @@ const (
 	MaxScheduleGroupName = 64  // EventBridge Scheduler schedule group name
 	MaxRuleName          = 64  // EventBridge rule name
 	MaxQueueName         = 80  // SQS queue name
+	MaxAlarmName         = 255 // CloudWatch alarm name
 )
+
+// LoadBalancerAlarms are the alarms the app creates on the configured load balancer:
+// its own 5XX answers, its targets' 5XX answers, and its targets' response time.
+var LoadBalancerAlarms = []string{"elb-5xx", "target-5xx", "response-time"}
+
+// Alarm is one of LoadBalancerAlarms' deployed names: PREFIX-alb-elb-5xx.
+func (n Names) Alarm(which string) string { return n.Prefix + "-alb-" + which }
 
 // Function is a catalog function's deployed name: PREFIX-check-drain.
 func (n Names) Function(name string) string { return n.Prefix + "-" + name }
@@ -108,6 +116,7 @@ func (n Names) AllNames() []Name {
 		Name{"EventBridge rule", n.FailureRule(), MaxRuleName},
 		Name{"SQS queue", n.RestoreDeadLetters(), MaxQueueName},
 		Name{"SQS queue", n.ScheduleDeadLetters(), MaxQueueName},
+		Name{"CloudWatch alarm", n.Alarm("target-5xx"), MaxAlarmName},
 	)
 }
 

@@ -47,6 +47,10 @@ type Settings struct {
 	// DashboardLoadBalancer ("app/NAME/ID") adds its RequestCount and 5XX count to the
 	// dashboard; empty leaves them out.
 	DashboardLoadBalancer string
+	// AlarmLoadBalancer ("app/NAME/ID"), when set, gets the LoadBalancerAlarms, with
+	// AlarmThresholds; every schedule whose input names no alarms watches them.
+	AlarmLoadBalancer string
+	AlarmThresholds   AlarmThresholds
 	// FunctionsDir holds build/lambdas/<name>/bootstrap from make build.
 	FunctionsDir string
 	// Demo adds the DrainpipeDemo stack.
@@ -61,6 +65,31 @@ type Settings struct {
 	// (the default) the templates are environment-agnostic: every ARN is built from
 	// AWS::Partition, AWS::Region and AWS::AccountId and fits any account and region.
 	Account, Region string
+}
+
+// AlarmThresholds are the thresholds of the load balancer's alarms, each over one
+// minute: HTTPCode_ELB_5XX_Count and HTTPCode_Target_5XX_Count summed (at or above), and
+// TargetResponseTime's p99 in seconds (above, two minutes running).
+type AlarmThresholds struct {
+	ELB5xxPerMinute     int     `json:"elb5xxPerMinute"`
+	Target5xxPerMinute  int     `json:"target5xxPerMinute"`
+	ResponseTimeSeconds float64 `json:"responseTimeSeconds"`
+}
+
+// DefaultAlarmThresholds: ten 5XX answers a minute, or a p99 over two seconds.
+var DefaultAlarmThresholds = AlarmThresholds{ELB5xxPerMinute: 10, Target5xxPerMinute: 10, ResponseTimeSeconds: 2}
+
+// AlarmNames are the deployed names of the load balancer's alarms (none without
+// AlarmLoadBalancer).
+func (s Settings) AlarmNames() []string {
+	if s.AlarmLoadBalancer == "" {
+		return nil
+	}
+	var out []string
+	for _, which := range LoadBalancerAlarms {
+		out = append(out, s.Names().Alarm(which))
+	}
+	return out
 }
 
 // Schedule is one EventBridge Scheduler schedule.
@@ -91,6 +120,8 @@ const (
 	KeySSMDocuments          = "ssmDocuments"
 	KeyLogRetentionDays      = "logRetentionDays"
 	KeyDashboardLoadBalancer = "dashboardLoadBalancer"
+	KeyAlarmLoadBalancer     = "alarmLoadBalancer"
+	KeyAlarmThresholds       = "alarmThresholds"
 	KeyFunctionsDir          = "functionsDir"
 	KeyDemo                  = "demo"
 	KeyDemoAllowedCIDR       = "demoAllowedCidr"
@@ -127,8 +158,8 @@ func (e *Error) Unwrap() []error { return e.kinds }
 
 // Keys lists every context key the app reads.
 var Keys = []string{KeyTargetGroupARNs, KeySchedules, KeyDefaultAction, KeyNotificationEmails, KeyInstanceTag,
-	KeySSMDocuments, KeyLogRetentionDays, KeyDashboardLoadBalancer, KeyFunctionsDir, KeyDemo, KeyDemoAllowedCIDR,
-	KeyNamePrefix, KeyAccount, KeyRegion}
+	KeySSMDocuments, KeyLogRetentionDays, KeyDashboardLoadBalancer, KeyAlarmLoadBalancer, KeyAlarmThresholds, KeyFunctionsDir,
+	KeyDemo, KeyDemoAllowedCIDR, KeyNamePrefix, KeyAccount, KeyRegion}
 
 // Retention maps each number of days CloudWatch Logs accepts as a retention to the CDK's
 // name for it: the one list the settings are checked against and the stack uses.
@@ -160,7 +191,8 @@ type Lookup func(key string) (value any, ok bool)
 // (-c key=value on the command line, where lists and objects are JSON text).
 func Parse(get Lookup) (Settings, error) {
 	s := Settings{DefaultAction: workflow.ActionPatch, InstanceTagKey: "drainpipe", InstanceTagValue: "enabled",
-		LogRetentionDays: 30, FunctionsDir: "build/lambdas", DemoAllowedCIDR: "0.0.0.0/0", NamePrefix: DefaultNamePrefix}
+		LogRetentionDays: 30, FunctionsDir: "build/lambdas", DemoAllowedCIDR: "0.0.0.0/0", NamePrefix: DefaultNamePrefix,
+		AlarmThresholds: DefaultAlarmThresholds}
 	var problems []string
 	var kinds []error
 	fail := func(key, format string, args ...any) {
@@ -255,6 +287,16 @@ func Parse(get Lookup) (Settings, error) {
 	} else if s.DashboardLoadBalancer != "" && !loadBalancer.MatchString(s.DashboardLoadBalancer) {
 		fail(KeyDashboardLoadBalancer, "%q is not a load balancer's metric name: use app/NAME/ID, the end of its ARN", s.DashboardLoadBalancer)
 	}
+	if err := decode(get, KeyAlarmLoadBalancer, &s.AlarmLoadBalancer); err != nil {
+		fail(KeyAlarmLoadBalancer, "%v", err)
+	} else if s.AlarmLoadBalancer != "" && !loadBalancer.MatchString(s.AlarmLoadBalancer) {
+		fail(KeyAlarmLoadBalancer, "%q is not a load balancer's metric name: use app/NAME/ID, the end of its ARN", s.AlarmLoadBalancer)
+	}
+	if err := decode(get, KeyAlarmThresholds, &s.AlarmThresholds); err != nil {
+		fail(KeyAlarmThresholds, "%v", err)
+	} else if t := s.AlarmThresholds; t.ELB5xxPerMinute < 1 || t.Target5xxPerMinute < 1 || t.ResponseTimeSeconds <= 0 || t.ResponseTimeSeconds > 60 {
+		fail(KeyAlarmThresholds, "%+v: the 5XX counts must be at least 1 a minute, and responseTimeSeconds above 0 and at most 60 (the idle timeout's default)", t)
+	}
 	if err := decode(get, KeyFunctionsDir, &s.FunctionsDir); err != nil {
 		fail(KeyFunctionsDir, "%v", err)
 	}
@@ -297,7 +339,7 @@ func Parse(get Lookup) (Settings, error) {
 		if _, err := time.LoadLocation(tz); err != nil {
 			fail(KeySchedules, "%s: time zone %q is unknown; use an IANA name such as Europe/London", where, tz)
 		}
-		input, err := scheduleInput(r.Input, s.DefaultAction, s.TargetGroupARNs)
+		input, err := scheduleInput(r.Input, s.DefaultAction, s.TargetGroupARNs, s.AlarmNames())
 		if err != nil {
 			fail(KeySchedules, "%s: input: %v", where, err)
 		}
@@ -382,10 +424,11 @@ func describe(v any) string {
 	}
 }
 
-// scheduleInput fills the default action and the configured target groups into a
-// schedule's input (a fleet rollout's) and validates it as the first step will, and
+// scheduleInput fills the default action, the configured target groups and the load
+// balancer's alarms (when the app creates them) into a schedule's input (a fleet
+// rollout's), where it does not set them, and validates it as the first step will, and
 // against the fleet input's schema.
-func scheduleInput(raw json.RawMessage, defaultAction string, groups []string) (json.RawMessage, error) {
+func scheduleInput(raw json.RawMessage, defaultAction string, groups, alarms []string) (json.RawMessage, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		raw = []byte("{}")
 	}
@@ -398,6 +441,9 @@ func scheduleInput(raw json.RawMessage, defaultAction string, groups []string) (
 	}
 	if _, ok := m["targetGroupArns"]; !ok {
 		m["targetGroupArns"] = groups
+	}
+	if _, ok := m["alarms"]; !ok && len(alarms) > 0 {
+		m["alarms"] = map[string]any{"names": alarms}
 	}
 	out, _ := json.Marshal(m)
 	if _, err := rollout.DecodeInput(out); err != nil {

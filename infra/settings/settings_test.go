@@ -58,6 +58,36 @@ func TestParse(t *testing.T) {
 		{name: "bad e-mail", context: with(KeyNotificationEmails, []any{"ops at example.com"}), wantErr: "is not an e-mail address"},
 		{name: "bad retention", context: with(KeyLogRetentionDays, 31), wantErr: "31 is not a CloudWatch Logs retention"},
 		{name: "bad load balancer", context: with(KeyDashboardLoadBalancer, "my-alb"), wantErr: "use app/NAME/ID"},
+		{name: "no alarm load balancer: no alarms, none watched", context: schedule(nil), check: func(t *testing.T, s Settings) {
+			if s.AlarmNames() != nil || strings.Contains(string(s.Schedules[0].Input), "alarms") {
+				t.Errorf("alarms %v, input %s", s.AlarmNames(), s.Schedules[0].Input)
+			}
+		}},
+		{name: "alarms on the load balancer, watched by default", context: func() map[string]any {
+			m := schedule(nil)
+			m[KeyAlarmLoadBalancer] = "app/web/0123456789abcdef"
+			return m
+		}(), check: func(t *testing.T, s Settings) {
+			want := `"alarms":{"names":["drainpipe-alb-elb-5xx","drainpipe-alb-target-5xx","drainpipe-alb-response-time"]}`
+			if s.AlarmThresholds != DefaultAlarmThresholds || !strings.Contains(string(s.Schedules[0].Input), want) {
+				t.Errorf("thresholds %+v, input %s", s.AlarmThresholds, s.Schedules[0].Input)
+			}
+		}},
+		{name: "a schedule naming its own alarms keeps them", context: func() map[string]any {
+			m := schedule(map[string]any{"input": map[string]any{"alarms": map[string]any{"namePrefix": "payments-"}, "bakeSeconds": 300}})
+			m[KeyAlarmLoadBalancer] = "app/web/0123456789abcdef"
+			m[KeyAlarmThresholds] = map[string]any{"elb5xxPerMinute": 1, "target5xxPerMinute": 50, "responseTimeSeconds": 0.5}
+			return m
+		}(), check: func(t *testing.T, s Settings) {
+			if in := string(s.Schedules[0].Input); !strings.Contains(in, `"alarms":{"namePrefix":"payments-"}`) || strings.Contains(in, "drainpipe-alb") ||
+				s.AlarmThresholds != (AlarmThresholds{ELB5xxPerMinute: 1, Target5xxPerMinute: 50, ResponseTimeSeconds: 0.5}) {
+				t.Errorf("thresholds %+v, input %s", s.AlarmThresholds, in)
+			}
+		}},
+		{name: "bad alarm load balancer", context: with(KeyAlarmLoadBalancer, "web"), wantErr: `"alarmLoadBalancer": "web" is not a load balancer's metric name`},
+		{name: "bad alarm thresholds", context: with(KeyAlarmThresholds, map[string]any{"elb5xxPerMinute": 0, "target5xxPerMinute": 10, "responseTimeSeconds": 2}),
+			wantErr: `"alarmThresholds"`},
+		{name: "a schedule's alarms invalid", context: schedule(map[string]any{"input": map[string]any{"alarms": map[string]any{}}}), wantErr: `"alarms" names no alarm`},
 		{name: "bad tag", context: with(KeyInstanceTag, map[string]any{"key": "aws:secret", "value": "x"}), wantErr: `"instanceTag"`},
 		{name: "bad document", context: with(KeySSMDocuments, []any{"a b"}), wantErr: "is not an SSM document name"},
 		{name: "cron with five fields", context: schedule(map[string]any{"cron": "0 3 * * SUN"}), wantErr: "needs six fields"},

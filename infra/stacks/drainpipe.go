@@ -137,6 +137,7 @@ func NewDrainpipeStack(scope constructs.Construct, id string, props *DrainpipeSt
 	notifyFailures(stack, s, d.Topic, key, d.StateMachine, d.Fleet, d.Restore)
 	schedules(stack, s, d.Fleet)
 	dashboard(stack, s, d.StateMachine, d.Fleet)
+	loadBalancerAlarms(stack, s)
 	targetGroupsHere(stack, s)
 
 	awscdk.NewCfnOutput(stack, jsii.String("InstanceStateMachineArn"), &awscdk.CfnOutputProps{Value: d.StateMachine.StateMachineArn()})
@@ -471,6 +472,47 @@ func schedules(stack awscdk.Stack, s settings.Settings, sm awsstepfunctions.Stat
 				RetryAttempts:   jsii.Number(3),
 				MaxEventAge:     awscdk.Duration_Hours(jsii.Number(1)),
 			}),
+		})
+	}
+}
+
+// loadBalancerAlarms creates, for the configured load balancer, the alarms schedules
+// watch by default (settings.LoadBalancerAlarms): its own 5XX answers and its targets'
+// 5XX answers summed over a minute (at or above the threshold; no data is no error), and
+// its targets' p99 response time (above the threshold two minutes running). They notify
+// nobody: drainpipe's alarm gate reads them.
+func loadBalancerAlarms(stack awscdk.Stack, s settings.Settings) {
+	if s.AlarmLoadBalancer == "" {
+		return
+	}
+	t := s.AlarmThresholds
+	for _, a := range []struct {
+		which, metric, statistic, what string
+		threshold                      float64
+		op                             awscloudwatch.ComparisonOperator
+		periods                        float64
+	}{
+		{"elb-5xx", "HTTPCode_ELB_5XX_Count", "Sum", "5XX answers from the load balancer itself", float64(t.ELB5xxPerMinute),
+			awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1},
+		{"target-5xx", "HTTPCode_Target_5XX_Count", "Sum", "5XX answers from its targets", float64(t.Target5xxPerMinute),
+			awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1},
+		{"response-time", "TargetResponseTime", "p99", "its targets' p99 response time, in seconds", t.ResponseTimeSeconds,
+			awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD, 2},
+	} {
+		metric := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace: jsii.String("AWS/ApplicationELB"), MetricName: jsii.String(a.metric),
+			DimensionsMap: &map[string]*string{"LoadBalancer": jsii.String(s.AlarmLoadBalancer)},
+			Statistic:     jsii.String(a.statistic), Period: awscdk.Duration_Minutes(jsii.Number(1)),
+		})
+		awscloudwatch.NewAlarm(stack, jsii.String("Alarm-"+a.which), &awscloudwatch.AlarmProps{
+			AlarmName:          jsii.String(s.Names().Alarm(a.which)),
+			AlarmDescription:   jsii.String("drainpipe's alarm gate: no wave starts while " + a.what + " cross the threshold (" + s.AlarmLoadBalancer + ")"),
+			Metric:             metric,
+			Threshold:          jsii.Number(a.threshold),
+			ComparisonOperator: a.op,
+			EvaluationPeriods:  jsii.Number(a.periods),
+			DatapointsToAlarm:  jsii.Number(a.periods),
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
 	}
 }

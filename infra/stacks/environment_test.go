@@ -129,10 +129,12 @@ var physicalNames = map[string]string{
 	"AWS::DynamoDB::Table": "TableName", "AWS::SNS::Topic": "TopicName", "AWS::Logs::LogGroup": "LogGroupName",
 	"AWS::CloudWatch::Dashboard": "DashboardName", "AWS::Scheduler::Schedule": "Name", "AWS::Scheduler::ScheduleGroup": "Name",
 	"AWS::Events::Rule": "Name", "AWS::SQS::Queue": "QueueName", "AWS::KMS::Alias": "AliasName",
+	"AWS::CloudWatch::Alarm": "AlarmName",
 }
 
 // notPhysical are ...Name properties that name nothing account-wide.
-var notPhysical = []string{"AWS::IAM::Policy.PolicyName", "AWS::SNS::Topic.DisplayName", "AWS::Scheduler::Schedule.GroupName"}
+var notPhysical = []string{"AWS::IAM::Policy.PolicyName", "AWS::SNS::Topic.DisplayName", "AWS::Scheduler::Schedule.GroupName",
+	"AWS::CloudWatch::Alarm.MetricName"}
 
 // fixedNames lists a template's fixed physical names, and its problems: a resource of a
 // named kind without a fixed name, or a ...Name property nobody classified.

@@ -85,7 +85,7 @@ func expected() expectation {
 
 	// The instance state machine's functions.
 	lambdaRole(p, "ResolveTargets", allow("elasticloadbalancing:DescribeTargetGroups elasticloadbalancing:DescribeTargetGroupAttributes elasticloadbalancing:DescribeTargetHealth", "*"))
-	lambdaRole(p, "CheckInstance", describeHealth, allow("ec2:DescribeInstances", "*"))
+	lambdaRole(p, "CheckInstance", describeHealth, allow("ec2:DescribeInstances", "*"), allow("cloudwatch:DescribeAlarms", "*"))
 	lambdaRole(p, "ReserveCapacity", describeHealth,
 		allowIf(reservationKeys, "dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem dynamodb:DeleteItem", capacityARN))
 	lambdaRole(p, "DeregisterTarget", allow("elasticloadbalancing:DeregisterTargets", tgARN))
@@ -104,10 +104,10 @@ func expected() expectation {
 		allow("elasticloadbalancing:DescribeTargetGroups elasticloadbalancing:DescribeTargetGroupAttributes elasticloadbalancing:DescribeTargetHealth ec2:DescribeInstances ssm:DescribeInstanceInformation", "*"),
 		allowIf(leaseKeys, "dynamodb:GetItem", capacityARN),
 		allow("dynamodb:GetItem dynamodb:PutItem dynamodb:BatchWriteItem", rolloutsARN))
-	for _, f := range []string{"AcquireLeases", "NextWave"} {
-		lambdaRole(p, f, allowIf(leaseKeys, "dynamodb:PutItem dynamodb:DeleteItem dynamodb:GetItem", capacityARN),
-			allow("dynamodb:GetItem dynamodb:UpdateItem", rolloutsARN))
-	}
+	lambdaRole(p, "AcquireLeases", allowIf(leaseKeys, "dynamodb:PutItem dynamodb:DeleteItem dynamodb:GetItem", capacityARN),
+		allow("dynamodb:GetItem dynamodb:UpdateItem", rolloutsARN))
+	lambdaRole(p, "NextWave", allowIf(leaseKeys, "dynamodb:PutItem dynamodb:DeleteItem dynamodb:GetItem", capacityARN),
+		allow("dynamodb:GetItem dynamodb:UpdateItem", rolloutsARN), allow("cloudwatch:DescribeAlarms cloudwatch:DescribeAlarmHistory", "*"))
 	lambdaRole(p, "RecordWave", describeHealth,
 		allowIf(`{"StringEquals": {"aws:ResourceTag/drainpipe": "enabled"}, "ForAllValues:StringEquals": {"aws:TagKeys": ["drainpipe:last-maintained"]}}`,
 			"ec2:CreateTags", instances),
@@ -186,7 +186,7 @@ func expected() expectation {
 				group: "drainpipe", expression: "cron(0 3 ? * SUN *)", timezone: "Europe/London", state: "ENABLED",
 				target: `{"Arn": "${MaintainFleet}", "RoleArn": "${ScheduleRole.Arn}", "DeadLetterConfig": {"Arn": "${ScheduleDeadLetters.Arn}"},
 					"RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
-					"Input": "{\"maintenance\":{\"action\":\"patch\"},\"maxConcurrency\":2,\"targetGroupArns\":[\"` + tgARN + `\"]}"}`,
+					"Input": "{\"alarms\":{\"names\":[\"drainpipe-alb-elb-5xx\",\"drainpipe-alb-target-5xx\",\"drainpipe-alb-response-time\"]},\"maintenance\":{\"action\":\"patch\"},\"maxConcurrency\":2,\"targetGroupArns\":[\"` + tgARN + `\"]}"}`,
 			},
 		},
 	}

@@ -66,6 +66,7 @@ func baseContext() map[string]any {
 		"functionsDir":          fakeFunctions(),
 		"notificationEmails":    []any{"ops@example.com"},
 		"dashboardLoadBalancer": "app/hello/0123456789abcdef",
+		"alarmLoadBalancer":     "app/hello/0123456789abcdef",
 		"demo":                  true,
 		"schedules": []any{map[string]any{"name": "weekly", "cron": "cron(0 3 ? * SUN *)", "timezone": "Europe/London",
 			"input": map[string]any{"maxConcurrency": 2}}},
@@ -244,8 +245,9 @@ func TestScheduleCarriesTheContext(t *testing.T) {
 		if p["ScheduleExpression"] != "cron(0 3 ? * SUN *)" || p["ScheduleExpressionTimezone"] != "Europe/London" || p["State"] != "ENABLED" {
 			t.Errorf("schedule %v", p)
 		}
-		if target["Input"] != `{"maintenance":{"action":"patch"},"maxConcurrency":2,"targetGroupArns":["`+tgARN+`"]}` {
-			t.Errorf("input %v: the context's input with the default action and groups", target["Input"])
+		if target["Input"] != `{"alarms":{"names":["drainpipe-alb-elb-5xx","drainpipe-alb-target-5xx","drainpipe-alb-response-time"]},`+
+			`"maintenance":{"action":"patch"},"maxConcurrency":2,"targetGroupArns":["`+tgARN+`"]}` {
+			t.Errorf("input %v: the context's input with the default action, the groups and the load balancer's alarms", target["Input"])
 		}
 		if ref, _ := target["Arn"].(map[string]any)["Ref"].(string); !strings.HasPrefix(ref, "MaintainFleet") {
 			t.Errorf("the schedule starts %v, want the fleet state machine", target["Arn"])
@@ -256,6 +258,38 @@ func TestScheduleCarriesTheContext(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no schedule")
+	}
+}
+
+// TestLoadBalancerAlarms: the alarms the schedules watch, on the configured load balancer,
+// with the default thresholds: each metric, statistic, period, comparison and treatment
+// of missing data.
+func TestLoadBalancerAlarms(t *testing.T) {
+	s := synth(t)
+	want := map[string]string{
+		"drainpipe-alb-elb-5xx":       "HTTPCode_ELB_5XX_Count Sum 60 GreaterThanOrEqualToThreshold 10 1/1",
+		"drainpipe-alb-target-5xx":    "HTTPCode_Target_5XX_Count Sum 60 GreaterThanOrEqualToThreshold 10 1/1",
+		"drainpipe-alb-response-time": "TargetResponseTime p99 60 GreaterThanThreshold 2 2/2",
+	}
+	got := map[string]string{}
+	for _, p := range resources(s.drainpipe, "AWS::CloudWatch::Alarm") {
+		name, _ := p["AlarmName"].(string)
+		stat, _ := p["Statistic"].(string)
+		if stat == "" {
+			stat, _ = p["ExtendedStatistic"].(string)
+		}
+		got[name] = fmt.Sprintf("%v %v %v %v %v %v/%v", p["MetricName"], stat, p["Period"], p["ComparisonOperator"], p["Threshold"],
+			p["DatapointsToAlarm"], p["EvaluationPeriods"])
+		dims, _ := json.Marshal(p["Dimensions"])
+		if p["Namespace"] != "AWS/ApplicationELB" || string(dims) != `[{"Name":"LoadBalancer","Value":"app/hello/0123456789abcdef"}]` || p["TreatMissingData"] != "notBreaching" {
+			t.Errorf("alarm %s: %v %s %v", name, p["Namespace"], dims, p["TreatMissingData"])
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("alarms:\n got  %v\n want %v", got, want)
+	}
+	if alarms := resources(s.demo, "AWS::CloudWatch::Alarm"); len(alarms) != 0 {
+		t.Errorf("the demo stack has %d alarms", len(alarms))
 	}
 }
 
