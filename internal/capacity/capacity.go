@@ -524,10 +524,11 @@ func floorFor(p workflow.Plan, arn string) int {
 }
 
 // Decide judges whether the instance may go out of the group, given the group's targets
-// now and the other executions' unexpired holds on it. A group without a floor from the
-// input (a lone execution) must have every target healthy that nobody holds; the healthy
-// targets nobody holds, this instance aside, must be at least the highest floor among the
-// holders and this execution.
+// now and the other executions' unexpired holds on it. Only a serving target counts as
+// capacity: healthy, with no zonal shift away from it and not found anomalous. A group
+// without a floor from the input (a lone execution) must have every target serving that
+// nobody holds; the serving targets nobody holds, this instance aside, must be at least
+// the highest floor among the holders and this execution.
 func Decide(p workflow.Plan, arn string, tgs []workflow.TargetState, holds map[string]Hold) (workflow.GroupCapacity, error) {
 	report := workflow.GroupCapacity{TargetGroupARN: arn, Targets: len(tgs), Floor: floorFor(p, arn)}
 	_, hasFloor := p.MinHealthy(arn)
@@ -539,12 +540,12 @@ func Decide(p workflow.Plan, arn string, tgs []workflow.TargetState, holds map[s
 		case t.ID == p.InstanceID:
 			mine = true
 		case held:
-		case t.State == workflow.Healthy:
+		case t.Serving():
 			report.Remaining++
 		default:
 			unexpected = append(unexpected, t.String())
 		}
-		if t.State == workflow.Healthy {
+		if t.Serving() {
 			report.Healthy++
 		}
 	}

@@ -37,6 +37,12 @@ func targetsOf(arn string, states ...workflow.HealthState) []workflow.TargetStat
 	return out
 }
 
+// notServing marks the i-th target as healthy but not serving, for why.
+func notServing(ts []workflow.TargetState, i int, why string) []workflow.TargetState {
+	ts[i].NotServing = why
+	return ts
+}
+
 func plan(instance int, floors map[string]int, allowLast bool) workflow.Plan {
 	return workflow.Plan{InstanceID: id(instance), Registrations: []workflow.Registration{{TargetGroupARN: web, Port: 8080}},
 		MinHealthyTargets: floors, AllowLastTarget: allowLast}
@@ -87,6 +93,12 @@ func TestDecide(t *testing.T) {
 		{name: "floor 0 allows the last target", plan: plan(0, map[string]int{web: 0}, false), targets: targetsOf(web, h), wantFloor: 0},
 		{name: "instance not in the group", plan: plan(7, nil, false), targets: targetsOf(web, h, h),
 			wantErr: faults.InstanceNotInTargetGroup},
+		{name: "rollout child, a zonal shift away from a healthy target: not capacity", plan: plan(0, map[string]int{web: 2}, false),
+			targets: notServing(targetsOf(web, h, h, h), 2, "zonal_shift_active"), wantErr: faults.CapacityUnavailable, wantMsg: "leaves 1 healthy target(s), below its floor of 2"},
+		{name: "rollout child, an anomalous target: not capacity", plan: plan(0, map[string]int{web: 2}, false),
+			targets: notServing(targetsOf(web, h, h, h, h), 1, "anomalous"), wantRemaining: 2, wantFloor: 2},
+		{name: "lone, a shifted target: the group is not whole", plan: plan(0, nil, false),
+			targets: notServing(targetsOf(web, h, h, h), 1, "zonal_shift_active"), wantErr: faults.TargetGroupUnhealthy, wantMsg: "but not serving (zonal_shift_active)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

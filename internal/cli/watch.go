@@ -246,7 +246,7 @@ func (c *cmd) progress(ctx context.Context, f *follower, d *sfn.DescribeExecutio
 		}
 		g.Targets = len(states)
 		for _, s := range states {
-			if s.State == workflow.Healthy {
+			if s.Serving() {
 				g.Healthy++
 			}
 		}

@@ -245,7 +245,8 @@ func (p Planner) registrations(ctx context.Context) (map[string][]waveplan.Targe
 	regs := map[string][]waveplan.Target{}
 	for id, ts := range states {
 		for _, t := range ts {
-			regs[id] = append(regs[id], waveplan.Target{GroupARN: t.TargetGroupARN, InstanceID: t.ID, Port: t.Port, State: t.State, Reason: t.Reason})
+			regs[id] = append(regs[id], waveplan.Target{GroupARN: t.TargetGroupARN, InstanceID: t.ID, Port: t.Port, State: t.State, Reason: t.Reason,
+				NotServing: t.NotServing})
 		}
 	}
 	return regs, nil

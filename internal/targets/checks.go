@@ -142,6 +142,7 @@ func (c Checker) registrationStates(ctx context.Context, s workflow.State) ([]wo
 		out, err := c.API.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{
 			TargetGroupArn: &arn,
 			Targets:        descriptions(s.InstanceID, s.Registrations, arn),
+			Include:        includeAll,
 		})
 		if err != nil {
 			return nil, describeError(arn, err)

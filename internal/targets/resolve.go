@@ -286,7 +286,7 @@ func registrationsOf(ctx context.Context, api HealthAPI, arn, instanceID string)
 
 // DescribeGroup returns the health of every target registered in the group.
 func DescribeGroup(ctx context.Context, api HealthAPI, arn string) ([]workflow.TargetState, error) {
-	out, err := api.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: &arn})
+	out, err := api.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: &arn, Include: includeAll})
 	if err != nil {
 		return nil, describeError(arn, err)
 	}
@@ -301,6 +301,12 @@ func describeError(arn string, err error) error {
 	return fmt.Errorf("describing target health in %s: %w", arn, err)
 }
 
+// includeAll asks DescribeTargetHealth for anomaly detection's verdict as well (the
+// administrative override comes without asking).
+var includeAll = []types.DescribeTargetHealthInputIncludeEnum{types.DescribeTargetHealthInputIncludeEnumAll}
+
+// toStates maps ELB's descriptions to target states: a target under an administrative
+// override in effect, or found anomalous, is not serving.
 func toStates(arn string, descs []types.TargetHealthDescription) []workflow.TargetState {
 	states := make([]workflow.TargetState, 0, len(descs))
 	for _, d := range descs {
@@ -312,6 +318,12 @@ func toStates(arn string, descs []types.TargetHealthDescription) []workflow.Targ
 		if d.TargetHealth != nil {
 			s.State = workflow.HealthState(d.TargetHealth.State)
 			s.Reason = string(d.TargetHealth.Reason)
+		}
+		switch {
+		case d.AdministrativeOverride != nil && d.AdministrativeOverride.State != "" && d.AdministrativeOverride.State != types.TargetAdministrativeOverrideStateEnumNoOverride:
+			s.NotServing = string(d.AdministrativeOverride.State)
+		case d.AnomalyDetection != nil && d.AnomalyDetection.Result == types.AnomalyResultEnumAnomalous:
+			s.NotServing = "anomalous"
 		}
 		states = append(states, s)
 	}

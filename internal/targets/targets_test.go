@@ -352,3 +352,34 @@ func TestFloorOfAnotherGroup(t *testing.T) {
 		t.Errorf("a floor for a group the instance is not in: %v", err)
 	}
 }
+
+// TestNotServing: a target under an administrative override in effect (a zonal shift), or
+// found anomalous, is not serving; no_override and a normal verdict change nothing.
+func TestNotServing(t *testing.T) {
+	desc := func(override types.TargetAdministrativeOverrideStateEnum, anomaly types.AnomalyResultEnum) types.TargetHealthDescription {
+		d := types.TargetHealthDescription{Target: &types.TargetDescription{Id: new("i-0123456789abcdef0"), Port: new(int32(80))},
+			TargetHealth: &types.TargetHealth{State: types.TargetHealthStateEnumHealthy}}
+		if override != "" {
+			d.AdministrativeOverride = &types.AdministrativeOverride{State: override}
+		}
+		if anomaly != "" {
+			d.AnomalyDetection = &types.AnomalyDetection{Result: anomaly}
+		}
+		return d
+	}
+	for _, c := range []struct {
+		d       types.TargetHealthDescription
+		want    string
+		serving bool
+	}{
+		{desc("", ""), "", true},
+		{desc(types.TargetAdministrativeOverrideStateEnumNoOverride, types.AnomalyResultEnumNormal), "", true},
+		{desc(types.TargetAdministrativeOverrideStateEnumZonalShiftActive, ""), "zonal_shift_active", false},
+		{desc(types.TargetAdministrativeOverrideStateEnumNoOverride, types.AnomalyResultEnumAnomalous), "anomalous", false},
+	} {
+		s := toStates(webARN, []types.TargetHealthDescription{c.d})[0]
+		if s.NotServing != c.want || s.Serving() != c.serving {
+			t.Errorf("%+v %+v: not serving %q (serving %v), want %q", c.d.AdministrativeOverride, c.d.AnomalyDetection, s.NotServing, s.Serving(), c.want)
+		}
+	}
+}

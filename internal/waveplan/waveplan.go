@@ -24,6 +24,9 @@ type Target struct {
 	State      workflow.HealthState
 	// Reason is ELB's reason for a state other than healthy, for messages.
 	Reason string
+	// NotServing: healthy, but a zonal shift or anomaly detection keeps traffic from it
+	// (workflow.TargetState.NotServing): not capacity.
+	NotServing string
 }
 
 // Budget is the capacity rules of a rollout.
@@ -41,8 +44,10 @@ type Budget struct {
 
 // Group is one group's budget.
 type Group struct {
-	ARN     string `json:"targetGroupArn"`
-	Healthy int    `json:"healthy"`
+	ARN string `json:"targetGroupArn"`
+	// Healthy counts the serving targets; NotServing the healthy ones that are not.
+	Healthy    int `json:"healthy"`
+	NotServing int `json:"notServing,omitempty"`
 	// MinHealthy targets must stay healthy; MaxOut may be out at once.
 	MinHealthy int `json:"minHealthy"`
 	MaxOut     int `json:"maxOut"`
@@ -81,8 +86,11 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 			index[t.GroupARN] = g
 			plan.Groups = append(plan.Groups, Group{ARN: t.GroupARN})
 		}
-		if t.State == workflow.Healthy {
+		switch {
+		case t.State == workflow.Healthy && t.NotServing == "":
 			plan.Groups[g].Healthy++
+		case t.State == workflow.Healthy:
+			plan.Groups[g].NotServing++
 		}
 		registered[t.InstanceID] = register(registered[t.InstanceID], g)
 	}
@@ -120,8 +128,8 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 			})
 			for _, r := range regs {
 				if g := plan.Groups[r.group]; r.n > g.MaxOut {
-					why = append(why, fmt.Sprintf("%s: group %s has %d healthy targets and must keep %d (minHealthyPercent %d%s)",
-						id, workflow.GroupName(g.ARN), g.Healthy, g.MinHealthy, b.MinHealthyPercent, lastTargetNote(b)))
+					why = append(why, fmt.Sprintf("%s: group %s has %d healthy targets%s and must keep %d (minHealthyPercent %d%s)",
+						id, workflow.GroupName(g.ARN), g.Healthy, notServingNote(g), g.MinHealthy, b.MinHealthyPercent, lastTargetNote(b)))
 				}
 			}
 		}
@@ -134,6 +142,14 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 		plan.Waves = append(plan.Waves, Wave{InstanceIDs: []string{id}, BelowBudget: true})
 	}
 	return plan, nil
+}
+
+// notServingNote counts the healthy targets left out of capacity.
+func notServingNote(g Group) string {
+	if g.NotServing == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" serving (%d more healthy but not serving: a zonal shift away from them, or found anomalous)", g.NotServing)
 }
 
 // registration is how many times (ports) an instance is registered in one group: what

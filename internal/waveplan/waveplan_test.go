@@ -374,3 +374,23 @@ func TestPlanWavesMatchesReference(t *testing.T) {
 		t.Errorf("the random inputs cover too little: %d in several waves, %d below budget, %d refused", multiWave, belowBudget, failed)
 	}
 }
+
+// TestNotServingIsNotCapacity: a healthy target that a zonal shift or anomaly detection
+// keeps traffic from counts for nothing in the budget, and the refusal says so.
+func TestNotServingIsNotCapacity(t *testing.T) {
+	targets := group(web, 1, 4)
+	p, err := PlanWaves(targets, ids(1, 4), Budget{MaxConcurrency: 1, MinHealthyPercent: 50})
+	if err != nil || p.Groups[0].Healthy != 4 || p.Groups[0].MaxOut != 2 {
+		t.Fatalf("all serving: %+v %v", p.Groups, err)
+	}
+	targets[3].NotServing = "zonal_shift_active"
+	p, err = PlanWaves(targets, ids(1, 3), Budget{MaxConcurrency: 1, MinHealthyPercent: 50})
+	if err != nil || p.Groups[0].Healthy != 3 || p.Groups[0].NotServing != 1 || p.Groups[0].MinHealthy != 2 || p.Groups[0].MaxOut != 1 {
+		t.Fatalf("one shifted: %+v %v", p.Groups, err)
+	}
+	targets[2].NotServing = "anomalous"
+	_, err = PlanWaves(targets, ids(1, 2), Budget{MaxConcurrency: 1, MinHealthyPercent: 75})
+	if err == nil || !strings.Contains(err.Error(), "group web has 2 healthy targets serving (2 more healthy but not serving: a zonal shift away from them, or found anomalous) and must keep 2") {
+		t.Errorf("refusal: %v", err)
+	}
+}

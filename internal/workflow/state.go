@@ -54,12 +54,23 @@ type TargetState struct {
 	Port           int32       `json:"port"`
 	State          HealthState `json:"state"`
 	Reason         string      `json:"reason,omitempty"`
+	// NotServing says why a target gets no traffic, or less, whatever its health: an
+	// administrative override in effect (a zonal shift: zonal_shift_active) or anomaly
+	// detection finding it anomalous. Such a target is not capacity.
+	NotServing string `json:"notServing,omitempty"`
 }
+
+// Serving reports whether the target counts as capacity: healthy, and taking its share of
+// the traffic.
+func (t TargetState) Serving() bool { return t.State == Healthy && t.NotServing == "" }
 
 func (t TargetState) String() string {
 	s := fmt.Sprintf("%s:%d in %s is %s", t.ID, t.Port, GroupName(t.TargetGroupARN), t.State)
 	if t.Reason != "" {
 		s += " (" + t.Reason + ")"
+	}
+	if t.NotServing != "" {
+		s += " but not serving (" + t.NotServing + ")"
 	}
 	return s
 }

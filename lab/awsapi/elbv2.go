@@ -182,13 +182,30 @@ func (s *Server) describeTargetHealth(form url.Values) (any, error) {
 		State  string `xml:"State"`
 		Reason string `xml:"Reason,omitempty"`
 	}
+	type override struct {
+		State  string `xml:"State"`
+		Reason string `xml:"Reason,omitempty"`
+	}
+	type anomaly struct {
+		Result             string `xml:"Result"`
+		MitigationInEffect string `xml:"MitigationInEffect"`
+	}
 	type description struct {
 		Target struct {
 			Id   string `xml:"Id"`
 			Port int32  `xml:"Port"`
 		} `xml:"Target"`
-		HealthCheckPort string       `xml:"HealthCheckPort"`
-		TargetHealth    targetHealth `xml:"TargetHealth"`
+		HealthCheckPort        string       `xml:"HealthCheckPort"`
+		TargetHealth           targetHealth `xml:"TargetHealth"`
+		AdministrativeOverride override     `xml:"AdministrativeOverride"`
+		AnomalyDetection       *anomaly     `xml:"AnomalyDetection,omitempty"`
+	}
+	// AnomalyDetection comes only when asked for (Include AnomalyDetection or All).
+	withAnomaly := false
+	for key, values := range form {
+		if strings.HasPrefix(key, "Include.member.") && (values[0] == "AnomalyDetection" || values[0] == "All") {
+			withAnomaly = true
+		}
 	}
 	var out struct {
 		TargetHealthDescriptions []description `xml:"TargetHealthDescriptions>member"`
@@ -199,6 +216,16 @@ func (s *Server) describeTargetHealth(form url.Values) (any, error) {
 		d.Target.Id, d.Target.Port = h.ID, h.Port
 		d.HealthCheckPort = strconv.Itoa(int(h.Port))
 		d.TargetHealth = targetHealth{State: h.State, Reason: h.Reason}
+		d.AdministrativeOverride = override{State: "no_override", Reason: "AdministrativeOverride.NoOverride"}
+		if h.Override != "" {
+			d.AdministrativeOverride = override{State: h.Override, Reason: "AdministrativeOverride.ZonalShiftActive"}
+		}
+		if withAnomaly {
+			d.AnomalyDetection = &anomaly{Result: "normal", MitigationInEffect: "no"}
+			if h.Anomalous {
+				d.AnomalyDetection = &anomaly{Result: "anomalous", MitigationInEffect: "yes"}
+			}
+		}
 		out.TargetHealthDescriptions = append(out.TargetHealthDescriptions, d)
 	}
 	return out, nil

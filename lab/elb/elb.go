@@ -105,8 +105,11 @@ func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 // Sample is one point of a group's health history.
 type Sample struct {
 	// At is lab seconds since the lab started.
-	At         float64
-	Healthy    int
+	At      float64
+	Healthy int
+	// Serving counts the healthy targets that take their share of the traffic: no zonal
+	// shift away from their instance, not found anomalous.
+	Serving    int
 	Registered int
 }
 
@@ -116,6 +119,10 @@ type TargetHealth struct {
 	Port   int32
 	State  string
 	Reason string
+	// Override is the administrative override in effect ("" for none, reported as
+	// no_override); Anomalous is anomaly detection's verdict.
+	Override  string
+	Anomalous bool
 }
 
 // LoadBalancer holds the target groups.
@@ -137,6 +144,51 @@ type LoadBalancer struct {
 	drainLag float64
 	// states are the instances' EC2 states that are not running (stopped, terminated).
 	states map[string]string
+	// overrides are the administrative overrides in effect on instances' targets (a zonal
+	// shift away from their zone: zonal_shift_active).
+	overrides map[string]string
+}
+
+// SetOverride puts an administrative override on every target of the instance, as a
+// zonal shift away from its zone does: state zonal_shift_active (or
+// zonal_shift_delegated_to_dns); "" lifts it. Its targets get no traffic while another
+// healthy target can take it.
+func (lb *LoadBalancer) SetOverride(instanceID, state string) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if lb.overrides == nil {
+		lb.overrides = map[string]string{}
+	}
+	if state == "" {
+		delete(lb.overrides, instanceID)
+	} else {
+		lb.overrides[instanceID] = state
+	}
+	for _, g := range lb.groups {
+		g.sample()
+	}
+}
+
+// SetAnomalous sets anomaly detection's verdict on the instance's targets in the group.
+func (lb *LoadBalancer) SetAnomalous(arn, instanceID string, anomalous bool) error {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	g, err := lb.group(arn)
+	if err != nil {
+		return err
+	}
+	for _, t := range g.targets {
+		if t.id == instanceID {
+			t.anomalous = anomalous
+		}
+	}
+	g.sample()
+	return nil
+}
+
+// serving reports whether a target takes its share of the traffic. Callers hold lb.mu.
+func (lb *LoadBalancer) serving(t *target) bool {
+	return t.state == StateHealthy && lb.overrides[t.id] == "" && !t.anomalous
 }
 
 // SetDrainLag is a fault hook: deregistered targets stay draining for this many lab
@@ -191,6 +243,8 @@ type target struct {
 	reason string
 	ok     int // consecutive passed checks
 	fail   int // consecutive failed checks
+	// anomalous: anomaly detection's verdict on the target.
+	anomalous bool
 
 	stopChecks context.CancelFunc
 	// cut is cancelled when the deregistration delay ends: requests still in flight fail.
@@ -351,7 +405,7 @@ func (lb *LoadBalancer) DescribeTargetHealth(arn string, refs []TargetRef) ([]Ta
 		if g.cfg.Unattached && t.state != StateDraining && t.reason != ReasonInvalidState {
 			return TargetHealth{ID: t.id, Port: t.port, State: StateUnused, Reason: ReasonNotInUse}
 		}
-		return TargetHealth{ID: t.id, Port: t.port, State: t.state, Reason: t.reason}
+		return TargetHealth{ID: t.id, Port: t.port, State: t.state, Reason: t.reason, Override: lb.overrides[t.id], Anomalous: t.anomalous}
 	}
 	if len(refs) == 0 {
 		for _, t := range g.targets {
@@ -520,17 +574,20 @@ func (g *Group) remove(t *target) {
 
 // sample records the group's health counts if they changed. Callers hold lb.mu.
 func (g *Group) sample() {
-	healthy := 0
+	healthy, serving := 0, 0
 	for _, t := range g.targets {
 		if t.state == StateHealthy {
 			healthy++
 		}
+		if g.lb.serving(t) {
+			serving++
+		}
 	}
 	last := g.history[len(g.history)-1]
-	if last.Healthy == healthy && last.Registered == len(g.targets) {
+	if last.Healthy == healthy && last.Serving == serving && last.Registered == len(g.targets) {
 		return
 	}
-	g.history = append(g.history, Sample{At: g.lb.clock.Since(), Healthy: healthy, Registered: len(g.targets)})
+	g.history = append(g.history, Sample{At: g.lb.clock.Since(), Healthy: healthy, Serving: serving, Registered: len(g.targets)})
 }
 
 // History returns the group's healthy and registered counts over time.
@@ -657,7 +714,12 @@ func (g *Group) pick() *target {
 	if g.deleted {
 		return nil
 	}
-	eligible := g.eligible(StateHealthy)
+	// Healthy targets take the traffic, but not those of a zone shifted away while
+	// another healthy target can take it; with no healthy target, ALB fails open.
+	eligible := slices.DeleteFunc(g.eligible(StateHealthy), func(t *target) bool { return g.lb.overrides[t.id] != "" })
+	if len(eligible) == 0 {
+		eligible = g.eligible(StateHealthy)
+	}
 	if len(eligible) == 0 {
 		eligible = g.eligible(StateUnhealthy)
 	}
