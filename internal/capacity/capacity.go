@@ -510,6 +510,9 @@ func (r Reserver) get(ctx context.Context, table, pk string) (map[string]ddb.Att
 	return out.Item, nil
 }
 
+// ownFloorSetter marks a floor set by the group's own thresholds, not by an execution.
+const ownFloorSetter = "the group itself"
+
 // floorFor is the number of healthy targets the execution must leave in the group: the
 // floor its input sets (fleet rollouts set one per group), or else one, unless the input
 // allows taking out the last healthy target.
@@ -557,6 +560,15 @@ func Decide(p workflow.Plan, arn string, tgs []workflow.TargetState, holds map[s
 			report.Floor, setter = h.Floor, h.Holder
 		}
 	}
+	// The group's own target_group_health thresholds hold for every execution, unless
+	// this one accepts an outage of the group (allowLastTarget).
+	own := 0
+	if i := slices.IndexFunc(p.TargetGroups, func(g workflow.TargetGroup) bool { return g.ARN == arn }); i >= 0 && !p.AllowLastTarget {
+		own = p.TargetGroups[i].OwnFloor(len(tgs))
+	}
+	if own > report.Floor {
+		report.Floor, setter = own, ownFloorSetter
+	}
 	name := workflow.GroupName(arn)
 	switch {
 	case !mine:
@@ -572,7 +584,11 @@ func Decide(p workflow.Plan, arn string, tgs []workflow.TargetState, holds map[s
 			p.InstanceID, name)
 	}
 	why := fmt.Sprintf("its floor of %d", report.Floor)
-	if setter != "" {
+	switch setter {
+	case "":
+	case ownFloorSetter:
+		why = fmt.Sprintf("the group's own target_group_health threshold of %d healthy targets (below it, ALB fails open or takes the zone out of DNS)", report.Floor)
+	default:
 		why = fmt.Sprintf("the floor of %d that execution %s holds it to", report.Floor, setter)
 	}
 	out := "nobody else is out"

@@ -37,6 +37,12 @@ func targetsOf(arn string, states ...workflow.HealthState) []workflow.TargetStat
 	return out
 }
 
+// withThreshold gives the plan's group its own target_group_health thresholds.
+func withThreshold(p workflow.Plan, count, percent int) workflow.Plan {
+	p.TargetGroups = []workflow.TargetGroup{{ARN: web, ThresholdCount: count, ThresholdPercent: percent}}
+	return p
+}
+
 // notServing marks the i-th target as healthy but not serving, for why.
 func notServing(ts []workflow.TargetState, i int, why string) []workflow.TargetState {
 	ts[i].NotServing = why
@@ -97,6 +103,12 @@ func TestDecide(t *testing.T) {
 			targets: notServing(targetsOf(web, h, h, h), 2, "zonal_shift_active"), wantErr: faults.CapacityUnavailable, wantMsg: "leaves 1 healthy target(s), below its floor of 2"},
 		{name: "rollout child, an anomalous target: not capacity", plan: plan(0, map[string]int{web: 2}, false),
 			targets: notServing(targetsOf(web, h, h, h, h), 1, "anomalous"), wantRemaining: 2, wantFloor: 2},
+		{name: "rollout child, the group's own threshold above its floor", plan: withThreshold(plan(0, map[string]int{web: 1}, false), 3, 0),
+			targets: targetsOf(web, h, h, h), wantErr: faults.CapacityUnavailable, wantMsg: "below the group's own target_group_health threshold of 3 healthy targets"},
+		{name: "lone, the group's own percentage", plan: withThreshold(plan(0, nil, false), 1, 50), targets: targetsOf(web, h, h, h, h, h, h),
+			wantRemaining: 5, wantFloor: 3},
+		{name: "lone, allowLastTarget accepts an outage over the group's threshold", plan: withThreshold(plan(0, nil, true), 3, 0), targets: targetsOf(web, h, h),
+			wantRemaining: 1, wantFloor: 0},
 		{name: "lone, a shifted target: the group is not whole", plan: plan(0, nil, false),
 			targets: notServing(targetsOf(web, h, h, h), 1, "zonal_shift_active"), wantErr: faults.TargetGroupUnhealthy, wantMsg: "but not serving (zonal_shift_active)"},
 	}

@@ -183,7 +183,19 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (rollout.State, erro
 			plannable = append(plannable, id)
 		}
 	}
-	plan, err := waveplan.PlanWaves(targets, plannable, in.Budget())
+	// Each group's own thresholds, for a group of as many targets as it has now.
+	budget := in.Budget()
+	budget.OwnFloors = map[string]int{}
+	for _, s := range settings {
+		n := 0
+		for _, t := range targets {
+			if t.GroupARN == s.ARN {
+				n++
+			}
+		}
+		budget.OwnFloors[s.ARN] = s.OwnFloor(n)
+	}
+	plan, err := waveplan.PlanWaves(targets, plannable, budget)
 	if err != nil {
 		return rollout.State{}, err
 	}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -237,8 +238,9 @@ func describeGroups(ctx context.Context, api GroupsAPI, arns []string) ([]types.
 	return out, nil
 }
 
-// GroupSettings reads what the waits, deadlines and the drain's soundness depend on: the
-// health check settings from the group and the deregistration delay from its attributes.
+// GroupSettings reads what the waits, deadlines, the drain's soundness and the group's
+// own floor depend on: the health check settings from the group, and the deregistration
+// delay and the target_group_health thresholds from its attributes.
 func GroupSettings(ctx context.Context, api AttributesAPI, g types.TargetGroup) (workflow.TargetGroup, error) {
 	arn := aws.ToString(g.TargetGroupArn)
 	attrs, err := api.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: &arn})
@@ -246,11 +248,28 @@ func GroupSettings(ctx context.Context, api AttributesAPI, g types.TargetGroup) 
 		return workflow.TargetGroup{}, fmt.Errorf("reading attributes of target group %s: %w", arn, err)
 	}
 	delay := -1
+	var count, percent int
 	for _, a := range attrs.Attributes {
-		if aws.ToString(a.Key) == "deregistration_delay.timeout_seconds" {
-			delay, err = strconv.Atoi(aws.ToString(a.Value))
+		key, value := aws.ToString(a.Key), aws.ToString(a.Value)
+		switch key {
+		case "deregistration_delay.timeout_seconds":
+			delay, err = strconv.Atoi(value)
 			if err != nil || delay < 0 {
-				return workflow.TargetGroup{}, fmt.Errorf("target group %s: deregistration_delay.timeout_seconds %q is not a number of seconds", arn, aws.ToString(a.Value))
+				return workflow.TargetGroup{}, fmt.Errorf("target group %s: deregistration_delay.timeout_seconds %q is not a number of seconds", arn, value)
+			}
+		case "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count", "target_group_health.dns_failover.minimum_healthy_targets.count",
+			"target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage", "target_group_health.dns_failover.minimum_healthy_targets.percentage":
+			if value == "off" {
+				continue
+			}
+			n, err := strconv.Atoi(value)
+			if err != nil || n < 0 {
+				return workflow.TargetGroup{}, fmt.Errorf("target group %s: %s %q is neither off nor a number", arn, key, value)
+			}
+			if strings.HasSuffix(key, ".count") {
+				count = max(count, n)
+			} else {
+				percent = max(percent, min(n, 100))
 			}
 		}
 	}
@@ -264,6 +283,8 @@ func GroupSettings(ctx context.Context, api AttributesAPI, g types.TargetGroup) 
 		HealthCheckIntervalSeconds: int(int32Value(g.HealthCheckIntervalSeconds, 30)),
 		HealthCheckTimeoutSeconds:  int(int32Value(g.HealthCheckTimeoutSeconds, 5)),
 		HealthyThresholdCount:      int(int32Value(g.HealthyThresholdCount, 5)),
+		ThresholdCount:             count,
+		ThresholdPercent:           percent,
 	}, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/smithy-go"
 
@@ -380,6 +381,53 @@ func TestNotServing(t *testing.T) {
 		s := toStates(webARN, []types.TargetHealthDescription{c.d})[0]
 		if s.NotServing != c.want || s.Serving() != c.serving {
 			t.Errorf("%+v %+v: not serving %q (serving %v), want %q", c.d.AdministrativeOverride, c.d.AnomalyDetection, s.NotServing, s.Serving(), c.want)
+		}
+	}
+}
+
+// attrs answers DescribeTargetGroupAttributes with the given attributes.
+type attrs map[string]string
+
+func (a attrs) DescribeTargetGroupAttributes(_ context.Context, _ *elbv2.DescribeTargetGroupAttributesInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupAttributesOutput, error) {
+	var out elbv2.DescribeTargetGroupAttributesOutput
+	for k, v := range a {
+		out.Attributes = append(out.Attributes, types.TargetGroupAttribute{Key: new(k), Value: new(v)})
+	}
+	return &out, nil
+}
+
+// TestGroupThresholds: the group's own target_group_health settings, the higher of the
+// two kinds, "off" for none; and the floor they set for a group of n targets.
+func TestGroupThresholds(t *testing.T) {
+	const (
+		usrCount = "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count"
+		usrPct   = "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage"
+		dnsCount = "target_group_health.dns_failover.minimum_healthy_targets.count"
+		dnsPct   = "target_group_health.dns_failover.minimum_healthy_targets.percentage"
+	)
+	g := types.TargetGroup{TargetGroupArn: new(webARN)}
+	for _, c := range []struct {
+		attrs          attrs
+		count, percent int
+		floorOf10      int
+		err            string
+	}{
+		{attrs{usrCount: "1", usrPct: "off", dnsCount: "1", dnsPct: "off"}, 1, 0, 1, ""},
+		{attrs{usrCount: "3", usrPct: "off", dnsCount: "2", dnsPct: "off"}, 3, 0, 3, ""},
+		{attrs{usrCount: "1", usrPct: "50", dnsCount: "1", dnsPct: "25"}, 1, 50, 5, ""},
+		{attrs{usrCount: "2", usrPct: "off", dnsCount: "1", dnsPct: "71"}, 2, 71, 8, ""},
+		{attrs{usrCount: "lots"}, 0, 0, 0, "neither off nor a number"},
+	} {
+		c.attrs["deregistration_delay.timeout_seconds"] = "30"
+		s, err := GroupSettings(context.Background(), c.attrs, g)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%v: %v, want %q", c.attrs, err, c.err)
+			}
+			continue
+		}
+		if err != nil || s.ThresholdCount != c.count || s.ThresholdPercent != c.percent || s.OwnFloor(10) != c.floorOf10 {
+			t.Errorf("%v: %+v (floor of 10: %d) %v, want %d, %d%%, %d", c.attrs, s, s.OwnFloor(10), err, c.count, c.percent, c.floorOf10)
 		}
 	}
 }

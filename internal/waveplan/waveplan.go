@@ -40,6 +40,10 @@ type Budget struct {
 	// AllowBelowBudget maintains, one at a time at the end, instances that no wave can
 	// take within the budget (a group of one target, for example) instead of refusing.
 	AllowBelowBudget bool
+	// OwnFloors are, by group ARN, the fewest healthy targets the group's own
+	// target_group_health thresholds accept: no group goes below it, unless
+	// AllowLastTarget accepts an outage.
+	OwnFloors map[string]int
 }
 
 // Group is one group's budget.
@@ -51,6 +55,8 @@ type Group struct {
 	// MinHealthy targets must stay healthy; MaxOut may be out at once.
 	MinHealthy int `json:"minHealthy"`
 	MaxOut     int `json:"maxOut"`
+	// OwnFloor is set when the group's own thresholds raised MinHealthy.
+	OwnFloor int `json:"ownFloor,omitempty"`
 }
 
 // Wave is a set of instances maintained in parallel.
@@ -100,6 +106,9 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 		if !b.AllowLastTarget && g.Healthy > 0 {
 			g.MinHealthy = max(g.MinHealthy, 1)
 		}
+		if own := b.OwnFloors[g.ARN]; own > g.MinHealthy && !b.AllowLastTarget {
+			g.MinHealthy, g.OwnFloor = own, own
+		}
 		g.MaxOut = max(0, g.Healthy-g.MinHealthy)
 	}
 
@@ -129,7 +138,7 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 			for _, r := range regs {
 				if g := plan.Groups[r.group]; r.n > g.MaxOut {
 					why = append(why, fmt.Sprintf("%s: group %s has %d healthy targets%s and must keep %d (minHealthyPercent %d%s)",
-						id, workflow.GroupName(g.ARN), g.Healthy, notServingNote(g), g.MinHealthy, b.MinHealthyPercent, lastTargetNote(b)))
+						id, workflow.GroupName(g.ARN), g.Healthy, notServingNote(g), g.MinHealthy, b.MinHealthyPercent, lastTargetNote(b)+ownFloorNote(g)))
 				}
 			}
 		}
@@ -142,6 +151,14 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 		plan.Waves = append(plan.Waves, Wave{InstanceIDs: []string{id}, BelowBudget: true})
 	}
 	return plan, nil
+}
+
+// ownFloorNote says when the group's own thresholds set its floor.
+func ownFloorNote(g Group) string {
+	if g.OwnFloor == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; the group's own target_group_health threshold is %d healthy targets", g.OwnFloor)
 }
 
 // notServingNote counts the healthy targets left out of capacity.

@@ -394,3 +394,25 @@ func TestNotServingIsNotCapacity(t *testing.T) {
 		t.Errorf("refusal: %v", err)
 	}
 }
+
+// TestOwnFloors: a group's own target_group_health threshold raises its floor above the
+// budget's (and the refusal says so), unless allowLastTarget accepts an outage.
+func TestOwnFloors(t *testing.T) {
+	targets := group(web, 1, 4)
+	p, err := PlanWaves(targets, ids(1, 4), Budget{MaxConcurrency: 2, MinHealthyPercent: 25, OwnFloors: map[string]int{web: 3}})
+	if err != nil || p.Groups[0].MinHealthy != 3 || p.Groups[0].OwnFloor != 3 || p.Groups[0].MaxOut != 1 || len(p.Waves) != 4 {
+		t.Fatalf("threshold 3 of 4: %+v, %d waves, %v", p.Groups, len(p.Waves), err)
+	}
+	p, err = PlanWaves(targets, ids(1, 4), Budget{MaxConcurrency: 2, MinHealthyPercent: 75, OwnFloors: map[string]int{web: 2}})
+	if err != nil || p.Groups[0].MinHealthy != 3 || p.Groups[0].OwnFloor != 0 {
+		t.Fatalf("a threshold below the budget's floor changes nothing: %+v %v", p.Groups, err)
+	}
+	_, err = PlanWaves(targets, ids(1, 4), Budget{MaxConcurrency: 1, MinHealthyPercent: 25, OwnFloors: map[string]int{web: 4}})
+	if err == nil || !strings.Contains(err.Error(), "the group's own target_group_health threshold is 4 healthy targets") {
+		t.Errorf("refusal: %v", err)
+	}
+	p, err = PlanWaves(targets, ids(1, 4), Budget{MaxConcurrency: 4, MinHealthyPercent: 0, AllowLastTarget: true, OwnFloors: map[string]int{web: 3}})
+	if err != nil || p.Groups[0].MaxOut != 4 {
+		t.Errorf("allowLastTarget: %+v %v", p.Groups, err)
+	}
+}

@@ -23,6 +23,18 @@ type TargetGroup struct {
 	HealthCheckIntervalSeconds int    `json:"healthCheckIntervalSeconds"`
 	HealthCheckTimeoutSeconds  int    `json:"healthCheckTimeoutSeconds"`
 	HealthyThresholdCount      int    `json:"healthyThresholdCount"`
+	// ThresholdCount and ThresholdPercent are the group's own target_group_health
+	// settings, the higher of unhealthy_state_routing's and dns_failover's (0: off): below
+	// that many healthy targets, or that percentage of its targets, ALB routes to the
+	// unhealthy targets too (fails open) or takes the zone out of DNS.
+	ThresholdCount   int `json:"thresholdCount,omitempty"`
+	ThresholdPercent int `json:"thresholdPercent,omitempty"`
+}
+
+// OwnFloor is the fewest healthy targets the group's own thresholds accept, for a group
+// of that many targets.
+func (g TargetGroup) OwnFloor(targets int) int {
+	return max(g.ThresholdCount, (g.ThresholdPercent*targets+99)/100)
 }
 
 // Command is an SSM Run Command to send to the instance.
