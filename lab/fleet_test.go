@@ -54,6 +54,7 @@ type fleetRun struct {
 			Groups []struct {
 				ARN        string `json:"targetGroupArn"`
 				MinHealthy int    `json:"minHealthy"`
+				OwnFloor   int    `json:"ownFloor"`
 			} `json:"groups"`
 			Waves []struct {
 				InstanceIDs []string `json:"instanceIds"`

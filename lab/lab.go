@@ -70,6 +70,9 @@ type GroupSpec struct {
 	Protocol string
 	// Unattached: no load balancer uses the group; its targets are unused (Target.NotInUse).
 	Unattached bool
+	// Threshold is its target_group_health unhealthy-state routing minimum (zero: ALB's
+	// default, 1 target): below it the load balancer fails open.
+	Threshold elb.ThresholdConfig
 	// Members are the registrations: instance index and port (0: the group's port).
 	Members []Member
 }
@@ -177,7 +180,8 @@ func Start(cfg Config) (_ *Lab, err error) {
 	l.LB = elb.New(l.Clock, l, awsapi.Region, awsapi.Account)
 	for _, spec := range cfg.Groups {
 		g := l.LB.CreateTargetGroup(elb.GroupConfig{Name: spec.Name, Port: int32(spec.Port), HealthCheck: spec.HealthCheck,
-			DeregistrationDelaySeconds: spec.DeregistrationDelaySeconds, Protocol: spec.Protocol, Unattached: spec.Unattached})
+			DeregistrationDelaySeconds: spec.DeregistrationDelaySeconds, Protocol: spec.Protocol, Unattached: spec.Unattached,
+			Threshold: spec.Threshold})
 		url, err := g.Listen()
 		if err != nil {
 			return nil, err

@@ -81,6 +81,22 @@ type GroupConfig struct {
 	// Unattached: no load balancer uses the group. As ELB does, DescribeTargetHealth then
 	// reports every registered target unused, with Target.NotInUse.
 	Unattached bool
+	// Threshold is the group's target_group_health.unhealthy_state_routing minimum healthy
+	// targets: below it, the load balancer routes to every target, unhealthy ones too
+	// (fails open). Zero is ALB's default, a count of 1; Percent, 0 for off.
+	Threshold ThresholdConfig
+}
+
+// ThresholdConfig is a minimum of healthy targets, as a count and as a percentage.
+type ThresholdConfig struct{ Count, Percent int }
+
+// floor is the fewest healthy targets of n the threshold accepts.
+func (t ThresholdConfig) floor(n int) int {
+	count := t.Count
+	if count == 0 {
+		count = 1
+	}
+	return max(count, (t.Percent*n+99)/100)
 }
 
 // Addresser is EC2's view of the instances: an instance id's private address.
@@ -356,11 +372,20 @@ func (lb *LoadBalancer) Attributes(arn string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	t := g.cfg.Threshold
+	percent := "off"
+	if t.Percent > 0 {
+		percent = strconv.Itoa(t.Percent)
+	}
 	return map[string]string{
 		"deregistration_delay.timeout_seconds": strconv.Itoa(g.cfg.DeregistrationDelaySeconds),
 		"stickiness.enabled":                   "false",
 		"slow_start.duration_seconds":          "0",
 		"load_balancing.algorithm.type":        "round_robin",
+		"target_group_health.unhealthy_state_routing.minimum_healthy_targets.count":      strconv.Itoa(max(t.Count, 1)),
+		"target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage": percent,
+		"target_group_health.dns_failover.minimum_healthy_targets.count":                 "1",
+		"target_group_health.dns_failover.minimum_healthy_targets.percentage":            "off",
 	}, nil
 }
 
@@ -715,13 +740,15 @@ func (g *Group) pick() *target {
 		return nil
 	}
 	// Healthy targets take the traffic, but not those of a zone shifted away while
-	// another healthy target can take it; with no healthy target, ALB fails open.
-	eligible := slices.DeleteFunc(g.eligible(StateHealthy), func(t *target) bool { return g.lb.overrides[t.id] != "" })
+	// another healthy target can take it. Below the group's unhealthy-state routing
+	// threshold, ALB fails open: it routes to every target, the unhealthy ones too.
+	healthy := g.eligible(StateHealthy)
+	eligible := slices.DeleteFunc(slices.Clone(healthy), func(t *target) bool { return g.lb.overrides[t.id] != "" })
 	if len(eligible) == 0 {
-		eligible = g.eligible(StateHealthy)
+		eligible = healthy
 	}
-	if len(eligible) == 0 {
-		eligible = g.eligible(StateUnhealthy)
+	if len(healthy) < g.cfg.Threshold.floor(len(g.targets)) {
+		eligible = append(slices.Clone(healthy), g.eligible(StateUnhealthy)...)
 	}
 	if len(eligible) == 0 {
 		return nil
