@@ -58,6 +58,7 @@ type fleetRun struct {
 			} `json:"groups"`
 			Waves []struct {
 				InstanceIDs []string `json:"instanceIds"`
+				Zone        string   `json:"zone"`
 			} `json:"waves"`
 		} `json:"plan"`
 	}

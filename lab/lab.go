@@ -57,6 +57,21 @@ type Config struct {
 	// Simulated instances have no service (see instance.Instance.Simulated): for fleets of
 	// thousands, with no client traffic.
 	Simulated bool
+	// Zones are the Availability Zones instances are placed in, in turn (instance k in
+	// Zones[k % len]); empty means DefaultZones.
+	Zones []string
+}
+
+// DefaultZones are three Availability Zones of the lab's region.
+var DefaultZones = []string{awsapi.Region + "a", awsapi.Region + "b", awsapi.Region + "c"}
+
+// Zone is the Availability Zone of the k-th instance.
+func (c Config) Zone(k int) string {
+	zones := c.Zones
+	if len(zones) == 0 {
+		zones = DefaultZones
+	}
+	return zones[k%len(zones)]
 }
 
 // GroupSpec is a target group and its registrations.
@@ -339,7 +354,7 @@ func (l *Lab) Describe(ids []string) []awsapi.Instance {
 	for _, id := range ids {
 		want[id] = true
 	}
-	for _, inst := range l.Instances {
+	for k, inst := range l.Instances {
 		if len(ids) > 0 && !want[inst.ID] || l.gone(inst.ID) {
 			continue
 		}
@@ -354,7 +369,7 @@ func (l *Lab) Describe(ids []string) []awsapi.Instance {
 		if state == elb.InstanceTerminated {
 			ip = ""
 		}
-		out = append(out, awsapi.Instance{ID: inst.ID, PrivateIP: ip, State: state, Tags: tags,
+		out = append(out, awsapi.Instance{ID: inst.ID, PrivateIP: ip, State: state, Tags: tags, Zone: l.Config.Zone(k),
 			SSMManaged: !l.unmanaged[inst.ID], SSMOnline: !l.unmanaged[inst.ID] && inst.Up()})
 	}
 	return out

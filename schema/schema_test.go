@@ -125,6 +125,8 @@ var fleetInputs = []string{
 	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "notAfter": ""}`,
 	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "alarms": {"namePrefix": "web-"}, "bakeSeconds": 86400}`,
 	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "bakeSeconds": 0}`,
+	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "zoneByZone": true}`,
+	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "zoneByZone": "yes"}`,
 	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "bakeSeconds": 86401}`,
 	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "bakeSeconds": -1}`,
 	`{"targetGroupArns": [` + tg + `], "maintenance": {"action": "reboot"}, "alarms": {}}`,

@@ -391,6 +391,7 @@ func (c *cmd) plan(ctx context.Context, path string) error {
 			} `json:"groups"`
 			Waves []struct {
 				InstanceIDs []string `json:"instanceIds"`
+				Zone        string   `json:"zone"`
 			} `json:"waves"`
 		} `json:"plan"`
 		Skipped []rollout.Skip `json:"skipped"`
@@ -421,14 +422,19 @@ func (c *cmd) plan(ctx context.Context, path string) error {
 	}
 	type wave struct {
 		Instances []string    `json:"instanceIds"`
+		Zone      string      `json:"zone,omitempty"`
 		Groups    []groupLeft `json:"groups"`
 	}
 	var waves []wave
 	var b strings.Builder
 	fmt.Fprintf(&b, "plan: %d wave(s) (dry run %s)\n", sum.Waves, arn)
 	for i, w := range sum.Plan.Waves {
-		wv := wave{Instances: w.InstanceIDs}
-		fmt.Fprintf(&b, "wave %d: %s\n", i+1, strings.Join(w.InstanceIDs, ", "))
+		wv := wave{Instances: w.InstanceIDs, Zone: w.Zone}
+		zone := ""
+		if w.Zone != "" {
+			zone = " (" + w.Zone + ")"
+		}
+		fmt.Fprintf(&b, "wave %d%s: %s\n", i+1, zone, strings.Join(w.InstanceIDs, ", "))
 		for _, g := range sum.Plan.Groups {
 			out := 0
 			for _, id := range w.InstanceIDs {

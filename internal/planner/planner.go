@@ -183,8 +183,15 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (rollout.State, erro
 			plannable = append(plannable, id)
 		}
 	}
-	// Each group's own thresholds, for a group of as many targets as it has now.
+	// Each instance's Availability Zone, and each group's own thresholds, for a group of as
+	// many targets as it has now.
 	budget := in.Budget()
+	budget.Zones = map[string]string{}
+	for id, inst := range instances {
+		if inst.Placement != nil {
+			budget.Zones[id] = aws.ToString(inst.Placement.AvailabilityZone)
+		}
+	}
 	budget.OwnFloors = map[string]int{}
 	for _, s := range settings {
 		n := 0
@@ -208,7 +215,7 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (rollout.State, erro
 	}
 	var waves []rollout.WaveRecord
 	for _, w := range plan.Waves {
-		rec := rollout.WaveRecord{BelowBudget: w.BelowBudget}
+		rec := rollout.WaveRecord{BelowBudget: w.BelowBudget, Zone: w.Zone}
 		for _, id := range w.InstanceIDs {
 			item := rollout.WaveItem{InstanceID: id}
 			for _, t := range regs[id] {

@@ -131,7 +131,7 @@ func (f Reporter) Summarize(ctx context.Context, s rollout.State) (Summary, erro
 			ids = append(ids, item.InstanceID)
 		}
 		if listed+len(ids) <= PlanListLimit {
-			sum.Plan.Waves = append(sum.Plan.Waves, waveplan.Wave{InstanceIDs: ids, BelowBudget: w.BelowBudget})
+			sum.Plan.Waves = append(sum.Plan.Waves, waveplan.Wave{InstanceIDs: ids, BelowBudget: w.BelowBudget, Zone: w.Zone})
 			listed += len(ids)
 		} else {
 			sum.Truncated = true

@@ -38,6 +38,9 @@ type Input struct {
 	MinHealthyPercent *int `json:"minHealthyPercent,omitempty"`
 	// MaxErrors failed instances are tolerated; one more stops the rollout after its wave.
 	MaxErrors int `json:"maxErrors,omitempty"`
+	// ZoneByZone: no wave mixes Availability Zones, and the zones go one after the other,
+	// in name order.
+	ZoneByZone bool `json:"zoneByZone,omitempty"`
 	// AllowLastTarget and AllowBelowBudget relax the capacity rules (see Budget).
 	AllowLastTarget  bool `json:"allowLastTarget,omitempty"`
 	AllowBelowBudget bool `json:"allowBelowBudget,omitempty"`
@@ -184,7 +187,8 @@ func (in Input) Budget() waveplan.Budget {
 	if in.MinHealthyPercent != nil {
 		p = *in.MinHealthyPercent
 	}
-	return waveplan.Budget{MaxConcurrency: max(1, in.MaxConcurrency), MinHealthyPercent: p, AllowLastTarget: in.AllowLastTarget, AllowBelowBudget: in.AllowBelowBudget}
+	return waveplan.Budget{MaxConcurrency: max(1, in.MaxConcurrency), MinHealthyPercent: p, AllowLastTarget: in.AllowLastTarget,
+		AllowBelowBudget: in.AllowBelowBudget, ZoneByZone: in.ZoneByZone}
 }
 
 // ChildInput is the instance state machine's input for one instance of the rollout: its

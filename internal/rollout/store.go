@@ -79,6 +79,7 @@ type WaveRecord struct {
 	Index       int        `json:"-"`
 	Instances   []WaveItem `json:"instances"`
 	BelowBudget bool       `json:"belowBudget,omitempty"`
+	Zone        string     `json:"zone,omitempty"`
 	// Results are set once the wave ran.
 	Results []Result `json:"results,omitempty"`
 }

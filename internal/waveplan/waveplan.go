@@ -4,11 +4,13 @@
 // budget allows; an instance registered in several groups, or on several ports, counts
 // against each registration. The plan is deterministic: in id order, each instance goes to
 // the first wave with room for it, and those no wave has room for, when the budget allows
-// it, go alone at the end. It makes no AWS calls.
+// it, go alone at the end. Zone by zone, each Availability Zone's instances are planned so
+// in turn, in zone name order, and no wave mixes zones. It makes no AWS calls.
 package waveplan
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -40,6 +42,10 @@ type Budget struct {
 	// AllowBelowBudget maintains, one at a time at the end, instances that no wave can
 	// take within the budget (a group of one target, for example) instead of refusing.
 	AllowBelowBudget bool
+	// ZoneByZone: no wave mixes Availability Zones (Zones gives each instance's), and the
+	// zones go one after the other, in name order.
+	ZoneByZone bool
+	Zones      map[string]string
 	// OwnFloors are, by group ARN, the fewest healthy targets the group's own
 	// target_group_health thresholds accept: no group goes below it, unless
 	// AllowLastTarget accepts an outage.
@@ -62,6 +68,8 @@ type Group struct {
 // Wave is a set of instances maintained in parallel.
 type Wave struct {
 	InstanceIDs []string `json:"instanceIds"`
+	// Zone is the wave's Availability Zone, when the rollout goes zone by zone.
+	Zone string `json:"zone,omitempty"`
 	// BelowBudget: this wave takes a group below its budget (allowed by the input).
 	BelowBudget bool `json:"belowBudget,omitempty"`
 }
@@ -146,9 +154,28 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 			"no plan keeps the capacity budget: %s; add capacity, lower minHealthyPercent, or set \"allowBelowBudget\": true to maintain them one at a time",
 			strings.Join(why, "; "))
 	}
-	plan.Waves = firstFit(fits, plan.Groups, b.MaxConcurrency)
+	if !b.ZoneByZone {
+		plan.Waves = firstFit(fits, plan.Groups, b.MaxConcurrency)
+		for _, id := range tooBig {
+			plan.Waves = append(plan.Waves, Wave{InstanceIDs: []string{id}, BelowBudget: true})
+		}
+		return plan, nil
+	}
+	// Zone by zone: each zone's instances planned as a fleet of their own, the zones in
+	// name order, and the instances past the budget last, one at a time, in the same order.
+	byZone := map[string][]candidate{}
+	for _, c := range fits {
+		byZone[b.Zones[c.id]] = append(byZone[b.Zones[c.id]], c)
+	}
+	for _, zone := range slices.Sorted(maps.Keys(byZone)) {
+		for _, w := range firstFit(byZone[zone], plan.Groups, b.MaxConcurrency) {
+			w.Zone = zone
+			plan.Waves = append(plan.Waves, w)
+		}
+	}
+	slices.SortStableFunc(tooBig, func(x, y string) int { return strings.Compare(b.Zones[x], b.Zones[y]) })
 	for _, id := range tooBig {
-		plan.Waves = append(plan.Waves, Wave{InstanceIDs: []string{id}, BelowBudget: true})
+		plan.Waves = append(plan.Waves, Wave{InstanceIDs: []string{id}, BelowBudget: true, Zone: b.Zones[id]})
 	}
 	return plan, nil
 }

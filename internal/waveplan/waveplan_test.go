@@ -416,3 +416,40 @@ func TestOwnFloors(t *testing.T) {
 		t.Errorf("allowLastTarget: %+v %v", p.Groups, err)
 	}
 }
+
+// TestZoneByZone: no wave mixes zones, the zones go in name order, and each wave still
+// keeps the budget; without it the same instances mix.
+func TestZoneByZone(t *testing.T) {
+	targets := group(web, 1, 9)
+	zones := map[string]string{}
+	for n := 1; n <= 9; n++ {
+		zones[id(n)] = []string{"eu-west-1c", "eu-west-1a", "eu-west-1b"}[n%3]
+	}
+	b := Budget{MaxConcurrency: 2, MinHealthyPercent: 50, ZoneByZone: true, Zones: zones}
+	p, err := PlanWaves(targets, ids(1, 9), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, w := range p.Waves {
+		if len(w.InstanceIDs) > 2 || w.Zone == "" {
+			t.Errorf("wave %+v", w)
+		}
+		for _, id := range w.InstanceIDs {
+			if zones[id] != w.Zone {
+				t.Errorf("wave %+v mixes zones: %s is in %s", w, id, zones[id])
+			}
+		}
+		if len(order) == 0 || order[len(order)-1] != w.Zone {
+			order = append(order, w.Zone)
+		}
+	}
+	if want := []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"}; !slices.Equal(order, want) {
+		t.Errorf("zones in order %v, want %v", order, want)
+	}
+	b.ZoneByZone = false
+	mixed, _ := PlanWaves(targets, ids(1, 9), b)
+	if zones[mixed.Waves[0].InstanceIDs[0]] == zones[mixed.Waves[0].InstanceIDs[1]] {
+		t.Errorf("without zoneByZone the first wave %v is in one zone; the test shows nothing", mixed.Waves[0])
+	}
+}

@@ -58,6 +58,8 @@ type Instance struct {
 	// A terminated instance has no private address any more.
 	State string
 	Tags  map[string]string
+	// Zone is its Availability Zone.
+	Zone string
 	// SSMOnline: its agent is registered and online.
 	SSMOnline bool
 	// SSMManaged: its agent is registered with SSM at all.

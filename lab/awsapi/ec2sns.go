@@ -52,6 +52,9 @@ func (s *Server) ec2(w http.ResponseWriter, r *http.Request) {
 			if inst.PrivateIP != "" {
 				fmt.Fprintf(&b, `<privateIpAddress>%s</privateIpAddress>`, inst.PrivateIP)
 			}
+			if inst.Zone != "" {
+				fmt.Fprintf(&b, `<placement><availabilityZone>%s</availabilityZone></placement>`, inst.Zone)
+			}
 			b.WriteString(`<tagSet>`)
 			for k, v := range inst.Tags {
 				fmt.Fprintf(&b, `<item><key>%s</key><value>%s</value></item>`, escape(k), escape(v))
