@@ -14,6 +14,7 @@ import (
 
 	"github.com/drainpipe/drainpipe/internal/cli"
 	"github.com/drainpipe/drainpipe/lab"
+	"github.com/drainpipe/drainpipe/lab/awsapi"
 	"github.com/drainpipe/drainpipe/lab/sfn"
 	"github.com/drainpipe/drainpipe/statemachine"
 )
@@ -60,8 +61,14 @@ func TestOperatorCommand(t *testing.T) {
 	}
 	assertNoChange(t, l)
 
+	// A step of Step Functions' trouble mid-watch: one poll's reads of a history fail
+	// through all of the SDK's retries; watch says so, tries again, and goes on.
+	l.API.Inject(awsapi.Rule{Service: awsapi.ServiceStepFunctions, Operation: "GetExecutionHistory", Fault: awsapi.ServiceUnavailable, After: 3, Times: 3})
 	code, out, errOut = run("start", "fleet", fleet, "--name", "ops", "--wait")
 	t.Logf("start --wait:\n%s", out)
+	if !strings.Contains(errOut, "trying again in") {
+		t.Errorf("start --wait did not ride out a failed read: %s", errOut)
+	}
 	if code != cli.ExitOK || !strings.Contains(out, "started arn:") || !regexp.MustCompile(`ops SUCCEEDED after [0-9.:s]+: 3 done, 0 failed\n$`).MatchString(out) ||
 		!strings.Contains(out, "hello-world 2/3 healthy (floor 2)") || !strings.Contains(out, "hello-world 3/3 healthy (floor 2)") || !strings.Contains(out, "wave 3 of 3 done") {
 		t.Errorf("start --wait: %d\n%s%s", code, out, errOut)

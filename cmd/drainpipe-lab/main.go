@@ -76,9 +76,9 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	width, terminal := cli.Terminal(os.Stdout)
+	size, _ := cli.Terminal(os.Stdout)
 	rep, err := demo.Run(ctx, demo.Options{Config: cfg, Rate: *rate, Clients: *clients, Naive: *naive, Out: os.Stdout, Chart: chartPath,
-		Terminal: terminal, Width: width})
+		Size: size})
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintf(os.Stderr, "\ninterrupted after %.1fs: %s\nthe lab stopped every process it started and removed its files\n", rep.Elapsed.Seconds(), done(rep))
 		os.Exit(130)

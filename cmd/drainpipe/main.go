@@ -23,6 +23,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "drainpipe: the AWS config:", err)
 		os.Exit(cli.ExitAWS)
 	}
-	width, terminal := cli.Terminal(os.Stdout)
-	os.Exit(cli.Run(ctx, cli.Env{Config: cfg, Stdout: os.Stdout, Stderr: os.Stderr, Terminal: terminal, Width: width}, os.Args[1:]))
+	size, _ := cli.Terminal(os.Stdout)
+	os.Exit(cli.Run(ctx, cli.Env{Config: cfg, Stdout: os.Stdout, Stderr: os.Stderr, Size: size}, os.Args[1:]))
 }

@@ -57,10 +57,9 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	// Poll is watch's and abort's pause between reads (default 2 s).
 	Poll time.Duration
-	// Terminal says Stdout is a terminal Width columns wide (see Terminal): watch then
-	// redraws its view in place.
-	Terminal bool
-	Width    int
+	// Size, when Stdout is a terminal, reads its size (see Terminal): watch then redraws
+	// its view in place.
+	Size func() (cols, rows int)
 	// Footer, when set, gives a line watch shows under its view (the lab's demo shows
 	// its traffic there).
 	Footer func() string
@@ -132,6 +131,8 @@ type cmd struct {
 	sfn    *sfn.Client
 	db     *dynamodb.Client
 	elb    *elbv2.Client
+	// machines are the state machines found, by name.
+	machines map[string]string
 }
 
 func run(ctx context.Context, env Env, args []string) error {
@@ -142,7 +143,7 @@ func run(ctx context.Context, env Env, args []string) error {
 		}
 		return nil
 	}
-	c := &cmd{env: env, flags: flag.NewFlagSet(args[0], flag.ContinueOnError)}
+	c := &cmd{env: env, flags: flag.NewFlagSet(args[0], flag.ContinueOnError), machines: map[string]string{}}
 	c.flags.SetOutput(io.Discard)
 	c.flags.StringVar(&c.prefix, "prefix", "drainpipe", "the deployment's namePrefix")
 	output := c.flags.String("output", "text", "text or json")
@@ -248,9 +249,12 @@ func readInput(kind, path string, dryRun bool) ([]byte, error) {
 	return raw, nil
 }
 
-// machine finds the deployment's state machine ("maintain-fleet", ...).
+// machine finds the deployment's state machine ("maintain-fleet", ...), once.
 func (c *cmd) machine(ctx context.Context, which string) (string, error) {
 	want := c.prefix + "-" + which
+	if arn, ok := c.machines[want]; ok {
+		return arn, nil
+	}
 	pages := sfn.NewListStateMachinesPaginator(c.sfn, &sfn.ListStateMachinesInput{})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -259,7 +263,8 @@ func (c *cmd) machine(ctx context.Context, which string) (string, error) {
 		}
 		for _, m := range page.StateMachines {
 			if aws.ToString(m.Name) == want {
-				return aws.ToString(m.StateMachineArn), nil
+				c.machines[want] = aws.ToString(m.StateMachineArn)
+				return c.machines[want], nil
 			}
 		}
 	}
@@ -634,35 +639,39 @@ func (c *cmd) abort(ctx context.Context, ref string, timeout time.Duration) erro
 	}
 	deadline := time.Now().Add(timeout)
 	f := &follower{sfn: c.sfn, traces: map[string]*trace{}}
-	for {
+	var end *sfn.DescribeExecutionOutput
+	err = c.poll(ctx, func() (bool, error) {
 		d, err := c.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: &arn})
 		if err != nil {
-			return fmt.Errorf("describing %s: %w", arn, err)
+			return false, fmt.Errorf("describing %s: %w", arn, err)
 		}
 		v, err := c.progress(ctx, f, d)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if len(v.Out) == 0 && d.Status != sfntypes.ExecutionStatusRunning {
-			// Nothing held: every instance was put back, or could not be (stopped,
-			// terminated, its group deleted). Say which, by the load balancer.
-			missing, err := c.notRegistered(ctx, d)
-			if err != nil {
-				return err
-			}
-			if len(missing) > 0 {
-				return failedError{fmt.Sprintf("%s is %s and holds nothing, but NOT registered: %s", aws.ToString(d.Name), d.Status, strings.Join(missing, "; "))}
-			}
-			return c.print(map[string]any{"execution": arn, "status": d.Status, "outOfService": []string{}},
-				"%s is %s; none of its instances is held out of service, and each is registered in its groups", aws.ToString(d.Name), d.Status)
+			end = d
+			return true, nil
 		}
 		if time.Now().After(deadline) {
-			return failedError{fmt.Sprintf("after %v, still held out of service: %s (see drainpipe reservations)", timeout, strings.Join(v.Out, ", "))}
+			return false, failedError{fmt.Sprintf("after %v, still held out of service: %s (see drainpipe reservations)", timeout, strings.Join(v.Out, ", "))}
 		}
-		if err := sleep(ctx, c.env.Poll); err != nil {
-			return err
-		}
+		return false, nil
+	})
+	if err != nil {
+		return err
 	}
+	// Nothing held: every instance was put back, or could not be (stopped, terminated,
+	// its group deleted). Say which, by the load balancer.
+	missing, err := c.notRegistered(ctx, end)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return failedError{fmt.Sprintf("%s is %s and holds nothing, but NOT registered: %s", aws.ToString(end.Name), end.Status, strings.Join(missing, "; "))}
+	}
+	return c.print(map[string]any{"execution": arn, "status": end.Status, "outOfService": []string{}},
+		"%s is %s; none of its instances is held out of service, and each is registered in its groups", aws.ToString(end.Name), end.Status)
 }
 
 // notRegistered lists the execution's instances that the load balancer does not have

@@ -5,22 +5,42 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/mattn/go-runewidth"
+	"golang.org/x/term"
 
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
-// Terminal reports whether f is a terminal, and its width in columns: watch redraws its
-// view in place on a terminal, and prints a line for each change otherwise.
-func Terminal(f *os.File) (width int, ok bool) {
-	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-	if err != nil {
-		return 0, false
+// Terminal reports whether f is a terminal: watch redraws its view in place on a
+// terminal, and prints a line for each change otherwise. size reads the terminal's size
+// in columns and rows when called, so a view follows a resized window.
+func Terminal(f *os.File) (size func() (cols, rows int), ok bool) {
+	fd := int(f.Fd())
+	if !term.IsTerminal(fd) {
+		return nil, false
 	}
-	return int(ws.Col), true
+	return func() (int, int) {
+		cols, rows, err := term.GetSize(fd)
+		if err != nil || cols <= 0 || rows <= 0 {
+			return 80, 24
+		}
+		return cols, rows
+	}, true
+}
+
+// printable is s as one line a terminal shows as it is: control characters (a newline
+// or an escape sequence in an error's cause, say) become spaces.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // renderer shows successive progress.
@@ -40,7 +60,7 @@ func frame(p progress, footer string, now time.Time) []string {
 	}
 	lines := []string{fmt.Sprintf("%s  %s  %s (started %s)", p.Execution, p.Status, clock(end.Sub(p.Started)), p.Started.Local().Format("15:04:05"))}
 	if p.Error != "" {
-		lines = append(lines, fmt.Sprintf("  %s: %s", p.Error, p.Cause))
+		lines = append(lines, printable(fmt.Sprintf("  %s: %s", p.Error, p.Cause)))
 	}
 	done, failed, running, waiting := p.counts()
 	summary := fmt.Sprintf("instances: %d done, %d running, %d waiting, %d failed", done, running, waiting, failed)
@@ -68,7 +88,7 @@ func frame(p progress, footer string, now time.Time) []string {
 		case in.State != "":
 			line += fmt.Sprintf(" %6s  %s", clock(now.Sub(in.Since)), in.State)
 		case in.Error != "":
-			line += " " + in.Error
+			line += " " + printable(in.Error)
 		}
 		lines = append(lines, strings.TrimRight(line, " "))
 	}
@@ -111,27 +131,42 @@ func clock(d time.Duration) string {
 }
 
 // screen redraws the frame in place: up to the first line of the last frame, then
-// clear to the end of the screen. Lines are cut to the width, so that none wraps.
+// clear to the end of the screen. It reads the terminal's size at each redraw: lines are
+// cut to the width in display columns, so that none wraps, and a frame taller than the
+// terminal keeps its head and its last line (the out-of-service list or the footer),
+// with a line saying how many it left out, so that the cursor never has to move up past
+// the top of the screen.
 type screen struct {
 	w     io.Writer
-	width int
+	size  func() (cols, rows int)
 	lines int
 }
 
 func (s *screen) render(p progress, footer string, now time.Time) {
+	cols, rows := s.size()
 	var b strings.Builder
 	if s.lines > 0 {
 		fmt.Fprintf(&b, "\x1b[%dA\r\x1b[J", s.lines)
 	}
-	lines := frame(p, footer, now)
+	lines := fit(frame(p, footer, now), rows-1)
 	for _, l := range lines {
-		if s.width > 1 && len([]rune(l)) >= s.width {
-			l = string([]rune(l)[:s.width-1])
+		if cols > 1 && runewidth.StringWidth(l) >= cols {
+			l = runewidth.Truncate(l, cols-1, "")
 		}
 		b.WriteString(l + "\n")
 	}
 	s.lines = len(lines)
 	_, _ = io.WriteString(s.w, b.String())
+}
+
+// fit keeps a frame within rows lines: the first ones, a line saying how many were left
+// out, and the last one.
+func fit(lines []string, rows int) []string {
+	if rows < 3 || len(lines) <= rows {
+		return lines
+	}
+	kept := slices.Clone(lines[:rows-2])
+	return append(kept, fmt.Sprintf("  (%d more lines: a taller terminal shows them)", len(lines)-rows+1), lines[len(lines)-1])
 }
 
 // plain prints a line, with the time, for each thing that changed since the last

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mattn/go-runewidth"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -89,12 +91,12 @@ func TestWatchFrame(t *testing.T) {
 	time.Local = time.UTC
 	snaps, times := rolloutSnapshots(time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC))
 	var out bytes.Buffer
-	s := &screen{w: &out, width: 100}
+	s := &screen{w: &out, size: func() (int, int) { return 100, 50 }}
 	s.render(snaps[4], "traffic: 200 req/s, 0 failed", times[4])
 	first := out.String()
 	golden(t, "watch-frame.golden", first)
 	var narrow bytes.Buffer
-	(&screen{w: &narrow, width: 40}).render(snaps[4], "", times[4])
+	(&screen{w: &narrow, size: func() (int, int) { return 40, 50 }}).render(snaps[4], "", times[4])
 	for _, line := range strings.Split(strings.TrimSuffix(narrow.String(), "\n"), "\n") {
 		if n := len([]rune(line)); n >= 40 {
 			t.Errorf("a line of %d columns in a terminal of 40: %q", n, line)
@@ -165,5 +167,48 @@ func golden(t *testing.T, name, got string) {
 	}
 	if got != string(want) {
 		t.Errorf("%s differs from %s:\n--- got\n%s--- want\n%s", t.Name(), path, got, want)
+	}
+}
+
+// TestScreenFitsTheTerminal: the redraw holds to the terminal's size, read at each render:
+// a cause with a newline and an escape sequence stays on its line and sends no sequence
+// of its own, wide characters count two columns, a frame taller than the terminal keeps
+// its head and its footer and says how many lines it left out, and after a resize the
+// next redraw goes back up exactly the lines the last one printed.
+func TestScreenFitsTheTerminal(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	p := progress{Execution: "big", Status: "FAILED", Started: t0, Stopped: t0.Add(time.Minute), Error: "States.TaskFailed",
+		Cause: "boom\n\x1b[2Jcleared", Waves: 10, WavesDone: 2}
+	for i := range 12 {
+		p.Instances = append(p.Instances, instanceProgress{ID: "i-" + itoa(i), Phase: phaseFailed, Error: "再起動に失敗しました\rover"})
+	}
+	cols, rows := 30, 10
+	var out bytes.Buffer
+	s := &screen{w: &out, size: func() (int, int) { return cols, rows }}
+	s.render(p, "traffic: 0 failed", t0)
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) > rows-1 {
+		t.Errorf("%d lines in a terminal of %d rows", len(lines), rows)
+	}
+	if !strings.Contains(out.String(), "more lines") || lines[len(lines)-1] != "traffic: 0 failed" {
+		t.Errorf("the cut frame does not say what it left out, or lost its footer:\n%s", out.String())
+	}
+	for _, l := range lines {
+		if strings.ContainsAny(l, "\x1b\r") {
+			t.Errorf("a control character reached the terminal: %q", l)
+		}
+		if w := runewidth.StringWidth(l); w >= cols {
+			t.Errorf("a line %d columns wide in a terminal of %d: %q", w, cols, l)
+		}
+	}
+	printed := len(lines)
+	cols, rows = 100, 50
+	out.Reset()
+	s.render(p, "", t0)
+	if !strings.HasPrefix(out.String(), "\x1b["+itoa(printed)+"A\r\x1b[J") {
+		t.Errorf("after a resize the redraw does not go back up the %d lines printed: %q", printed, out.String()[:20])
+	}
+	if strings.Contains(out.String(), "more lines") {
+		t.Errorf("a tall terminal still cuts the frame:\n%s", out.String())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -216,12 +217,14 @@ func (c *cmd) progress(ctx context.Context, f *follower, d *sfn.DescribeExecutio
 			}
 			for _, item := range w.Instances {
 				in := instanceProgress{ID: item.InstanceID, Wave: i + 1, Phase: phaseWaiting}
+				// Every planned child is the rollout's: a reservation an earlier wave's
+				// child left behind is the rollout's to answer for too.
 				child := rollout.ExecutionARN(instanceMachine, rollout.ChildName(meta.Name, item.InstanceID))
+				mine[child] = true
 				switch r, ok := results[item.InstanceID]; {
 				case ok:
 					in = resultProgress(in, r)
 				case len(w.Results) == 0 && current:
-					mine[child] = true
 					if in, err = f.instance(ctx, item.InstanceID, i+1, child); err != nil {
 						return p, err
 					}
@@ -291,10 +294,10 @@ func (c *cmd) rolloutOf(ctx context.Context, d *sfn.DescribeExecutionOutput) (ro
 		id = cont.State.Rollout.ID
 	}
 	meta, waves, _, err := rollout.Store{DB: c.db, Table: c.prefix + "-rollouts"}.All(ctx, id)
-	if err != nil {
+	if errors.Is(err, rollout.ErrNotRecorded) {
 		return rollout.Meta{}, nil, nil // not planned (yet): nothing to follow but the execution
 	}
-	return meta, waves, nil
+	return meta, waves, err
 }
 
 // watch shows the execution's progress until it ends: redrawn in place on a terminal,
@@ -305,31 +308,79 @@ func (c *cmd) watch(ctx context.Context, arn string) error {
 	switch {
 	case c.json:
 		r = &jsonLines{w: c.env.Stdout}
-	case c.env.Terminal:
-		r = &screen{w: c.env.Stdout, width: c.env.Width}
+	case c.env.Size != nil:
+		r = &screen{w: c.env.Stdout, size: c.env.Size}
 	}
-	for {
+	var end *sfn.DescribeExecutionOutput
+	err := c.poll(ctx, func() (bool, error) {
 		d, err := c.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: &arn})
 		if err != nil {
-			return fmt.Errorf("describing %s: %w", arn, err)
+			return false, fmt.Errorf("describing %s: %w", arn, err)
 		}
 		p, err := c.progress(ctx, f, d)
 		if err != nil {
-			return err
+			return false, err
 		}
 		footer := ""
 		if c.env.Footer != nil {
 			footer = c.env.Footer()
 		}
 		r.render(p, footer, time.Now())
-		if d.Status != sfntypes.ExecutionStatusRunning {
-			if d.Status == sfntypes.ExecutionStatusSucceeded {
-				return nil
-			}
-			return failedError{fmt.Sprintf("%s ended %s: %s: %s", aws.ToString(d.Name), d.Status, aws.ToString(d.Error), causeText(aws.ToString(d.Cause)))}
+		if d.Status == sfntypes.ExecutionStatusRunning {
+			return false, nil
 		}
-		if err := sleep(ctx, c.env.Poll); err != nil {
+		end = d
+		return true, nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case end.Status == sfntypes.ExecutionStatusSucceeded:
+		return nil
+	}
+	return failedError{fmt.Sprintf("%s ended %s: %s: %s", aws.ToString(end.Name), end.Status, aws.ToString(end.Error), causeText(aws.ToString(end.Cause)))}
+}
+
+// maxPollFailures is how many polls in a row may fail for a transient reason before
+// watch or abort gives up: with the backoff, about four minutes of an API's trouble.
+const maxPollFailures = 10
+
+// poll calls read until it reports done, every Poll. A read that failed for a transient
+// reason (see transient) is tried again after a backoff, doubling from Poll to 30 s, and
+// says so on stderr: the view keeps what it last showed. Any other error, or the
+// maxPollFailures-th transient one in a row, ends it.
+func (c *cmd) poll(ctx context.Context, read func() (done bool, err error)) error {
+	failures := 0
+	for {
+		done, err := read()
+		switch {
+		case err == nil && done:
+			return nil
+		case err == nil:
+			failures = 0
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case !transient(err) || failures+1 >= maxPollFailures:
+			return err
+		default:
+			failures++
+		}
+		wait := min(c.env.Poll<<failures, max(c.env.Poll, 30*time.Second))
+		if failures > 0 {
+			fmt.Fprintf(c.env.Stderr, "drainpipe: %v; trying again in %s (%d of %d)\n", err, wait.Round(time.Millisecond), failures, maxPollFailures-1)
+		}
+		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
+}
+
+// transient reports whether err is worth another try at the next poll: the SDK's own
+// retries ran out, or the error is one it classes as retryable or a throttle (a dropped
+// connection, a 5xx, ThrottlingException).
+func transient(err error) bool {
+	var exhausted *retry.MaxAttemptsError
+	return errors.As(err, &exhausted) ||
+		retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary ||
+		retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary
 }

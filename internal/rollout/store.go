@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -372,7 +373,7 @@ func (s Store) All(ctx context.Context, id string) (Meta, []WaveRecord, []Skip, 
 		}
 	}
 	if meta == nil {
-		return Meta{}, nil, nil, faults.New(faults.InvalidInput, "rollout %s is not in table %s", id, s.Table)
+		return Meta{}, nil, nil, notRecorded{faults.New(faults.InvalidInput, "rollout %s is not in table %s", id, s.Table)}
 	}
 	// A plan retried before its meta item was written may have left more waves or skips
 	// than the plan that counts: the meta item says how many are its.
@@ -382,3 +383,12 @@ func (s Store) All(ctx context.Context, id string) (Meta, []WaveRecord, []Skip, 
 	}
 	return *meta, waves, skips, nil
 }
+
+// ErrNotRecorded is in the chain of All's error when the table holds no rollout of that
+// id: it was not planned (yet), or its record expired.
+var ErrNotRecorded = errors.New("rollout not recorded")
+
+type notRecorded struct{ error }
+
+func (e notRecorded) Is(target error) bool { return target == ErrNotRecorded }
+func (e notRecorded) Unwrap() error        { return e.error }

@@ -51,10 +51,9 @@ type Options struct {
 	Input func(l *lab.Lab, _ *instance.Instance) map[string]any
 	// Out receives the live view; nil discards it.
 	Out io.Writer
-	// Terminal says Out is a terminal Width columns wide: the watch view is redrawn in
-	// place (cli.Terminal tells).
-	Terminal bool
-	Width    int
+	// Size, when Out is a terminal, reads its size: the watch view is then redrawn in
+	// place (cli.Terminal gives it).
+	Size func() (cols, rows int)
 	// Chart is the chart's path (.png or .svg); "" draws none.
 	Chart string
 	// Prepare, when set, runs after the lab has started and before the traffic: fault
@@ -227,7 +226,7 @@ func runRollout(ctx context.Context, l *lab.Lab, v *view, gen *traffic.Generator
 	v.printf("drainpipe: the operator's command, against the lab's AWS endpoint; its times are real (the lab runs at %g times AWS speed)", 1/l.Config.Scale)
 	v.pause(true)
 	code := cli.Run(ctx, cli.Env{Config: awsCfg, Stdout: v.out, Stderr: v.out, Poll: 250 * time.Millisecond,
-		Terminal: opt.Terminal, Width: opt.Width, Footer: v.trafficLine}, []string{"start", "fleet", path, "--name", RolloutName, "--wait"})
+		Size: opt.Size, Footer: v.trafficLine}, []string{"start", "fleet", path, "--name", RolloutName, "--wait"})
 	v.pause(false)
 	if err := ctx.Err(); err != nil {
 		return rec.executions(l), err
