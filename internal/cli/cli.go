@@ -17,8 +17,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -47,9 +49,55 @@ const (
 	ExitUsage = 2
 	// ExitAWS: AWS refused or the deployment was not found.
 	ExitAWS = 3
-	// ExitInterrupted: interrupted (Ctrl-C); what was started keeps running.
+	// ExitInterrupted: interrupted (Ctrl-C); what was started keeps running. A signal
+	// other than SIGINT exits 128 plus its number (SIGTERM: 143).
 	ExitInterrupted = 130
 )
+
+// Signaled is the cause of a context canceled by a signal (see SignalContext).
+type Signaled struct{ Signal os.Signal }
+
+func (s Signaled) Error() string { return "interrupted by " + s.Signal.String() }
+
+// SignalContext is a context canceled, with Signaled as its cause, when one of sigs
+// arrives; stop stops listening.
+func SignalContext(parent context.Context, sigs ...os.Signal) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	go func() {
+		select {
+		case s := <-ch:
+			cancel(Signaled{s})
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel(context.Canceled) }
+}
+
+// interruptedCode is the exit code of a run its context's cancellation ended.
+func interruptedCode(ctx context.Context) int {
+	var s Signaled
+	if errors.As(context.Cause(ctx), &s) {
+		if n, ok := s.Signal.(syscall.Signal); ok && n != syscall.SIGINT {
+			return 128 + int(n)
+		}
+	}
+	return ExitInterrupted
+}
+
+// interruptedNote says, per command, where an interrupted run leaves things.
+func interruptedNote(command string) string {
+	switch command {
+	case "start":
+		return "interrupted; an execution it started keeps running: drainpipe watch NAME follows it again, drainpipe abort NAME stops it"
+	case "watch":
+		return "interrupted; the execution keeps running: drainpipe watch follows it again"
+	case "abort":
+		return "interrupted; if abort said it stopped the execution, its instances are still put back without it: drainpipe reservations shows what is held"
+	}
+	return "interrupted; nothing was changed"
+}
 
 // Env is what the command runs with.
 type Env struct {
@@ -93,7 +141,7 @@ Flags for every command: --prefix (the deployment's namePrefix, default drainpip
 --output text|json. AWS: the standard config chain (AWS_PROFILE, AWS_REGION,
 AWS_ENDPOINT_URL). Exit codes: 0 done, 1 the execution failed or an instance is not
 back, 2 bad usage or input (nothing sent), 3 AWS refused or no deployment, 130
-interrupted (what was started keeps running).
+interrupted (what was started keeps running; 143 for SIGTERM).
 `
 
 // Run runs the command line args (without the program name) and returns the exit code.
@@ -107,9 +155,9 @@ func Run(ctx context.Context, env Env, args []string) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(env.Stderr, "drainpipe: interrupted; an execution it started keeps running: drainpipe watch NAME follows it again, drainpipe abort NAME stops it")
-		return ExitInterrupted
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		fmt.Fprintln(env.Stderr, "drainpipe:", interruptedNote(args[0]))
+		return interruptedCode(ctx)
 	case errors.As(err, &u):
 		fmt.Fprintln(env.Stderr, "drainpipe:", err)
 		return ExitUsage

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -51,16 +52,23 @@ func TestUsageAndValidation(t *testing.T) {
 		{[]string{"start", "rocket", good}, ExitUsage, `"rocket": instance or fleet`},
 		{[]string{"start", "instance", bad}, ExitUsage, "maintenance/action"},
 		{[]string{"validate", "instance", good, "--wat"}, ExitUsage, "flag provided but not defined: -wat"},
-		// Interrupted: the context is cancelled before AWS answers.
-		{[]string{"history", "--cancelled"}, ExitInterrupted, "interrupted"},
+		// Interrupted: the context is cancelled before AWS answers, by Ctrl-C or by
+		// SIGTERM; each command says where it leaves things.
+		{[]string{"history", "--cancelled"}, ExitInterrupted, "interrupted; nothing was changed"},
+		{[]string{"watch", "--terminated", "x"}, 143, "interrupted; the execution keeps running"},
+		{[]string{"start", "--cancelled", "instance", good}, ExitInterrupted, "an execution it started keeps running"},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer
 		ctx := context.Background()
-		if len(tt.args) > 1 && tt.args[1] == "--cancelled" {
-			c, cancel := context.WithCancel(ctx)
-			cancel()
-			ctx, tt.args = c, tt.args[:1]
+		if len(tt.args) > 1 && (tt.args[1] == "--cancelled" || tt.args[1] == "--terminated") {
+			c, cancel := context.WithCancelCause(ctx)
+			cause := Signaled{os.Interrupt}
+			if tt.args[1] == "--terminated" {
+				cause = Signaled{syscall.SIGTERM}
+			}
+			cancel(cause)
+			ctx, tt.args = c, append(tt.args[:1:1], tt.args[2:]...)
 		}
 		code := Run(ctx, Env{Config: aws.Config{Region: "eu-west-1"}, Stdout: &out, Stderr: &errOut}, tt.args)
 		if code != tt.code || !strings.Contains(out.String()+errOut.String(), tt.want) {

@@ -176,6 +176,13 @@ type plain struct {
 	w      io.Writer
 	last   *progress
 	footer string
+	// shown is, by instance, the last phase printed and how many of its steps.
+	shown map[string]shownPhase
+}
+
+type shownPhase struct {
+	phaseStep
+	steps int
 }
 
 func (r *plain) render(p progress, footer string, now time.Time) {
@@ -189,26 +196,37 @@ func (r *plain) render(p progress, footer string, now time.Time) {
 	if p.WavesDone > 0 && p.WavesDone != prev.WavesDone {
 		say("wave %d of %d done", p.WavesDone, p.Waves)
 	}
-	was := map[string]instanceProgress{}
-	for _, in := range prev.Instances {
-		was[in.ID] = in
+	if r.shown == nil {
+		r.shown = map[string]shownPhase{}
 	}
 	for _, in := range p.Instances {
-		old, seen := was[in.ID]
-		if seen && old.Phase == in.Phase {
-			continue
+		// The phases entered since the last line for it: each step its history told
+		// that was not printed yet, or else its phase now, if that is new.
+		old, seen := r.shown[in.ID]
+		var fresh []phaseStep
+		switch {
+		case len(in.Steps) > old.steps:
+			fresh = in.Steps[old.steps:]
+			old.steps = len(in.Steps)
+		case !seen || old.Phase != in.Phase:
+			fresh = []phaseStep{{in.Phase, in.Since}}
 		}
-		if !seen && in.Phase == phaseWaiting {
-			continue // only what has started
+		for k, step := range fresh {
+			if !seen && step.Phase == phaseWaiting {
+				old.phaseStep = step // only what has started is printed
+				continue
+			}
+			line := in.ID + " " + step.Phase
+			if in.Error != "" && k == len(fresh)-1 {
+				line += ": " + printable(in.Error)
+			}
+			if seen && !old.Since.IsZero() && !step.Since.IsZero() && old.Phase != phaseWaiting {
+				line += fmt.Sprintf(" (%s took %s)", old.Phase, clock(step.Since.Sub(old.Since)))
+			}
+			say("%s", line)
+			seen, old.phaseStep = true, step
 		}
-		line := in.ID + " " + in.Phase
-		if in.Error != "" {
-			line += ": " + in.Error
-		}
-		if seen && !old.Since.IsZero() && !in.Since.IsZero() && old.Phase != phaseWaiting {
-			line += fmt.Sprintf(" (%s took %s)", old.Phase, clock(in.Since.Sub(old.Since)))
-		}
-		say("%s", line)
+		r.shown[in.ID] = old
 	}
 	health := map[string]groupHealth{}
 	for _, g := range prev.Groups {

@@ -72,7 +72,7 @@ func rolloutSnapshots(t0 time.Time) ([]progress, []time.Time) {
 // change, with the time, and how long the last phase took; nothing when only the time
 // moved.
 func TestWatchPlainGolden(t *testing.T) {
-	time.Local = time.UTC
+	inUTC(t)
 	snaps, times := rolloutSnapshots(time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC))
 	var out bytes.Buffer
 	r := &plain{w: &out}
@@ -88,7 +88,7 @@ func TestWatchPlainGolden(t *testing.T) {
 
 // TestWatchFrame: the terminal view at one moment, and its redraw in place.
 func TestWatchFrame(t *testing.T) {
-	time.Local = time.UTC
+	inUTC(t)
 	snaps, times := rolloutSnapshots(time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC))
 	var out bytes.Buffer
 	s := &screen{w: &out, size: func() (int, int) { return 100, 50 }}
@@ -211,4 +211,39 @@ func TestScreenFitsTheTerminal(t *testing.T) {
 	if strings.Contains(out.String(), "more lines") {
 		t.Errorf("a tall terminal still cuts the frame:\n%s", out.String())
 	}
+}
+
+// TestPlainPrintsEveryStep: phases that passed between two polls are each printed, and
+// each "took" is that phase's own time by the execution's history, not the time between
+// polls.
+func TestPlainPrintsEveryStep(t *testing.T) {
+	inUTC(t)
+	t0 := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	steps := []phaseStep{{"checking", at(0)}, {"draining", at(2)}, {"maintenance", at(32)}, {"health check", at(70)}, {"returning", at(71)}}
+	p := func(n int) progress {
+		return progress{Execution: "one", Status: "RUNNING", Started: t0, Out: []string{},
+			Instances: []instanceProgress{{ID: "i-a", Phase: steps[n-1].Phase, Since: steps[n-1].Since, Steps: steps[:n]}}}
+	}
+	var out bytes.Buffer
+	r := &plain{w: &out}
+	r.render(p(2), "", at(3))
+	r.render(p(5), "", at(80))
+	want := `03:00:03 one RUNNING, started 03:00:00
+03:00:03 i-a checking
+03:00:03 i-a draining (checking took 2.0s)
+03:01:20 i-a maintenance (draining took 30s)
+03:01:20 i-a health check (maintenance took 38s)
+03:01:20 i-a returning (health check took 1.0s)
+`
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+// inUTC shows local times in UTC for the test, as the golden files were written.
+func inUTC(t *testing.T) {
+	local := time.Local
+	time.Local = time.UTC
+	t.Cleanup(func() { time.Local = local })
 }

@@ -64,6 +64,15 @@ type instanceProgress struct {
 	Since time.Time `json:"since,omitzero"`
 	// Error is why it failed, with what the load balancer said of it.
 	Error string `json:"error,omitempty"`
+	// Steps are the phases it went through, each with when it began, as its execution's
+	// history tells them (while watch follows the execution).
+	Steps []phaseStep `json:"phases,omitempty"`
+}
+
+// phaseStep is a phase an instance entered, and when.
+type phaseStep struct {
+	Phase string    `json:"phase"`
+	Since time.Time `json:"since"`
 }
 
 // groupHealth is a group's healthy targets against its floor.
@@ -105,6 +114,16 @@ type trace struct {
 	since        time.Time
 	ended        string // the terminal event's type
 	error        string
+	steps        []phaseStep
+}
+
+// enter records that the execution entered phase at at, if it is a new phase.
+func (t *trace) enter(phase string, at time.Time) {
+	if phase == t.phase {
+		return
+	}
+	t.phase, t.since = phase, at
+	t.steps = append(t.steps, phaseStep{phase, at})
 }
 
 // follow reads the events of the execution since the last call. It reports false for an
@@ -144,22 +163,24 @@ read:
 		switch {
 		case strings.HasSuffix(string(e.Type), "StateEntered") && e.StateEnteredEventDetails != nil:
 			t.state = aws.ToString(e.StateEnteredEventDetails.Name)
-			if p := statemachine.InstancePhase(t.state); p != t.phase {
-				t.phase, t.since = p, at
-			}
+			t.enter(statemachine.InstancePhase(t.state), at)
 		case e.Type == sfntypes.HistoryEventTypeExecutionSucceeded:
-			t.ended, t.phase, t.since = string(e.Type), phaseDone, at
+			t.ended = string(e.Type)
+			t.enter(phaseDone, at)
 		case e.Type == sfntypes.HistoryEventTypeExecutionFailed:
-			t.ended, t.phase, t.since = string(e.Type), phaseFailed, at
+			t.ended = string(e.Type)
+			t.enter(phaseFailed, at)
 			if d := e.ExecutionFailedEventDetails; d != nil {
 				t.error = aws.ToString(d.Error)
 			}
 		case e.Type == sfntypes.HistoryEventTypeExecutionTimedOut:
-			t.ended, t.phase, t.since, t.error = string(e.Type), phaseFailed, at, "States.Timeout"
+			t.ended, t.error = string(e.Type), "States.Timeout"
+			t.enter(phaseFailed, at)
 		case e.Type == sfntypes.HistoryEventTypeExecutionAborted:
-			t.ended, t.phase, t.since = string(e.Type), phaseStopped, at
+			t.ended = string(e.Type)
+			t.enter(phaseStopped, at)
 		case e.Type == sfntypes.HistoryEventTypeExecutionStarted && t.phase == "":
-			t.phase, t.since = statemachine.PhaseChecking, at
+			t.enter(statemachine.PhaseChecking, at)
 		}
 	}
 	return t, true, nil
@@ -172,7 +193,7 @@ func (f *follower) instance(ctx context.Context, id string, wave int, arn string
 	if err != nil || !ok {
 		return in, err
 	}
-	in.Phase, in.Since, in.Error = t.phase, t.since, t.error
+	in.Phase, in.Since, in.Error, in.Steps = t.phase, t.since, t.error, slices.Clone(t.steps)
 	if t.ended == "" {
 		in.State = t.state
 	}
