@@ -83,9 +83,10 @@ demo: ## The post's scenario on the local lab: naive reboot vs drainpipe, with a
 	@# The lab's copy of the EC2 SDK package is compiled without optimisation (-N -l): it
 	@# is most of a cold compile (README, Measured), and the lab does not need it fast.
 	@start=$$(date +%s%N); npm_pid=; \
-	if [ ! -f $(TOOLS_STAMP) ] || [ $(TOOLS_STAMP) -ot $(TOOLS)/package-lock.json ]; then \
+	if ! $(MAKE) --no-print-directory -q $(TOOLS_STAMP); then \
 	  echo "demo: installing the lab's Node tools into $(TOOLS) (Node 22, the Step Functions engine, DynamoDB), in the background"; \
 	  $(MAKE) --no-print-directory -s $(TOOLS_STAMP) > $(TOOLS)/install.log 2>&1 & npm_pid=$$!; \
+	  trap 'kill $$npm_pid 2>/dev/null' EXIT; \
 	fi; \
 	echo "demo: compiling the lab (a first run downloads the Go modules it needs, a line each, and takes minutes)"; \
 	$(GO) build -gcflags='github.com/aws/aws-sdk-go-v2/service/ec2=-N -l' -o $(BUILD)/drainpipe-lab ./cmd/drainpipe-lab; \

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,6 +40,9 @@ func (s *Server) stepFunctions(w http.ResponseWriter, r *http.Request) {
 			StateMachineArn, Name, Input string
 		}
 		if err = decode(r, &in); err == nil {
+			err = checkARN(in.StateMachineArn, "stateMachine")
+		}
+		if err == nil {
 			var ex *sfn.Execution
 			if ex, err = s.SFN.StartExecution(in.StateMachineArn, in.Name, json.RawMessage(in.Input), r.Header.Get(ParentHeader)); err == nil {
 				out = map[string]any{"executionArn": ex.ARN, "startDate": epoch(ex.StartDate)}
@@ -47,6 +51,9 @@ func (s *Server) stepFunctions(w http.ResponseWriter, r *http.Request) {
 	case "StopExecution":
 		var in struct{ ExecutionArn, Error, Cause string }
 		if err = decode(r, &in); err == nil {
+			err = checkARN(in.ExecutionArn, "execution")
+		}
+		if err == nil {
 			if err = s.SFN.StopExecution(in.ExecutionArn, in.Error, in.Cause); err == nil {
 				out = map[string]any{"stopDate": epoch(time.Now())}
 			}
@@ -54,6 +61,9 @@ func (s *Server) stepFunctions(w http.ResponseWriter, r *http.Request) {
 	case "DescribeExecution":
 		var in struct{ ExecutionArn string }
 		if err = decode(r, &in); err == nil {
+			err = checkARN(in.ExecutionArn, "execution")
+		}
+		if err == nil {
 			var d sfn.Description
 			if d, err = s.SFN.Describe(in.ExecutionArn); err == nil {
 				out = description(d)
@@ -62,6 +72,9 @@ func (s *Server) stepFunctions(w http.ResponseWriter, r *http.Request) {
 	case "ListExecutions":
 		var in struct{ StateMachineArn, StatusFilter string }
 		if err = decode(r, &in); err == nil {
+			err = checkARN(in.StateMachineArn, "stateMachine")
+		}
+		if err == nil {
 			list := []any{}
 			for _, d := range s.SFN.List(in.StateMachineArn, in.StatusFilter) {
 				item := map[string]any{"executionArn": d.ARN, "stateMachineArn": d.StateMachineARN, "name": d.Name,
@@ -81,6 +94,9 @@ func (s *Server) stepFunctions(w http.ResponseWriter, r *http.Request) {
 			IncludeExecutionData    *bool
 		}
 		if err = decode(r, &in); err == nil {
+			err = checkARN(in.ExecutionArn, "execution")
+		}
+		if err == nil {
 			var events []sfn.Event
 			if events, err = s.SFN.History(in.ExecutionArn); err == nil {
 				out, err = history(events, in.NextToken, in.MaxResults, in.ReverseOrder, in.IncludeExecutionData == nil || *in.IncludeExecutionData)
@@ -106,6 +122,20 @@ func (s *Server) stepFunctions(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 		_ = json.NewEncoder(w).Encode(out)
 	}
+}
+
+// stateARN matches a Step Functions ARN: its partition, region, account, resource type
+// and name.
+var stateARN = regexp.MustCompile(`^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:(stateMachine|execution):[^:]+(:[^:]+)?$`)
+
+// checkARN refuses an ARN that is not one of the kind (stateMachine, execution) as Step
+// Functions does, with InvalidArn, before looking anything up.
+func checkARN(arn, kind string) error {
+	m := stateARN.FindStringSubmatch(arn)
+	if m == nil || m[1] != kind || (kind == "execution") != (m[2] != "") {
+		return &sfn.APIError{Code: "InvalidArn", Message: "Invalid Arn: '" + arn + "'"}
+	}
+	return nil
 }
 
 // jsonError10 writes an error of the JSON 1.0 protocol (Step Functions).
@@ -138,11 +168,14 @@ func description(d sfn.Description) map[string]any {
 // history is a page of GetExecutionHistory: the events as Step Functions records them
 // (ids from 1, each state event typed by its state: TaskStateEntered, ChoiceStateExited,
 // ...), maxResults a page (0: 100; at most 1,000), oldest first unless reverseOrder, the
-// next page's token an opaque offset. The lab records the execution's and the states'
+// next page's token opaque (the direction and the next event's id). The lab records the execution's and the states'
 // events, not the Task's own (LambdaFunctionScheduled, ...) nor retries and catches, and
 // a state event without its input or output.
 func history(events []sfn.Event, token string, maxResults int, reverse, data bool) (map[string]any, error) {
-	if maxResults < 0 || maxResults > 1000 {
+	switch {
+	case maxResults < 0:
+		return nil, &sfn.APIError{Code: "ValidationException", Message: fmt.Sprintf("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 0", maxResults)}
+	case maxResults > 1000:
 		return nil, &sfn.APIError{Code: "ValidationException", Message: fmt.Sprintf("1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000", maxResults)}
 	}
 	if maxResults == 0 {
@@ -199,18 +232,24 @@ func history(events []sfn.Event, token string, maxResults int, reverse, data boo
 	if reverse {
 		slices.Reverse(all)
 	}
+	// A token names the direction and the id of the next event: events the execution
+	// records while a reader pages (newest first, say) neither repeat nor skip one.
+	direction := "forward"
+	if reverse {
+		direction = "reverse"
+	}
 	from := 0
 	if token != "" {
-		n, err := strconv.Atoi(strings.TrimPrefix(token, "lab-history-"))
-		if err != nil || n < 0 || n > len(all) || !strings.HasPrefix(token, "lab-history-") {
+		id, err := strconv.Atoi(strings.TrimPrefix(token, "lab-history-"+direction+"-"))
+		from = slices.IndexFunc(all, func(e map[string]any) bool { return e["id"] == id })
+		if err != nil || from < 0 || !strings.HasPrefix(token, "lab-history-"+direction+"-") {
 			return nil, &sfn.APIError{Code: "InvalidToken", Message: "Invalid Token: '" + token + "'"}
 		}
-		from = n
 	}
 	to := min(from+maxResults, len(all))
 	out := map[string]any{"events": all[from:to]}
 	if to < len(all) {
-		out["nextToken"] = "lab-history-" + strconv.Itoa(to)
+		out["nextToken"] = fmt.Sprintf("lab-history-%s-%d", direction, all[to]["id"])
 	}
 	return out, nil
 }
