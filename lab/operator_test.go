@@ -106,6 +106,14 @@ func TestOperatorCommand(t *testing.T) {
 		t.Errorf("reservations: %d %q", code, out)
 	}
 
+	// A lone instance whose input names no group: watch shows the groups it is taken
+	// out of, found as its execution found them.
+	lone := write("lone.json", map[string]any{"instanceId": l.Instances[0].ID, "maintenance": map[string]any{"action": "reboot"}, "pollSeconds": 2})
+	code, out, errOut = run("start", "instance", lone, "--wait")
+	if code != cli.ExitOK || !strings.Contains(out, "hello-world 2/3 healthy") || !strings.Contains(out, l.Instances[0].ID+" done") {
+		t.Errorf("start instance --wait: %d\n%s%s", code, out, errOut)
+	}
+
 	// Abort a rollout while an instance is out: every instance is put back.
 	started := make(chan int, 1)
 	go func() { code, _, _ := run("start", "fleet", fleet, "--name", "aborted", "--wait"); started <- code }()

@@ -577,6 +577,27 @@ func (c *cmd) reserved(ctx context.Context) ([]capacity.Reservation, error) {
 	return out, nil
 }
 
+// groupHolds are the groups whose ledger has an instance held out by holder.
+func (c *cmd) groupHolds(ctx context.Context, holder string) ([]string, error) {
+	items, err := c.scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var groups []string
+	for _, item := range items {
+		if pk := ddbitem.String(item, ddbitem.CapacityKey); strings.HasPrefix(pk, "group#") {
+			for _, h := range capacity.Ledger(item) {
+				if h.Holder == holder {
+					groups = append(groups, strings.TrimPrefix(pk, "group#"))
+					break
+				}
+			}
+		}
+	}
+	slices.Sort(groups)
+	return groups, nil
+}
+
 // reservations lists who holds which instance out, per group, and the rollouts' leases.
 func (c *cmd) reservations(ctx context.Context) error {
 	items, err := c.scan(ctx)

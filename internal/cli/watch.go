@@ -105,6 +105,9 @@ func (p progress) counts() (done, failed, running, waiting int) {
 type follower struct {
 	sfn    *sfn.Client
 	traces map[string]*trace
+	// loneGroups are the groups a lone execution whose input names none was seen
+	// holding its instance out of (by the capacity ledger), kept once seen.
+	loneGroups []string
 }
 
 // trace is what the history of one execution said so far.
@@ -221,6 +224,20 @@ func (c *cmd) progress(ctx context.Context, f *follower, d *sfn.DescribeExecutio
 			return p, err
 		}
 		p.Instances = []instanceProgress{in}
+		if len(input.TargetGroupARNs) == 0 {
+			// Its groups were found by its own lookup: they are the ones the ledger
+			// shows it holding the instance out of, once it has.
+			held, err := c.groupHolds(ctx, aws.ToString(d.ExecutionArn))
+			if err != nil {
+				return p, err
+			}
+			for _, g := range held {
+				if !slices.Contains(f.loneGroups, g) {
+					f.loneGroups = append(f.loneGroups, g)
+				}
+			}
+			input.TargetGroupARNs = f.loneGroups
+		}
 		for _, g := range input.TargetGroupARNs {
 			groups = append(groups, groupHealth{Group: g})
 		}
