@@ -83,6 +83,8 @@ func TestAlarmInAlarmChangesNothing(t *testing.T) {
 		{map[string]any{"names": []string{"web-composite"}}, faults.AlarmActive},
 		{map[string]any{"names": []string{"web-typo"}}, faults.AlarmNotFound},
 		{map[string]any{"namePrefix": "queue-"}, faults.AlarmNotFound},
+		{map[string]any{"commandAlarm": "web-typo"}, faults.AlarmNotFound},
+		{map[string]any{"commandAlarm": "web-composite"}, faults.AlarmActive},
 	} {
 		res, err := l.MaintainInstance(ctx, "", map[string]any{"instanceId": l.Instances[0].ID, "maintenance": map[string]any{"action": "reboot"},
 			"alarms": c.alarms}, nil)
@@ -91,5 +93,44 @@ func TestAlarmInAlarmChangesNothing(t *testing.T) {
 		}
 	}
 	assertNoChange(t, l)
+	assertNothingHeld(t, l)
+}
+
+// TestCommandAlarmStopsTheMaintenance: a lone execution whose maintenance command SSM
+// watches an alarm (alarms.commandAlarm, sent as SendCommand's AlarmConfiguration). The
+// alarm goes into ALARM while the command runs: SSM stops the command, the execution fails
+// with MaintenanceFailed naming the alarm, and the instance, which was never rebooted, is
+// back in service with nothing held and no request lost.
+func TestCommandAlarmStopsTheMaintenance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	cfg := lab.Demo()
+	l := startLab(t, cfg)
+	ctx := context.Background()
+	l.API.Alarms.Create("web-5xx", false)
+	var once sync.Once
+	cancel := l.SFN.Subscribe(func(e sfn.Event) {
+		if e.Type == "StateEntered" && e.Name == "WaitForMaintenance" {
+			once.Do(func() { _ = l.API.Alarms.Set("web-5xx", "ALARM", "Threshold Crossed") })
+		}
+	})
+	defer cancel()
+	start := time.Now()
+	res, err := l.MaintainInstance(ctx, "", map[string]any{"instanceId": l.Instances[0].ID, "pollSeconds": 2,
+		"maintenance": map[string]any{"action": "commands", "commands": []string{"sleep 30"}},
+		"alarms":      map[string]any{"commandAlarm": "web-5xx"}}, nil)
+	if err != nil || res.Error != faults.MaintenanceFailed || !strings.Contains(res.Cause, "SSM stopped it on its alarm web-5xx (ALARM)") {
+		t.Fatalf("the execution: %v %s %s: %s", err, res.Status, res.Error, res.Cause)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("the execution took %v: the command was not stopped when its alarm went off", took)
+	}
+	sent := l.SSM.Commands(l.Instances[0].ID)
+	if len(sent) == 0 || sent[0].Alarm == nil || sent[0].Alarm.Alarm != "web-5xx" || sent[0].Status != "Cancelled" {
+		t.Errorf("the maintenance command as SSM has it: %+v", sent)
+	}
+	assertBack(t, l, cfg)
 	assertNothingHeld(t, l)
 }

@@ -230,6 +230,7 @@ func Start(cfg Config) (_ *Lab, err error) {
 		return nil, err
 	}
 	l.SFN.Env = l.API.Env()
+	l.SSM.AlarmState = l.API.Alarms.State
 	if err = l.createTables(); err != nil {
 		return nil, err
 	}

@@ -92,8 +92,8 @@ func expected() expectation {
 	lambdaRole(p, "CheckDrain", describeHealth)
 	lambdaRole(p, "SendCommand",
 		allow("ssm:SendCommand", "arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunShellScript", "arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaseline"),
-		allowIf(taggedOnly, "ssm:SendCommand", instances), allow("ssm:ListCommands", "*"))
-	lambdaRole(p, "CheckCommand", allow("ssm:GetCommandInvocation ssm:CancelCommand", "*"))
+		allowIf(taggedOnly, "ssm:SendCommand", instances), allow("ssm:ListCommands cloudwatch:DescribeAlarms", "*"))
+	lambdaRole(p, "CheckCommand", allow("ssm:GetCommandInvocation ssm:CancelCommand ssm:ListCommands", "*"))
 	lambdaRole(p, "RegisterTarget", allow("elasticloadbalancing:RegisterTargets", tgARN))
 	lambdaRole(p, "CheckTargetHealth", describeHealth)
 	lambdaRole(p, "ReleaseCapacity", allowIf(reservationKeys, "dynamodb:GetItem dynamodb:UpdateItem dynamodb:DeleteItem", capacityARN))

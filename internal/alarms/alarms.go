@@ -76,12 +76,12 @@ func (g Gate) Check(ctx context.Context, w *workflow.Alarms, since time.Time) er
 		}
 		return nil
 	}
-	if len(w.Names) > 0 {
-		if err := describe(&cloudwatch.DescribeAlarmsInput{AlarmNames: w.Names, AlarmTypes: both}); err != nil {
+	if names := w.Gated(); len(names) > 0 {
+		if err := describe(&cloudwatch.DescribeAlarmsInput{AlarmNames: names, AlarmTypes: both}); err != nil {
 			return err
 		}
 		var missing []string
-		for _, n := range w.Names {
+		for _, n := range names {
 			if _, ok := states[n]; !ok {
 				missing = append(missing, n)
 			}

@@ -131,11 +131,13 @@ var (
 		Permissions: []Permission{describeHealth}, WildcardReason: describeHealthReason}
 	SendCommand = Function{Name: "send-command", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
 		Permissions: []Permission{{Actions: []string{"ssm:SendCommand"}, On: Documents}, {Actions: []string{"ssm:SendCommand"}, On: TaggedInstances},
-			{Actions: []string{"ssm:ListCommands"}, On: AnyResource}},
-		WildcardReason: "ssm:ListCommands does not support resource-level permissions; it reads, never changes (a retried send finds the command it sent)"}
+			{Actions: []string{"ssm:ListCommands", "cloudwatch:DescribeAlarms"}, On: AnyResource}},
+		WildcardReason: "ssm:ListCommands does not support resource-level permissions; it reads, never changes (a retried send finds the command it sent); " +
+			"SSM reads the state of a command's alarm (commandAlarm) as its caller, and " + describeAlarmsReason}
 	CheckCommand = Function{Name: "check-command", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
-		Permissions:    []Permission{{Actions: []string{"ssm:GetCommandInvocation", "ssm:CancelCommand"}, On: AnyResource}},
-		WildcardReason: "ssm:GetCommandInvocation and ssm:CancelCommand name a command id, which IAM cannot scope; SendCommand is the scoped action"}
+		Permissions: []Permission{{Actions: []string{"ssm:GetCommandInvocation", "ssm:CancelCommand", "ssm:ListCommands"}, On: AnyResource}},
+		WildcardReason: "ssm:GetCommandInvocation and ssm:CancelCommand name a command id, which IAM cannot scope, and ssm:ListCommands (which alarm stopped a command) " +
+			"does not support resource-level permissions; SendCommand is the scoped action"}
 	RegisterTarget = Function{Name: "register-target", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
 		Permissions: []Permission{{Actions: []string{"elasticloadbalancing:RegisterTargets"}, On: ConfiguredTargetGroups}}}
 	CheckTargetHealth = Function{Name: "check-target-health", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,

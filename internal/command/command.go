@@ -98,13 +98,19 @@ func (r Runner) Send(ctx context.Context, req SendRequest) (workflow.CommandSent
 				Deadline: workflow.Deadline(t, DeliverySeconds+req.Command.TimeoutSeconds)}, nil
 		}
 	}
-	out, err := r.API.SendCommand(ctx, &ssm.SendCommandInput{
+	in := &ssm.SendCommandInput{
 		DocumentName:   &req.Command.DocumentName,
 		InstanceIds:    []string{req.InstanceID},
 		Parameters:     req.Command.Parameters,
 		TimeoutSeconds: &delivery,
 		Comment:        &comment,
-	})
+	}
+	if req.Command.Alarm != "" {
+		// SSM watches the alarm while the command runs and stops it in ALARM; an alarm
+		// whose state it cannot read stops it too (IgnorePollAlarmFailure false).
+		in.AlarmConfiguration = &types.AlarmConfiguration{Alarms: []types.Alarm{{Name: aws.String(req.Command.Alarm)}}}
+	}
+	out, err := r.API.SendCommand(ctx, in)
 	var commandID string
 	if err == nil && out.Command != nil {
 		commandID = aws.ToString(out.Command.CommandId)
@@ -199,9 +205,27 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 		return workflow.CommandReport{}, faults.New(req.FailureName, "command %s on %s still %s at the deadline %s (%s)%s",
 			req.CommandID, req.InstanceID, out.Status, req.Deadline, note, stderrTail(out))
 	default:
-		return workflow.CommandReport{}, faults.New(req.FailureName, "command %s on %s ended %s (%s), exit code %d%s",
-			req.CommandID, req.InstanceID, out.Status, aws.ToString(out.StatusDetails), out.ResponseCode, stderrTail(out))
+		return workflow.CommandReport{}, faults.New(req.FailureName, "command %s on %s ended %s (%s), exit code %d%s%s",
+			req.CommandID, req.InstanceID, out.Status, aws.ToString(out.StatusDetails), out.ResponseCode, r.triggered(ctx, req), stderrTail(out))
 	}
+}
+
+// triggered says which of the command's alarms stopped it, by ListCommands'
+// TriggeredAlarms; "" when none did, or when the command cannot be listed (the error
+// says how it ended either way).
+func (r Runner) triggered(ctx context.Context, req CheckRequest) string {
+	out, err := r.API.ListCommands(ctx, &ssm.ListCommandsInput{CommandId: &req.CommandID, InstanceId: &req.InstanceID})
+	if err != nil || len(out.Commands) == 0 {
+		return ""
+	}
+	var names []string
+	for _, a := range out.Commands[0].TriggeredAlarms {
+		names = append(names, fmt.Sprintf("%s (%s)", aws.ToString(a.Name), a.State))
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return "; SSM stopped it on its alarm " + strings.Join(names, ", ")
 }
 
 func stderrTail(out *ssm.GetCommandInvocationOutput) string {

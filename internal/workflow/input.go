@@ -64,6 +64,19 @@ type Input struct {
 type Alarms struct {
 	Names      []string `json:"names,omitempty"`
 	NamePrefix string   `json:"namePrefix,omitempty"`
+	// CommandAlarm is one alarm SSM itself watches while the maintenance command runs
+	// (SendCommand's AlarmConfiguration takes exactly one): in ALARM, SSM stops the
+	// command. It gates the start like the others.
+	CommandAlarm string `json:"commandAlarm,omitempty"`
+}
+
+// Gated are the alarms named one by one: Names, and CommandAlarm when it is not among
+// them.
+func (a Alarms) Gated() []string {
+	if a.CommandAlarm == "" || slices.Contains(a.Names, a.CommandAlarm) {
+		return a.Names
+	}
+	return append(slices.Clone(a.Names), a.CommandAlarm)
 }
 
 // Limits of Alarms, CloudWatch's own: an alarm name is 1 to 255 characters, and
@@ -83,11 +96,14 @@ func AlarmsProblems(a *Alarms) []string {
 	switch {
 	case a.Names != nil && len(a.Names) == 0:
 		add(`"alarms.names" is an empty list: name the alarms, or leave the field out`)
-	case len(a.Names) == 0 && a.NamePrefix == "":
-		add(`"alarms" names no alarm: give "names", "namePrefix" or both, or leave it out`)
+	case len(a.Names) == 0 && a.NamePrefix == "" && a.CommandAlarm == "":
+		add(`"alarms" names no alarm: give "names", "namePrefix", "commandAlarm", or leave it out`)
 	}
-	if len(a.Names) > MaxAlarmNames {
-		add(`"alarms.names" lists %d alarms; at most %d (a composite alarm can combine more)`, len(a.Names), MaxAlarmNames)
+	if a.CommandAlarm != "" && (strings.TrimSpace(a.CommandAlarm) == "" || len([]rune(a.CommandAlarm)) > MaxAlarmNameLength) {
+		add(`"alarms.commandAlarm" must be an alarm's name, 1 to %d characters and not blank`, MaxAlarmNameLength)
+	}
+	if n := len(a.Gated()); n > MaxAlarmNames {
+		add(`"alarms.names" and "alarms.commandAlarm" name %d alarms; at most %d (a composite alarm can combine more)`, n, MaxAlarmNames)
 	}
 	seen := map[string]bool{}
 	for i, n := range a.Names {

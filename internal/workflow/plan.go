@@ -45,6 +45,9 @@ type Command struct {
 	Parameters   map[string][]string `json:"parameters,omitempty"`
 	// TimeoutSeconds bounds the whole command, from SendCommand to a final status.
 	TimeoutSeconds int `json:"timeoutSeconds"`
+	// Alarm, for a maintenance command, is the alarm SSM watches while it runs
+	// (Alarms.CommandAlarm): in ALARM, SSM stops it.
+	Alarm string `json:"alarm,omitempty"`
 }
 
 // Waits are the pauses of the state machine's Wait states, in seconds.
@@ -166,6 +169,9 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 		CapacityWaitSeconds: in.CapacityWaitSeconds,
 		Alarms:              in.Alarms,
 		DryRun:              in.DryRun,
+	}
+	if in.Alarms != nil {
+		p.Maintenance.Alarm = in.Alarms.CommandAlarm
 	}
 	for arn := range in.MinHealthyTargets {
 		if !slices.ContainsFunc(groups, func(g TargetGroup) bool { return g.ARN == arn }) {

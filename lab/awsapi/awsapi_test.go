@@ -183,6 +183,28 @@ func TestSSMWire(t *testing.T) {
 	if !errors.As(err, &badID) {
 		t.Errorf("cancelling an unknown command: %v", err)
 	}
+
+	// An AlarmConfiguration takes exactly one alarm. A command whose alarm does not exist
+	// is stopped (IgnorePollAlarmFailure false), and ListCommands of that command says so.
+	two := &ssmtypes.AlarmConfiguration{Alarms: []ssmtypes.Alarm{{Name: aws.String("a")}, {Name: aws.String("b")}}}
+	if _, err := c.SendCommand(ctx, &ssm.SendCommandInput{DocumentName: aws.String("AWS-RunShellScript"), InstanceIds: []string{id},
+		Parameters: map[string][]string{"commands": {"sleep 30"}}, AlarmConfiguration: two}); code(err) != "ValidationException" {
+		t.Errorf("two alarms: %v, want ValidationException", err)
+	}
+	watched, err := c.SendCommand(ctx, &ssm.SendCommandInput{DocumentName: aws.String("AWS-RunShellScript"), InstanceIds: []string{id},
+		Parameters: map[string][]string{"commands": {"sleep 30"}}, AlarmConfiguration: &ssmtypes.AlarmConfiguration{Alarms: []ssmtypes.Alarm{{Name: aws.String("missing")}}}})
+	if err != nil || aws.ToString(watched.Command.AlarmConfiguration.Alarms[0].Name) != "missing" {
+		t.Fatalf("one alarm: %v", err)
+	}
+	labtest.WaitFor(t, 10*time.Second, 20*time.Millisecond, "the watched command to be stopped", func() (bool, any) {
+		list, err := c.ListCommands(ctx, &ssm.ListCommandsInput{CommandId: watched.Command.CommandId, InstanceId: &id})
+		if err != nil || len(list.Commands) != 1 {
+			return false, err
+		}
+		got := list.Commands[0]
+		return got.Status == ssmtypes.CommandStatusCancelled && len(got.TriggeredAlarms) == 1 && aws.ToString(got.TriggeredAlarms[0].Name) == "missing" &&
+			got.TriggeredAlarms[0].State == ssmtypes.ExternalAlarmStateUnknown, got
+	})
 }
 
 func TestLambdaWire(t *testing.T) {

@@ -50,6 +50,16 @@ func (a *Alarms) Create(name string, composite bool) {
 	a.alarms[name] = &labAlarm{name: name, state: "OK", reason: "created", composite: composite, updated: a.now()}
 }
 
+// State is an alarm's state now; ok is false when there is no such alarm.
+func (a *Alarms) State(name string) (state string, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if al, found := a.alarms[name]; found {
+		return al.state, true
+	}
+	return "", false
+}
+
 // Set changes an alarm's state (OK, ALARM, INSUFFICIENT_DATA), as its metric or its rule
 // would, and records the change in its history.
 func (a *Alarms) Set(name, state, reason string) error {

@@ -3,6 +3,7 @@ package awsapi
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -61,19 +62,42 @@ func (s *Server) sendCommand(r *http.Request) (any, error) {
 		Parameters     map[string][]string
 		TimeoutSeconds int
 		Comment        string
+		// AlarmConfiguration takes exactly one alarm (SSM's AlarmConfiguration.Alarms).
+		AlarmConfiguration *struct {
+			Alarms                 []struct{ Name string }
+			IgnorePollAlarmFailure bool
+		}
 	}
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	id, err := s.SSM.SendCommand(in.DocumentName, in.InstanceIds, in.Parameters, in.TimeoutSeconds, in.Comment)
+	var alarm *ssm.AlarmConfiguration
+	if a := in.AlarmConfiguration; a != nil {
+		if len(a.Alarms) != 1 {
+			return nil, &ssm.APIError{Code: "ValidationException", Message: fmt.Sprintf("1 validation error detected: Value at 'alarmConfiguration.alarms' failed to satisfy constraint: Member must have length of 1 (it has %d)", len(a.Alarms))}
+		}
+		if n := a.Alarms[0].Name; strings.TrimSpace(n) == "" || len(n) > 255 {
+			return nil, &ssm.APIError{Code: "ValidationException", Message: "1 validation error detected: Value at 'alarmConfiguration.alarms.1.member.name' failed to satisfy constraint: Member must have length between 1 and 255 and not be blank"}
+		}
+		alarm = &ssm.AlarmConfiguration{Alarm: a.Alarms[0].Name, IgnorePollAlarmFailure: a.IgnorePollAlarmFailure}
+	}
+	id, err := s.SSM.SendCommandWithAlarm(in.DocumentName, in.InstanceIds, in.Parameters, in.TimeoutSeconds, in.Comment, alarm)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"Command": map[string]any{
+	cmd := map[string]any{
 		"CommandId": id, "DocumentName": in.DocumentName, "InstanceIds": in.InstanceIds, "Parameters": in.Parameters,
 		"Comment": in.Comment, "Status": ssm.StatusPending, "StatusDetails": ssm.StatusPending,
 		"RequestedDateTime": epoch(s.Clock.Now()), "TimeoutSeconds": in.TimeoutSeconds, "TargetCount": len(in.InstanceIds),
-	}}, nil
+	}
+	if alarm != nil {
+		cmd["AlarmConfiguration"] = alarmConfiguration(alarm)
+	}
+	return map[string]any{"Command": cmd}, nil
+}
+
+func alarmConfiguration(a *ssm.AlarmConfiguration) map[string]any {
+	return map[string]any{"Alarms": []map[string]string{{"Name": a.Alarm}}, "IgnorePollAlarmFailure": a.IgnorePollAlarmFailure}
 }
 
 func (s *Server) getCommandInvocation(r *http.Request) (any, error) {
@@ -150,8 +174,8 @@ func (s *Server) describeInstanceInformation(r *http.Request) (any, error) {
 // instance), newest first, optionally filtered by Status, InvokedAfter and InvokedBefore.
 func (s *Server) listCommands(r *http.Request) (any, error) {
 	var in struct {
-		InstanceId string
-		Filters    []struct{ Key, Value string }
+		CommandId, InstanceId string
+		Filters               []struct{ Key, Value string }
 	}
 	if err := decode(r, &in); err != nil {
 		return nil, err
@@ -161,7 +185,7 @@ func (s *Server) listCommands(r *http.Request) (any, error) {
 	}
 	list := []map[string]any{}
 	for _, inv := range s.SSM.Commands(in.InstanceId) {
-		keep := true
+		keep := in.CommandId == "" || in.CommandId == inv.CommandID
 		for _, f := range in.Filters {
 			switch f.Key {
 			case "Status":
@@ -175,9 +199,18 @@ func (s *Server) listCommands(r *http.Request) (any, error) {
 			}
 		}
 		if keep {
-			list = append(list, map[string]any{"CommandId": inv.CommandID, "DocumentName": inv.DocumentName, "Comment": inv.Comment,
+			cmd := map[string]any{"CommandId": inv.CommandID, "DocumentName": inv.DocumentName, "Comment": inv.Comment,
 				"Status": inv.Status, "StatusDetails": inv.StatusDetails, "InstanceIds": []string{inv.InstanceID},
-				"RequestedDateTime": epoch(inv.SentAt), "TargetCount": 1})
+				"RequestedDateTime": epoch(inv.SentAt), "TargetCount": 1}
+			if inv.Alarm != nil {
+				cmd["AlarmConfiguration"] = alarmConfiguration(inv.Alarm)
+				triggered := []map[string]string{}
+				for _, t := range inv.TriggeredAlarms {
+					triggered = append(triggered, map[string]string{"Name": t.Name, "State": t.State})
+				}
+				cmd["TriggeredAlarms"] = triggered
+			}
+			list = append(list, cmd)
 		}
 	}
 	return map[string]any{"Commands": list}, nil

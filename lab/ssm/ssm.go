@@ -93,6 +93,9 @@ type Executor struct {
 	// VisibleAfterSeconds: GetCommandInvocation answers InvocationDoesNotExist this long
 	// after SendCommand (lab s).
 	VisibleAfterSeconds float64
+	// AlarmState reads a CloudWatch alarm's state (OK, ALARM, INSUFFICIENT_DATA) for a
+	// command sent with an AlarmConfiguration; ok is false when it cannot be read.
+	AlarmState func(name string) (state string, ok bool)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -134,6 +137,10 @@ type Invocation struct {
 	SentAt, StartedAt, EndedAt time.Time
 	// Runs counts the script's runs (2 after one exit 194).
 	Runs int
+	// Alarm is the command's AlarmConfiguration, if any; TriggeredAlarms the alarms
+	// that stopped it.
+	Alarm           *AlarmConfiguration
+	TriggeredAlarms []TriggeredAlarm
 
 	visibleAt time.Time
 	cancel    context.CancelFunc
@@ -164,8 +171,25 @@ func (e *Executor) SetFaults(instanceID string, f Faults) {
 	e.faults[instanceID] = f
 }
 
+// AlarmConfiguration is SendCommand's: SSM watches the alarm while the command runs and
+// stops the command when it is in ALARM, or when its state cannot be read unless
+// IgnorePollAlarmFailure.
+type AlarmConfiguration struct {
+	Alarm                  string
+	IgnorePollAlarmFailure bool
+}
+
+// TriggeredAlarm is an alarm that stopped a command, and the state it was in (UNKNOWN:
+// it could not be read).
+type TriggeredAlarm struct{ Name, State string }
+
 // SendCommand starts a document on instances and returns the command id.
 func (e *Executor) SendCommand(document string, instanceIDs []string, params map[string][]string, deliverySeconds int, comment string) (string, error) {
+	return e.SendCommandWithAlarm(document, instanceIDs, params, deliverySeconds, comment, nil)
+}
+
+// SendCommandWithAlarm is SendCommand with an AlarmConfiguration (nil: none).
+func (e *Executor) SendCommandWithAlarm(document string, instanceIDs []string, params map[string][]string, deliverySeconds int, comment string, alarm *AlarmConfiguration) (string, error) {
 	switch document {
 	case "AWS-RunShellScript":
 		if len(params["commands"]) == 0 {
@@ -209,7 +233,7 @@ func (e *Executor) SendCommand(document string, instanceIDs []string, params map
 			status = StatusDelayed
 		}
 		inv := &Invocation{CommandID: id, InstanceID: instID, DocumentName: document, Comment: comment, Parameters: params,
-			Status: status, StatusDetails: status, ResponseCode: -1, SentAt: now,
+			Status: status, StatusDetails: status, ResponseCode: -1, SentAt: now, Alarm: alarm,
 			visibleAt: now.Add(time.Duration(e.VisibleAfterSeconds * float64(time.Second))), cancel: cancel,
 			expiresAt: now.Add(time.Duration((float64(deliverySeconds) + execution) * float64(time.Second)))}
 		e.invocations[key{id, instID}] = inv
@@ -220,8 +244,46 @@ func (e *Executor) SendCommand(document string, instanceIDs []string, params map
 			defer e.wg.Done()
 			e.run(ctx, inv, inst, deliverySeconds)
 		}()
+		if alarm != nil {
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				e.watchAlarm(ctx, inv)
+			}()
+		}
 	}
 	return id, nil
+}
+
+// watchAlarm reads the invocation's alarm every lab second until the invocation ends,
+// and cancels it, recording the alarm as triggered, when the alarm is in ALARM or (unless
+// IgnorePollAlarmFailure) cannot be read. The invocation then ends Cancelled.
+func (e *Executor) watchAlarm(ctx context.Context, inv *Invocation) {
+	for {
+		e.mu.Lock()
+		ended := !inv.EndedAt.IsZero()
+		e.mu.Unlock()
+		if ended {
+			return
+		}
+		state, ok := "", false
+		if e.AlarmState != nil {
+			state, ok = e.AlarmState(inv.Alarm.Alarm)
+		}
+		if state == "ALARM" || (!ok && !inv.Alarm.IgnorePollAlarmFailure) {
+			if state == "" {
+				state = "UNKNOWN"
+			}
+			e.update(inv, func(inv *Invocation) {
+				inv.TriggeredAlarms = append(inv.TriggeredAlarms, TriggeredAlarm{inv.Alarm.Alarm, state})
+			})
+			inv.cancel()
+			return
+		}
+		if e.clock.Sleep(ctx, time.Second) != nil {
+			return
+		}
+	}
 }
 
 // GetCommandInvocation returns a copy of the invocation.
