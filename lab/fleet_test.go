@@ -55,6 +55,10 @@ type fleetRun struct {
 				ARN        string `json:"targetGroupArn"`
 				MinHealthy int    `json:"minHealthy"`
 				OwnFloor   int    `json:"ownFloor"`
+				Zones      []struct {
+					Zone       string `json:"zone"`
+					MinHealthy int    `json:"minHealthy"`
+				} `json:"zones"`
 			} `json:"groups"`
 			Waves []struct {
 				InstanceIDs []string `json:"instanceIds"`

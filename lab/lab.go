@@ -88,6 +88,8 @@ type GroupSpec struct {
 	// Threshold is its target_group_health unhealthy-state routing minimum (zero: ALB's
 	// default, 1 target): below it the load balancer fails open.
 	Threshold elb.ThresholdConfig
+	// CrossZoneOff turns its cross-zone load balancing off (see elb.GroupConfig).
+	CrossZoneOff bool
 	// Members are the registrations: instance index and port (0: the group's port).
 	Members []Member
 }
@@ -196,7 +198,7 @@ func Start(cfg Config) (_ *Lab, err error) {
 	for _, spec := range cfg.Groups {
 		g := l.LB.CreateTargetGroup(elb.GroupConfig{Name: spec.Name, Port: int32(spec.Port), HealthCheck: spec.HealthCheck,
 			DeregistrationDelaySeconds: spec.DeregistrationDelaySeconds, Protocol: spec.Protocol, Unattached: spec.Unattached,
-			Threshold: spec.Threshold})
+			Threshold: spec.Threshold, CrossZoneOff: spec.CrossZoneOff})
 		url, err := g.Listen()
 		if err != nil {
 			return nil, err
@@ -326,6 +328,16 @@ func (l *Lab) Probe(id string) (up, ok bool) {
 		return false, false
 	}
 	return inst.Probe()
+}
+
+// Zone is an instance's Availability Zone ("" for an id the lab does not have).
+func (l *Lab) Zone(id string) string {
+	for k, inst := range l.Instances {
+		if inst.ID == id {
+			return l.Config.Zone(k)
+		}
+	}
+	return ""
 }
 
 // Address is EC2's view of an instance: its private address. An instance EC2 no longer

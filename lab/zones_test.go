@@ -57,3 +57,57 @@ func TestZoneByZone(t *testing.T) {
 		}
 	}
 }
+
+// TestPerZoneBudget: a group with cross-zone load balancing off, two instances in one
+// zone and four in another, three at a time with 50 % kept. Planned for the group as a
+// whole, the first wave would take both of the small zone's instances and leave its load
+// balancer node nothing to route to; planned zone by zone, by the load balancer's record
+// no zone ever had fewer serving targets than its own floor, and no request was lost.
+func TestPerZoneBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	a, b := lab.DefaultZones[0], lab.DefaultZones[1]
+	cfg := lab.Demo()
+	cfg.Instances = 6
+	cfg.Zones = []string{b, b, a, a, a, a}
+	cfg.Groups[0].CrossZoneOff = true
+	cfg.Groups[0].Members = nil
+	for k := range 6 {
+		cfg.Groups[0].Members = append(cfg.Groups[0].Members, lab.Member{Instance: k})
+	}
+	l := startLab(t, cfg)
+	boots := map[string]int{}
+	for _, inst := range l.Instances {
+		boots[inst.ID] = inst.Boots()
+	}
+	start := l.Clock.Since()
+	r := rollout(t, l, "per-zone", fleetInput(l, map[string]any{"maxConcurrency": 3, "minHealthyPercent": 50}))
+	if !r.result.Succeeded || r.summary.Counts.Succeeded != 6 {
+		t.Fatalf("the rollout: %s %s %s", r.result.Status, r.result.Error, r.result.Cause)
+	}
+	r.assertKeptTheBudget(t, boots, start, 3)
+	floors := map[string]int{}
+	for _, z := range r.summary.Plan.Groups[0].Zones {
+		floors[z.Zone] = z.MinHealthy
+	}
+	if floors[a] != 2 || floors[b] != 1 || r.summary.Plan.Groups[0].MinHealthy != 3 {
+		t.Errorf("the plan's zones: %+v, want %s keeping 2 and %s keeping 1", r.summary.Plan.Groups[0], a, b)
+	}
+	samples := 0
+	for _, s := range l.Groups[0].History() {
+		if s.At <= start {
+			continue
+		}
+		samples++
+		for zone, floor := range map[string]int{a: 2, b: 1} {
+			if s.ServingByZone[zone] < floor {
+				t.Errorf("at %.1f lab s zone %s had %d serving targets, below its floor %d", s.At, zone, s.ServingByZone[zone], floor)
+			}
+		}
+	}
+	if samples == 0 {
+		t.Error("the load balancer recorded nothing during the rollout")
+	}
+}

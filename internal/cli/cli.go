@@ -34,6 +34,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/targets"
+	"github.com/drainpipe/drainpipe/internal/waveplan"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 	"github.com/drainpipe/drainpipe/schema"
 )
@@ -441,6 +442,7 @@ func (c *cmd) plan(ctx context.Context, path string) error {
 			Groups []struct {
 				ARN                         string `json:"targetGroupArn"`
 				Healthy, MinHealthy, MaxOut int
+				Zones                       []waveplan.ZoneBudget `json:"zones"`
 			} `json:"groups"`
 			Waves []struct {
 				InstanceIDs []string `json:"instanceIds"`
@@ -481,6 +483,16 @@ func (c *cmd) plan(ctx context.Context, path string) error {
 	var waves []wave
 	var b strings.Builder
 	fmt.Fprintf(&b, "plan: %d wave(s) (dry run %s)\n", sum.Waves, arn)
+	for _, g := range sum.Plan.Groups {
+		if len(g.Zones) == 0 {
+			continue
+		}
+		var zones []string
+		for _, z := range g.Zones {
+			zones = append(zones, fmt.Sprintf("%s keeps %d of %d", z.Zone, z.MinHealthy, z.Healthy))
+		}
+		fmt.Fprintf(&b, "%s has cross-zone load balancing off: each zone keeps its own floor: %s\n", workflow.GroupName(g.ARN), strings.Join(zones, ", "))
+	}
 	for i, w := range sum.Plan.Waves {
 		wv := wave{Instances: w.InstanceIDs, Zone: w.Zone}
 		zone := ""

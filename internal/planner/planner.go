@@ -183,8 +183,8 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (rollout.State, erro
 			plannable = append(plannable, id)
 		}
 	}
-	// Each instance's Availability Zone, and each group's own thresholds, for a group of as
-	// many targets as it has now.
+	// Each instance's Availability Zone, and each group's own settings: its thresholds,
+	// and whether it keeps its budget zone by zone (cross-zone load balancing off).
 	budget := in.Budget()
 	budget.Zones = map[string]string{}
 	for id, inst := range instances {
@@ -192,15 +192,9 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (rollout.State, erro
 			budget.Zones[id] = aws.ToString(inst.Placement.AvailabilityZone)
 		}
 	}
-	budget.OwnFloors = map[string]int{}
+	budget.Settings = map[string]workflow.TargetGroup{}
 	for _, s := range settings {
-		n := 0
-		for _, t := range targets {
-			if t.GroupARN == s.ARN {
-				n++
-			}
-		}
-		budget.OwnFloors[s.ARN] = s.OwnFloor(n)
+		budget.Settings[s.ARN] = s
 	}
 	plan, err := waveplan.PlanWaves(targets, plannable, budget)
 	if err != nil {

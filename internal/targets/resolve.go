@@ -249,6 +249,7 @@ func GroupSettings(ctx context.Context, api AttributesAPI, g types.TargetGroup) 
 	}
 	delay := -1
 	var count, percent int
+	crossZoneOff := false
 	for _, a := range attrs.Attributes {
 		key, value := aws.ToString(a.Key), aws.ToString(a.Value)
 		switch key {
@@ -271,6 +272,10 @@ func GroupSettings(ctx context.Context, api AttributesAPI, g types.TargetGroup) 
 			} else {
 				percent = max(percent, min(n, 100))
 			}
+		case "load_balancing.cross_zone.enabled":
+			// true, false or use_load_balancer_configuration: an Application Load
+			// Balancer's own setting is always on and cannot be turned off.
+			crossZoneOff = value == "false"
 		}
 	}
 	if delay < 0 {
@@ -285,6 +290,7 @@ func GroupSettings(ctx context.Context, api AttributesAPI, g types.TargetGroup) 
 		HealthyThresholdCount:      int(int32Value(g.HealthyThresholdCount, 5)),
 		ThresholdCount:             count,
 		ThresholdPercent:           percent,
+		CrossZoneOff:               crossZoneOff,
 	}, nil
 }
 

@@ -5,7 +5,9 @@
 // against each registration. The plan is deterministic: in id order, each instance goes to
 // the first wave with room for it, and those no wave has room for, when the budget allows
 // it, go alone at the end. Zone by zone, each Availability Zone's instances are planned so
-// in turn, in zone name order, and no wave mixes zones. It makes no AWS calls.
+// in turn, in zone name order, and no wave mixes zones. A group with cross-zone load
+// balancing off keeps its budget in each zone, since each load balancer node then routes
+// only to its own zone's targets. It makes no AWS calls.
 package waveplan
 
 import (
@@ -46,10 +48,11 @@ type Budget struct {
 	// zones go one after the other, in name order.
 	ZoneByZone bool
 	Zones      map[string]string
-	// OwnFloors are, by group ARN, the fewest healthy targets the group's own
-	// target_group_health thresholds accept: no group goes below it, unless
-	// AllowLastTarget accepts an outage.
-	OwnFloors map[string]int
+	// Settings are the groups' own settings, by ARN: their target_group_health thresholds,
+	// a floor no group goes below unless AllowLastTarget accepts an outage, and whether
+	// cross-zone load balancing is off, when the budget and the thresholds hold in each
+	// Availability Zone (Zones gives each instance's).
+	Settings map[string]workflow.TargetGroup
 }
 
 // Group is one group's budget.
@@ -63,6 +66,20 @@ type Group struct {
 	MaxOut     int `json:"maxOut"`
 	// OwnFloor is set when the group's own thresholds raised MinHealthy.
 	OwnFloor int `json:"ownFloor,omitempty"`
+	// Zones, when the group's cross-zone load balancing is off, are its budget in each
+	// Availability Zone, in zone order: each keeps its own floor, and the group's
+	// MinHealthy is their sum.
+	Zones []ZoneBudget `json:"zones,omitempty"`
+}
+
+// ZoneBudget is a group's budget in one Availability Zone.
+type ZoneBudget struct {
+	Zone       string `json:"zone"`
+	Healthy    int    `json:"healthy"`
+	NotServing int    `json:"notServing,omitempty"`
+	MinHealthy int    `json:"minHealthy"`
+	MaxOut     int    `json:"maxOut"`
+	OwnFloor   int    `json:"ownFloor,omitempty"`
 }
 
 // Wave is a set of instances maintained in parallel.
@@ -90,34 +107,70 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 	if b.MinHealthyPercent < 0 || b.MinHealthyPercent > 100 {
 		return Plan{}, faults.New(faults.InvalidInput, `"minHealthyPercent" must be between 0 and 100, got %d`, b.MinHealthyPercent)
 	}
-	var plan Plan
-	index := map[string]int{}                                     // group ARN -> index in plan.Groups
-	registered := make(map[string][]registration, len(instances)) // instance -> its registrations, by group
-	for _, t := range targets {
-		g, ok := index[t.GroupARN]
+	// The capacity units: each group, and each zone of a group with cross-zone load
+	// balancing off. An instance's registrations count against its group and its zone.
+	var units []unit
+	index := map[unitKey]int{}                                    // -> index in units
+	registered := make(map[string][]registration, len(instances)) // instance -> its registrations, by unit
+	count := func(key unitKey, t Target) {
+		u, ok := index[key]
 		if !ok {
-			g = len(plan.Groups)
-			index[t.GroupARN] = g
-			plan.Groups = append(plan.Groups, Group{ARN: t.GroupARN})
+			u = len(units)
+			index[key] = u
+			units = append(units, unit{Group: Group{ARN: key.arn}, zone: key.zone})
 		}
+		units[u].targets++
 		switch {
 		case t.State == workflow.Healthy && t.NotServing == "":
-			plan.Groups[g].Healthy++
+			units[u].Healthy++
 		case t.State == workflow.Healthy:
-			plan.Groups[g].NotServing++
+			units[u].NotServing++
 		}
-		registered[t.InstanceID] = register(registered[t.InstanceID], g)
+		registered[t.InstanceID] = register(registered[t.InstanceID], u)
+	}
+	for _, t := range targets {
+		count(unitKey{arn: t.GroupARN}, t)
+		if b.Settings[t.GroupARN].CrossZoneOff {
+			count(unitKey{arn: t.GroupARN, zone: zoneName(b.Zones[t.InstanceID])}, t)
+		}
+	}
+	zonal := map[string]int{} // group ARN -> the sum of its zones' floors
+	for i := range units {
+		u := &units[i]
+		u.MinHealthy = ceilPercent(u.Healthy, b.MinHealthyPercent)
+		if !b.AllowLastTarget && u.Healthy > 0 {
+			u.MinHealthy = max(u.MinHealthy, 1)
+		}
+		settings := b.Settings[u.ARN]
+		// With cross-zone load balancing off, the thresholds hold in each zone.
+		if own := settings.OwnFloor(u.targets); own > u.MinHealthy && !b.AllowLastTarget && (u.zone != "" || !settings.CrossZoneOff) {
+			u.MinHealthy, u.OwnFloor = own, own
+		}
+		if u.zone != "" {
+			zonal[u.ARN] += u.MinHealthy
+		}
+	}
+	var plan Plan
+	for i := range units {
+		u := &units[i]
+		if floor, ok := zonal[u.ARN]; ok && u.zone == "" {
+			u.MinHealthy = max(u.MinHealthy, floor)
+		}
+		u.MaxOut = max(0, u.Healthy-u.MinHealthy)
+	}
+	for _, u := range units {
+		if u.zone == "" {
+			plan.Groups = append(plan.Groups, u.Group)
+		}
+	}
+	for _, u := range units {
+		if u.zone != "" {
+			g := &plan.Groups[index[unitKey{arn: u.ARN}]]
+			g.Zones = append(g.Zones, ZoneBudget{Zone: u.zone, Healthy: u.Healthy, NotServing: u.NotServing, MinHealthy: u.MinHealthy, MaxOut: u.MaxOut, OwnFloor: u.OwnFloor})
+		}
 	}
 	for i := range plan.Groups {
-		g := &plan.Groups[i]
-		g.MinHealthy = ceilPercent(g.Healthy, b.MinHealthyPercent)
-		if !b.AllowLastTarget && g.Healthy > 0 {
-			g.MinHealthy = max(g.MinHealthy, 1)
-		}
-		if own := b.OwnFloors[g.ARN]; own > g.MinHealthy && !b.AllowLastTarget {
-			g.MinHealthy, g.OwnFloor = own, own
-		}
-		g.MaxOut = max(0, g.Healthy-g.MinHealthy)
+		slices.SortFunc(plan.Groups[i].Zones, func(x, y ZoneBudget) int { return strings.Compare(x.Zone, y.Zone) })
 	}
 
 	remaining := slices.Clone(instances)
@@ -130,7 +183,7 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 		if !ok {
 			return Plan{}, faults.New(faults.InstanceNotInTargetGroup, "instance %s is not registered in any of the rollout's target groups", id)
 		}
-		if slices.ContainsFunc(regs, func(r registration) bool { return r.n > plan.Groups[r.group].MaxOut }) {
+		if slices.ContainsFunc(regs, func(r registration) bool { return r.n > units[r.group].MaxOut }) {
 			tooBig = append(tooBig, id)
 		} else {
 			fits = append(fits, candidate{id: id, regs: regs})
@@ -141,12 +194,12 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 		for _, id := range tooBig {
 			regs := slices.Clone(registered[id])
 			slices.SortFunc(regs, func(x, y registration) int {
-				return strings.Compare(plan.Groups[x.group].ARN, plan.Groups[y.group].ARN)
+				return strings.Compare(units[x.group].ARN+" "+units[x.group].zone, units[y.group].ARN+" "+units[y.group].zone)
 			})
 			for _, r := range regs {
-				if g := plan.Groups[r.group]; r.n > g.MaxOut {
-					why = append(why, fmt.Sprintf("%s: group %s has %d healthy targets%s and must keep %d (minHealthyPercent %d%s)",
-						id, workflow.GroupName(g.ARN), g.Healthy, notServingNote(g), g.MinHealthy, b.MinHealthyPercent, lastTargetNote(b)+ownFloorNote(g)))
+				if u := units[r.group]; r.n > u.MaxOut {
+					why = append(why, fmt.Sprintf("%s: group %s%s has %d healthy targets%s and must keep %d (minHealthyPercent %d%s)",
+						id, workflow.GroupName(u.ARN), u.where(), u.Healthy, notServingNote(u.Group), u.MinHealthy, b.MinHealthyPercent, lastTargetNote(b)+ownFloorNote(u.Group)))
 				}
 			}
 		}
@@ -155,7 +208,7 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 			strings.Join(why, "; "))
 	}
 	if !b.ZoneByZone {
-		plan.Waves = firstFit(fits, plan.Groups, b.MaxConcurrency)
+		plan.Waves = firstFit(fits, units, b.MaxConcurrency)
 		for _, id := range tooBig {
 			plan.Waves = append(plan.Waves, Wave{InstanceIDs: []string{id}, BelowBudget: true})
 		}
@@ -168,7 +221,7 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 		byZone[b.Zones[c.id]] = append(byZone[b.Zones[c.id]], c)
 	}
 	for _, zone := range slices.Sorted(maps.Keys(byZone)) {
-		for _, w := range firstFit(byZone[zone], plan.Groups, b.MaxConcurrency) {
+		for _, w := range firstFit(byZone[zone], units, b.MaxConcurrency) {
 			w.Zone = zone
 			plan.Waves = append(plan.Waves, w)
 		}
@@ -196,8 +249,35 @@ func notServingNote(g Group) string {
 	return fmt.Sprintf(" serving (%d more healthy but not serving: a zonal shift away from them, or found anomalous)", g.NotServing)
 }
 
-// registration is how many times (ports) an instance is registered in one group: what
-// taking it out costs that group.
+// unit is what a budget holds for: a group, or a group's zone (when its cross-zone load
+// balancing is off), with its budget and how many targets it has.
+type unit struct {
+	Group
+	zone    string
+	targets int
+}
+
+type unitKey struct{ arn, zone string }
+
+// where names a zone's unit in messages.
+func (u unit) where() string {
+	if u.zone == "" {
+		return ""
+	}
+	return " in zone " + u.zone + " (cross-zone load balancing is off: each zone keeps its own floor)"
+}
+
+// zoneName is an instance's zone, or a name for not knowing it: such instances count
+// together, never against a known zone's floor.
+func zoneName(zone string) string {
+	if zone == "" {
+		return "unknown zone"
+	}
+	return zone
+}
+
+// registration is how many times (ports) an instance is registered in one unit: what
+// taking it out costs that unit.
 type registration struct{ group, n int }
 
 func register(regs []registration, group int) []registration {
@@ -233,7 +313,7 @@ type candidate struct {
 // that finds the next one with room, and an instance's wave is the fixed point of jumping
 // to the next wave with room in each resource it uses: near-linear in the number of
 // registrations.
-func firstFit(fits []candidate, groups []Group, maxConcurrency int) []Wave {
+func firstFit(fits []candidate, groups []unit, maxConcurrency int) []Wave {
 	if len(fits) == 0 {
 		return nil
 	}

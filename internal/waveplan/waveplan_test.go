@@ -399,19 +399,19 @@ func TestNotServingIsNotCapacity(t *testing.T) {
 // budget's (and the refusal says so), unless allowLastTarget accepts an outage.
 func TestOwnFloors(t *testing.T) {
 	targets := group(web, 1, 4)
-	p, err := PlanWaves(targets, ids(1, 4), Budget{MaxConcurrency: 2, MinHealthyPercent: 25, OwnFloors: map[string]int{web: 3}})
+	p, err := PlanWaves(targets, ids(1, 4), Budget{MaxConcurrency: 2, MinHealthyPercent: 25, Settings: map[string]workflow.TargetGroup{web: {ThresholdCount: 3}}})
 	if err != nil || p.Groups[0].MinHealthy != 3 || p.Groups[0].OwnFloor != 3 || p.Groups[0].MaxOut != 1 || len(p.Waves) != 4 {
 		t.Fatalf("threshold 3 of 4: %+v, %d waves, %v", p.Groups, len(p.Waves), err)
 	}
-	p, err = PlanWaves(targets, ids(1, 4), Budget{MaxConcurrency: 2, MinHealthyPercent: 75, OwnFloors: map[string]int{web: 2}})
+	p, err = PlanWaves(targets, ids(1, 4), Budget{MaxConcurrency: 2, MinHealthyPercent: 75, Settings: map[string]workflow.TargetGroup{web: {ThresholdCount: 2}}})
 	if err != nil || p.Groups[0].MinHealthy != 3 || p.Groups[0].OwnFloor != 0 {
 		t.Fatalf("a threshold below the budget's floor changes nothing: %+v %v", p.Groups, err)
 	}
-	_, err = PlanWaves(targets, ids(1, 4), Budget{MaxConcurrency: 1, MinHealthyPercent: 25, OwnFloors: map[string]int{web: 4}})
+	_, err = PlanWaves(targets, ids(1, 4), Budget{MaxConcurrency: 1, MinHealthyPercent: 25, Settings: map[string]workflow.TargetGroup{web: {ThresholdCount: 4}}})
 	if err == nil || !strings.Contains(err.Error(), "the group's own target_group_health threshold is 4 healthy targets") {
 		t.Errorf("refusal: %v", err)
 	}
-	p, err = PlanWaves(targets, ids(1, 4), Budget{MaxConcurrency: 4, MinHealthyPercent: 0, AllowLastTarget: true, OwnFloors: map[string]int{web: 3}})
+	p, err = PlanWaves(targets, ids(1, 4), Budget{MaxConcurrency: 4, MinHealthyPercent: 0, AllowLastTarget: true, Settings: map[string]workflow.TargetGroup{web: {ThresholdCount: 3}}})
 	if err != nil || p.Groups[0].MaxOut != 4 {
 		t.Errorf("allowLastTarget: %+v %v", p.Groups, err)
 	}
@@ -451,5 +451,66 @@ func TestZoneByZone(t *testing.T) {
 	mixed, _ := PlanWaves(targets, ids(1, 9), b)
 	if zones[mixed.Waves[0].InstanceIDs[0]] == zones[mixed.Waves[0].InstanceIDs[1]] {
 		t.Errorf("without zoneByZone the first wave %v is in one zone; the test shows nothing", mixed.Waves[0])
+	}
+}
+
+// TestPerZoneBudget: a group with cross-zone load balancing off keeps its budget in each
+// zone, since each load balancer node then routes only to its own zone's targets; its own
+// thresholds hold in each zone too. With it on, the same plan empties a zone.
+func TestPerZoneBudget(t *testing.T) {
+	targets := group(web, 1, 6)
+	zones := map[string]string{}
+	for n := 1; n <= 6; n++ {
+		zones[id(n)] = map[bool]string{true: "eu-west-1a", false: "eu-west-1b"}[n <= 4]
+	}
+	outByZone := func(w Wave) map[string]int {
+		out := map[string]int{}
+		for _, id := range w.InstanceIDs {
+			out[zones[id]]++
+		}
+		return out
+	}
+	on := Budget{MaxConcurrency: 3, MinHealthyPercent: 50, Zones: zones}
+	p, err := PlanWaves(targets, ids(1, 6), on)
+	if err != nil || !slices.ContainsFunc(p.Waves, func(w Wave) bool { return outByZone(w)["eu-west-1b"] == 2 }) {
+		t.Errorf("cross-zone on: no wave takes zone b's two targets out, the test shows nothing: %v %v", waves(p), err)
+	}
+
+	off := on
+	off.Settings = map[string]workflow.TargetGroup{web: {CrossZoneOff: true}}
+	p, err = PlanWaves(targets, ids(1, 6), off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := p.Groups[0]
+	wantZones := []ZoneBudget{{Zone: "eu-west-1a", Healthy: 4, MinHealthy: 2, MaxOut: 2}, {Zone: "eu-west-1b", Healthy: 2, MinHealthy: 1, MaxOut: 1}}
+	if g.MinHealthy != 3 || g.MaxOut != 3 || !slices.Equal(g.Zones, wantZones) {
+		t.Errorf("cross-zone off: group %+v, want floor 3 and zones %+v", g, wantZones)
+	}
+	for _, w := range p.Waves {
+		if out := outByZone(w); out["eu-west-1a"] > 2 || out["eu-west-1b"] > 1 || len(w.InstanceIDs) > 3 {
+			t.Errorf("wave %v takes %v out", w.InstanceIDs, out)
+		}
+	}
+	if got := fmt.Sprint(waves(p)); got != fmt.Sprint([][]string{{id(1), id(2), id(5)}, {id(3), id(4), id(6)}}) {
+		t.Errorf("waves %v", waves(p))
+	}
+
+	// The group's own threshold holds in each zone: two healthy targets in a zone of two
+	// leaves none to take out there.
+	off.Settings = map[string]workflow.TargetGroup{web: {CrossZoneOff: true, ThresholdCount: 2}}
+	if _, err := PlanWaves(targets, ids(1, 6), off); err == nil ||
+		!strings.Contains(err.Error(), "group web in zone eu-west-1b (cross-zone load balancing is off: each zone keeps its own floor) has 2 healthy targets and must keep 2") {
+		t.Errorf("a zone's own threshold: %v", err)
+	}
+	on.Settings = map[string]workflow.TargetGroup{web: {ThresholdCount: 2}}
+	if p, err := PlanWaves(targets, ids(1, 6), on); err != nil || p.Groups[0].MinHealthy != 3 || p.Groups[0].Zones != nil {
+		t.Errorf("cross-zone on, the threshold holds for the group: %+v %v", p.Groups, err)
+	}
+	// A percentage counts each zone's own targets: 75 % of zone a's four is three.
+	off.Settings = map[string]workflow.TargetGroup{web: {CrossZoneOff: true, ThresholdPercent: 75}}
+	off.AllowBelowBudget = true
+	if p, err := PlanWaves(targets, ids(1, 6), off); err != nil || p.Groups[0].Zones[0].MinHealthy != 3 || p.Groups[0].Zones[0].OwnFloor != 3 {
+		t.Errorf("75 %% of zone a: %+v %v", p.Groups, err)
 	}
 }

@@ -29,6 +29,11 @@ type TargetGroup struct {
 	// unhealthy targets too (fails open) or takes the zone out of DNS.
 	ThresholdCount   int `json:"thresholdCount,omitempty"`
 	ThresholdPercent int `json:"thresholdPercent,omitempty"`
+	// CrossZoneOff: the group turns cross-zone load balancing off
+	// (load_balancing.cross_zone.enabled false), so each load balancer node routes only to
+	// its own zone's targets, and the thresholds hold in each zone. An Application Load
+	// Balancer's own setting is always on, so a group that does not turn it off has it.
+	CrossZoneOff bool `json:"crossZoneOff,omitempty"`
 }
 
 // OwnFloor is the fewest healthy targets the group's own thresholds accept, for a group

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -85,6 +86,11 @@ type GroupConfig struct {
 	// targets: below it, the load balancer routes to every target, unhealthy ones too
 	// (fails open). Zero is ALB's default, a count of 1; Percent, 0 for off.
 	Threshold ThresholdConfig
+	// CrossZoneOff turns the group's cross-zone load balancing off
+	// (load_balancing.cross_zone.enabled false; otherwise use_load_balancer_configuration,
+	// which is on for an ALB). The group's record then counts the serving targets of each
+	// zone (Sample.ServingByZone); the lab still routes as one node.
+	CrossZoneOff bool
 }
 
 // ThresholdConfig is a minimum of healthy targets, as a count and as a percentage.
@@ -102,6 +108,11 @@ func (t ThresholdConfig) floor(n int) int {
 // Addresser is EC2's view of the instances: an instance id's private address.
 type Addresser interface {
 	Address(id string) (ip string, ok bool)
+}
+
+// Zoner, when the Addresser is one too, gives an instance's Availability Zone.
+type Zoner interface {
+	Zone(id string) string
 }
 
 // Prober answers the health check of an instance that has no service to check (a
@@ -127,6 +138,9 @@ type Sample struct {
 	// shift away from their instance, not found anomalous.
 	Serving    int
 	Registered int
+	// ServingByZone, for a group with cross-zone load balancing off, counts the serving
+	// targets of each Availability Zone.
+	ServingByZone map[string]int
 }
 
 // TargetHealth is one target as DescribeTargetHealth reports it.
@@ -373,6 +387,10 @@ func (lb *LoadBalancer) Attributes(arn string) (map[string]string, error) {
 		return nil, err
 	}
 	t := g.cfg.Threshold
+	crossZone := "use_load_balancer_configuration"
+	if g.cfg.CrossZoneOff {
+		crossZone = "false"
+	}
 	percent := "off"
 	if t.Percent > 0 {
 		percent = strconv.Itoa(t.Percent)
@@ -382,6 +400,7 @@ func (lb *LoadBalancer) Attributes(arn string) (map[string]string, error) {
 		"stickiness.enabled":                   "false",
 		"slow_start.duration_seconds":          "0",
 		"load_balancing.algorithm.type":        "round_robin",
+		"load_balancing.cross_zone.enabled":    crossZone,
 		"target_group_health.unhealthy_state_routing.minimum_healthy_targets.count":      strconv.Itoa(max(t.Count, 1)),
 		"target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage": percent,
 		"target_group_health.dns_failover.minimum_healthy_targets.count":                 "1",
@@ -600,19 +619,30 @@ func (g *Group) remove(t *target) {
 // sample records the group's health counts if they changed. Callers hold lb.mu.
 func (g *Group) sample() {
 	healthy, serving := 0, 0
+	var byZone map[string]int
+	zoner, zonal := g.lb.ec2.(Zoner)
+	if zonal = zonal && g.cfg.CrossZoneOff; zonal {
+		byZone = map[string]int{}
+	}
 	for _, t := range g.targets {
 		if t.state == StateHealthy {
 			healthy++
 		}
+		if zonal {
+			byZone[zoner.Zone(t.id)] += 0 // a zone with no serving target counts 0
+		}
 		if g.lb.serving(t) {
 			serving++
+			if zonal {
+				byZone[zoner.Zone(t.id)]++
+			}
 		}
 	}
 	last := g.history[len(g.history)-1]
-	if last.Healthy == healthy && last.Serving == serving && last.Registered == len(g.targets) {
+	if last.Healthy == healthy && last.Serving == serving && last.Registered == len(g.targets) && maps.Equal(last.ServingByZone, byZone) {
 		return
 	}
-	g.history = append(g.history, Sample{At: g.lb.clock.Since(), Healthy: healthy, Serving: serving, Registered: len(g.targets)})
+	g.history = append(g.history, Sample{At: g.lb.clock.Since(), Healthy: healthy, Serving: serving, Registered: len(g.targets), ServingByZone: byZone})
 }
 
 // History returns the group's healthy and registered counts over time.
