@@ -1,8 +1,10 @@
 // Package lab assembles drainpipe's lab: a fleet of real HTTP instances on loopback
 // addresses behind an ALB-faithful load balancer, an AWS endpoint that speaks the real
-// wire protocols (ELBv2, EC2, SSM, SNS, Lambda Invoke, Step Functions, DynamoDB through
-// dynalite), an SSM executor that runs commands with bash, and a Step Functions service
-// that runs the real state machines in an independent engine under AWS's quotas.
+// wire protocols (ELBv2, EC2, EC2 Auto Scaling, SSM, SNS, Lambda Invoke, Step Functions,
+// DynamoDB through dynalite), Auto Scaling groups whose health checks replace an
+// unhealthy instance that is not in Standby, an SSM executor that runs commands with bash,
+// and a Step Functions service that runs the real state machines in an independent engine
+// under AWS's quotas.
 // Everything runs at one time scale. The lab listens on loopback only and removes what
 // it started on Close. It is driven from Go tests and from cmd/drainpipe-lab (make demo).
 package lab
@@ -27,6 +29,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/workflow"
+	"github.com/drainpipe/drainpipe/lab/autoscaling"
 	"github.com/drainpipe/drainpipe/lab/awsapi"
 	"github.com/drainpipe/drainpipe/lab/clock"
 	"github.com/drainpipe/drainpipe/lab/dynamodb"
@@ -60,6 +63,47 @@ type Config struct {
 	// Zones are the Availability Zones instances are placed in, in turn (instance k in
 	// Zones[k % len]); empty means DefaultZones.
 	Zones []string
+	// AutoScaling are the EC2 Auto Scaling groups (package autoscaling), served by the
+	// endpoint and exposed as Lab.ASG. Each names its member instances and attached target
+	// groups by index; its desired capacity is its number of members. As on AWS, where an
+	// attached target group gets the group's instances, each member is registered in each
+	// attached group on the group's port (besides the group's own Members). An InService
+	// member that stays down (stopped, terminated, rebooting) or, with HealthCheckType ELB,
+	// unhealthy in an attached group for longer than its grace period is deregistered,
+	// terminated and removed from its group, and no instance replaces it; one in Standby is
+	// never checked. An instance in no group is not checked, as before.
+	AutoScaling []ASGSpec
+}
+
+// asgMembers are the instances (indexes) of the Auto Scaling groups that attach target
+// group gi.
+func (c Config) asgMembers(gi int) []int {
+	var out []int
+	for _, a := range c.AutoScaling {
+		if slices.Contains(a.TargetGroups, gi) {
+			for _, k := range a.Instances {
+				if k >= 0 && k < c.Instances && !slices.Contains(out, k) {
+					out = append(out, k)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// ASGSpec is an Auto Scaling group of the lab.
+type ASGSpec struct {
+	Name             string
+	MinSize, MaxSize int
+	// HealthCheckType is EC2 (when empty) or ELB.
+	HealthCheckType string
+	// HealthCheckGracePeriodSeconds is how long (lab seconds) an InService member may stay
+	// unhealthy before the group replaces it.
+	HealthCheckGracePeriodSeconds int
+	// Instances are the members, as instance indexes.
+	Instances []int
+	// TargetGroups are the attached target groups, as indexes into Config.Groups.
+	TargetGroups []int
 }
 
 // DefaultZones are three Availability Zones of the lab's region.
@@ -154,6 +198,9 @@ type Lab struct {
 	DynamoDB *dynamodb.Server
 	// SFN is the lab's Step Functions, with drainpipe's state machines registered.
 	SFN *sfn.Service
+	// ASG is the lab's EC2 Auto Scaling, with Config.AutoScaling's groups (none when it is
+	// empty), behind API.
+	ASG *autoscaling.Service
 
 	dir  string
 	byID map[string]*instance.Instance
@@ -195,7 +242,7 @@ func Start(cfg Config) (_ *Lab, err error) {
 		return nil, err
 	}
 	l.LB = elb.New(l.Clock, l, awsapi.Region, awsapi.Account)
-	for _, spec := range cfg.Groups {
+	for gi, spec := range cfg.Groups {
 		g := l.LB.CreateTargetGroup(elb.GroupConfig{Name: spec.Name, Port: int32(spec.Port), HealthCheck: spec.HealthCheck,
 			DeregistrationDelaySeconds: spec.DeregistrationDelaySeconds, Protocol: spec.Protocol, Unattached: spec.Unattached,
 			Threshold: spec.Threshold, CrossZoneOff: spec.CrossZoneOff})
@@ -207,10 +254,19 @@ func Start(cfg Config) (_ *Lab, err error) {
 		for _, m := range spec.Members {
 			refs = append(refs, elb.TargetRef{ID: l.Instances[m.Instance].ID, Port: int32(m.Port)})
 		}
+		for _, k := range cfg.asgMembers(gi) {
+			id := l.Instances[k].ID
+			if !slices.ContainsFunc(refs, func(r elb.TargetRef) bool { return r.ID == id && (r.Port == 0 || r.Port == int32(spec.Port)) }) {
+				refs = append(refs, elb.TargetRef{ID: id})
+			}
+		}
 		if err := l.LB.RegisterTargets(g.ARN, refs); err != nil {
 			return nil, err
 		}
 		l.Groups, l.URLs = append(l.Groups, g), append(l.URLs, url)
+	}
+	if l.ASG, err = l.createAutoScaling(); err != nil {
+		return nil, err
 	}
 	l.SSM = ssm.New(l.Clock, l, l.dir)
 	l.SSM.PatchSeconds = cfg.PatchSeconds
@@ -228,9 +284,12 @@ func Start(cfg Config) (_ *Lab, err error) {
 	for _, f := range catalog.All {
 		l.SFN.Values[f.Placeholder()] = awsapi.FunctionARN(f.Name)
 	}
-	if l.API, err = awsapi.Start(awsapi.Backends{ELB: l.LB, SSM: l.SSM, EC2: l, DynamoDB: l.DynamoDB, SFN: l.SFN}, l.Clock); err != nil {
+	if l.API, err = awsapi.Start(awsapi.Backends{ELB: l.LB, SSM: l.SSM, EC2: l, DynamoDB: l.DynamoDB, SFN: l.SFN, AutoScaling: l.ASG}, l.Clock); err != nil {
 		return nil, err
 	}
+	// The health checks terminate through the lab, which records it with the endpoint:
+	// they start once it is up.
+	l.ASG.Start(context.Background())
 	l.SFN.Env = l.API.Env()
 	l.SSM.AlarmState = l.API.Alarms.State
 	if err = l.createTables(); err != nil {
@@ -298,13 +357,15 @@ func (l *Lab) startInstancesOn() error {
 	base := binary.BigEndian.Uint64(b[2:]) &^ 0xffff
 	for k := range l.Config.Instances {
 		ports := []int{l.Config.ServicePort}
-		for _, g := range l.Config.Groups {
+		for gi, g := range l.Config.Groups {
 			for _, m := range g.Members {
 				if p := m.Port; m.Instance == k && p != 0 && !slices.Contains(ports, p) {
 					ports = append(ports, p)
 				}
 			}
-			if p := g.Port; slices.ContainsFunc(g.Members, func(m Member) bool { return m.Instance == k && m.Port == 0 }) && !slices.Contains(ports, p) {
+			onPort := slices.ContainsFunc(g.Members, func(m Member) bool { return m.Instance == k && m.Port == 0 }) ||
+				slices.Contains(l.Config.asgMembers(gi), k)
+			if p := g.Port; onPort && !slices.Contains(ports, p) {
 				ports = append(ports, p)
 			}
 		}
@@ -419,8 +480,53 @@ func (l *Lab) Instance(id string) (*instance.Instance, bool) {
 	return inst, ok
 }
 
+// createAutoScaling creates the Auto Scaling groups of the configuration.
+func (l *Lab) createAutoScaling() (*autoscaling.Service, error) {
+	svc := autoscaling.New(l.Clock, l.LB, asgInstances{l}, awsapi.Region, awsapi.Account)
+	for _, spec := range l.Config.AutoScaling {
+		gs := autoscaling.GroupSpec{Name: spec.Name, MinSize: spec.MinSize, MaxSize: spec.MaxSize, HealthCheckType: spec.HealthCheckType,
+			HealthCheckGracePeriod: spec.HealthCheckGracePeriodSeconds}
+		for _, k := range spec.Instances {
+			if k < 0 || k >= len(l.Instances) {
+				return nil, fmt.Errorf("lab: Auto Scaling group %s: no instance %d", spec.Name, k)
+			}
+			gs.Instances = append(gs.Instances, l.Instances[k].ID)
+		}
+		for _, k := range spec.TargetGroups {
+			if k < 0 || k >= len(l.Groups) {
+				return nil, fmt.Errorf("lab: Auto Scaling group %s: no target group %d", spec.Name, k)
+			}
+			gs.TargetGroupARNs = append(gs.TargetGroupARNs, l.Groups[k].ARN)
+		}
+		if err := svc.CreateGroup(gs); err != nil {
+			return nil, fmt.Errorf("lab: %w", err)
+		}
+	}
+	return svc, nil
+}
+
+// asgInstances is EC2 as the Auto Scaling groups see it.
+type asgInstances struct{ l *Lab }
+
+// Up: running and booted (not stopped, terminated or rebooting).
+func (a asgInstances) Up(id string) bool {
+	inst, ok := a.l.byID[id]
+	return ok && inst.Up()
+}
+
+func (a asgInstances) Zone(id string) string { return a.l.Zone(id) }
+
+// Terminate terminates the instance as TerminateInstance does, recorded as the group's
+// doing (AutoScalingTerminate) rather than a fault a test injected.
+func (a asgInstances) Terminate(id string) error {
+	return a.l.powerOff(id, elb.InstanceTerminated, "AutoScalingTerminate")
+}
+
 // Close stops everything the lab started and removes its files.
 func (l *Lab) Close() {
+	if l.ASG != nil { // first: its health checks terminate through the others
+		l.ASG.Close()
+	}
 	if l.SFN != nil {
 		l.SFN.Close()
 	}

@@ -18,7 +18,7 @@ var instancePhases = map[string]string{
 	"ResolveTargets": PhaseChecking, "CheckInstance": PhaseChecking, "ReserveCapacity": PhaseChecking,
 	"IsDryRun": PhaseChecking, "IsCapacityReserved": PhaseChecking, "WaitForCapacity": PhaseChecking,
 
-	"DeregisterTarget": PhaseDraining, "WaitForDeregistrationDelay": PhaseDraining, "CheckDrain": PhaseDraining,
+	"EnterStandby": PhaseDraining, "DeregisterTarget": PhaseDraining, "WaitForDeregistrationDelay": PhaseDraining, "CheckDrain": PhaseDraining,
 	"IsTargetDrained": PhaseDraining, "WaitForDrain": PhaseDraining,
 
 	"StartMaintenance": PhaseMaintenance, "WaitForMaintenance": PhaseMaintenance, "CheckMaintenance": PhaseMaintenance,
@@ -28,11 +28,11 @@ var instancePhases = map[string]string{
 	"CheckHealthCheck": PhaseHealthCheck, "IsHealthCheckDone": PhaseHealthCheck,
 
 	"RegisterTarget": PhaseReturning, "WaitForFirstHealthCheck": PhaseReturning, "CheckTargetHealth": PhaseReturning,
-	"IsTargetHealthy": PhaseReturning, "WaitForHealthy": PhaseReturning,
+	"IsTargetHealthy": PhaseReturning, "WaitForHealthy": PhaseReturning, "ExitStandby": PhaseReturning,
 
 	"ReleaseCapacity": PhaseReleasing, "Summarize": PhaseReleasing,
 
-	"RestoreTarget": PhaseRestoring, "NothingToRestore": PhaseRestoring, "WaitBeforeRelease": PhaseRestoring,
+	"RestoreTarget": PhaseRestoring, "NothingToRestore": PhaseRestoring, "ExitStandbyAfterRestore": PhaseRestoring, "WaitBeforeRelease": PhaseRestoring,
 	"ReleaseAfterRestore": PhaseRestoring, "FailAfterRestore": PhaseRestoring, "RestoreFailed": PhaseRestoring,
 	"ReleaseAfterRefusal": PhaseRestoring, "FailAfterRefusal": PhaseRestoring, "ReleaseFailedToo": PhaseRestoring,
 	"FailAfterReleaseError": PhaseRestoring,

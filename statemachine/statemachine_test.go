@@ -291,9 +291,13 @@ func TestRollback(t *testing.T) {
 			t.Errorf("%s: the Catch goes to %s, which does not register the instance again", n, all.Next)
 			continue
 		}
-		// Then, after a wait, the reservation is given back (whether or not that
-		// succeeds) and the execution fails with the original error.
+		// Then the instance leaves Standby (TestStandbyIsLeft), and, after a wait, the
+		// reservation is given back (whether or not that succeeds) and the execution fails
+		// with the original error.
 		next := restore.Next
+		if def.States[next].Resource == "${ExitStandbyFunctionArn}" {
+			next = def.States[next].Next
+		}
 		if def.States[next].Type == "Wait" {
 			next = def.States[next].Next
 		}
@@ -526,4 +530,63 @@ func TestNoCatchResultIsDropped(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestStandbyIsLeft is the Auto Scaling property: once the instance may be in Standby
+// (from EnterStandby on), every path to the end of the execution passes a Task that takes
+// it out of Standby, or ends at RestoreFailed, which keeps the reservation so that the
+// recovery handler (package recovery) takes it out when the execution ends; a failed exit
+// goes there too. On the happy path the exit comes only once the instance is healthy.
+func TestStandbyIsLeft(t *testing.T) {
+	def := load(t, MaintainInstance)
+	enter, exit := "${EnterStandbyFunctionArn}", "${ExitStandbyFunctionArn}"
+	var start string
+	exits := 0
+	for n, s := range def.States {
+		switch s.Resource {
+		case enter:
+			start = n
+		case exit:
+			exits++
+		}
+	}
+	if start == "" || exits < 2 {
+		t.Fatalf("EnterStandby %q, %d exits: want one entry and an exit on the happy path and the rollback", start, exits)
+	}
+	if to := def.States["IsTargetHealthy"].Choices[0].Next; def.States[to].Resource != exit {
+		t.Errorf("once healthy, the instance goes to %s, not out of Standby", to)
+	}
+	if def.States[def.States[start].Next].Resource != "${DeregisterTargetFunctionArn}" {
+		t.Errorf("Standby comes before the deregistration: %s goes to %s", start, def.States[start].Next)
+	}
+	seen := map[string]bool{}
+	var walk func(path []string)
+	walk = func(path []string) {
+		n := path[len(path)-1]
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		s := def.States[n]
+		switch {
+		case s.Resource == exit:
+			// Out of Standby when it succeeds; when it fails, its catch must lead on.
+			for _, c := range s.Catch {
+				walk(append(slices.Clone(path), c.Next))
+			}
+			return
+		case s.Type == "Fail" || s.Type == "Succeed" || s.End:
+			if n != "RestoreFailed" {
+				t.Errorf("the path %v ends without taking the instance out of Standby", path)
+			}
+			return
+		}
+		for _, m := range s.next() {
+			walk(append(slices.Clone(path), m))
+		}
+		for _, c := range s.Catch {
+			walk(append(slices.Clone(path), c.Next))
+		}
+	}
+	walk([]string{start})
 }

@@ -57,6 +57,8 @@ func (e Env) statement(p catalog.Permission) awsiam.PolicyStatement {
 		return statement(p.Actions, []string{*e.TopicKeyARN}, nil)
 	case catalog.InstanceExecutions:
 		return statement(p.Actions, []string{e.executions(statemachine.MaintainInstance)}, nil)
+	case catalog.AutoScalingGroups:
+		return statement(p.Actions, []string{arn(e.Stack, "autoscaling", "autoScalingGroup:*:autoScalingGroupName/*")}, nil)
 	}
 	panic(fmt.Sprintf("no resources for permission kind %q", p.On))
 }

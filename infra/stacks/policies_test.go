@@ -30,6 +30,7 @@ func here(service, resource string) string {
 var (
 	instances          = here("ec2", "instance/*")
 	instanceExecutions = here("states", "execution:drainpipe-maintain-instance:*")
+	autoScalingGroups  = here("autoscaling", "autoScalingGroup:*:autoScalingGroupName/*")
 	fleetExecutions    = here("states", "execution:drainpipe-maintain-fleet:*")
 	taggedOnly         = `{"StringEquals": {"aws:ResourceTag/drainpipe": "enabled"}}`
 	reservationKeys    = `{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["instance#*", "group#*"]}}`
@@ -85,9 +86,10 @@ func expected() expectation {
 
 	// The instance state machine's functions.
 	lambdaRole(p, "ResolveTargets", allow("elasticloadbalancing:DescribeTargetGroups elasticloadbalancing:DescribeTargetGroupAttributes elasticloadbalancing:DescribeTargetHealth", "*"))
-	lambdaRole(p, "CheckInstance", describeHealth, allow("ec2:DescribeInstances", "*"), allow("cloudwatch:DescribeAlarms", "*"))
+	lambdaRole(p, "CheckInstance", describeHealth, allow("ec2:DescribeInstances", "*"), allow("cloudwatch:DescribeAlarms autoscaling:DescribeAutoScalingInstances", "*"))
 	lambdaRole(p, "ReserveCapacity", describeHealth,
 		allowIf(reservationKeys, "dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem dynamodb:DeleteItem", capacityARN))
+	lambdaRole(p, "EnterStandby", allow("autoscaling:DescribeAutoScalingInstances", "*"), allow("autoscaling:EnterStandby", autoScalingGroups))
 	lambdaRole(p, "DeregisterTarget", allow("elasticloadbalancing:DeregisterTargets", tgARN))
 	lambdaRole(p, "CheckDrain", describeHealth)
 	lambdaRole(p, "SendCommand",
@@ -96,6 +98,7 @@ func expected() expectation {
 	lambdaRole(p, "CheckCommand", allow("ssm:GetCommandInvocation ssm:CancelCommand ssm:ListCommands", "*"))
 	lambdaRole(p, "RegisterTarget", allow("elasticloadbalancing:RegisterTargets", tgARN))
 	lambdaRole(p, "CheckTargetHealth", describeHealth)
+	lambdaRole(p, "ExitStandby", allow("autoscaling:DescribeAutoScalingInstances", "*"), allow("autoscaling:ExitStandby", autoScalingGroups))
 	lambdaRole(p, "ReleaseCapacity", allowIf(reservationKeys, "dynamodb:GetItem dynamodb:UpdateItem dynamodb:DeleteItem", capacityARN))
 	lambdaRole(p, "Summarize")
 
@@ -124,11 +127,13 @@ func expected() expectation {
 			"dynamodb:GetItem dynamodb:UpdateItem dynamodb:DeleteItem", capacityARN),
 		allow("dynamodb:GetItem dynamodb:UpdateItem", rolloutsARN),
 		allow("states:DescribeExecution states:StopExecution", instanceExecutions),
+		allow("autoscaling:DescribeAutoScalingInstances", "*"),
+		allow("autoscaling:ExitStandby", autoScalingGroups),
 	}, publish...)...)
 
 	// The state machines.
-	machineRole(p, "MaintainInstance", "drainpipe-maintain-instance", []string{"ResolveTargets", "CheckInstance", "ReserveCapacity",
-		"DeregisterTarget", "CheckDrain", "SendCommand", "CheckCommand", "RegisterTarget", "CheckTargetHealth", "ReleaseCapacity", "Summarize"})
+	machineRole(p, "MaintainInstance", "drainpipe-maintain-instance", []string{"ResolveTargets", "CheckInstance", "ReserveCapacity", "EnterStandby",
+		"DeregisterTarget", "CheckDrain", "SendCommand", "CheckCommand", "RegisterTarget", "CheckTargetHealth", "ExitStandby", "ReleaseCapacity", "Summarize"})
 	machineRole(p, "MaintainFleet", "drainpipe-maintain-fleet", []string{"PlanRollout", "AcquireLeases", "NextWave", "RecordWave", "ReleaseLeases", "SummarizeRollout"},
 		allow("states:StartExecution", "${MaintainInstance}"),
 		allow("states:StartExecution", here("states", "stateMachine:drainpipe-maintain-fleet")),
@@ -262,6 +267,10 @@ var writes = map[string][]string{
 		`role SendCommandRole on ` + here("ec2", "instance/*") + ` if {"StringEquals":{"aws:ResourceTag/drainpipe":"enabled"}}`,
 	},
 	"ssm:CancelCommand": {"role CheckCommandRole on *", "role RestoreExecutionRole on *"},
+	// Standby in and out: any Auto Scaling group of the account and region (the
+	// instance's is known only when it is maintained).
+	"autoscaling:EnterStandby": {"role EnterStandbyRole on " + autoScalingGroups},
+	"autoscaling:ExitStandby":  {"role ExitStandbyRole on " + autoScalingGroups, "role RestoreExecutionRole on " + autoScalingGroups},
 	"ec2:CreateTags": {
 		// Only the drainpipe:last-maintained tag, only on tagged instances.
 		`role RecordWaveRole on ` + here("ec2", "instance/*") + ` if {"ForAllValues:StringEquals":{"aws:TagKeys":"drainpipe:last-maintained"},"StringEquals":{"aws:ResourceTag/drainpipe":"enabled"}}`,

@@ -27,6 +27,8 @@ const (
 	SendCommand   = "send-command"
 	CancelCommand = "cancel-command"
 	Tag           = "tag"
+	EnterStandby  = "enter-standby"
+	ExitStandby   = "exit-standby"
 	// Reserve writes an instance's reservation; ReserveGroup adds it to a group's ledger.
 	Reserve      = "reserve"
 	ReserveGroup = "reserve-group"
@@ -111,3 +113,6 @@ func Document(name string) slog.Attr   { return slog.String("document", name) }
 func Table(name string) slog.Attr      { return slog.String("table", name) }
 func Holder(arn string) slog.Attr      { return slog.String("holder", arn) }
 func Instances(ids []string) slog.Attr { return slog.Any("instances", ids) }
+func AutoScalingGroup(name string) slog.Attr {
+	return slog.String("autoScalingGroup", name)
+}

@@ -70,6 +70,8 @@ const (
 	TopicKey Resource = "topic-key"
 	// InstanceExecutions are the executions of the instance state machine.
 	InstanceExecutions Resource = "instance-executions"
+	// AutoScalingGroups are the account's Auto Scaling groups in the region.
+	AutoScalingGroups Resource = "auto-scaling-groups"
 )
 
 // The placeholders that stand for something other than a function; the deployment (and
@@ -95,6 +97,8 @@ var Resources = []string{MaintainInstanceStateMachineArn, CapacityTableName, Rol
 
 // Reasons for wildcards, shared by the functions that read the same APIs.
 const (
+	standbyReason = "autoscaling:DescribeAutoScalingInstances does not support resource-level permissions; it reads, never changes. " +
+		"Enter and exit Standby name any Auto Scaling group of the account and region, since the instance's group is known only when it is maintained"
 	describeHealthReason = "elasticloadbalancing:DescribeTargetHealth does not support resource-level permissions; it reads, never changes"
 )
 
@@ -119,12 +123,16 @@ var (
 		WildcardReason: "ELB Describe* actions do not support resource-level permissions; they read, never change"}
 	CheckInstance = Function{Name: "check-instance", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
 		Permissions: []Permission{describeHealth, {Actions: []string{"ec2:DescribeInstances"}, On: AnyResource},
-			{Actions: []string{"cloudwatch:DescribeAlarms"}, On: AnyResource}},
-		WildcardReason: describeHealthReason + "; ec2:DescribeInstances does not support resource-level permissions either; " + describeAlarmsReason}
+			{Actions: []string{"cloudwatch:DescribeAlarms", "autoscaling:DescribeAutoScalingInstances"}, On: AnyResource}},
+		WildcardReason: describeHealthReason + "; ec2:DescribeInstances and autoscaling:DescribeAutoScalingInstances do not support resource-level permissions either; " + describeAlarmsReason}
 	ReserveCapacity = Function{Name: "reserve-capacity", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
 		Permissions: []Permission{describeHealth,
 			{Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, On: CapacityItems, Keys: reservations}},
 		WildcardReason: describeHealthReason}
+	EnterStandby = Function{Name: "enter-standby", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
+		Permissions: []Permission{{Actions: []string{"autoscaling:DescribeAutoScalingInstances"}, On: AnyResource},
+			{Actions: []string{"autoscaling:EnterStandby"}, On: AutoScalingGroups}},
+		WildcardReason: standbyReason}
 	DeregisterTarget = Function{Name: "deregister-target", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
 		Permissions: []Permission{{Actions: []string{"elasticloadbalancing:DeregisterTargets"}, On: ConfiguredTargetGroups}}}
 	CheckDrain = Function{Name: "check-drain", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
@@ -138,6 +146,10 @@ var (
 		Permissions: []Permission{{Actions: []string{"ssm:GetCommandInvocation", "ssm:CancelCommand", "ssm:ListCommands"}, On: AnyResource}},
 		WildcardReason: "ssm:GetCommandInvocation and ssm:CancelCommand name a command id, which IAM cannot scope, and ssm:ListCommands (which alarm stopped a command) " +
 			"does not support resource-level permissions; SendCommand is the scoped action"}
+	ExitStandby = Function{Name: "exit-standby", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
+		Permissions: []Permission{{Actions: []string{"autoscaling:DescribeAutoScalingInstances"}, On: AnyResource},
+			{Actions: []string{"autoscaling:ExitStandby"}, On: AutoScalingGroups}},
+		WildcardReason: standbyReason}
 	RegisterTarget = Function{Name: "register-target", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
 		Permissions: []Permission{{Actions: []string{"elasticloadbalancing:RegisterTargets"}, On: ConfiguredTargetGroups}}}
 	CheckTargetHealth = Function{Name: "check-target-health", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
@@ -194,14 +206,16 @@ var RestoreExecution = Function{Name: "restore-execution", StateMachine: statema
 		{Actions: []string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, On: CapacityItems, Keys: append(reservations, leases...)},
 		{Actions: []string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, On: RolloutTable},
 		{Actions: []string{"states:DescribeExecution", "states:StopExecution"}, On: InstanceExecutions},
+		{Actions: []string{"autoscaling:DescribeAutoScalingInstances"}, On: AnyResource},
+		{Actions: []string{"autoscaling:ExitStandby"}, On: AutoScalingGroups},
 	}, publish...),
-	WildcardReason: "ssm:ListCommands does not support resource-level permissions and ssm:CancelCommand names a command id, which IAM cannot scope; it cancels only drainpipe's own commands on the instance it restores. The executions are the instance state machine's (:*): a holder still running is stopped, not restored"}
+	WildcardReason: "ssm:ListCommands does not support resource-level permissions and ssm:CancelCommand names a command id, which IAM cannot scope; it cancels only drainpipe's own commands on the instance it restores. The executions are the instance state machine's (:*): a holder still running is stopped, not restored. " + standbyReason}
 
 // All lists every function: the instance state machine's, then the fleet's, then the
 // restore's.
 var All = []Function{
-	ResolveTargets, CheckInstance, ReserveCapacity, DeregisterTarget, CheckDrain, SendCommand, CheckCommand,
-	RegisterTarget, CheckTargetHealth, ReleaseCapacity, Summarize,
+	ResolveTargets, CheckInstance, ReserveCapacity, EnterStandby, DeregisterTarget, CheckDrain, SendCommand, CheckCommand,
+	RegisterTarget, CheckTargetHealth, ExitStandby, ReleaseCapacity, Summarize,
 	PlanRollout, AcquireLeases, NextWave, RecordWave, ReleaseLeases, SummarizeRollout,
 	RestoreExecution,
 }

@@ -54,6 +54,14 @@ const (
 	// (InvalidTarget): it was stopped or terminated meanwhile. Nothing of it is in service
 	// to put back; it needs registering once it runs again.
 	InstanceNotRunning = "InstanceNotRunning"
+	// InstanceInStandby: the instance is in Standby in its Auto Scaling group, put there
+	// by someone else: it is out of the group's service already, and drainpipe does not
+	// take it back into service behind their back; nothing was changed.
+	InstanceInStandby = "InstanceInStandby"
+	// StandbyRefused: the instance's Auto Scaling group refused to put it in Standby (its
+	// desired capacity would go below its minimum size, or the group is launching,
+	// terminating or detaching it); nothing was taken out.
+	StandbyRefused = "StandbyRefused"
 	// InstanceNotTagged: the instance lacks the deployment's instanceTag, so drainpipe may
 	// not send it commands.
 	InstanceNotTagged = "InstanceNotTagged"
@@ -111,7 +119,7 @@ const (
 var Names = []string{
 	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, UnsupportedLoadBalancer, TargetGroupNotInUse,
 	DeregistrationDelayTooShort, InstanceNotInTargetGroup,
-	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, InstanceNotTagged, InstanceNotRunning, AlarmActive, AlarmNotFound,
+	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, InstanceNotTagged, InstanceNotRunning, InstanceInStandby, StandbyRefused, AlarmActive, AlarmNotFound,
 	DrainTimeout, DrainInterrupted, MaintenanceFailed, HealthCheckFailed, TargetNotHealthy,
 	CapacityBudgetExceeded, CapacityUnavailable, InstanceReserved, ReservationConflict, RolloutInProgress, ChildRunning, RolloutAborted, RolloutProblems,
 	TransientAPIError, APIError, InternalError,

@@ -25,6 +25,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/record"
 	"github.com/drainpipe/drainpipe/internal/recovery"
 	"github.com/drainpipe/drainpipe/internal/report"
+	"github.com/drainpipe/drainpipe/internal/standby"
 	"github.com/drainpipe/drainpipe/internal/start"
 	"github.com/drainpipe/drainpipe/internal/targets"
 	"github.com/drainpipe/drainpipe/internal/workflow"
@@ -51,12 +52,14 @@ var All = map[string]Build{
 	catalog.ResolveTargets.Name:    bind(catalog.ResolveTargets, targets.NewResolver, targets.Resolver.Resolve),
 	catalog.CheckInstance.Name:     bind(catalog.CheckInstance, precheck.New, precheck.Checker.Check),
 	catalog.ReserveCapacity.Name:   bind(catalog.ReserveCapacity, capacity.Reserving(targets.NewChecker), capacity.Reserver.Reserve),
+	catalog.EnterStandby.Name:      bind(catalog.EnterStandby, standby.New, standby.Mover.Enter),
 	catalog.DeregisterTarget.Name:  bind(catalog.DeregisterTarget, targets.NewRegistrar, targets.Registrar.Deregister),
 	catalog.CheckDrain.Name:        bind(catalog.CheckDrain, targets.NewChecker, targets.Checker.CheckDrain),
 	catalog.SendCommand.Name:       bind(catalog.SendCommand, command.NewRunner, command.Runner.Send),
 	catalog.CheckCommand.Name:      bind(catalog.CheckCommand, command.NewRunner, command.Runner.Check),
 	catalog.RegisterTarget.Name:    bind(catalog.RegisterTarget, targets.NewRegistrar, targets.Registrar.Register),
 	catalog.CheckTargetHealth.Name: bind(catalog.CheckTargetHealth, targets.NewChecker, targets.Checker.CheckHealthy),
+	catalog.ExitStandby.Name:       bind(catalog.ExitStandby, standby.New, standby.Mover.Exit),
 	catalog.ReleaseCapacity.Name:   bind(catalog.ReleaseCapacity, capacity.NewReleaser, capacity.Reserver.Release),
 	catalog.Summarize.Name:         bindFunc(catalog.Summarize, workflow.Summarize),
 	catalog.PlanRollout.Name:       bind(catalog.PlanRollout, planner.New, planner.Planner.Plan),

@@ -15,6 +15,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -116,6 +118,26 @@ func (f staticSSM) ListCommands(context.Context, *ssm.ListCommandsInput, ...func
 }
 
 // endedSFN: every execution asked about has ended.
+// staticASG is an Auto Scaling group "web-asg" holding the instance in state ("": the
+// instance is in no group).
+type staticASG struct{ state string }
+
+func (f staticASG) DescribeAutoScalingInstances(_ context.Context, in *autoscaling.DescribeAutoScalingInstancesInput, _ ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingInstancesOutput, error) {
+	out := &autoscaling.DescribeAutoScalingInstancesOutput{}
+	if f.state != "" {
+		out.AutoScalingInstances = []astypes.AutoScalingInstanceDetails{{InstanceId: new(in.InstanceIds[0]), AutoScalingGroupName: new("web-asg"), LifecycleState: new(f.state)}}
+	}
+	return out, nil
+}
+
+func (staticASG) EnterStandby(context.Context, *autoscaling.EnterStandbyInput, ...func(*autoscaling.Options)) (*autoscaling.EnterStandbyOutput, error) {
+	return &autoscaling.EnterStandbyOutput{}, nil
+}
+
+func (staticASG) ExitStandby(context.Context, *autoscaling.ExitStandbyInput, ...func(*autoscaling.Options)) (*autoscaling.ExitStandbyOutput, error) {
+	return &autoscaling.ExitStandbyOutput{}, nil
+}
+
 type endedSFN struct{}
 
 func (endedSFN) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
@@ -164,6 +186,8 @@ func TestContracts(t *testing.T) {
 		{"reserve-capacity", "reserved", staticELB{allHealthy}, staticSSM{}, 0},
 		{"reserve-capacity", "last-healthy-target", staticELB{lastOne}, staticSSM{}, 0},
 		{"reserve-capacity", "held-by-another", staticELB{allHealthy}, staticSSM{}, 0},
+		{"enter-standby", "in-service", staticELB{}, staticSSM{}, 0},
+		{"enter-standby", "in-no-group", staticELB{}, staticSSM{}, 0},
 		{"deregister-target", "ok", staticELB{allHealthy}, staticSSM{}, 0},
 		{"check-drain", "draining", staticELB{draining}, staticSSM{}, time.Minute},
 		{"check-drain", "timeout", staticELB{draining}, staticSSM{}, time.Hour},
@@ -172,6 +196,7 @@ func TestContracts(t *testing.T) {
 		{"check-command", "success", staticELB{}, staticSSM{succeeded}, time.Minute},
 		{"register-target", "ok", staticELB{allHealthy}, staticSSM{}, 0},
 		{"check-target-health", "healthy", staticELB{allHealthy}, staticSSM{}, time.Minute},
+		{"exit-standby", "in-standby", staticELB{}, staticSSM{}, time.Minute},
 		{"release-capacity", "released", staticELB{allHealthy}, staticSSM{}, time.Minute},
 		{"restore-execution", "released", staticELB{}, staticSSM{}, 0},
 		{"restore-execution", "nothing-held", staticELB{}, staticSSM{}, 0},
@@ -185,7 +210,8 @@ func TestContracts(t *testing.T) {
 				t.Fatal(err)
 			}
 			base := filepath.Join("testdata", "contract", c.function, c.name)
-			h := build(Deps{Clients: []any{c.elb, c.ssm, staticDynamoDB{items: tables[c.name]}, staticSNS{}, endedSFN{}, staticEC2{}},
+			asg := staticASG{state: map[string]string{"in-service": "InService", "in-standby": "Standby"}[c.name]}
+			h := build(Deps{Clients: []any{c.elb, c.ssm, staticDynamoDB{items: tables[c.name]}, staticSNS{}, endedSFN{}, staticEC2{}, asg},
 				Now: func() time.Time { return at.Add(c.now) }, Token: func() string { return "0123456789abcdef" }})
 			compareContract(t, h, base)
 		})

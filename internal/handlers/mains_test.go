@@ -125,7 +125,7 @@ func TestEveryFunctionHasAContract(t *testing.T) {
 
 // sdkService is the SDK client package of an IAM action's service prefix.
 var sdkService = map[string]string{
-	"elasticloadbalancing": "elasticloadbalancingv2", "ssm": "ssm", "ec2": "ec2", "dynamodb": "dynamodb", "cloudwatch": "cloudwatch",
+	"elasticloadbalancing": "elasticloadbalancingv2", "ssm": "ssm", "ec2": "ec2", "dynamodb": "dynamodb", "cloudwatch": "cloudwatch", "autoscaling": "autoscaling",
 	"sns": "sns", "states": "sfn",
 	"kms": "", // the topic's key: SNS uses it on the function's behalf
 }

@@ -1,6 +1,7 @@
 // Package precheck runs check-instance: every check made before an instance is taken
 // out, changing nothing: that drainpipe may command it (eligible's instanceTag rule),
-// that no alarm its input names is in ALARM (alarms.Gate), and that its registrations
+// that no alarm its input names is in ALARM (alarms.Gate), that someone else has not put
+// it in Standby in its Auto Scaling group (package standby), and that its registrations
 // are healthy targets (targets.Checker). A refusal is a named error.
 package precheck
 
@@ -15,6 +16,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/alarms"
 	"github.com/drainpipe/drainpipe/internal/eligible"
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/standby"
 	"github.com/drainpipe/drainpipe/internal/targets"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
@@ -28,12 +30,13 @@ type DescriberAPI interface {
 type Checker struct {
 	EC2     DescriberAPI
 	Alarms  alarms.Gate
+	Standby standby.Mover
 	Targets targets.Checker
 }
 
 // New makes the checker's clients from an AWS config.
 func New(cfg aws.Config) Checker {
-	return Checker{EC2: ec2.NewFromConfig(cfg), Alarms: alarms.New(cfg), Targets: targets.NewChecker(cfg)}
+	return Checker{EC2: ec2.NewFromConfig(cfg), Alarms: alarms.New(cfg), Standby: standby.New(cfg), Targets: targets.NewChecker(cfg)}
 }
 
 // Request is the input of check-instance: the state, and the deployment's instanceTag.
@@ -63,6 +66,14 @@ func (c Checker) Check(ctx context.Context, req Request) (workflow.TargetsReport
 			}
 			if err := c.Alarms.Check(ctx, req.State.Alarms, time.Time{}); err != nil {
 				return workflow.TargetsReport{}, err
+			}
+			group, state, err := c.Standby.Membership(ctx, req.State.InstanceID)
+			if err != nil {
+				return workflow.TargetsReport{}, err
+			}
+			if state == standby.Standby || state == standby.EnteringStandby {
+				return workflow.TargetsReport{}, faults.New(faults.InstanceInStandby,
+					"instance %s is %s in Auto Scaling group %s, put there by someone else: drainpipe would take it back into service when done; exit it from Standby first, or leave it", req.State.InstanceID, state, group)
 			}
 			return c.Targets.CheckInstance(ctx, req.State)
 		}

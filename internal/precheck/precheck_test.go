@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/drainpipe/drainpipe/internal/alarms"
 	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/standby"
 	"github.com/drainpipe/drainpipe/internal/targets"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
@@ -45,6 +48,25 @@ func (f fakeCW) DescribeAlarmHistory(context.Context, *cloudwatch.DescribeAlarmH
 	return nil, errors.New("check-instance reads no history")
 }
 
+// fakeASG is an Auto Scaling group holding the instance in state ("": in no group).
+type fakeASG struct{ state string }
+
+func (f fakeASG) DescribeAutoScalingInstances(_ context.Context, in *autoscaling.DescribeAutoScalingInstancesInput, _ ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingInstancesOutput, error) {
+	out := &autoscaling.DescribeAutoScalingInstancesOutput{}
+	if f.state != "" {
+		out.AutoScalingInstances = []astypes.AutoScalingInstanceDetails{{InstanceId: aws.String(in.InstanceIds[0]), AutoScalingGroupName: aws.String("web-asg"), LifecycleState: aws.String(f.state)}}
+	}
+	return out, nil
+}
+
+func (fakeASG) EnterStandby(context.Context, *autoscaling.EnterStandbyInput, ...func(*autoscaling.Options)) (*autoscaling.EnterStandbyOutput, error) {
+	return nil, errors.New("check-instance changes nothing")
+}
+
+func (fakeASG) ExitStandby(context.Context, *autoscaling.ExitStandbyInput, ...func(*autoscaling.Options)) (*autoscaling.ExitStandbyOutput, error) {
+	return nil, errors.New("check-instance changes nothing")
+}
+
 type fakeELB struct{ calls *int }
 
 func (f fakeELB) DescribeTargetHealth(_ context.Context, in *elbv2.DescribeTargetHealthInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeTargetHealthOutput, error) {
@@ -62,6 +84,7 @@ func TestCheck(t *testing.T) {
 		tagged                  bool
 		alarms                  *workflow.Alarms
 		state                   cwtypes.StateValue
+		lifecycle               string
 		fault                   string
 		alarmCalls, healthCalls int
 	}{
@@ -69,12 +92,14 @@ func TestCheck(t *testing.T) {
 		{name: "an alarm in ALARM", tagged: true, alarms: watch, state: cwtypes.StateValueAlarm, fault: faults.AlarmActive, alarmCalls: 1},
 		{name: "alarms OK", tagged: true, alarms: watch, state: cwtypes.StateValueOk, alarmCalls: 1, healthCalls: 1},
 		{name: "no alarms named", tagged: true, healthCalls: 1},
+		{name: "in service in an Auto Scaling group", tagged: true, lifecycle: "InService", healthCalls: 1},
+		{name: "put in Standby by someone else", tagged: true, lifecycle: "Standby", fault: faults.InstanceInStandby},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var alarmCalls, healthCalls int
 			c := Checker{EC2: fakeEC2{tagged: tt.tagged}, Alarms: alarms.Gate{CW: fakeCW{state: tt.state, calls: &alarmCalls}},
-				Targets: targets.Checker{API: fakeELB{calls: &healthCalls}}}
+				Standby: standby.Mover{API: fakeASG{state: tt.lifecycle}}, Targets: targets.Checker{API: fakeELB{calls: &healthCalls}}}
 			state := workflow.State{Plan: workflow.Plan{InstanceID: "i-0123456789abcdef0", Alarms: tt.alarms,
 				Registrations: []workflow.Registration{{TargetGroupARN: group, Port: 80}}}}
 			_, err := c.Check(context.Background(), Request{State: state, InstanceTag: workflow.Tag{Key: "drainpipe", Value: "enabled"}})

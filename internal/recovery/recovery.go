@@ -5,8 +5,10 @@
 //
 // For an instance execution, a reservation it still holds (package capacity) is the
 // record that its instance may be out of service: recovery stops drainpipe's command still
-// running on the instance, registers the instance again on its exact ports, releases the
-// reservation and says so on the notification topic. For a rollout, when the ended
+// running on the instance, registers the instance again on its exact ports, takes it out
+// of Standby in its Auto Scaling group if it is there (package standby: only drainpipe puts
+// an instance it holds there), releases the reservation and says so on the notification
+// topic. For a rollout, when the ended
 // execution was driving it, it does the same for the instances of the wave it had out
 // (their executions were stopped with it), releases the rollout's leases and records its
 // end. Every step is idempotent, so a repeated event, or the execution's own rollback
@@ -40,6 +42,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/leases"
 	"github.com/drainpipe/drainpipe/internal/report"
 	"github.com/drainpipe/drainpipe/internal/rollout"
+	"github.com/drainpipe/drainpipe/internal/standby"
 	"github.com/drainpipe/drainpipe/internal/targets"
 	"github.com/drainpipe/drainpipe/internal/workflow"
 )
@@ -71,6 +74,8 @@ type Recoverer struct {
 	SFN SFNAPI
 	DB  DynamoDBAPI
 	SNS report.PublisherAPI
+	// Standby takes a restored instance out of Standby.
+	Standby standby.Mover
 	// Now is the clock; nil means time.Now.
 	Now clock.Clock
 }
@@ -78,7 +83,7 @@ type Recoverer struct {
 // New makes a Recoverer whose clients are made from an AWS config.
 func New(cfg aws.Config) Recoverer {
 	return Recoverer{ELB: elbv2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg), SFN: sfn.NewFromConfig(cfg),
-		DB: dynamodb.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg)}
+		DB: dynamodb.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg), Standby: standby.New(cfg)}
 }
 
 // Request is the input of restore-execution: the status change event, and where the
@@ -121,6 +126,8 @@ type Report struct {
 	Registrations []workflow.Registration `json:"registrations,omitempty"`
 	Cancelled     []string                `json:"cancelledCommands,omitempty"`
 	Stopped       []string                `json:"stopped,omitempty"`
+	// ExitedStandby is the Auto Scaling group the instance was taken out of Standby in.
+	ExitedStandby string `json:"exitedStandby,omitempty"`
 	// Released is the reservation's release; LeasesReleased a rollout's groups.
 	Released       *workflow.Released `json:"released,omitempty"`
 	LeasesReleased []string           `json:"leasesReleased,omitempty"`
@@ -214,6 +221,17 @@ func (r Recoverer) restoreInstance(ctx context.Context, req Request, instanceID,
 		return "", err // keep the reservation: the instance may still be out
 	default:
 		rep.Registrations = append(rep.Registrations, regs...)
+	}
+	// Out of Standby too, stopped or not: a stopped instance is the group's to replace.
+	mover := r.Standby
+	mover.Now = r.Now
+	sb, err := mover.ExitInstance(ctx, instanceID)
+	if err != nil {
+		return "", err // keep the reservation: the instance may still be out
+	}
+	if sb.Changed {
+		rep.ExitedStandby = sb.Group
+		text += fmt.Sprintf(" Took it out of Standby in Auto Scaling group %s.", sb.Group)
 	}
 	released, err := reserver.Release(ctx, capacity.Request{State: s, Execution: execution, Table: req.Table})
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	astypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
@@ -22,6 +24,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/ddbitem"
 	"github.com/drainpipe/drainpipe/internal/leases"
 	"github.com/drainpipe/drainpipe/internal/rollout"
+	"github.com/drainpipe/drainpipe/internal/standby"
 	"github.com/drainpipe/drainpipe/internal/targets"
 	"github.com/drainpipe/drainpipe/internal/waveplan"
 	"github.com/drainpipe/drainpipe/internal/workflow"
@@ -51,6 +54,38 @@ type fakes struct {
 	messages   []string
 	running    map[string]bool
 	stopped    []string
+	// inStandby are the instances in Standby in Auto Scaling group web-asg; exited those
+	// taken out of it.
+	inStandby map[string]bool
+	exited    []string
+}
+
+func (f *fakes) DescribeAutoScalingInstances(_ context.Context, in *autoscaling.DescribeAutoScalingInstancesInput, _ ...func(*autoscaling.Options)) (*autoscaling.DescribeAutoScalingInstancesOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := &autoscaling.DescribeAutoScalingInstancesOutput{}
+	for _, id := range in.InstanceIds {
+		state := "InService"
+		if f.inStandby[id] {
+			state = "Standby"
+		}
+		out.AutoScalingInstances = append(out.AutoScalingInstances, astypes.AutoScalingInstanceDetails{InstanceId: new(id), AutoScalingGroupName: new("web-asg"), LifecycleState: new(state)})
+	}
+	return out, nil
+}
+
+func (f *fakes) EnterStandby(context.Context, *autoscaling.EnterStandbyInput, ...func(*autoscaling.Options)) (*autoscaling.EnterStandbyOutput, error) {
+	return nil, fmt.Errorf("recovery never enters Standby")
+}
+
+func (f *fakes) ExitStandby(_ context.Context, in *autoscaling.ExitStandbyInput, _ ...func(*autoscaling.Options)) (*autoscaling.ExitStandbyOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, id := range in.InstanceIds {
+		delete(f.inStandby, id)
+		f.exited = append(f.exited, id)
+	}
+	return &autoscaling.ExitStandbyOutput{}, nil
 }
 
 func (f *fakes) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
@@ -128,8 +163,8 @@ func event(execution, status string, input any) Event {
 func TestRestoreInstance(t *testing.T) {
 	t.Parallel()
 	db := tables(t)
-	f := &fakes{}
-	rec := Recoverer{ELB: f, SSM: f, SFN: f, DB: db, SNS: f}
+	f := &fakes{inStandby: map[string]bool{instance: true}}
+	rec := Recoverer{ELB: f, SSM: f, SFN: f, DB: db, SNS: f, Standby: standby.Mover{API: f}}
 	ctx := context.Background()
 	reserve(t, db, instance, console, workflow.Registration{TargetGroupARN: web, Port: 8080}, workflow.Registration{TargetGroupARN: api, Port: 9091})
 	req := Request{Event: event(console, "ABORTED", map[string]any{"instanceId": instance}), Restorer: "restore-1",
@@ -162,8 +197,12 @@ func TestRestoreInstance(t *testing.T) {
 	if rep.Released == nil || !rep.Released.Instance || len(rep.Released.Groups) != 2 {
 		t.Errorf("released %+v", rep.Released)
 	}
-	if len(f.messages) != 1 || !strings.Contains(f.messages[0], "Registered it again on web:8080, api:9091") {
+	if len(f.messages) != 1 || !strings.Contains(f.messages[0], "Registered it again on web:8080, api:9091") ||
+		!strings.Contains(f.messages[0], "Took it out of Standby in Auto Scaling group web-asg") {
 		t.Errorf("notification %v", f.messages)
+	}
+	if strings.Join(f.exited, ",") != instance || rep.ExitedStandby != "web-asg" {
+		t.Errorf("taken out of Standby: %v (%q), want %s", f.exited, rep.ExitedStandby, instance)
 	}
 	// The restore is done: a repeated event changes nothing.
 	if rep, err := rec.Restore(ctx, req); err != nil || rep.Text != "" || len(f.registered) != 2 {
@@ -175,7 +214,7 @@ func TestRestoreRollout(t *testing.T) {
 	t.Parallel()
 	db := tables(t)
 	f := &fakes{}
-	rec := Recoverer{ELB: f, SSM: f, SFN: f, DB: db, SNS: f}
+	rec := Recoverer{ELB: f, SSM: f, SFN: f, DB: db, SNS: f, Standby: standby.Mover{API: f}}
 	ctx := context.Background()
 	id := "arn:aws:states:eu-west-1:123456789012:execution:drainpipe-maintain-fleet:nightly"
 	store := rollout.Store{DB: db, Table: "rollouts"}

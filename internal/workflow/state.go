@@ -14,6 +14,7 @@ type State struct {
 	Plan
 	InstanceCheck      *TargetsReport  `json:"instanceCheck,omitempty"`
 	Reservation        *Reservation    `json:"reservation,omitempty"`
+	Standby            *Standby        `json:"standby,omitempty"`
 	Deregistration     *Deregistration `json:"deregistration,omitempty"`
 	Drain              *TargetsReport  `json:"drain,omitempty"`
 	MaintenanceCommand *CommandSent    `json:"maintenanceCommand,omitempty"`
@@ -120,6 +121,18 @@ type TargetsReport struct {
 	Done      bool          `json:"done"`
 	CheckedAt string        `json:"checkedAt"`
 	Targets   []TargetState `json:"targets"`
+}
+
+// Standby is where the instance stands in its Auto Scaling group (package standby).
+type Standby struct {
+	// Group is its Auto Scaling group ("" when it is in none).
+	Group string `json:"group,omitempty"`
+	// LifecycleState is its state in the group after the step: Standby after entering,
+	// InService after exiting.
+	LifecycleState string `json:"lifecycleState,omitempty"`
+	// Changed: this step moved it (false when it was already there, or in no group).
+	Changed bool   `json:"changed"`
+	At      string `json:"at"`
 }
 
 // Deregistration is the result of deregistering the instance.

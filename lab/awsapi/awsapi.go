@@ -1,8 +1,8 @@
 // Package awsapi owns the lab's AWS endpoint: one loopback HTTP server speaking the real
-// wire protocols of what drainpipe calls. Elastic Load Balancing v2, EC2 and SNS (query
-// protocol, XML answers), Systems Manager (JSON 1.1), DynamoDB and Step Functions (JSON
-// 1.0), and Lambda Invoke, which runs drainpipe's own
-// handlers through aws-lambda-go's handler path and answers handler errors as Lambda does
+// wire protocols of what drainpipe calls. Elastic Load Balancing v2, EC2, SNS and EC2 Auto
+// Scaling (query protocol, XML answers), Systems Manager (JSON 1.1), DynamoDB and Step
+// Functions (JSON 1.0), and Lambda Invoke, which runs drainpipe's own handlers through
+// aws-lambda-go's handler path and answers handler errors as Lambda does
 // (X-Amz-Function-Error, errorType and errorMessage), so Retry and Catch on error names
 // behave as on AWS. The functions reach it only through the standard SDK endpoint
 // setting. Errors carry AWS's real codes. Faults can be injected (faults.go): any
@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/drainpipe/drainpipe/internal/handlers"
+	"github.com/drainpipe/drainpipe/lab/autoscaling"
 	"github.com/drainpipe/drainpipe/lab/clock"
 	"github.com/drainpipe/drainpipe/lab/dynamodb"
 	"github.com/drainpipe/drainpipe/lab/elb"
@@ -75,6 +76,8 @@ type Backends struct {
 	SNS      *Topics
 	// SFN is the lab's Step Functions, when the endpoint serves it.
 	SFN *sfn.Service
+	// AutoScaling is the lab's EC2 Auto Scaling; nil answers as an account with no group.
+	AutoScaling *autoscaling.Service
 }
 
 // Server is the lab's AWS endpoint.
@@ -191,7 +194,8 @@ func (s *Server) Calls() map[string]int {
 }
 
 // ServeHTTP routes by protocol: Lambda and CloudWatch (RPC v2 CBOR) by path; SSM,
-// DynamoDB and Step Functions by X-Amz-Target; ELBv2, EC2 and SNS by form and version.
+// DynamoDB and Step Functions by X-Amz-Target; ELBv2, EC2, SNS and Auto Scaling by form
+// and version.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/2015-03-31/functions/"):
@@ -214,6 +218,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.ec2(w, r)
 		case snsVersion:
 			s.sns(w, r)
+		case autoScalingVersion:
+			s.autoScaling(w, r)
 		default:
 			s.elbv2(w, r)
 		}

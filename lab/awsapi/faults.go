@@ -11,8 +11,8 @@ import (
 
 // Fault is what an injected call answers instead of its result. Each service answers a
 // fault with its own code, status and wire shape (see answerFor): the same fault is
-// InternalFailure to ELB, InternalError to EC2 and SNS, InternalServerError to SSM and
-// DynamoDB and ServiceException to Lambda.
+// InternalFailure to ELB and Auto Scaling, InternalError to EC2 and SNS,
+// InternalServerError to SSM and DynamoDB and ServiceException to Lambda.
 type Fault string
 
 // The faults an operation can answer.
@@ -22,9 +22,9 @@ const (
 	// ServiceUnavailable: HTTP 503.
 	ServiceUnavailable Fault = "ServiceUnavailable"
 	// AccessDenied: the service's answer to a call its caller's policy does not allow
-	// (403 AccessDenied on ELB, UnauthorizedOperation on EC2, AuthorizationError on SNS,
-	// 400 AccessDeniedException on SSM, DynamoDB and Step Functions, 403
-	// AccessDeniedException on Lambda).
+	// (403 AccessDenied on ELB and Auto Scaling, UnauthorizedOperation on EC2,
+	// AuthorizationError on SNS, 400 AccessDeniedException on SSM, DynamoDB and Step
+	// Functions, 403 AccessDeniedException on Lambda).
 	AccessDenied Fault = "AccessDenied"
 	// Throttling: the service's throttling error (DynamoDB's is
 	// ProvisionedThroughputExceededException; Rule.Code may name ThrottlingException or
@@ -51,6 +51,7 @@ const (
 	ServiceStepFunctions = "states"
 	ServiceLambda        = "lambda"
 	ServiceCloudWatch    = "cloudwatch"
+	ServiceAutoScaling   = "autoscaling"
 )
 
 // Rule chooses calls to answer with a fault. The zero values of its filters match every
@@ -286,7 +287,12 @@ type answer struct {
 // AccessDenied, "User: ... is not authorized to perform: elasticloadbalancing:<Action> ...
 // because no identity-based policy allows the elasticloadbalancing:<Action> action"
 // (ministryofjustice/bootstrap-cfn#216, aws-samples/multi-tenant-chatbot-using-rag-with-
-// amazon-bedrock#17).
+// amazon-bedrock#17). Auto Scaling, another query protocol service, answers as ELB does:
+// Throttling "Rate exceeded" (400) and a 403 AccessDenied naming the autoscaling: action,
+// as real answers quoted in public code show ("An error occurred (Throttling) when calling
+// the DescribeAutoScalingGroups operation", "An error occurred (AccessDenied) when calling
+// the DescribeAutoScalingInstances operation: User: ... is not authorized to perform:
+// autoscaling:DescribeAutoScalingInstances because no identity-based policy allows ...").
 func answerFor(service, op string, f Fault) answer {
 	a, ok := answers[service][f]
 	if !ok {
@@ -333,6 +339,12 @@ var answers = func() map[string]map[Fault]answer {
 			InternalError:      {http.StatusInternalServerError, "InternalError", "Internal Error", false},
 			ServiceUnavailable: {http.StatusServiceUnavailable, "ServiceUnavailable", unavailable, false},
 			AccessDenied:       {http.StatusForbidden, "AuthorizationError", "", true},
+			Throttling:         {http.StatusBadRequest, "Throttling", rate, true},
+		},
+		ServiceAutoScaling: {
+			InternalError:      {http.StatusInternalServerError, "InternalFailure", internal, false},
+			ServiceUnavailable: {http.StatusServiceUnavailable, "ServiceUnavailable", unavailable, false},
+			AccessDenied:       {http.StatusForbidden, "AccessDenied", "", true},
 			Throttling:         {http.StatusBadRequest, "Throttling", rate, true},
 		},
 		ServiceSSM: jsonService("InternalServerError", "An error occurred on the server side.", "ThrottlingException", rate, unavailable),
@@ -387,6 +399,8 @@ func (s *Server) fail(w http.ResponseWriter, service, op, function string, f *fi
 		elbError(w, a.status, kind(a.sender), a.code, a.message)
 	case ServiceSNS:
 		snsError(w, a.status, kind(a.sender), a.code, a.message)
+	case ServiceAutoScaling:
+		autoScalingError(w, a.status, kind(a.sender), a.code, a.message)
 	case ServiceEC2:
 		ec2Error(w, a.status, a.code, a.message)
 	case ServiceDynamoDB:
