@@ -17,6 +17,9 @@ const (
 var instancePhases = map[string]string{
 	"ResolveTargets": PhaseChecking, "CheckInstance": PhaseChecking, "ReserveCapacity": PhaseChecking,
 	"IsDryRun": PhaseChecking, "IsCapacityReserved": PhaseChecking, "WaitForCapacity": PhaseChecking,
+	// The pre-drain hook runs while the instance still serves.
+	"HasPreDrainHook": PhaseChecking, "StartPreDrainHook": PhaseChecking, "WaitForPreDrainHook": PhaseChecking,
+	"CheckPreDrainHook": PhaseChecking, "IsPreDrainHookDone": PhaseChecking,
 
 	"EnterStandby": PhaseDraining, "DeregisterTarget": PhaseDraining, "WaitForDeregistrationDelay": PhaseDraining, "CheckDrain": PhaseDraining,
 	"IsTargetDrained": PhaseDraining, "WaitForDrain": PhaseDraining,
@@ -24,6 +27,8 @@ var instancePhases = map[string]string{
 	"StartMaintenance": PhaseMaintenance, "WaitForMaintenance": PhaseMaintenance, "CheckMaintenance": PhaseMaintenance,
 	"IsMaintenanceDone": PhaseMaintenance,
 
+	"HasPostMaintenanceHook": PhaseHealthCheck, "StartPostMaintenanceHook": PhaseHealthCheck, "WaitForPostMaintenanceHook": PhaseHealthCheck,
+	"CheckPostMaintenanceHook": PhaseHealthCheck, "IsPostMaintenanceHookDone": PhaseHealthCheck,
 	"HasHealthCheck": PhaseHealthCheck, "StartHealthCheck": PhaseHealthCheck, "WaitForHealthCheck": PhaseHealthCheck,
 	"CheckHealthCheck": PhaseHealthCheck, "IsHealthCheckDone": PhaseHealthCheck,
 
@@ -31,6 +36,9 @@ var instancePhases = map[string]string{
 	"IsTargetHealthy": PhaseReturning, "WaitForHealthy": PhaseReturning, "ExitStandby": PhaseReturning,
 
 	"ReleaseCapacity": PhaseReleasing, "Summarize": PhaseReleasing,
+	// The post-return hook runs once the instance is back in service.
+	"HasPostReturnHook": PhaseReleasing, "StartPostReturnHook": PhaseReleasing, "WaitForPostReturnHook": PhaseReleasing,
+	"CheckPostReturnHook": PhaseReleasing, "IsPostReturnHookDone": PhaseReleasing, "PostReturnHookFailed": PhaseReleasing,
 
 	"RestoreTarget": PhaseRestoring, "NothingToRestore": PhaseRestoring, "ExitStandbyAfterRestore": PhaseRestoring, "WaitBeforeRelease": PhaseRestoring,
 	"ReleaseAfterRestore": PhaseRestoring, "FailAfterRestore": PhaseRestoring, "RestoreFailed": PhaseRestoring,

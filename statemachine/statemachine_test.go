@@ -236,9 +236,11 @@ func checkNames(t *testing.T, state string, names []string) {
 	}
 }
 
-// TestRollback is the safety property: from the first deregistration on, every Task that
-// can fail is caught (States.ALL), the catch path re-registers the instance, and it then
-// fails with the original error name and cause, never succeeds.
+// TestRollback is the safety property: from the first deregistration until the
+// reservation is given back, every Task that can fail is caught (States.ALL), the catch
+// path re-registers the instance, and it then fails with the original error name and
+// cause, never succeeds. After the reservation is given back the instance is in service
+// and may already be another execution's: nothing there may register it again.
 func TestRollback(t *testing.T) {
 	def := load(t, MaintainInstance)
 	deregister, register := "${DeregisterTargetFunctionArn}", "${RegisterTargetFunctionArn}"
@@ -251,9 +253,16 @@ func TestRollback(t *testing.T) {
 	if start == "" {
 		t.Fatal("no state deregisters the instance")
 	}
-	// At risk: reachable from the deregistration, and not reachable without it (the dry
-	// run reaches the final summary without changing anything).
-	withDeregistration := def.reachable(start, false, "")
+	// At risk: reachable from the deregistration before the reservation is given back on
+	// the way to success, and not reachable without it (the dry run reaches the final
+	// summary without changing anything).
+	released := ""
+	for _, s := range def.States {
+		if s.Resource == "${ReleaseCapacityFunctionArn}" && def.States[s.Next].Type != "Fail" {
+			released = s.Next
+		}
+	}
+	withDeregistration := def.reachable(start, false, released)
 	withoutDeregistration := def.reachable(def.StartAt, false, start)
 	var atRisk []string
 	for n := range withDeregistration {
@@ -589,4 +598,26 @@ func TestStandbyIsLeft(t *testing.T) {
 		}
 	}
 	walk([]string{start})
+}
+
+// TestNothingRegistersAfterTheRelease: once the reservation is given back on the way to
+// success (the post-return hook), no path registers the instance, exits Standby or
+// releases again: the instance may already be another execution's.
+func TestNothingRegistersAfterTheRelease(t *testing.T) {
+	def := load(t, MaintainInstance)
+	after := ""
+	for _, s := range def.States {
+		if s.Resource == "${ReleaseCapacityFunctionArn}" && def.States[s.Next].Type != "Fail" {
+			after = s.Next
+		}
+	}
+	if after == "" {
+		t.Fatal("no release on the way to success")
+	}
+	for n := range def.reachable(after, true, "") {
+		switch def.States[n].Resource {
+		case "${RegisterTargetFunctionArn}", "${ExitStandbyFunctionArn}", "${ReleaseCapacityFunctionArn}", "${DeregisterTargetFunctionArn}":
+			t.Errorf("%s runs after the reservation was given back", n)
+		}
+	}
 }

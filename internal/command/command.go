@@ -65,15 +65,25 @@ type CheckRequest struct {
 	InstanceID string `json:"instanceId"`
 	CommandID  string `json:"commandId"`
 	Deadline   string `json:"deadline"`
-	// FailureName is the error a failure is reported as: MaintenanceFailed or
-	// HealthCheckFailed.
+	// FailureName is the error a failure is reported as: MaintenanceFailed,
+	// HealthCheckFailed or HookFailed.
 	FailureName string `json:"failureName"`
 	// Execution is the execution checking it, for the audit trail.
 	Execution string `json:"execution,omitempty"`
+	// Hook names the hook the command runs ("preDrain", ...), for the error's message.
+	Hook string `json:"hook,omitempty"`
 }
 
 // AuditExecution is the execution the command was sent for.
 func (r CheckRequest) AuditExecution() string { return r.Execution }
+
+// label starts a failure's message with the hook's name, when the command is a hook's.
+func (r CheckRequest) label() string {
+	if r.Hook == "" {
+		return ""
+	}
+	return "the " + r.Hook + " hook: "
+}
 
 // Send sends the command to the instance and returns its id and deadline.
 func (r Runner) Send(ctx context.Context, req SendRequest) (workflow.CommandSent, error) {
@@ -162,8 +172,8 @@ var pending = map[types.CommandInvocationStatus]bool{
 // which GetCommandInvocation answers for a few seconds after SendCommand, counts as
 // pending until the deadline.
 func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandReport, error) {
-	if req.FailureName != faults.MaintenanceFailed && req.FailureName != faults.HealthCheckFailed {
-		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "check-command: failureName must be %s or %s, got %q", faults.MaintenanceFailed, faults.HealthCheckFailed, req.FailureName)
+	if req.FailureName != faults.MaintenanceFailed && req.FailureName != faults.HealthCheckFailed && req.FailureName != faults.HookFailed {
+		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "check-command: failureName must be %s, %s or %s, got %q", faults.MaintenanceFailed, faults.HealthCheckFailed, faults.HookFailed, req.FailureName)
 	}
 	if req.InstanceID == "" || req.CommandID == "" {
 		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "check-command needs instanceId and commandId")
@@ -179,7 +189,7 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 	switch {
 	case errors.As(err, &notYet):
 		if t.After(deadline) {
-			return workflow.CommandReport{}, faults.New(req.FailureName, "command %s on %s: no invocation appeared before the deadline %s", req.CommandID, req.InstanceID, req.Deadline)
+			return workflow.CommandReport{}, faults.New(req.FailureName, req.label()+"command %s on %s: no invocation appeared before the deadline %s", req.CommandID, req.InstanceID, req.Deadline)
 		}
 		return workflow.CommandReport{Status: "InvocationDoesNotExist", CheckedAt: at}, nil
 	case err != nil:
@@ -202,10 +212,10 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 		if cancelErr != nil {
 			note = "cancelling it failed: " + cancelErr.Error()
 		}
-		return workflow.CommandReport{}, faults.New(req.FailureName, "command %s on %s still %s at the deadline %s (%s)%s",
+		return workflow.CommandReport{}, faults.New(req.FailureName, req.label()+"command %s on %s still %s at the deadline %s (%s)%s",
 			req.CommandID, req.InstanceID, out.Status, req.Deadline, note, stderrTail(out))
 	default:
-		return workflow.CommandReport{}, faults.New(req.FailureName, "command %s on %s ended %s (%s), exit code %d%s%s",
+		return workflow.CommandReport{}, faults.New(req.FailureName, req.label()+"command %s on %s ended %s (%s), exit code %d%s%s",
 			req.CommandID, req.InstanceID, out.Status, aws.ToString(out.StatusDetails), out.ResponseCode, r.triggered(ctx, req), stderrTail(out))
 	}
 }

@@ -58,6 +58,10 @@ const (
 	// by someone else: it is out of the group's service already, and drainpipe does not
 	// take it back into service behind their back; nothing was changed.
 	InstanceInStandby = "InstanceInStandby"
+	// HookFailed: a hook the input names failed on the instance or ran past its timeout
+	// (the message says which hook and how); see workflow.Hooks for what each failure
+	// leaves.
+	HookFailed = "HookFailed"
 	// StandbyRefused: the instance's Auto Scaling group refused to put it in Standby (its
 	// desired capacity would go below its minimum size, or the group is launching,
 	// terminating or detaching it); nothing was taken out.
@@ -120,7 +124,7 @@ var Names = []string{
 	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, UnsupportedLoadBalancer, TargetGroupNotInUse,
 	DeregistrationDelayTooShort, InstanceNotInTargetGroup,
 	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, InstanceNotTagged, InstanceNotRunning, InstanceInStandby, StandbyRefused, AlarmActive, AlarmNotFound,
-	DrainTimeout, DrainInterrupted, MaintenanceFailed, HealthCheckFailed, TargetNotHealthy,
+	DrainTimeout, DrainInterrupted, MaintenanceFailed, HealthCheckFailed, HookFailed, TargetNotHealthy,
 	CapacityBudgetExceeded, CapacityUnavailable, InstanceReserved, ReservationConflict, RolloutInProgress, ChildRunning, RolloutAborted, RolloutProblems,
 	TransientAPIError, APIError, InternalError,
 }

@@ -15,6 +15,9 @@ const (
 	ActionHealthCheck = "healthCheck"
 )
 
+// HookAction is the Action of a hook's command: "preDrainHook", ...
+func HookAction(name string) string { return name + "Hook" }
+
 // RebootScript is the reboot action's script. SSM runs an AWS-RunShellScript again from
 // the start after exit 194 reboots the instance, so the script must be idempotent: the
 // flag file records that the reboot was asked for. The flag's name carries a token unique
@@ -67,6 +70,12 @@ func HealthCheckCommand(h HealthCheck) Command {
 		Parameters:     shellParameters(h.Commands, timeout),
 		TimeoutSeconds: timeout,
 	}
+}
+
+// HookCommand turns a validated hook into the SSM command to send.
+func HookCommand(name string, h HealthCheck) Command {
+	timeout := orDefault(h.TimeoutSeconds, DefaultHookSeconds)
+	return Command{Action: HookAction(name), DocumentName: DocumentShellScript, Parameters: shellParameters(h.Commands, timeout), TimeoutSeconds: timeout}
 }
 
 func shellParameters(commands []string, timeout int) map[string][]string {

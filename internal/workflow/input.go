@@ -32,6 +32,8 @@ type Input struct {
 	// HealthCheck, when set, runs on the instance after the maintenance and before it is
 	// registered again; the maintenance fails if it fails.
 	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
+	// Hooks, when set, run on the instance at three points of its maintenance.
+	Hooks *Hooks `json:"hooks,omitempty"`
 	// Timeouts override the deadlines drainpipe derives from the target groups. Zero
 	// fields mean "derive".
 	Timeouts Timeouts `json:"timeouts,omitzero"`
@@ -150,6 +152,40 @@ type HealthCheck struct {
 	TimeoutSeconds int `json:"timeoutSeconds,omitempty"`
 }
 
+// Hooks are shell commands run on the instance at three points, each with its own
+// timeout (the health check's shape; 0 means DefaultHookSeconds):
+//   - PreDrain, once the capacity is reserved and before anything is taken out, while the
+//     instance still serves: its failure refuses (HookFailed) with nothing taken out;
+//   - PostMaintenance, after the maintenance and before the health check: its failure
+//     puts the instance back, as a failed maintenance does;
+//   - PostReturn, once the instance is back in service and its reservation given back
+//     (to warm caches, say): its failure is reported, the execution failing with
+//     HookFailed while the instance stays in service.
+type Hooks struct {
+	PreDrain        *HealthCheck `json:"preDrain,omitempty"`
+	PostMaintenance *HealthCheck `json:"postMaintenance,omitempty"`
+	PostReturn      *HealthCheck `json:"postReturn,omitempty"`
+}
+
+// named lists the hooks set, with their input names.
+func (h *Hooks) named() []namedHook {
+	if h == nil {
+		return nil
+	}
+	var out []namedHook
+	for _, n := range []namedHook{{"preDrain", h.PreDrain}, {"postMaintenance", h.PostMaintenance}, {"postReturn", h.PostReturn}} {
+		if n.hook != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+type namedHook struct {
+	name string
+	hook *HealthCheck
+}
+
 // Timeouts are deadline overrides, in seconds. Zero means derived from the target groups.
 type Timeouts struct {
 	// DrainSeconds: from deregistration until every registration is unused. Derived:
@@ -184,6 +220,7 @@ const (
 	DefaultPollSeconds        = 10
 	MaxPollSeconds            = 300
 	DefaultHealthCheckSeconds = 300
+	DefaultHookSeconds        = 300
 	// MaxTimeoutSeconds is SSM's own upper bound for executionTimeout (48 hours).
 	MaxTimeoutSeconds = 172800
 	MaxCommands       = 100
@@ -435,6 +472,15 @@ func (in Input) Validate() error {
 			add(`"healthCheck.timeoutSeconds" must be between 1 and %d (0 or absent for the default %d), got %d`, MaxTimeoutSeconds, DefaultHealthCheckSeconds, hc.TimeoutSeconds)
 		}
 	}
+	for _, h := range in.Hooks.named() {
+		problems = append(problems, commandProblems("hooks."+h.name+".commands", h.hook.Commands)...)
+		if h.hook.TimeoutSeconds < 0 || h.hook.TimeoutSeconds > MaxTimeoutSeconds {
+			add(`"hooks.%s.timeoutSeconds" must be between 1 and %d (0 or absent for the default %d), got %d`, h.name, MaxTimeoutSeconds, DefaultHookSeconds, h.hook.TimeoutSeconds)
+		}
+	}
+	if in.Hooks != nil && len(in.Hooks.named()) == 0 {
+		add(`"hooks" names no hook: give "preDrain", "postMaintenance" or "postReturn", or leave it out`)
+	}
 	for name, v := range map[string]int{"timeouts.drainSeconds": in.Timeouts.DrainSeconds, "timeouts.healthySeconds": in.Timeouts.HealthySeconds} {
 		if v < 0 || v > MaxTimeoutSeconds {
 			add(`%q must be between 1 and %d seconds (0 or absent to derive it from the target group), got %d`, name, MaxTimeoutSeconds, v)
@@ -448,8 +494,12 @@ func (in Input) Validate() error {
 	if in.CapacityWaitSeconds < 0 || in.CapacityWaitSeconds > MaxTimeoutSeconds {
 		add(`"capacityWaitSeconds" must be between 0 and %d, got %d`, MaxTimeoutSeconds, in.CapacityWaitSeconds)
 	}
-	if n := ScriptBytes(in.Maintenance, in.HealthCheck); n > MaxScriptBytes {
-		add(`"maintenance" and "healthCheck" carry %d bytes of commands and parameters, over drainpipe's %d: put a long script in an SSM document (action "document") or on the instance, and call it`, n, MaxScriptBytes)
+	scripts := []*HealthCheck{in.HealthCheck}
+	for _, h := range in.Hooks.named() {
+		scripts = append(scripts, h.hook)
+	}
+	if n := ScriptBytes(in.Maintenance, scripts...); n > MaxScriptBytes {
+		add(`"maintenance", "healthCheck" and "hooks" carry %d bytes of commands and parameters, over drainpipe's %d: put a long script in an SSM document (action "document") or on the instance, and call it`, n, MaxScriptBytes)
 	}
 	if in.PollSeconds < 0 || in.PollSeconds > MaxPollSeconds {
 		add(`"pollSeconds" must be between 1 and %d (0 or absent for the default %d), got %d`, MaxPollSeconds, DefaultPollSeconds, in.PollSeconds)
@@ -507,8 +557,8 @@ func (m Maintenance) problems() []string {
 }
 
 // ScriptBytes is the size of what an input asks SSM to run: the commands and document
-// parameters of the maintenance and of the health check.
-func ScriptBytes(m Maintenance, hc *HealthCheck) int {
+// parameters of the maintenance, and the commands of the health check and the hooks.
+func ScriptBytes(m Maintenance, scripts ...*HealthCheck) int {
 	n := 0
 	for _, c := range m.Commands {
 		n += len(c)
@@ -519,9 +569,11 @@ func ScriptBytes(m Maintenance, hc *HealthCheck) int {
 			n += len(v)
 		}
 	}
-	if hc != nil {
-		for _, c := range hc.Commands {
-			n += len(c)
+	for _, s := range scripts {
+		if s != nil {
+			for _, c := range s.Commands {
+				n += len(c)
+			}
 		}
 	}
 	return n

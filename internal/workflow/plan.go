@@ -114,6 +114,9 @@ func (p Plan) HistoryEstimate() int {
 	if p.HealthCheck != nil {
 		n += pollEvents * polls(DeliverySeconds+p.HealthCheck.TimeoutSeconds)
 	}
+	for _, c := range p.Hooks.all() {
+		n += pollEvents * polls(DeliverySeconds+c.TimeoutSeconds)
+	}
 	n += pollEvents * polls(p.Deadlines.HealthySeconds)
 	if p.CapacityWaitSeconds > 0 {
 		n += capacityPollEvents * (p.CapacityWaitSeconds/max(p.Waits.CapacitySeconds, 1) + 1)
@@ -124,14 +127,17 @@ func (p Plan) HistoryEstimate() int {
 // Plan is what the first step resolves the input into; it is the state machine's state
 // from then on, and every later step reads from it.
 type Plan struct {
-	InstanceID      string         `json:"instanceId"`
-	Registrations   []Registration `json:"registrations"`
-	TargetGroups    []TargetGroup  `json:"targetGroups"`
-	Maintenance     Command        `json:"maintenance"`
-	HealthCheck     *Command       `json:"healthCheck,omitempty"`
-	Waits           Waits          `json:"waits"`
-	Deadlines       Deadlines      `json:"deadlines"`
-	AllowLastTarget bool           `json:"allowLastTarget"`
+	InstanceID    string         `json:"instanceId"`
+	Registrations []Registration `json:"registrations"`
+	TargetGroups  []TargetGroup  `json:"targetGroups"`
+	Maintenance   Command        `json:"maintenance"`
+	HealthCheck   *Command       `json:"healthCheck,omitempty"`
+	// Hooks are the input's hooks as commands (see Hooks); the state machine runs each
+	// one present.
+	Hooks           *HookCommands `json:"hooks,omitempty"`
+	Waits           Waits         `json:"waits"`
+	Deadlines       Deadlines     `json:"deadlines"`
+	AllowLastTarget bool          `json:"allowLastTarget"`
 	// MinHealthyTargets: see Input.MinHealthyTargets.
 	MinHealthyTargets map[string]int `json:"minHealthyTargets,omitempty"`
 	// CapacityWaitSeconds: see Input.CapacityWaitSeconds.
@@ -141,6 +147,27 @@ type Plan struct {
 	DryRun bool    `json:"dryRun"`
 }
 
+// HookCommands are the hooks' commands, by the input's names.
+type HookCommands struct {
+	PreDrain        *Command `json:"preDrain,omitempty"`
+	PostMaintenance *Command `json:"postMaintenance,omitempty"`
+	PostReturn      *Command `json:"postReturn,omitempty"`
+}
+
+// all lists the hooks' commands present.
+func (h *HookCommands) all() []*Command {
+	if h == nil {
+		return nil
+	}
+	var out []*Command
+	for _, c := range []*Command{h.PreDrain, h.PostMaintenance, h.PostReturn} {
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // ReservationSeconds bounds how long the execution keeps its instance out: the drain,
 // the commands and the return to healthy, each to its deadline, with a poll interval of
 // slack for each. A reservation lasts this long (and a margin) if nobody releases it.
@@ -148,6 +175,15 @@ func (p Plan) ReservationSeconds() int {
 	n := p.Deadlines.DrainSeconds + p.Maintenance.TimeoutSeconds + p.Deadlines.HealthySeconds + 4*p.Waits.PollSeconds
 	if p.HealthCheck != nil {
 		n += p.HealthCheck.TimeoutSeconds
+	}
+	// The hooks that run while the reservation is held: the post-return hook runs after
+	// it is given back.
+	if p.Hooks != nil {
+		for _, c := range []*Command{p.Hooks.PreDrain, p.Hooks.PostMaintenance} {
+			if c != nil {
+				n += c.TimeoutSeconds + p.Waits.PollSeconds
+			}
+		}
 	}
 	return n
 }
@@ -181,6 +217,20 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 	for arn := range in.MinHealthyTargets {
 		if !slices.ContainsFunc(groups, func(g TargetGroup) bool { return g.ARN == arn }) {
 			return Plan{}, faults.New(faults.InvalidInput, `"minHealthyTargets" names %s, which is not one of the instance's target groups`, arn)
+		}
+	}
+	if h := in.Hooks; h != nil {
+		p.Hooks = &HookCommands{}
+		for _, n := range h.named() {
+			c := HookCommand(n.name, *n.hook)
+			switch n.name {
+			case "preDrain":
+				p.Hooks.PreDrain = &c
+			case "postMaintenance":
+				p.Hooks.PostMaintenance = &c
+			case "postReturn":
+				p.Hooks.PostReturn = &c
+			}
 		}
 	}
 	if in.HealthCheck != nil {
