@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,11 +65,19 @@ func TestAutoScalingStandbyKeepsTheInstance(t *testing.T) {
 	}
 
 	stop := withTraffic(l)
+	var mu sync.Mutex
 	inStandby, desiredWhileOut := false, 0
 	cancel := l.SFN.Subscribe(func(e sfn.Event) {
 		if e.Type == "StateEntered" && e.Name == "WaitForMaintenance" {
-			desired, states := asgState(t, l)
-			inStandby, desiredWhileOut = states[l.Instances[0].ID] == autoscaling.Standby, desired
+			for _, g := range l.ASG.DescribeAutoScalingGroups([]string{"web-asg"}) {
+				for _, m := range g.Instances {
+					if m.ID == l.Instances[0].ID {
+						mu.Lock()
+						inStandby, desiredWhileOut = m.LifecycleState == autoscaling.Standby, g.DesiredCapacity
+						mu.Unlock()
+					}
+				}
+			}
 		}
 	})
 	defer cancel()
@@ -79,6 +88,8 @@ func TestAutoScalingStandbyKeepsTheInstance(t *testing.T) {
 	}
 	// The group's desired capacity stayed 3 through the replacement (AWS would have
 	// launched an instance; the lab records it): one lower while the instance is out.
+	mu.Lock()
+	defer mu.Unlock()
 	if !inStandby || desiredWhileOut != 2 {
 		t.Errorf("during the maintenance: in Standby %v, desired capacity %d; want Standby and 2", inStandby, desiredWhileOut)
 	}

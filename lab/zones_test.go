@@ -111,3 +111,35 @@ func TestPerZoneBudget(t *testing.T) {
 		t.Error("the load balancer recorded nothing during the rollout")
 	}
 }
+
+// TestPerZoneBudgetNarrowed: the per-zone budget counts every target of each zone, also
+// the instances a rollout narrowed to a few does not maintain: one instance of each zone,
+// out together, keeps both zones' floors, and the plan says so.
+func TestPerZoneBudgetNarrowed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	a, b := lab.DefaultZones[0], lab.DefaultZones[1]
+	cfg := lab.Demo()
+	cfg.Instances = 6
+	cfg.Zones = []string{b, b, a, a, a, a}
+	cfg.Groups[0].CrossZoneOff = true
+	cfg.Groups[0].Members = nil
+	for k := range 6 {
+		cfg.Groups[0].Members = append(cfg.Groups[0].Members, lab.Member{Instance: k})
+	}
+	l := startLab(t, cfg)
+	r := rollout(t, l, "narrowed", fleetInput(l, map[string]any{"maxConcurrency": 2, "minHealthyPercent": 50,
+		"instanceIds": []string{l.Instances[0].ID, l.Instances[2].ID}, "dryRun": true}))
+	if !r.result.Succeeded || len(r.summary.Plan.Waves) != 1 || len(r.summary.Plan.Waves[0].InstanceIDs) != 2 {
+		t.Fatalf("the plan: %s %s %s %+v", r.result.Status, r.result.Error, r.result.Cause, r.summary.Plan)
+	}
+	floors := map[string]int{}
+	for _, z := range r.summary.Plan.Groups[0].Zones {
+		floors[z.Zone] = z.MinHealthy
+	}
+	if floors[a] != 2 || floors[b] != 1 {
+		t.Errorf("the zones' floors: %v, want %s 2 (of 4) and %s 1 (of 2)", floors, a, b)
+	}
+}

@@ -66,6 +66,14 @@ const (
 	// desired capacity would go below its minimum size, or the group is launching,
 	// terminating or detaching it); nothing was taken out.
 	StandbyRefused = "StandbyRefused"
+	// StandbyPending: the instance is still entering Standby (its group's target groups
+	// drain first) and cannot exit it yet; the state machines retry it for longer than
+	// the longest deregistration delay.
+	StandbyPending = "StandbyPending"
+	// StandbyExitRefused: the instance's Auto Scaling group refused to take it out of
+	// Standby (at its maximum size, it cannot take one more); the state machines retry
+	// it, then keep the reservation for the recovery, and the message says what to do.
+	StandbyExitRefused = "StandbyExitRefused"
 	// InstanceNotTagged: the instance lacks the deployment's instanceTag, so drainpipe may
 	// not send it commands.
 	InstanceNotTagged = "InstanceNotTagged"
@@ -123,7 +131,7 @@ const (
 var Names = []string{
 	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, UnsupportedLoadBalancer, TargetGroupNotInUse,
 	DeregistrationDelayTooShort, InstanceNotInTargetGroup,
-	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, InstanceNotTagged, InstanceNotRunning, InstanceInStandby, StandbyRefused, AlarmActive, AlarmNotFound,
+	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, InstanceNotTagged, InstanceNotRunning, InstanceInStandby, StandbyRefused, StandbyPending, StandbyExitRefused, AlarmActive, AlarmNotFound,
 	DrainTimeout, DrainInterrupted, MaintenanceFailed, HealthCheckFailed, HookFailed, TargetNotHealthy,
 	CapacityBudgetExceeded, CapacityUnavailable, InstanceReserved, ReservationConflict, RolloutInProgress, ChildRunning, RolloutAborted, RolloutProblems,
 	TransientAPIError, APIError, InternalError,

@@ -186,15 +186,29 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (rollout.State, erro
 	// Each instance's Availability Zone, and each group's own settings: its thresholds,
 	// and whether it keeps its budget zone by zone (cross-zone load balancing off).
 	budget := in.Budget()
-	budget.Zones = map[string]string{}
-	for id, inst := range instances {
-		if inst.Placement != nil {
-			budget.Zones[id] = aws.ToString(inst.Placement.AvailabilityZone)
-		}
-	}
 	budget.Settings = map[string]workflow.TargetGroup{}
 	for _, s := range settings {
 		budget.Settings[s.ARN] = s
+	}
+	// A group that keeps its budget per zone counts every target of each zone, the
+	// instances not planned (narrowed out by instanceIds or tags) too: their zones as well.
+	unplaced := map[string]bool{}
+	for _, t := range targets {
+		if _, described := instances[t.InstanceID]; !described && budget.Settings[t.GroupARN].CrossZoneOff {
+			unplaced[t.InstanceID] = true
+		}
+	}
+	others, err := p.instances(ctx, sortedIDs(unplaced))
+	if err != nil {
+		return rollout.State{}, err
+	}
+	budget.Zones = map[string]string{}
+	for _, set := range []map[string]ec2types.Instance{instances, others} {
+		for id, inst := range set {
+			if inst.Placement != nil {
+				budget.Zones[id] = aws.ToString(inst.Placement.AvailabilityZone)
+			}
+		}
 	}
 	plan, err := waveplan.PlanWaves(targets, plannable, budget)
 	if err != nil {

@@ -113,7 +113,10 @@ func (m Mover) Exit(ctx context.Context, s workflow.State) (workflow.Standby, er
 	return m.ExitInstance(ctx, id)
 }
 
-// ExitInstance is Exit for an instance id (package recovery's).
+// ExitInstance is Exit for an instance id (package recovery's). An instance still
+// entering Standby is StandbyPending (its group's target groups drain first: up to their
+// deregistration delay); a refusal (ValidationError) is read again, since someone may
+// have taken it out meanwhile, and is otherwise StandbyExitRefused.
 func (m Mover) ExitInstance(ctx context.Context, id string) (workflow.Standby, error) {
 	group, state, err := m.Membership(ctx, id)
 	if err != nil || group == "" {
@@ -122,12 +125,19 @@ func (m Mover) ExitInstance(ctx context.Context, id string) (workflow.Standby, e
 	switch state {
 	case Standby:
 	case EnteringStandby:
-		return workflow.Standby{}, faults.New(faults.TransientAPIError, "instance %s is still entering Standby in Auto Scaling group %s; it can exit once it is in Standby", id, group)
+		return workflow.Standby{}, faults.New(faults.StandbyPending, "instance %s is still entering Standby in Auto Scaling group %s (its target groups drain first); it can exit once it is in Standby", id, group)
 	default:
 		return m.result(group, state, false), nil
 	}
 	_, err = m.API.ExitStandby(ctx, &autoscaling.ExitStandbyInput{AutoScalingGroupName: &group, InstanceIds: []string{id}})
-	audit.Record(ctx, audit.ExitStandby, err, nil, audit.Instance(id), audit.AutoScalingGroup(group))
+	audit.Record(ctx, audit.ExitStandby, err, refused, audit.Instance(id), audit.AutoScalingGroup(group))
+	if refused(err) {
+		if _, now, rerr := m.Membership(ctx, id); rerr == nil && now != Standby && now != EnteringStandby {
+			return m.result(group, now, false), nil // taken out meanwhile
+		}
+		return workflow.Standby{}, faults.New(faults.StandbyExitRefused, "Auto Scaling group %s refused to take %s out of Standby: %s; a group at its maximum size cannot take one more: raise its MaxSize, or take the instance out of Standby by hand (aws autoscaling exit-standby)",
+			group, id, apiMessage(err))
+	}
 	if err != nil {
 		return workflow.Standby{}, fmt.Errorf("taking %s out of Standby in Auto Scaling group %s: %w", id, group, err)
 	}

@@ -102,8 +102,9 @@ func TestExit(t *testing.T) {
 		{"in no group", fake{}, "", 0, workflow.Standby{}},
 		{"in Standby", fake{group: "web-asg", state: Standby}, "", 1, workflow.Standby{Group: "web-asg", LifecycleState: InService, Changed: true}},
 		{"in service already (a repeated call)", fake{group: "web-asg", state: InService}, "", 0, workflow.Standby{Group: "web-asg", LifecycleState: InService}},
-		{"still entering Standby: try again", fake{group: "web-asg", state: EnteringStandby}, faults.TransientAPIError, 0, workflow.Standby{}},
-		{"refused", fake{group: "web-asg", state: Standby, exitErr: &smithy.GenericAPIError{Code: "ValidationError", Message: "no"}}, faults.APIError, 1, workflow.Standby{}},
+		{"still entering Standby: try again", fake{group: "web-asg", state: EnteringStandby}, faults.StandbyPending, 0, workflow.Standby{}},
+		{"refused at the maximum size", fake{group: "web-asg", state: Standby, exitErr: &smithy.GenericAPIError{Code: "ValidationError", Message: "desired capacity would exceed max"}}, faults.StandbyExitRefused, 1, workflow.Standby{}},
+		{"throttled", fake{group: "web-asg", state: Standby, exitErr: &smithy.GenericAPIError{Code: "Throttling"}}, faults.TransientAPIError, 1, workflow.Standby{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -147,7 +147,8 @@ func PlanWaves(targets []Target, instances []string, b Budget) (Plan, error) {
 			u.MinHealthy, u.OwnFloor = own, own
 		}
 		if u.zone != "" {
-			zonal[u.ARN] += u.MinHealthy
+			// A zone already below its floor cannot lose more, and holds no more than it has.
+			zonal[u.ARN] += min(u.MinHealthy, u.Healthy)
 		}
 	}
 	var plan Plan

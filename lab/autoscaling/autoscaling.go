@@ -1,21 +1,26 @@
 // Package autoscaling owns the lab's EC2 Auto Scaling groups: which instances belong to
-// which group, their lifecycle state (InService, Standby, Terminated) and health status,
-// the group's minimum, maximum and desired capacity, the target groups attached to it, and
-// the group's health checks, which replace an instance that stays unhealthy too long. It
-// serves what drainpipe needs of Auto Scaling: EnterStandby, ExitStandby,
-// DescribeAutoScalingInstances and DescribeAutoScalingGroups, with AWS's rules and
-// ValidationError answers (the wire protocol is package awsapi's). The instances, the load
-// balancer and termination are the lab's: the service reaches them through Instances and
-// Targets.
+// which group, their lifecycle state (InService, EnteringStandby, Standby, Terminated) and
+// health status, the group's minimum, maximum and desired capacity, the target groups
+// attached to it, and the group's health checks, which replace an instance that stays
+// unhealthy too long. It serves what drainpipe needs of Auto Scaling: EnterStandby,
+// ExitStandby, DescribeAutoScalingInstances and DescribeAutoScalingGroups, with AWS's
+// rules and ValidationError answers (the wire protocol is package awsapi's). The
+// instances, the load balancer and termination are the lab's: the service reaches them
+// through Instances and Targets.
+//
+// As on AWS, EnterStandby leaves an instance EnteringStandby while it drains from the
+// group's attached target groups, and Standby only once none of its targets there is
+// draining (see Service.EnterStandby); meanwhile it cannot exit Standby and is not
+// health-checked.
 //
 // Differences from AWS, because the lab cannot launch instances or has no need to:
 //   - the group never launches an instance. Where AWS would launch one (an instance put in
 //     Standby without decrementing the desired capacity; an unhealthy instance replaced),
 //     the lab records the launch it did not make (Launches) and the group stays smaller;
-//   - EnterStandby and ExitStandby take effect at once: the instance is Standby (or
-//     InService) when the call returns, where AWS passes through EnteringStandby (while its
-//     targets drain) or Pending first. Their activities say what AWS's say at that moment
-//     (InProgress 50, PreInService 30);
+//   - ExitStandby takes effect at once: the instance is InService when the call returns,
+//     where AWS passes through Pending first;
+//   - the activities EnterStandby and ExitStandby return say what AWS's say when the call
+//     returns (InProgress 50, PreInService 30); the lab keeps no activity history;
 //   - the health check grace period (see Service.check) is the time an InService instance
 //     may stay unhealthy before the group acts, not a period after launch;
 //   - no scaling policies, lifecycle hooks, warm pools, instance protection, launch
@@ -36,11 +41,12 @@ import (
 	"github.com/drainpipe/drainpipe/lab/elb"
 )
 
-// Lifecycle states, as AWS names them (the lab uses these three of AWS's).
+// Lifecycle states, as AWS names them (the lab uses these four of AWS's).
 const (
-	InService  = "InService"
-	Standby    = "Standby"
-	Terminated = "Terminated"
+	InService       = "InService"
+	EnteringStandby = "EnteringStandby"
+	Standby         = "Standby"
+	Terminated      = "Terminated"
 )
 
 // Health statuses, as DescribeAutoScalingGroups spells them (DescribeAutoScalingInstances
@@ -110,7 +116,8 @@ type GroupSpec struct {
 	// unhealthy before the group replaces it (see Service.check).
 	HealthCheckGracePeriod int
 	// TargetGroupARNs are the target groups attached to the group: an instance entering
-	// Standby is deregistered from each (on the group's port), one leaving it registered.
+	// Standby is deregistered from each (on the group's port) and is EnteringStandby until
+	// it has drained from them; one leaving Standby is registered in each again.
 	TargetGroupARNs []string
 }
 
@@ -323,15 +330,23 @@ func tooMany(ids []string, limit int) error {
 		strings.Join(ids, ", "), limit)
 }
 
-// EnterStandby moves InService instances of the group to Standby, as AWS does: with
-// shouldDecrement the desired capacity drops by their number, which AWS allows only while
-// it stays at or above the minimum; without, the desired capacity stays and AWS launches
-// replacements (recorded in Launches, not made). Each instance is deregistered from every
-// target group attached to the group, on the group's port. Errors (ValidationError): an
-// unknown group, more than 20 ids, an instance not in the group or not InService, a
-// desired capacity that would fall below the minimum; then nothing changes. A load
-// balancer error (a target group deleted) does not fail the call: AWS deregisters after
-// answering.
+// EnterStandby moves InService instances of the group toward Standby, as AWS does: with
+// shouldDecrement the desired capacity drops by their number at once, which AWS allows
+// only while it stays at or above the minimum; without, the desired capacity stays and
+// AWS launches replacements (recorded in Launches, not made). Each instance is
+// deregistered from every target group attached to the group, on the group's port, and is
+// EnteringStandby until none of its targets in those groups, on any port, is draining any
+// more (the groups' deregistration delay): a target that is gone, in another state, or in
+// a target group that no longer exists counts as drained. Then it is Standby. The service looks at the drain
+// at every health-check round (each lab second, see Start) and whenever a call depends on
+// the state (the two Describe calls, ExitStandby), so what they report is the load
+// balancer's state at that moment. An instance of a group with no target group attached
+// is Standby when the call returns. An instance EnteringStandby is not health-checked, as
+// one in Standby is not, and cannot exit Standby yet (ValidationError). Errors
+// (ValidationError): an unknown group, more than 20 ids, an instance not in the group or
+// not InService, a desired capacity that would fall below the minimum; then nothing
+// changes. A load balancer error (a target group deleted) does not fail the call: AWS
+// deregisters after answering.
 func (s *Service) EnterStandby(name string, ids []string, shouldDecrement bool) ([]Activity, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -350,7 +365,7 @@ func (s *Service) EnterStandby(name string, ids []string, shouldDecrement bool) 
 	now := s.clock.Now()
 	var acts []Activity
 	for _, m := range ms {
-		m.state, m.unhealthySince = Standby, time.Time{}
+		m.state, m.unhealthySince = EnteringStandby, time.Time{}
 		cause := fmt.Sprintf("At %s instance %s was moved to standby in response to a user request", stamp(now), m.id)
 		if shouldDecrement {
 			cause += fmt.Sprintf(", shrinking the capacity from %d to %d", g.desired, g.desired-1)
@@ -363,7 +378,43 @@ func (s *Service) EnterStandby(name string, ids []string, shouldDecrement bool) 
 			_ = s.targets.DeregisterTargets(arn, []elb.TargetRef{{ID: m.id}})
 		}
 	}
+	s.settle() // no target group attached, or a deregistration that drained at once
 	return acts, nil
+}
+
+// settle moves every instance that is EnteringStandby to Standby once none of its targets
+// in its group's attached target groups is draining: one DescribeTargetHealth per target
+// group that has an instance entering Standby. A target group the load balancer does not
+// know (deleted) has nothing draining. Callers hold s.mu: an instance leaves
+// EnteringStandby only here, so what a caller then reads is the load balancer's state of
+// this moment.
+func (s *Service) settle() {
+	draining := map[string]map[string]bool{} // target group -> instances with a draining target
+	for _, g := range s.groups {
+		for _, m := range g.members {
+			if m.state != EnteringStandby {
+				continue
+			}
+			done := true
+			for _, arn := range g.spec.TargetGroupARNs {
+				ids, ok := draining[arn]
+				if !ok {
+					ids = map[string]bool{}
+					health, _ := s.targets.DescribeTargetHealth(arn, nil) // every target, draining ones included
+					for _, h := range health {
+						if h.State == elb.StateDraining {
+							ids[h.ID] = true
+						}
+					}
+					draining[arn] = ids
+				}
+				done = done && !ids[m.id]
+			}
+			if done {
+				m.state = Standby
+			}
+		}
+	}
 }
 
 // ExitStandby moves Standby instances of the group back to InService and increments the
@@ -371,7 +422,8 @@ func (s *Service) EnterStandby(name string, ids []string, shouldDecrement bool) 
 // desired capacity is incremented"), which may not exceed the maximum. Each instance is
 // registered in every target group attached to the group, on the group's port. Errors
 // (ValidationError): an unknown group, more than 20 ids, an instance not in the group or
-// not in Standby, a desired capacity that would exceed the maximum (the lab's wording).
+// not in Standby (one still EnteringStandby included: "The instance ... is not in
+// Standby."), a desired capacity that would exceed the maximum (the lab's wording).
 func (s *Service) ExitStandby(name string, ids []string) ([]Activity, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -379,6 +431,7 @@ func (s *Service) ExitStandby(name string, ids []string) ([]Activity, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.settle()
 	ms, err := g.resolve(ids, Standby)
 	if err != nil {
 		return nil, err
@@ -415,6 +468,7 @@ func (s *Service) DescribeAutoScalingInstances(ids []string) ([]InstanceDetails,
 		return nil, tooMany(ids, MaxDescribeIDs)
 	}
 	s.mu.Lock()
+	s.settle()
 	var out []InstanceDetails
 	for _, g := range s.groups {
 		for _, m := range g.members {
@@ -435,6 +489,7 @@ func (s *Service) DescribeAutoScalingInstances(ids []string) ([]InstanceDetails,
 // empty), in name order; a name the lab does not know is left out, as AWS does.
 func (s *Service) DescribeAutoScalingGroups(names []string) []Group {
 	s.mu.Lock()
+	s.settle()
 	var out []Group
 	for _, g := range s.groups {
 		if len(names) > 0 && !slices.Contains(names, g.spec.Name) {
@@ -472,7 +527,8 @@ func (s *Service) Launches() []Launch {
 	return slices.Clone(s.launches)
 }
 
-// Start runs the groups' health checks, every lab second, until ctx ends or Close.
+// Start runs the groups' health checks, every lab second, until ctx ends or Close; each
+// round also moves the instances whose drain has ended from EnteringStandby to Standby.
 // Starting twice does nothing.
 func (s *Service) Start(ctx context.Context) {
 	s.mu.Lock()
@@ -501,13 +557,14 @@ func (s *Service) Close() {
 	s.wg.Wait()
 }
 
-// check is one round of the groups' health checks, at lab time now.
+// check is one round of the groups' health checks, at lab time now. It first moves the
+// instances whose drain has ended from EnteringStandby to Standby (settle).
 //
 // The health model. An InService instance is unhealthy when it is down (Instances.Up
 // false: stopped, terminated or rebooting), which stands for EC2's status checks, or, in a
 // group whose HealthCheckType is ELB, when one of its targets in a target group attached to
-// the group is unhealthy. An instance in Standby is never checked: that is what Standby is
-// for. When an instance has been unhealthy, at every check, for longer than
+// the group is unhealthy. An instance in Standby, or EnteringStandby, is never checked:
+// that is what Standby is for. When an instance has been unhealthy, at every check, for longer than
 // HealthCheckGracePeriod, the group marks it Unhealthy and replaces it: it is deregistered
 // from the attached target groups, terminated (Instances.Terminate), Terminated and
 // removed from the group, and the replacement is recorded (Replaced) with the launch AWS
@@ -527,6 +584,7 @@ func (s *Service) check(now time.Time) {
 		elb       []string // the attached target groups, for an ELB health check
 	}
 	s.mu.Lock()
+	s.settle()
 	var probes []probe
 	for _, g := range s.groups {
 		for _, m := range g.members {

@@ -15,18 +15,32 @@ import (
 	"github.com/drainpipe/drainpipe/lab/labtest"
 )
 
-// world is a fake of the lab around the service: instances up or down, target health, and
-// a log of the load balancer and EC2 calls.
+// world is a fake of the lab around the service: instances up or down, target health
+// (healthy or unhealthy, or a state a test sets: draining, unused), target groups that
+// are gone, and a log of the load balancer and EC2 calls.
 type world struct {
 	mu         sync.Mutex
 	down       map[string]bool
-	unhealthy  map[string]map[string]bool // target group -> instance
+	unhealthy  map[string]map[string]bool   // target group -> instance
+	states     map[string]map[string]string // target group -> instance -> state, over unhealthy's
+	gone       map[string]bool              // target groups DescribeTargetHealth does not know
 	calls      []string
 	terminated []string
 }
 
 func newWorld() *world {
-	return &world{down: map[string]bool{}, unhealthy: map[string]map[string]bool{}}
+	return &world{down: map[string]bool{}, unhealthy: map[string]map[string]bool{}, states: map[string]map[string]string{}, gone: map[string]bool{}}
+}
+
+// setState sets the state DescribeTargetHealth reports for the instance's target; ""
+// reports no target (deregistered and gone).
+func (w *world) setState(arn, id, state string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.states[arn] == nil {
+		w.states[arn] = map[string]string{}
+	}
+	w.states[arn][id] = state
 }
 
 func (w *world) Up(id string) bool {
@@ -81,13 +95,24 @@ func (w *world) DeregisterTargets(arn string, refs []elb.TargetRef) error {
 func (w *world) DescribeTargetHealth(arn string, refs []elb.TargetRef) ([]elb.TargetHealth, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.gone[arn] {
+		return nil, &elb.APIError{Code: "TargetGroupNotFound", Message: "One or more target groups not found"}
+	}
 	var out []elb.TargetHealth
 	for id, bad := range w.unhealthy[arn] {
+		if _, ok := w.states[arn][id]; ok {
+			continue
+		}
 		state := elb.StateHealthy
 		if bad {
 			state = elb.StateUnhealthy
 		}
 		out = append(out, elb.TargetHealth{ID: id, State: state})
+	}
+	for id, state := range w.states[arn] {
+		if state != "" {
+			out = append(out, elb.TargetHealth{ID: id, State: state})
+		}
 	}
 	return out, nil
 }
@@ -317,8 +342,8 @@ func TestEnterStandby(t *testing.T) {
 		if _, err := s.EnterStandby("one", []string{"i-5"}, true); err != nil {
 			t.Fatal(err)
 		}
-		if g := describeGroup(t, s, "one"); g.DesiredCapacity != 0 {
-			t.Errorf("desired %d", g.DesiredCapacity)
+		if g := describeGroup(t, s, "one"); g.DesiredCapacity != 0 || states(g) != "i-5=Standby/Healthy" {
+			t.Errorf("desired %d, %s: want Standby at once", g.DesiredCapacity, states(g))
 		}
 		if calls := w.takeCalls(); len(calls) != 0 {
 			t.Errorf("load balancer calls %v", calls)
@@ -358,6 +383,150 @@ func TestExitStandby(t *testing.T) {
 	}
 	if g := describeGroup(t, s, "web"); g.DesiredCapacity != 4 || states(g) != "i-1=InService/Healthy i-2=InService/Healthy i-3=InService/Healthy" {
 		t.Errorf("desired %d, %s", g.DesiredCapacity, states(g))
+	}
+}
+
+// lifecycle is the member's state as the service holds it, read without a Describe call
+// (which would look at the drain itself).
+func lifecycle(s *Service, group, id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.groups[group].find(id); m != nil {
+		return m.state
+	}
+	return ""
+}
+
+// instanceState is the instance's LifecycleState as DescribeAutoScalingInstances answers.
+func instanceState(t *testing.T, s *Service, id string) string {
+	t.Helper()
+	d, err := s.DescribeAutoScalingInstances([]string{id})
+	if err != nil || len(d) != 1 {
+		t.Fatalf("describing %s: %+v, %v", id, d, err)
+	}
+	return d[0].LifecycleState
+}
+
+// TestEnteringStandby: an instance put in Standby is EnteringStandby while one of its
+// targets in the group's attached target groups is draining (the desired capacity already
+// decremented), cannot exit Standby meanwhile, and is Standby once none is: a target unused
+// or gone counts as drained. Describe calls look at the drain themselves; the health
+// check's round moves it too.
+func TestEnteringStandby(t *testing.T) {
+	s, w := fixture(t)
+	w.setState(tgA, "i-1", elb.StateDraining)
+	w.setState(tgB, "i-1", elb.StateDraining)
+	w.setState(tgA, "i-2", elb.StateHealthy) // another instance's target: no matter
+	acts, err := s.EnterStandby("web", []string{"i-1"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := acts[0]; a.StatusCode != "InProgress" || a.Progress != 50 || !strings.HasSuffix(a.Cause, "shrinking the capacity from 3 to 2.") {
+		t.Errorf("activity %+v", a)
+	}
+	if calls, want := w.takeCalls(), []string{"deregister " + tgA + " i-1:0", "deregister " + tgB + " i-1:0"}; !slices.Equal(calls, want) {
+		t.Errorf("load balancer calls %v, want %v", calls, want)
+	}
+	g := describeGroup(t, s, "web")
+	if g.DesiredCapacity != 2 || states(g) != "i-1=EnteringStandby/Healthy i-2=InService/Healthy i-3=InService/Healthy" {
+		t.Errorf("while draining: desired %d, %s", g.DesiredCapacity, states(g))
+	}
+	if st := instanceState(t, s, "i-1"); st != EnteringStandby {
+		t.Errorf("DescribeAutoScalingInstances: %s, want EnteringStandby", st)
+	}
+
+	// Neither exit nor enter again while it is entering; a refused exit changes nothing.
+	before := snapshot(s)
+	_, err = s.ExitStandby("web", []string{"i-1"})
+	if msg := validationMessage(t, err); msg != "The instance i-1 is not in Standby." {
+		t.Errorf("exit while EnteringStandby: %q", msg)
+	}
+	_, err = s.EnterStandby("web", []string{"i-1"}, true)
+	if msg := validationMessage(t, err); msg != "The instance i-1 is not in InService." {
+		t.Errorf("enter while EnteringStandby: %q", msg)
+	}
+	if after := snapshot(s); after != before {
+		t.Errorf("refused calls changed the group:\n%s\n%s", before, after)
+	}
+	if calls := w.takeCalls(); len(calls) != 0 {
+		t.Errorf("refused calls reached the load balancer: %v", calls)
+	}
+
+	// Drained in one group, still draining in the other: still entering, at a round too.
+	w.setState(tgA, "i-1", elb.StateUnused)
+	s.check(time.Now())
+	if st := lifecycle(s, "web", "i-1"); st != EnteringStandby {
+		t.Errorf("draining in %s: %s, want EnteringStandby", tgB, st)
+	}
+	if st := instanceState(t, s, "i-1"); st != EnteringStandby {
+		t.Errorf("draining in %s, described: %s", tgB, st)
+	}
+	// Gone from the other: the next round makes it Standby, before anyone describes it.
+	w.setState(tgB, "i-1", "")
+	s.check(time.Now())
+	if st := lifecycle(s, "web", "i-1"); st != Standby {
+		t.Errorf("drained, after a round: %s, want Standby", st)
+	}
+	if g := describeGroup(t, s, "web"); g.DesiredCapacity != 2 || states(g) != "i-1=Standby/Healthy i-2=InService/Healthy i-3=InService/Healthy" {
+		t.Errorf("drained: desired %d, %s", g.DesiredCapacity, states(g))
+	}
+	if _, err := s.ExitStandby("web", []string{"i-1"}); err != nil {
+		t.Fatalf("exit once Standby: %v", err)
+	}
+
+	// Without a round, each Describe call and ExitStandby look at the drain themselves.
+	for _, c := range []struct {
+		name string
+		look func() string
+	}{
+		{"DescribeAutoScalingInstances", func() string { return instanceState(t, s, "i-3") }},
+		{"DescribeAutoScalingGroups", func() string {
+			for _, in := range describeGroup(t, s, "web").Instances {
+				if in.ID == "i-3" {
+					return in.LifecycleState
+				}
+			}
+			return ""
+		}},
+		{"ExitStandby", func() string {
+			if _, err := s.ExitStandby("web", []string{"i-3"}); err != nil {
+				return err.Error()
+			}
+			return Standby // it was Standby: it has left it
+		}},
+	} {
+		w.setState(tgA, "i-3", elb.StateDraining)
+		if _, err := s.EnterStandby("web", []string{"i-3"}, true); err != nil {
+			t.Fatal(err)
+		}
+		if st := c.look(); st != EnteringStandby && c.name != "ExitStandby" {
+			t.Errorf("%s while draining: %s", c.name, st)
+		}
+		w.setState(tgA, "i-3", elb.StateUnused)
+		if st := c.look(); st != Standby {
+			t.Errorf("%s once drained: %s, want Standby", c.name, st)
+		}
+		if c.name != "ExitStandby" {
+			if _, err := s.ExitStandby("web", []string{"i-3"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// A target group that is gone has nothing draining.
+	w.mu.Lock()
+	w.gone[tgA] = true
+	w.mu.Unlock()
+	w.setState(tgB, "i-2", elb.StateDraining)
+	if _, err := s.EnterStandby("web", []string{"i-2"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if st := instanceState(t, s, "i-2"); st != EnteringStandby {
+		t.Errorf("draining in %s, %s gone: %s", tgB, tgA, st)
+	}
+	w.setState(tgB, "i-2", elb.StateHealthy) // registered again by someone: not draining
+	if st := instanceState(t, s, "i-2"); st != Standby {
+		t.Errorf("%s gone, registered again in %s: %s, want Standby", tgA, tgB, st)
 	}
 }
 
@@ -503,6 +672,44 @@ func TestHealthCheckReplacement(t *testing.T) {
 	s.check(at(1011.5))
 	if r := s.Replaced(); len(r) != 4 || r[3].InstanceID != "i-2" {
 		t.Errorf("i-2, down and InService for 10.5 s: %+v", r)
+	}
+}
+
+// TestNoReplacementWhileEnteringStandby: an instance entering Standby is not health-checked
+// however long it is down and drains, and once Standby it still is not.
+func TestNoReplacementWhileEnteringStandby(t *testing.T) {
+	for _, check := range []string{HealthCheckEC2, HealthCheckELB} {
+		t.Run(check, func(t *testing.T) {
+			w := newWorld()
+			s := New(clock.New(1), w, w, "us-east-1", "123456789012")
+			if err := s.CreateGroup(GroupSpec{Name: "web", MinSize: 0, MaxSize: 3, Instances: []string{"i-1", "i-2"},
+				TargetGroupARNs: []string{tgA}, HealthCheckType: check, HealthCheckGracePeriod: 10}); err != nil {
+				t.Fatal(err)
+			}
+			w.setState(tgA, "i-1", elb.StateDraining)
+			if _, err := s.EnterStandby("web", []string{"i-1"}, true); err != nil {
+				t.Fatal(err)
+			}
+			w.setDown("i-1", true)
+			w.setDown("i-2", true)
+			w.setUnhealthy(tgA, "i-2", true)
+			t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+			for _, sec := range []int{0, 5, 11, 100} {
+				s.check(t0.Add(time.Duration(sec) * time.Second))
+			}
+			if r := s.Replaced(); len(r) != 1 || r[0].InstanceID != "i-2" {
+				t.Errorf("replaced %+v, want i-2 only", r)
+			}
+			if g := describeGroup(t, s, "web"); states(g) != "i-1=EnteringStandby/Healthy" {
+				t.Errorf("after 100 s down and draining: %s", states(g))
+			}
+			w.setState(tgA, "i-1", elb.StateUnused)
+			s.check(t0.Add(101 * time.Second))
+			s.check(t0.Add(200 * time.Second))
+			if g := describeGroup(t, s, "web"); states(g) != "i-1=Standby/Healthy" || len(s.Replaced()) != 1 || !slices.Equal(w.terminatedIDs(), []string{"i-2"}) {
+				t.Errorf("drained: %s, replaced %+v", states(g), s.Replaced())
+			}
+		})
 	}
 }
 

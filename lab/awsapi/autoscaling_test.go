@@ -120,7 +120,10 @@ func TestAutoScalingWire(t *testing.T) {
 		t.Errorf("an unknown group: %+v, %v", out, err)
 	}
 
-	// EnterStandby, decrementing: Standby, desired 1, deregistered from the target group.
+	// EnterStandby, decrementing: desired 1 at once, deregistered from the target group,
+	// EnteringStandby while the target drains (the demo group's deregistration delay), then
+	// Standby.
+	entered := time.Now()
 	out, err := c.EnterStandby(ctx, &autoscaling.EnterStandbyInput{AutoScalingGroupName: aws.String("web-asg"), InstanceIds: []string{id0},
 		ShouldDecrementDesiredCapacity: aws.Bool(true)})
 	if err != nil {
@@ -136,15 +139,17 @@ func TestAutoScalingWire(t *testing.T) {
 		!strings.Contains(aws.ToString(a.Details), l.Zone(id0)) {
 		t.Errorf("activity %+v", a)
 	}
-	if s := describe(id0)[id0].LifecycleState; aws.ToString(s) != "Standby" {
-		t.Errorf("after EnterStandby: %v", aws.ToString(s))
+	if s := describe(id0)[id0].LifecycleState; aws.ToString(s) != "EnteringStandby" {
+		t.Errorf("after EnterStandby: %v, want EnteringStandby", aws.ToString(s))
 	}
-	if g := group("web-asg"); aws.ToInt32(g.DesiredCapacity) != 1 {
-		t.Errorf("desired %d after EnterStandby", aws.ToInt32(g.DesiredCapacity))
+	if g := group("web-asg"); aws.ToInt32(g.DesiredCapacity) != 1 || g.Instances[0].LifecycleState != astypes.LifecycleStateEnteringStandby {
+		t.Errorf("after EnterStandby: desired %d, %s %s", aws.ToInt32(g.DesiredCapacity), aws.ToString(g.Instances[0].InstanceId), g.Instances[0].LifecycleState)
 	}
 	if s := targetState(id0); s != elbtypes.TargetHealthStateEnumDraining {
-		t.Errorf("target of the instance in Standby: %s, want draining", s)
+		t.Errorf("target of the instance entering Standby: %s, want draining", s)
 	}
+	_, err = c.ExitStandby(ctx, &autoscaling.ExitStandbyInput{AutoScalingGroupName: aws.String("web-asg"), InstanceIds: []string{id0}})
+	validationError(t, "exit while EnteringStandby", err, "The instance "+id0+" is not in Standby.")
 
 	// EnterStandby's refusals.
 	enter := func(group string, decrement bool, ids ...string) error {
@@ -156,7 +161,7 @@ func TestAutoScalingWire(t *testing.T) {
 	validationError(t, "unknown group", enter("nope", true, id1), "AutoScalingGroup name not found - AutoScalingGroup nope not found")
 	validationError(t, "instance in no group", enter("web-asg", false, id2), "The instance "+id2+" is not part of Auto Scaling group web-asg.")
 	validationError(t, "instance of another group", enter("web-asg", false, id3), "The instance "+id3+" is not part of Auto Scaling group web-asg.")
-	validationError(t, "instance in Standby", enter("web-asg", false, id0), "The instance "+id0+" is not in InService.")
+	validationError(t, "instance entering Standby", enter("web-asg", false, id0), "The instance "+id0+" is not in InService.")
 	many := make([]string, 21)
 	for i := range many {
 		many[i] = fmt.Sprintf("i-%017x", i)
@@ -164,6 +169,21 @@ func TestAutoScalingWire(t *testing.T) {
 	validationError(t, "21 ids", enter("web-asg", false, many...), "Member must have length less than or equal to 20")
 	if g := group("web-asg"); aws.ToInt32(g.DesiredCapacity) != 1 || g.Instances[1].LifecycleState != astypes.LifecycleStateInService {
 		t.Errorf("refused calls changed the group: %+v", g)
+	}
+
+	// Standby once the target has drained: not before the deregistration delay.
+	labtest.WaitFor(t, 30*time.Second, 20*time.Millisecond, id0+" to be in Standby", func() (bool, any) {
+		s := aws.ToString(describe(id0)[id0].LifecycleState)
+		return s == "Standby", s
+	})
+	if took, delay := time.Since(entered), l.Clock.Seconds(float64(l.Config.Groups[0].DeregistrationDelaySeconds)); took < delay {
+		t.Errorf("Standby after %v, before the deregistration delay (%v)", took, delay)
+	}
+	if s := targetState(id0); s == elbtypes.TargetHealthStateEnumDraining {
+		t.Errorf("Standby while its target is still draining")
+	}
+	if g := group("web-asg"); aws.ToInt32(g.DesiredCapacity) != 1 || g.Instances[0].LifecycleState != astypes.LifecycleStateStandby {
+		t.Errorf("in Standby: desired %d, %s", aws.ToInt32(g.DesiredCapacity), g.Instances[0].LifecycleState)
 	}
 
 	// ExitStandby: InService, desired 2, registered again.
@@ -343,7 +363,8 @@ func TestAutoScalingFaults(t *testing.T) {
 
 // TestAutoScalingReplacesUnhealthy: in the lab, a stopped InService member is replaced
 // once its grace period (20 s) is over, terminated and gone from its group; a stopped
-// member in Standby is not; an instance in no group is not either.
+// member entering Standby (its target draining for 30 s) and then in Standby is not; an
+// instance in no group is not either.
 func TestAutoScalingReplacesUnhealthy(t *testing.T) {
 	l, cfg := asgLab(t)
 	ctx := context.Background()
@@ -377,12 +398,17 @@ func TestAutoScalingReplacesUnhealthy(t *testing.T) {
 	for _, d := range out.AutoScalingInstances {
 		left = append(left, *d.InstanceId+" "+*d.LifecycleState)
 	}
-	if want := []string{id0 + " InService", id1 + " Standby"}; !slices.Equal(left, want) {
-		t.Errorf("instances left %v, want %v", left, want)
+	// id1 is still draining (30 s) unless the machine was slow: either is right here.
+	if !slices.Equal(left, []string{id0 + " InService", id1 + " EnteringStandby"}) && !slices.Equal(left, []string{id0 + " InService", id1 + " Standby"}) {
+		t.Errorf("instances left %v, want %s InService and %s EnteringStandby or Standby", left, id0, id1)
 	}
-	time.Sleep(l.Clock.Seconds(30)) // thirty lab seconds more
+	time.Sleep(l.Clock.Seconds(30)) // thirty lab seconds more: id1 has drained
 	if r := l.ASG.Replaced(); len(r) != 1 {
 		t.Errorf("replaced %+v: only batch-asg's instance should be", r)
+	}
+	if out, err := c.DescribeAutoScalingInstances(ctx, &autoscaling.DescribeAutoScalingInstancesInput{InstanceIds: []string{id1}}); err != nil ||
+		len(out.AutoScalingInstances) != 1 || aws.ToString(out.AutoScalingInstances[0].LifecycleState) != "Standby" {
+		t.Errorf("%s after its drain: %+v, %v; want Standby", id1, out, err)
 	}
 	for _, id := range []string{id1, id2} {
 		if s := l.InstanceState(id); s != "stopped" {
