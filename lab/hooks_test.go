@@ -97,3 +97,35 @@ func TestFailingHooks(t *testing.T) {
 	assertBack(t, l, cfg)
 	assertNothingHeld(t, l)
 }
+
+// TestPatchWithHooks: the patch action with patchHooks sends AWS-RunPatchBaselineWithHooks
+// with the hook documents (AWS-Noop where unset), which run around the installation and
+// the reboot, in order; the instance is back and nothing is held.
+func TestPatchWithHooks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Parallel()
+	cfg := lab.Demo()
+	l := startLab(t, cfg)
+	res, err := l.MaintainInstance(context.Background(), "", map[string]any{"instanceId": l.Instances[0].ID, "pollSeconds": 5,
+		"maintenance": map[string]any{"action": "patch", "patchHooks": map[string]any{"preInstall": "App-Drain", "onExit": "App-Warm"}}}, nil)
+	if err != nil || !res.Succeeded {
+		t.Fatalf("the execution: %v %s %s: %s", err, res.Status, res.Error, res.Cause)
+	}
+	sent := l.SSM.Commands(l.Instances[0].ID)
+	if len(sent) != 1 || sent[0].DocumentName != "AWS-RunPatchBaselineWithHooks" {
+		t.Fatalf("sent %+v", sent)
+	}
+	p := sent[0].Parameters
+	if p["PreInstallHookDocName"][0] != "App-Drain" || p["PostInstallHookDocName"][0] != "AWS-Noop" || p["OnExitHookDocName"][0] != "App-Warm" || p["Operation"][0] != "Install" {
+		t.Errorf("parameters %v", p)
+	}
+	out := sent[0].Stdout
+	pre, installed, rebooted, exit := strings.Index(out, "ran App-Drain"), strings.Index(out, "patches installed"), strings.Index(out, "Rebooted"), strings.Index(out, "ran App-Warm")
+	if pre < 0 || !(pre < installed && installed < rebooted && rebooted < exit) {
+		t.Errorf("the hooks did not run around the installation and the reboot:\n%s", out)
+	}
+	assertBack(t, l, cfg)
+	assertNothingHeld(t, l)
+}

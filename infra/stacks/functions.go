@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -67,9 +68,9 @@ func (e Env) statement(p catalog.Permission) awsiam.PolicyStatement {
 func (e Env) documents() []string {
 	stack := e.Stack
 	var documents []string
-	for _, d := range append([]string{workflow.DocumentShellScript, workflow.DocumentPatchBaseline}, e.Settings.SSMDocuments...) {
+	for _, d := range append([]string{workflow.DocumentShellScript, workflow.DocumentPatchBaseline, workflow.DocumentPatchBaselineWithHooks}, e.Settings.SSMDocuments...) {
 		documents = append(documents, fmt.Sprintf("arn:%s:ssm:%s::document/%s", *stack.Partition(), *stack.Region(), d))
-		if d != workflow.DocumentShellScript && d != workflow.DocumentPatchBaseline {
+		if !strings.HasPrefix(d, "AWS-") {
 			// A document of the account's own has the account in its ARN.
 			documents = append(documents, fmt.Sprintf("arn:%s:ssm:%s:%s:document/%s", *stack.Partition(), *stack.Region(), *stack.Account(), d))
 		}

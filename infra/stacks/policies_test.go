@@ -93,7 +93,8 @@ func expected() expectation {
 	lambdaRole(p, "DeregisterTarget", allow("elasticloadbalancing:DeregisterTargets", tgARN))
 	lambdaRole(p, "CheckDrain", describeHealth)
 	lambdaRole(p, "SendCommand",
-		allow("ssm:SendCommand", "arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunShellScript", "arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaseline"),
+		allow("ssm:SendCommand", "arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunShellScript", "arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaseline",
+			"arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaselineWithHooks"),
 		allowIf(taggedOnly, "ssm:SendCommand", instances), allow("ssm:ListCommands cloudwatch:DescribeAlarms", "*"))
 	lambdaRole(p, "CheckCommand", allow("ssm:GetCommandInvocation ssm:CancelCommand ssm:ListCommands", "*"))
 	lambdaRole(p, "RegisterTarget", allow("elasticloadbalancing:RegisterTargets", tgARN))
@@ -262,7 +263,7 @@ var writes = map[string][]string{
 		"role RestoreExecutionRole on " + tgARN,
 	},
 	"ssm:SendCommand": {
-		"role SendCommandRole on arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaseline arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunShellScript",
+		"role SendCommandRole on arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaseline arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaselineWithHooks arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunShellScript",
 		// Instances only with the instance tag, drainpipe=enabled, exactly.
 		`role SendCommandRole on ` + here("ec2", "instance/*") + ` if {"StringEquals":{"aws:ResourceTag/drainpipe":"enabled"}}`,
 	},

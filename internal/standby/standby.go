@@ -99,7 +99,8 @@ func (m Mover) Enter(ctx context.Context, s workflow.State) (workflow.Standby, e
 	if err != nil {
 		return workflow.Standby{}, fmt.Errorf("putting %s in Standby in Auto Scaling group %s: %w", id, group, err)
 	}
-	return m.result(group, Standby, true), nil
+	// The group holds it in EnteringStandby while its target groups drain.
+	return m.result(group, EnteringStandby, true), nil
 }
 
 // Exit takes the instance out of Standby. One in service already, or in no group, has

@@ -65,7 +65,7 @@ func TestEnter(t *testing.T) {
 		want        workflow.Standby
 	}{
 		{"in no group", fake{}, "", 0, workflow.Standby{}},
-		{"in service", fake{group: "web-asg", state: InService}, "", 1, workflow.Standby{Group: "web-asg", LifecycleState: Standby, Changed: true}},
+		{"in service", fake{group: "web-asg", state: InService}, "", 1, workflow.Standby{Group: "web-asg", LifecycleState: EnteringStandby, Changed: true}},
 		{"in Standby already (a repeated call)", fake{group: "web-asg", state: Standby}, "", 0, workflow.Standby{Group: "web-asg", LifecycleState: Standby}},
 		{"entering Standby already", fake{group: "web-asg", state: EnteringStandby}, "", 0, workflow.Standby{Group: "web-asg", LifecycleState: EnteringStandby}},
 		{"being launched", fake{group: "web-asg", state: "Pending:Wait"}, faults.StandbyRefused, 0, workflow.Standby{}},

@@ -11,6 +11,8 @@ import (
 const (
 	DocumentShellScript   = "AWS-RunShellScript"
 	DocumentPatchBaseline = "AWS-RunPatchBaseline"
+	// DocumentPatchBaselineWithHooks is the patch action's document with patchHooks.
+	DocumentPatchBaselineWithHooks = "AWS-RunPatchBaselineWithHooks"
 	// ActionHealthCheck is the Action of the health check command.
 	ActionHealthCheck = "healthCheck"
 )
@@ -53,6 +55,12 @@ func MaintenanceCommand(m Maintenance, token string) Command {
 		c.Parameters = map[string][]string{
 			"Operation":    {orDefaultString(m.Operation, "Install")},
 			"RebootOption": {orDefaultString(m.RebootOption, "RebootIfNeeded")},
+		}
+		if h := m.PatchHooks; h != nil {
+			c.DocumentName = DocumentPatchBaselineWithHooks
+			c.Parameters["PreInstallHookDocName"] = []string{orDefaultString(h.PreInstall, "AWS-Noop")}
+			c.Parameters["PostInstallHookDocName"] = []string{orDefaultString(h.PostInstall, "AWS-Noop")}
+			c.Parameters["OnExitHookDocName"] = []string{orDefaultString(h.OnExit, "AWS-Noop")}
 		}
 	case ActionDocument:
 		c.DocumentName = m.DocumentName

@@ -135,6 +135,9 @@ type Maintenance struct {
 	// RebootOption is AWS-RunPatchBaseline's RebootOption for "patch": RebootIfNeeded
 	// (default) or NoReboot.
 	RebootOption string `json:"rebootOption,omitempty"`
+	// PatchHooks, for "patch", runs AWS-RunPatchBaselineWithHooks instead of
+	// AWS-RunPatchBaseline, with these SSM documents as its lifecycle hooks.
+	PatchHooks *PatchHooks `json:"patchHooks,omitempty"`
 	// DocumentName is the SSM document of the "document" action.
 	DocumentName string `json:"documentName,omitempty"`
 	// Parameters are the document's parameters for the "document" action.
@@ -142,6 +145,16 @@ type Maintenance struct {
 	// TimeoutSeconds bounds the maintenance command. Zero means the action's default
 	// (DefaultTimeouts); for shell scripts it is also SSM's executionTimeout.
 	TimeoutSeconds int `json:"timeoutSeconds,omitempty"`
+}
+
+// PatchHooks are AWS-RunPatchBaselineWithHooks' lifecycle hooks, each an SSM document
+// run on the instance: PreInstall before the installation, PostInstall after it and
+// before the reboot, OnExit after the reboot. An unset one is AWS-Noop, the document's
+// own default.
+type PatchHooks struct {
+	PreInstall  string `json:"preInstall,omitempty"`
+	PostInstall string `json:"postInstall,omitempty"`
+	OnExit      string `json:"onExit,omitempty"`
 }
 
 // HealthCheck is a set of shell commands that must exit 0 on the instance after the
@@ -523,7 +536,7 @@ func (m Maintenance) problems() []string {
 	}
 	switch m.Action {
 	case ActionReboot:
-		only(m.Action, map[string]bool{"commands": m.Commands != nil, "operation": m.Operation != "", "rebootOption": m.RebootOption != "", "documentName": m.DocumentName != "", "parameters": m.Parameters != nil})
+		only(m.Action, map[string]bool{"commands": m.Commands != nil, "operation": m.Operation != "", "rebootOption": m.RebootOption != "", "documentName": m.DocumentName != "", "parameters": m.Parameters != nil, "patchHooks": m.PatchHooks != nil})
 	case ActionPatch:
 		if m.Operation != "" && m.Operation != "Install" && m.Operation != "Scan" {
 			add(`"maintenance.operation" must be "Install" or "Scan", got %q`, m.Operation)
@@ -532,9 +545,22 @@ func (m Maintenance) problems() []string {
 			add(`"maintenance.rebootOption" must be "RebootIfNeeded" or "NoReboot", got %q`, m.RebootOption)
 		}
 		only(m.Action, map[string]bool{"commands": m.Commands != nil, "documentName": m.DocumentName != "", "parameters": m.Parameters != nil})
+		if h := m.PatchHooks; h != nil {
+			if h.PreInstall == "" && h.PostInstall == "" && h.OnExit == "" {
+				add(`"maintenance.patchHooks" names no hook: give "preInstall", "postInstall" or "onExit", or leave it out`)
+			}
+			if m.Operation == "Scan" {
+				add(`"maintenance.patchHooks" run only with operation "Install" (AWS-RunPatchBaselineWithHooks runs no hook on a Scan)`)
+			}
+			for name, doc := range map[string]string{"preInstall": h.PreInstall, "postInstall": h.PostInstall, "onExit": h.OnExit} {
+				if doc != "" && !documentNamePattern.MatchString(doc) {
+					add(`"maintenance.patchHooks.%s" must name an SSM document (3-128 characters of letters, digits, _ - .), got %q`, name, doc)
+				}
+			}
+		}
 	case ActionCommands:
 		problems = append(problems, commandProblems("maintenance.commands", m.Commands)...)
-		only(m.Action, map[string]bool{"operation": m.Operation != "", "rebootOption": m.RebootOption != "", "documentName": m.DocumentName != "", "parameters": m.Parameters != nil})
+		only(m.Action, map[string]bool{"operation": m.Operation != "", "rebootOption": m.RebootOption != "", "documentName": m.DocumentName != "", "parameters": m.Parameters != nil, "patchHooks": m.PatchHooks != nil})
 	case ActionDocument:
 		if !documentNamePattern.MatchString(m.DocumentName) {
 			add(`"maintenance.documentName" must name an SSM document (3-128 characters of letters, digits, _ - .), got %q`, m.DocumentName)
@@ -544,7 +570,7 @@ func (m Maintenance) problems() []string {
 				add(`"maintenance.parameters" has an invalid parameter name %q`, name)
 			}
 		}
-		only(m.Action, map[string]bool{"commands": m.Commands != nil, "operation": m.Operation != "", "rebootOption": m.RebootOption != ""})
+		only(m.Action, map[string]bool{"commands": m.Commands != nil, "operation": m.Operation != "", "rebootOption": m.RebootOption != "", "patchHooks": m.PatchHooks != nil})
 	case "":
 		add(`"maintenance.action" is required: one of %s`, strings.Join(Actions, ", "))
 	default:

@@ -127,8 +127,9 @@ type TargetsReport struct {
 type Standby struct {
 	// Group is its Auto Scaling group ("" when it is in none).
 	Group string `json:"group,omitempty"`
-	// LifecycleState is its state in the group after the step: Standby after entering,
-	// InService after exiting.
+	// LifecycleState is its state in the group after the step: EnteringStandby after
+	// entering (Standby once its group's target groups have drained), InService after
+	// exiting.
 	LifecycleState string `json:"lifecycleState,omitempty"`
 	// Changed: this step moved it (false when it was already there, or in no group).
 	Changed bool   `json:"changed"`

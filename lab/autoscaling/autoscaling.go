@@ -337,16 +337,16 @@ func tooMany(ids []string, limit int) error {
 // deregistered from every target group attached to the group, on the group's port, and is
 // EnteringStandby until none of its targets in those groups, on any port, is draining any
 // more (the groups' deregistration delay): a target that is gone, in another state, or in
-// a target group that no longer exists counts as drained. Then it is Standby. The service looks at the drain
-// at every health-check round (each lab second, see Start) and whenever a call depends on
-// the state (the two Describe calls, ExitStandby), so what they report is the load
-// balancer's state at that moment. An instance of a group with no target group attached
-// is Standby when the call returns. An instance EnteringStandby is not health-checked, as
-// one in Standby is not, and cannot exit Standby yet (ValidationError). Errors
-// (ValidationError): an unknown group, more than 20 ids, an instance not in the group or
-// not InService, a desired capacity that would fall below the minimum; then nothing
-// changes. A load balancer error (a target group deleted) does not fail the call: AWS
-// deregisters after answering.
+// a target group that no longer exists counts as drained. Then it is Standby. The service
+// looks at the drain at every health-check round (each lab second, see Start) and
+// whenever a call depends on the state (the two Describe calls, ExitStandby), so what
+// they report is the load balancer's state at that moment. An instance of a group with no
+// target group attached is Standby when the call returns. An instance EnteringStandby is
+// not health-checked, as one in Standby is not, and cannot exit Standby yet
+// (ValidationError). Errors (ValidationError): an unknown group, more than 20 ids, an
+// instance not in the group or not InService, a desired capacity that would fall below
+// the minimum; then nothing changes. A load balancer error (a target group deleted) does
+// not fail the call: AWS deregisters after answering.
 func (s *Service) EnterStandby(name string, ids []string, shouldDecrement bool) ([]Activity, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -385,7 +385,8 @@ func (s *Service) EnterStandby(name string, ids []string, shouldDecrement bool) 
 // settle moves every instance that is EnteringStandby to Standby once none of its targets
 // in its group's attached target groups is draining: one DescribeTargetHealth per target
 // group that has an instance entering Standby. A target group the load balancer does not
-// know (deleted) has nothing draining. Callers hold s.mu: an instance leaves
+// know (deleted) has nothing draining. Callers hold s.mu (the load balancer's lock is
+// taken under it, as EnterStandby's deregistrations do): an instance leaves
 // EnteringStandby only here, so what a caller then reads is the load balancer's state of
 // this moment.
 func (s *Service) settle() {
@@ -564,12 +565,12 @@ func (s *Service) Close() {
 // false: stopped, terminated or rebooting), which stands for EC2's status checks, or, in a
 // group whose HealthCheckType is ELB, when one of its targets in a target group attached to
 // the group is unhealthy. An instance in Standby, or EnteringStandby, is never checked:
-// that is what Standby is for. When an instance has been unhealthy, at every check, for longer than
-// HealthCheckGracePeriod, the group marks it Unhealthy and replaces it: it is deregistered
-// from the attached target groups, terminated (Instances.Terminate), Terminated and
-// removed from the group, and the replacement is recorded (Replaced) with the launch AWS
-// would make (Launches); the lab launches nothing, so the group keeps its desired capacity
-// with one instance fewer.
+// that is what Standby is for. When an instance has been unhealthy, at every check, for
+// longer than HealthCheckGracePeriod, the group marks it Unhealthy and replaces it: it is
+// deregistered from the attached target groups, terminated (Instances.Terminate),
+// Terminated and removed from the group, and the replacement is recorded (Replaced) with
+// the launch AWS would make (Launches); the lab launches nothing, so the group keeps its
+// desired capacity with one instance fewer.
 //
 // On AWS the grace period starts when an instance comes into service after launch, and
 // health checks act on the first failure once it is over; a failed instance is noticed

@@ -200,12 +200,19 @@ func (e *Executor) SendCommandWithAlarm(document string, instanceIDs []string, p
 				return "", &APIError{Code: "InvalidParameters", Message: "executionTimeout must be 1-172800"}
 			}
 		}
-	case "AWS-RunPatchBaseline":
+	case "AWS-RunPatchBaseline", "AWS-RunPatchBaselineWithHooks":
 		if op := first(params["Operation"]); op != "Install" && op != "Scan" {
 			return "", &APIError{Code: "InvalidParameters", Message: "Operation must be Scan or Install"}
 		}
+		if document == "AWS-RunPatchBaselineWithHooks" {
+			for _, p := range []string{"PreInstallHookDocName", "PostInstallHookDocName", "OnExitHookDocName"} {
+				if v, ok := params[p]; ok && (len(v) != 1 || v[0] == "") {
+					return "", &APIError{Code: "InvalidParameters", Message: "Parameter \"" + p + "\" takes one document name."}
+				}
+			}
+		}
 	default:
-		return "", &APIError{Code: "InvalidDocument", Message: fmt.Sprintf("Document %s does not exist in your account (the lab knows AWS-RunShellScript and AWS-RunPatchBaseline)", document)}
+		return "", &APIError{Code: "InvalidDocument", Message: fmt.Sprintf("Document %s does not exist in your account (the lab knows AWS-RunShellScript, AWS-RunPatchBaseline and AWS-RunPatchBaselineWithHooks)", document)}
 	}
 	if len(instanceIDs) == 0 {
 		return "", &APIError{Code: "InvalidInstanceId", Message: "no instance ids"}
@@ -219,7 +226,7 @@ func (e *Executor) SendCommandWithAlarm(document string, instanceIDs []string, p
 		deliverySeconds = 3600
 	}
 	execution := 3600.0
-	if document == "AWS-RunPatchBaseline" {
+	if strings.HasPrefix(document, "AWS-RunPatchBaseline") {
 		execution = 7200 // the document's own timeout
 	} else if t := first(params["executionTimeout"]); t != "" {
 		execution, _ = strconv.ParseFloat(t, 64)
@@ -454,7 +461,7 @@ func (e *Executor) run(ctx context.Context, inv *Invocation, inst *instance.Inst
 	case f.FailWith != 0:
 		e.update(inv, func(inv *Invocation) { inv.Stderr = f.Stderr })
 		e.finish(inv, StatusFailed, StatusFailed, f.FailWith)
-	case inv.DocumentName == "AWS-RunPatchBaseline":
+	case strings.HasPrefix(inv.DocumentName, "AWS-RunPatchBaseline"):
 		e.patch(exec, inv, inst)
 	default:
 		e.shell(exec, inv, inst)
@@ -569,7 +576,15 @@ func (e *Executor) patch(ctx context.Context, inv *Invocation, inst *instance.In
 		return
 	}
 	op, reboot := first(inv.Parameters["Operation"]), first(inv.Parameters["RebootOption"])
-	out := fmt.Sprintf("Operation %s: 3 patches installed\n", op)
+	// AWS-RunPatchBaselineWithHooks runs its hook documents around an Install: the lab
+	// records them in the output, in order, and runs nothing of them.
+	hook := func(param string) string {
+		if inv.DocumentName != "AWS-RunPatchBaselineWithHooks" || op != "Install" {
+			return ""
+		}
+		return fmt.Sprintf("hook %s: ran %s\n", param, orNoop(first(inv.Parameters[param])))
+	}
+	out := hook("PreInstallHookDocName") + fmt.Sprintf("Operation %s: 3 patches installed\n", op) + hook("PostInstallHookDocName")
 	if op == "Install" && reboot != "NoReboot" && e.PatchNeedsReboot {
 		inst.Reboot()
 		if err := inst.WaitUp(ctx); err != nil {
@@ -580,8 +595,16 @@ func (e *Executor) patch(ctx context.Context, inv *Invocation, inst *instance.In
 	} else if op == "Install" && e.PatchNeedsReboot {
 		out += "3 patches InstalledPendingReboot\n"
 	}
+	out += hook("OnExitHookDocName")
 	e.update(inv, func(inv *Invocation) { inv.Stdout, inv.Runs = out, 1 })
 	e.finish(inv, StatusSuccess, StatusSuccess, 0)
+}
+
+func orNoop(doc string) string {
+	if doc == "" {
+		return "AWS-Noop"
+	}
+	return doc
 }
 
 func first(v []string) string {
