@@ -17,7 +17,7 @@ FUZZTIME    ?= 10s
 # with a spurious "context deadline exceeded" under load (a race in Go 1.26's fuzzing
 # coordinator, golang/go#75804, fixed in Go 1.27).
 FUZZEXECS   ?= 50000x
-MAX_BOOTSTRAP_BYTES := 9500000
+MAX_BOOTSTRAP_BYTES := 10000000
 # How every Lambda is built (internal/coldstart builds the same way; a test compares):
 # no RPC mode, trimmed paths, no symbol table or debug information, and no inlining,
 # which keeps every bootstrap under MAX_BOOTSTRAP_BYTES (README, Measured, has the cost).
