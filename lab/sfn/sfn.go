@@ -690,8 +690,11 @@ func (s *Service) handle(ev engineEvent) {
 	}
 	e := Event{Type: ev.Type, Name: ev.Name, StateType: ev.StateType, At: time.UnixMilli(ev.At), Output: ev.Output, Error: ev.Error, Cause: ev.Cause}
 	switch ev.Type {
-	case "StateEntered":
-		if ex.status == StatusRunning {
+	case "StateEntered", "StateExited", "StateRetried", "StateCaught":
+		if ex.status != StatusRunning {
+			return // the engine's events in flight when the stop came: AWS records nothing after the end
+		}
+		if ev.Type == "StateEntered" {
 			ex.states = append(ex.states, ev.Name)
 		}
 	case "ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut":
