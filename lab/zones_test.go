@@ -69,14 +69,7 @@ func TestPerZoneBudget(t *testing.T) {
 	}
 	t.Parallel()
 	a, b := lab.DefaultZones[0], lab.DefaultZones[1]
-	cfg := lab.Demo()
-	cfg.Instances = 6
-	cfg.Zones = []string{b, b, a, a, a, a}
-	cfg.Groups[0].CrossZoneOff = true
-	cfg.Groups[0].Members = nil
-	for k := range 6 {
-		cfg.Groups[0].Members = append(cfg.Groups[0].Members, lab.Member{Instance: k})
-	}
+	cfg := twoUnevenZones()
 	l := startLab(t, cfg)
 	boots := map[string]int{}
 	for _, inst := range l.Instances {
@@ -121,14 +114,7 @@ func TestPerZoneBudgetNarrowed(t *testing.T) {
 	}
 	t.Parallel()
 	a, b := lab.DefaultZones[0], lab.DefaultZones[1]
-	cfg := lab.Demo()
-	cfg.Instances = 6
-	cfg.Zones = []string{b, b, a, a, a, a}
-	cfg.Groups[0].CrossZoneOff = true
-	cfg.Groups[0].Members = nil
-	for k := range 6 {
-		cfg.Groups[0].Members = append(cfg.Groups[0].Members, lab.Member{Instance: k})
-	}
+	cfg := twoUnevenZones()
 	l := startLab(t, cfg)
 	r := rollout(t, l, "narrowed", fleetInput(l, map[string]any{"maxConcurrency": 2, "minHealthyPercent": 50,
 		"instanceIds": []string{l.Instances[0].ID, l.Instances[2].ID}, "dryRun": true}))
@@ -142,4 +128,19 @@ func TestPerZoneBudgetNarrowed(t *testing.T) {
 	if floors[a] != 2 || floors[b] != 1 {
 		t.Errorf("the zones' floors: %v, want %s 2 (of 4) and %s 1 (of 2)", floors, a, b)
 	}
+}
+
+// twoUnevenZones: one group of six instances with cross-zone load balancing off, two in
+// the second default zone and four in the first.
+func twoUnevenZones() lab.Config {
+	a, b := lab.DefaultZones[0], lab.DefaultZones[1]
+	cfg := lab.Demo()
+	cfg.Instances = 6
+	cfg.Zones = []string{b, b, a, a, a, a}
+	cfg.Groups[0].CrossZoneOff = true
+	cfg.Groups[0].Members = nil
+	for k := range 6 {
+		cfg.Groups[0].Members = append(cfg.Groups[0].Members, lab.Member{Instance: k})
+	}
+	return cfg
 }

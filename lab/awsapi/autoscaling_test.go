@@ -35,20 +35,7 @@ func asgLab(t *testing.T) (*lab.Lab, aws.Config) {
 		{Name: "web-asg", MinSize: 1, MaxSize: 3, HealthCheckType: "ELB", HealthCheckGracePeriodSeconds: 20, Instances: []int{0, 1}, TargetGroups: []int{0}},
 		{Name: "batch-asg", MinSize: 0, MaxSize: 2, HealthCheckGracePeriodSeconds: 20, Instances: []int{3}},
 	}
-	l, err := lab.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(l.Close)
-	awsCfg, err := l.API.Config(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	awsCfg.RetryMaxAttempts = 1
-	if err := l.WaitAllHealthy(context.Background(), 60*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return l, awsCfg
+	return wireLabOf(t, cfg)
 }
 
 // validationError checks an Auto Scaling ValidationError: HTTP 400, the message.

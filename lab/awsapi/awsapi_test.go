@@ -26,6 +26,13 @@ func wireLab(t *testing.T) (*lab.Lab, aws.Config) {
 	t.Helper()
 	cfg := lab.Demo()
 	cfg.Groups = append(cfg.Groups, lab.GroupSpec{Name: "second", Port: 9090, HealthCheck: lab.PostHealthCheck, DeregistrationDelaySeconds: 10})
+	return wireLabOf(t, cfg)
+}
+
+// wireLabOf starts a lab of cfg, waits until every target is healthy, and returns a
+// client configuration for its endpoint that does not retry (a test sees each answer).
+func wireLabOf(t *testing.T, cfg lab.Config) (*lab.Lab, aws.Config) {
+	t.Helper()
 	l, err := lab.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
