@@ -281,10 +281,13 @@ func (e *Executor) watchAlarm(ctx context.Context, inv *Invocation) {
 			if state == "" {
 				state = "UNKNOWN"
 			}
-			e.update(inv, func(inv *Invocation) {
+			// Only a command still running is stopped by its alarm, and listed so.
+			e.mu.Lock()
+			if inv.EndedAt.IsZero() {
 				inv.TriggeredAlarms = append(inv.TriggeredAlarms, TriggeredAlarm{inv.Alarm.Alarm, state})
-			})
-			inv.cancel()
+				inv.cancel()
+			}
+			e.mu.Unlock()
 			return
 		}
 		if e.clock.Sleep(ctx, time.Second) != nil {
