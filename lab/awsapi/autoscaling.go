@@ -2,7 +2,6 @@ package awsapi
 
 import (
 	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
@@ -59,14 +58,7 @@ func (s *Server) autoScaling(w http.ResponseWriter, r *http.Request) {
 		autoScalingError(w, http.StatusBadRequest, "Sender", autoscaling.ValidationError, err.Error())
 		return
 	}
-	body, err := encodeResult(action, result)
-	if err != nil {
-		autoScalingError(w, http.StatusInternalServerError, "Receiver", "InternalFailure", err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	fmt.Fprintf(w, `<%sResponse xmlns="%s">%s<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>`,
-		action, autoScalingNamespace, body, requestID(), action)
+	queryResult(w, autoScalingNamespace, action, result)
 }
 
 // required reads a required parameter; AWS's answer to a missing one is a ValidationError
@@ -283,19 +275,7 @@ func describeAutoScalingGroups(svc *autoscaling.Service, form url.Values) (any, 
 	return out, nil
 }
 
-// encodeResult is the <ActionResult> element of a query protocol answer.
-func encodeResult(action string, result any) (string, error) {
-	var body strings.Builder
-	if err := xml.NewEncoder(&body).EncodeElement(result, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
-		return "", err
-	}
-	return body.String(), nil
-}
-
 // autoScalingError writes an error of Auto Scaling's query protocol.
 func autoScalingError(w http.ResponseWriter, status int, kind, code, message string) {
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `<ErrorResponse xmlns="%s"><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
-		autoScalingNamespace, kind, code, escape(message), requestID())
+	queryError(w, autoScalingNamespace, status, kind, code, message)
 }

@@ -194,8 +194,5 @@ func (s *Server) sns(w http.ResponseWriter, r *http.Request) {
 
 // snsError writes an error of SNS's query protocol.
 func snsError(w http.ResponseWriter, status int, kind, code, message string) {
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `<ErrorResponse xmlns="%s"><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
-		snsNamespace, kind, code, escape(message), requestID())
+	queryError(w, snsNamespace, status, kind, code, message)
 }

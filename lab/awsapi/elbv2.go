@@ -233,24 +233,33 @@ func (s *Server) describeTargetHealth(form url.Values) (any, error) {
 
 // writeXML writes <ActionResponse><ActionResult>result</ActionResult><ResponseMetadata/>.
 func writeXML(w http.ResponseWriter, action string, result any) {
+	queryResult(w, elbNamespace, action, result)
+}
+
+func elbError(w http.ResponseWriter, status int, kind, code, message string) {
+	queryError(w, elbNamespace, status, kind, code, message)
+}
+
+// queryResult writes an answer of the AWS query protocol (ELBv2, SNS, Auto Scaling):
+// <ActionResponse> in the service's namespace, holding <ActionResult> and the request id.
+func queryResult(w http.ResponseWriter, namespace, action string, result any) {
 	var body strings.Builder
-	enc := xml.NewEncoder(&body)
-	if err := enc.EncodeElement(result, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
-		elbError(w, http.StatusInternalServerError, "Receiver", "InternalFailure", err.Error())
+	if err := xml.NewEncoder(&body).EncodeElement(result, xml.StartElement{Name: xml.Name{Local: action + "Result"}}); err != nil {
+		queryError(w, namespace, http.StatusInternalServerError, "Receiver", "InternalFailure", err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	fmt.Fprintf(w, `<%sResponse xmlns="%s">%s<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>`,
-		action, elbNamespace, body.String(), requestID(), action)
+		action, namespace, body.String(), requestID(), action)
 }
 
-func elbError(w http.ResponseWriter, status int, kind, code, message string) {
+// queryError writes an error of the AWS query protocol: ErrorResponse with the fault's
+// type (Sender or Receiver), code and message.
+func queryError(w http.ResponseWriter, namespace string, status int, kind, code, message string) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(status)
-	var msg strings.Builder
-	_ = xml.EscapeText(&msg, []byte(message))
 	fmt.Fprintf(w, `<ErrorResponse xmlns="%s"><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
-		elbNamespace, kind, code, msg.String(), requestID())
+		namespace, kind, code, escape(message), requestID())
 }
 
 func requestID() string {
