@@ -572,12 +572,8 @@ func (c *cmd) scan(ctx context.Context) ([]map[string]ddbtypes.AttributeValue, e
 	return items, nil
 }
 
-// reserved are the instance reservations.
-func (c *cmd) reserved(ctx context.Context) ([]capacity.Reservation, error) {
-	items, err := c.scan(ctx)
-	if err != nil {
-		return nil, err
-	}
+// reserved are the instance reservations among the capacity table's items.
+func reserved(items []map[string]ddbtypes.AttributeValue) []capacity.Reservation {
 	var out []capacity.Reservation
 	for _, item := range items {
 		if strings.HasPrefix(ddbitem.String(item, ddbitem.CapacityKey), "instance#") {
@@ -586,15 +582,12 @@ func (c *cmd) reserved(ctx context.Context) ([]capacity.Reservation, error) {
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
-// groupHolds are the groups whose ledger has an instance held out by holder.
-func (c *cmd) groupHolds(ctx context.Context, holder string) ([]string, error) {
-	items, err := c.scan(ctx)
-	if err != nil {
-		return nil, err
-	}
+// groupHolds are the groups whose ledger, among the capacity table's items, has an
+// instance held out by holder.
+func groupHolds(items []map[string]ddbtypes.AttributeValue, holder string) []string {
 	var groups []string
 	for _, item := range items {
 		if pk := ddbitem.String(item, ddbitem.CapacityKey); strings.HasPrefix(pk, "group#") {
@@ -607,7 +600,7 @@ func (c *cmd) groupHolds(ctx context.Context, holder string) ([]string, error) {
 		}
 	}
 	slices.Sort(groups)
-	return groups, nil
+	return groups
 }
 
 // reservations lists who holds which instance out, per group, and the rollouts' leases.

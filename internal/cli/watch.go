@@ -214,6 +214,11 @@ func (c *cmd) progress(ctx context.Context, f *follower, d *sfn.DescribeExecutio
 	if err != nil {
 		return p, err
 	}
+	// The capacity table, read once: the reservations, and a lone execution's groups.
+	items, err := c.scan(ctx)
+	if err != nil {
+		return p, err
+	}
 	mine := map[string]bool{aws.ToString(d.ExecutionArn): true}
 	var groups []groupHealth
 	if aws.ToString(d.StateMachineArn) == instanceMachine {
@@ -227,11 +232,7 @@ func (c *cmd) progress(ctx context.Context, f *follower, d *sfn.DescribeExecutio
 		if len(input.TargetGroupARNs) == 0 {
 			// Its groups were found by its own lookup: they are the ones the ledger
 			// shows it holding the instance out of, once it has.
-			held, err := c.groupHolds(ctx, aws.ToString(d.ExecutionArn))
-			if err != nil {
-				return p, err
-			}
-			for _, g := range held {
+			for _, g := range groupHolds(items, aws.ToString(d.ExecutionArn)) {
 				if !slices.Contains(f.loneGroups, g) {
 					f.loneGroups = append(f.loneGroups, g)
 				}
@@ -293,11 +294,7 @@ func (c *cmd) progress(ctx context.Context, f *follower, d *sfn.DescribeExecutio
 		}
 		p.Groups = append(p.Groups, g)
 	}
-	held, err := c.reserved(ctx)
-	if err != nil {
-		return p, err
-	}
-	for _, r := range held {
+	for _, r := range reserved(items) {
 		if mine[r.Holder] && !slices.Contains(p.Out, r.InstanceID) {
 			p.Out = append(p.Out, r.InstanceID)
 		}

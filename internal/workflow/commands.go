@@ -80,10 +80,13 @@ func HealthCheckCommand(h HealthCheck) Command {
 	}
 }
 
-// HookCommand turns a validated hook into the SSM command to send.
-func HookCommand(name string, h HealthCheck) Command {
+// HookCommand turns a validated hook into the SSM command to send (nil for no hook).
+func HookCommand(name string, h *HealthCheck) *Command {
+	if h == nil {
+		return nil
+	}
 	timeout := orDefault(h.TimeoutSeconds, DefaultHookSeconds)
-	return Command{Action: HookAction(name), DocumentName: DocumentShellScript, Parameters: shellParameters(h.Commands, timeout), TimeoutSeconds: timeout}
+	return &Command{Action: HookAction(name), DocumentName: DocumentShellScript, Parameters: shellParameters(h.Commands, timeout), TimeoutSeconds: timeout}
 }
 
 func shellParameters(commands []string, timeout int) map[string][]string {

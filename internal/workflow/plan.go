@@ -220,18 +220,8 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 		}
 	}
 	if h := in.Hooks; h != nil {
-		p.Hooks = &HookCommands{}
-		for _, n := range h.named() {
-			c := HookCommand(n.name, *n.hook)
-			switch n.name {
-			case "preDrain":
-				p.Hooks.PreDrain = &c
-			case "postMaintenance":
-				p.Hooks.PostMaintenance = &c
-			case "postReturn":
-				p.Hooks.PostReturn = &c
-			}
-		}
+		p.Hooks = &HookCommands{PreDrain: HookCommand("preDrain", h.PreDrain), PostMaintenance: HookCommand("postMaintenance", h.PostMaintenance),
+			PostReturn: HookCommand("postReturn", h.PostReturn)}
 	}
 	if in.HealthCheck != nil {
 		hc := HealthCheckCommand(*in.HealthCheck)
