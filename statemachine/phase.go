@@ -16,20 +16,20 @@ const (
 // every state has one).
 var instancePhases = map[string]string{
 	"ResolveTargets": PhaseChecking, "CheckInstance": PhaseChecking, "ReserveCapacity": PhaseChecking,
-	"IsDryRun": PhaseChecking, "IsCapacityReserved": PhaseChecking, "WaitForCapacity": PhaseChecking,
+	"IsCapacityReserved": PhaseChecking, "WaitForCapacity": PhaseChecking,
 	// The pre-drain hook runs while the instance still serves.
-	"HasPreDrainHook": PhaseChecking, "StartPreDrainHook": PhaseChecking, "WaitForPreDrainHook": PhaseChecking,
+	"StartPreDrainHook": PhaseChecking, "WaitForPreDrainHook": PhaseChecking, "WaitAgainForPreDrainHook": PhaseChecking,
 	"CheckPreDrainHook": PhaseChecking, "IsPreDrainHookDone": PhaseChecking,
 
 	"EnterStandby": PhaseDraining, "DeregisterTarget": PhaseDraining, "WaitForDeregistrationDelay": PhaseDraining, "CheckDrain": PhaseDraining,
 	"IsTargetDrained": PhaseDraining, "WaitForDrain": PhaseDraining,
 
-	"StartMaintenance": PhaseMaintenance, "WaitForMaintenance": PhaseMaintenance, "CheckMaintenance": PhaseMaintenance,
-	"IsMaintenanceDone": PhaseMaintenance,
+	"StartMaintenance": PhaseMaintenance, "WaitForMaintenance": PhaseMaintenance, "WaitAgainForMaintenance": PhaseMaintenance,
+	"CheckMaintenance": PhaseMaintenance, "IsMaintenanceDone": PhaseMaintenance,
 
-	"HasPostMaintenanceHook": PhaseHealthCheck, "StartPostMaintenanceHook": PhaseHealthCheck, "WaitForPostMaintenanceHook": PhaseHealthCheck,
+	"StartPostMaintenanceHook": PhaseHealthCheck, "WaitForPostMaintenanceHook": PhaseHealthCheck, "WaitAgainForPostMaintenanceHook": PhaseHealthCheck,
 	"CheckPostMaintenanceHook": PhaseHealthCheck, "IsPostMaintenanceHookDone": PhaseHealthCheck,
-	"HasHealthCheck": PhaseHealthCheck, "StartHealthCheck": PhaseHealthCheck, "WaitForHealthCheck": PhaseHealthCheck,
+	"StartHealthCheck": PhaseHealthCheck, "WaitForHealthCheck": PhaseHealthCheck, "WaitAgainForHealthCheck": PhaseHealthCheck,
 	"CheckHealthCheck": PhaseHealthCheck, "IsHealthCheckDone": PhaseHealthCheck,
 
 	"RegisterTarget": PhaseReturning, "WaitForFirstHealthCheck": PhaseReturning, "CheckTargetHealth": PhaseReturning,
@@ -37,7 +37,7 @@ var instancePhases = map[string]string{
 
 	"ReleaseCapacity": PhaseReleasing, "Summarize": PhaseReleasing,
 	// The post-return hook runs once the instance is back in service.
-	"HasPostReturnHook": PhaseReleasing, "StartPostReturnHook": PhaseReleasing, "WaitForPostReturnHook": PhaseReleasing,
+	"HasPostReturnHook": PhaseReleasing, "StartPostReturnHook": PhaseReleasing, "WaitForPostReturnHook": PhaseReleasing, "WaitAgainForPostReturnHook": PhaseReleasing,
 	"CheckPostReturnHook": PhaseReleasing, "IsPostReturnHookDone": PhaseReleasing, "PostReturnHookFailed": PhaseReleasing,
 
 	"RestoreTarget": PhaseRestoring, "NothingToRestore": PhaseRestoring, "ExitStandbyAfterRestore": PhaseRestoring, "WaitBeforeRelease": PhaseRestoring,

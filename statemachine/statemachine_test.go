@@ -387,7 +387,7 @@ func TestReservationIsReleased(t *testing.T) {
 		}
 	}
 	walk(def.States[reserve].Next)
-	if !seen["IsDryRun"] || !seen["DeregisterTarget"] {
+	if !seen["IsCapacityReserved"] || !seen["DeregisterTarget"] {
 		t.Fatalf("the walk from %s did not reach the deregistration: %v", reserve, seen)
 	}
 }
@@ -397,12 +397,52 @@ var (
 	releaseCapacity = "${ReleaseCapacityFunctionArn}"
 )
 
+// TestWaitsReadThePlan: a wait comes from the plan's waits (set by resolve-targets), or
+// from the pollSeconds of the step that has just run: the Task whose result the wait reads
+// leads to it, directly or through one Choice, so the value read is always the fresh one.
 func TestWaitsReadThePlan(t *testing.T) {
 	def := load(t, MaintainInstance)
-	for n, s := range def.States {
-		if s.Type == "Wait" && !strings.HasPrefix(s.SecondsPath, "$.waits.") {
-			t.Errorf("%s: waits must come from the plan's waits (set by resolve-targets), has SecondsPath %q", n, s.SecondsPath)
+	leadsTo := func(from, wait string) bool {
+		if from == wait {
+			return true
 		}
+		c := def.States[from]
+		if c.Type != "Choice" {
+			return false
+		}
+		if c.Default == wait {
+			return true
+		}
+		for _, ch := range c.Choices {
+			if ch.Next == wait {
+				return true
+			}
+		}
+		return false
+	}
+	fromResults := 0
+	for n, s := range def.States {
+		if s.Type != "Wait" || strings.HasPrefix(s.SecondsPath, "$.waits.") {
+			continue
+		}
+		key, ok := strings.CutSuffix(s.SecondsPath, ".pollSeconds")
+		if !ok {
+			t.Errorf("%s: SecondsPath %q is neither one of the plan's waits nor a step's pollSeconds", n, s.SecondsPath)
+			continue
+		}
+		fresh := false
+		for _, task := range def.States {
+			if task.Type == "Task" && task.ResultPath == key && leadsTo(task.Next, n) {
+				fresh = true
+			}
+		}
+		if !fresh {
+			t.Errorf("%s: no Task writes %s and leads straight to the wait", n, key)
+		}
+		fromResults++
+	}
+	if fromResults < 7 {
+		t.Errorf("%d waits read a step's pollSeconds; the command, drain and health loops all should", fromResults)
 	}
 }
 

@@ -72,6 +72,11 @@ type CheckRequest struct {
 	Execution string `json:"execution,omitempty"`
 	// Hook names the hook the command runs ("preDrain", ...), for the error's message.
 	Hook string `json:"hook,omitempty"`
+	// SentAt is when the command was sent, and MaxPollSeconds the plan's pollSeconds:
+	// the wait before the next check backs off from the one and is bounded by the other
+	// (workflow.NextPoll).
+	SentAt         string `json:"sentAt"`
+	MaxPollSeconds int    `json:"maxPollSeconds"`
 }
 
 // AuditExecution is the execution the command was sent for.
@@ -105,7 +110,7 @@ func (r Runner) Send(ctx context.Context, req SendRequest) (workflow.CommandSent
 		if sent != nil {
 			t := aws.ToTime(sent.RequestedDateTime)
 			return workflow.CommandSent{CommandID: aws.ToString(sent.CommandId), SentAt: t.Format(time.RFC3339Nano),
-				Deadline: workflow.Deadline(t, DeliverySeconds+req.Command.TimeoutSeconds)}, nil
+				Deadline: workflow.Deadline(t, DeliverySeconds+req.Command.TimeoutSeconds), PollSeconds: workflow.FirstPoll(req.Command)}, nil
 		}
 	}
 	in := &ssm.SendCommandInput{
@@ -136,7 +141,8 @@ func (r Runner) Send(ctx context.Context, req SendRequest) (workflow.CommandSent
 	return workflow.CommandSent{
 		CommandID: *out.Command.CommandId,
 		SentAt:    t.Format(time.RFC3339Nano),
-		Deadline:  workflow.Deadline(t, DeliverySeconds+req.Command.TimeoutSeconds),
+		Deadline:    workflow.Deadline(t, DeliverySeconds+req.Command.TimeoutSeconds),
+		PollSeconds: workflow.FirstPoll(req.Command),
 	}, nil
 }
 
@@ -182,6 +188,10 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 	if err != nil {
 		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "%v", err)
 	}
+	sentAt, err := workflow.ParseTime("sentAt", req.SentAt)
+	if err != nil {
+		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "%v", err)
+	}
 	out, err := r.API.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: &req.CommandID, InstanceId: &req.InstanceID})
 	t := r.Now.Now()
 	at := t.Format(time.RFC3339Nano)
@@ -191,7 +201,8 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 		if t.After(deadline) {
 			return workflow.CommandReport{}, faults.New(req.FailureName, req.label()+"command %s on %s: no invocation appeared before the deadline %s", req.CommandID, req.InstanceID, req.Deadline)
 		}
-		return workflow.CommandReport{Status: "InvocationDoesNotExist", CheckedAt: at}, nil
+		// Not visible yet: SSM shows it within seconds.
+		return workflow.CommandReport{Status: "InvocationDoesNotExist", CheckedAt: at, PollSeconds: workflow.MinPollSeconds}, nil
 	case err != nil:
 		return workflow.CommandReport{}, fmt.Errorf("checking command %s on %s: %w", req.CommandID, req.InstanceID, err)
 	}
@@ -202,6 +213,7 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 		report.OutputTail = tail(aws.ToString(out.StandardOutputContent), tailBytes)
 		return report, nil
 	case pending[out.Status] && !t.After(deadline):
+		report.PollSeconds = workflow.NextPoll(t.Sub(sentAt), req.MaxPollSeconds)
 		return report, nil
 	case pending[out.Status]:
 		// Past the deadline: stop the command so it does not go on running while the

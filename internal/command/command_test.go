@@ -129,12 +129,16 @@ func TestCheck(t *testing.T) {
 		wantErr    string
 		wantMsg    string
 		wantCancel bool
+		wantPoll   int
 	}{
-		{name: "pending", inv: invocation(types.CommandInvocationStatusPending, "Pending", "", -1), at: time.Minute},
-		{name: "in progress", inv: invocation(types.CommandInvocationStatusInProgress, "InProgress", "", -1), at: time.Minute},
-		{name: "delayed (rebooting)", inv: invocation(types.CommandInvocationStatusDelayed, "Delayed", "", -1), at: time.Minute},
+		// A pending command is checked again after an eighth of the time it has taken, at
+		// most pollSeconds (10 here).
+		{name: "pending", inv: invocation(types.CommandInvocationStatusPending, "Pending", "", -1), at: 3 * time.Second, wantPoll: 1},
+		{name: "in progress", inv: invocation(types.CommandInvocationStatusInProgress, "InProgress", "", -1), at: 40 * time.Second, wantPoll: 5},
+		{name: "delayed (rebooting)", inv: invocation(types.CommandInvocationStatusDelayed, "Delayed", "", -1), at: time.Minute, wantPoll: 7},
+		{name: "long under way", inv: invocation(types.CommandInvocationStatusInProgress, "InProgress", "", -1), at: 10 * time.Minute, wantPoll: 10},
 		{name: "success", inv: invocation(types.CommandInvocationStatusSuccess, "Success", "", 0), at: time.Minute, wantDone: true},
-		{name: "not visible yet", getErr: &types.InvocationDoesNotExist{Message: new("")}, at: 5 * time.Second},
+		{name: "not visible yet", getErr: &types.InvocationDoesNotExist{Message: new("")}, at: 5 * time.Second, wantPoll: 1},
 		{name: "never visible", getErr: &types.InvocationDoesNotExist{}, at: time.Hour, wantErr: faults.MaintenanceFailed, wantMsg: "no invocation appeared"},
 		{name: "failed", inv: invocation(types.CommandInvocationStatusFailed, "Failed", "yum: lock held\n", 1), at: time.Minute,
 			wantErr: faults.MaintenanceFailed, wantMsg: "ended Failed (Failed), exit code 1; stderr: yum: lock held"},
@@ -156,7 +160,8 @@ func TestCheck(t *testing.T) {
 			if failure == "" {
 				failure = faults.MaintenanceFailed
 			}
-			req := CheckRequest{InstanceID: "i-0123456789abcdef0", CommandID: "c-1", Deadline: workflow.Deadline(start, 900), FailureName: failure}
+			req := CheckRequest{InstanceID: "i-0123456789abcdef0", CommandID: "c-1", Deadline: workflow.Deadline(start, 900), FailureName: failure,
+				SentAt: workflow.Deadline(start, 0), MaxPollSeconds: 10}
 			report, err := Runner{API: f, Now: func() time.Time { return start.Add(tt.at) }}.Check(context.Background(), req)
 			if tt.wantErr != "" {
 				var named *faults.Error
@@ -171,6 +176,9 @@ func TestCheck(t *testing.T) {
 			}
 			if report.Done != tt.wantDone {
 				t.Errorf("done = %v, want %v", report.Done, tt.wantDone)
+			}
+			if report.PollSeconds != tt.wantPoll {
+				t.Errorf("pollSeconds = %d, want %d", report.PollSeconds, tt.wantPoll)
 			}
 			if got := len(f.cancelled) > 0; got != tt.wantCancel {
 				t.Errorf("cancelled = %v, want %v", f.cancelled, tt.wantCancel)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -76,6 +77,15 @@ func (c Checker) CheckDrain(ctx context.Context, s workflow.State) (workflow.Tar
 		}
 	}
 	report := workflow.TargetsReport{Done: len(draining) == 0, CheckedAt: at, Targets: states}
+	if !report.Done {
+		// Draining ends with the delay: past it, the end is due at any moment.
+		if from, err := workflow.ParseTime("deregistration.deregisteredAt", s.Deregistration.DeregisteredAt); err == nil {
+			delayEnds := from.Add(time.Duration(s.Waits.DeregistrationDelaySeconds) * time.Second)
+			report.PollSeconds = untilOr(delayEnds, t, s.Waits.PollSeconds)
+		} else {
+			report.PollSeconds = s.Waits.PollSeconds
+		}
+	}
 	if !report.Done && t.After(deadline) {
 		return workflow.TargetsReport{}, faults.New(faults.DrainTimeout, "still draining at the deadline %s: %s", s.Deregistration.DrainDeadline, strings.Join(draining, "; "))
 	}
@@ -119,10 +129,26 @@ func (c Checker) CheckHealthy(ctx context.Context, s workflow.State) (workflow.T
 	}
 	t, at := stamp(c.Now)
 	report := workflow.TargetsReport{Done: len(notHealthy) == 0, CheckedAt: at, Targets: states}
+	if !report.Done {
+		if from, err := workflow.ParseTime("registration.registeredAt", s.Registration.RegisteredAt); err == nil {
+			report.PollSeconds = workflow.NextPoll(t.Sub(from), s.Waits.PollSeconds)
+		} else {
+			report.PollSeconds = s.Waits.PollSeconds
+		}
+	}
 	if !report.Done && t.After(deadline) {
 		return workflow.TargetsReport{}, faults.New(faults.TargetNotHealthy, "not healthy at the deadline %s: %s", s.Registration.HealthyDeadline, strings.Join(notHealthy, "; "))
 	}
 	return report, nil
+}
+
+// untilOr is the wait until end when it is still ahead of now (at most most), and
+// past it the backoff from end (workflow.NextPoll).
+func untilOr(end, now time.Time, most int) int {
+	if now.Before(end) {
+		return max(workflow.MinPollSeconds, min(int(end.Sub(now).Seconds()+0.999), max(most, workflow.MinPollSeconds)))
+	}
+	return workflow.NextPoll(now.Sub(end), most)
 }
 
 func containsTarget(targets []workflow.TargetState, id string, port int32) bool {

@@ -42,7 +42,8 @@ func RebootScript(token string) []string {
 
 // MaintenanceCommand turns a validated maintenance input into the SSM command to send.
 func MaintenanceCommand(m Maintenance, token string) Command {
-	c := Command{Action: m.Action, TimeoutSeconds: orDefault(m.TimeoutSeconds, DefaultTimeouts[m.Action])}
+	c := Command{Action: m.Action, TimeoutSeconds: orDefault(m.TimeoutSeconds, DefaultTimeouts[m.Action]),
+		ExpectedSeconds: min(orDefault(m.ExpectedSeconds, DefaultExpectedSeconds[m.Action]), orDefault(m.TimeoutSeconds, DefaultTimeouts[m.Action]))}
 	switch m.Action {
 	case ActionReboot:
 		c.DocumentName = DocumentShellScript

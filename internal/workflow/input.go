@@ -145,6 +145,10 @@ type Maintenance struct {
 	// TimeoutSeconds bounds the maintenance command. Zero means the action's default
 	// (DefaultTimeouts); for shell scripts it is also SSM's executionTimeout.
 	TimeoutSeconds int `json:"timeoutSeconds,omitempty"`
+	// ExpectedSeconds is how long the maintenance usually takes: the first check of the
+	// command waits that long, later ones back off from it. Zero means the action's
+	// default (DefaultExpectedSeconds). Longer than the timeout counts as the timeout.
+	ExpectedSeconds int `json:"expectedSeconds,omitempty"`
 }
 
 // PatchHooks are AWS-RunPatchBaselineWithHooks' lifecycle hooks, each an SSM document
@@ -246,6 +250,16 @@ const (
 	// a longer script belongs in an SSM document or on the instance.
 	MaxScriptBytes = 32 * 1024
 )
+
+// DefaultExpectedSeconds are the maintenance's usual durations per action, in seconds:
+// the first check of the command waits that long. A reboot of a current EC2 instance,
+// with its SSM agent back online, takes about half a minute; a patch installation
+// without a reboot about a minute; commands and documents are unknown, so they are
+// checked as soon as SSM shows them (InvisibleSeconds).
+var DefaultExpectedSeconds = map[string]int{
+	ActionReboot: 30,
+	ActionPatch:  60,
+}
 
 // DefaultTimeouts are the default maintenance timeouts per action, in seconds.
 var DefaultTimeouts = map[string]int{
@@ -578,6 +592,9 @@ func (m Maintenance) problems() []string {
 	}
 	if m.TimeoutSeconds < 0 || m.TimeoutSeconds > MaxTimeoutSeconds {
 		add(`"maintenance.timeoutSeconds" must be between 1 and %d (0 or absent for the action's default), got %d`, MaxTimeoutSeconds, m.TimeoutSeconds)
+	}
+	if m.ExpectedSeconds < 0 || m.ExpectedSeconds > MaxTimeoutSeconds {
+		add(`"maintenance.expectedSeconds" must be between 1 and %d (0 or absent for the action's default), got %d`, MaxTimeoutSeconds, m.ExpectedSeconds)
 	}
 	return problems
 }

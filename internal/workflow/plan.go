@@ -53,6 +53,9 @@ type Command struct {
 	// Alarm, for a maintenance command, is the alarm SSM watches while it runs
 	// (Alarms.CommandAlarm): in ALARM, SSM stops it.
 	Alarm string `json:"alarm,omitempty"`
+	// ExpectedSeconds is how long it usually takes: its first check waits that long
+	// (see FirstPoll).
+	ExpectedSeconds int `json:"expectedSeconds,omitempty"`
 }
 
 // Waits are the pauses of the state machine's Wait states, in seconds.
@@ -64,7 +67,7 @@ type Waits struct {
 	// the slowest group. ALB's guide says a newly registered target must pass one health
 	// check to be healthy; the deadline also covers the older threshold x interval rule.
 	HealthySeconds int `json:"healthySeconds"`
-	// PollSeconds: the pause between two later checks.
+	// PollSeconds: the longest pause between two later checks (see NextPoll).
 	PollSeconds int `json:"pollSeconds"`
 	// CapacitySeconds: the pause between two requests for capacity held by others:
 	// PollSeconds, or longer so that a long wait asks at most MaxCapacityPolls times.
@@ -106,20 +109,34 @@ const (
 // HistoryEstimate is the most history events the execution records when every loop runs
 // to its deadline, retries aside.
 func (p Plan) HistoryEstimate() int {
-	poll := max(p.Waits.PollSeconds, 1)
-	polls := func(seconds int) int { return seconds/poll + 1 }
+	most := p.Waits.PollSeconds
 	n := historyFixedEvents
-	n += pollEvents * polls(p.Deadlines.DrainSeconds-p.Waits.DeregistrationDelaySeconds)
-	n += pollEvents * polls(DeliverySeconds+p.Maintenance.TimeoutSeconds)
-	if p.HealthCheck != nil {
-		n += pollEvents * polls(DeliverySeconds+p.HealthCheck.TimeoutSeconds)
+	n += pollEvents * Checks(p.Waits.DeregistrationDelaySeconds, p.Deadlines.DrainSeconds, most)
+	for _, c := range append([]*Command{&p.Maintenance, p.HealthCheck}, p.Hooks.all()...) {
+		if c != nil {
+			n += pollEvents * Checks(FirstPoll(*c), DeliverySeconds+c.TimeoutSeconds, most)
+		}
 	}
-	for _, c := range p.Hooks.all() {
-		n += pollEvents * polls(DeliverySeconds+c.TimeoutSeconds)
-	}
-	n += pollEvents * polls(p.Deadlines.HealthySeconds)
+	n += pollEvents * Checks(p.Waits.HealthySeconds, p.Deadlines.HealthySeconds, most)
 	if p.CapacityWaitSeconds > 0 {
 		n += capacityPollEvents * (p.CapacityWaitSeconds/max(p.Waits.CapacitySeconds, 1) + 1)
+	}
+	return n
+}
+
+// Checks is how many checks a loop makes at most when its first check is at first
+// seconds, later ones pace by NextPoll bounded by most, and it ends at deadline: those of
+// the ramp up to most, counted one by one, then one every most seconds.
+func Checks(first, deadline, most int) int {
+	most = max(most, MinPollSeconds)
+	n, at := 1, max(first, 0)
+	for at < deadline {
+		wait := NextPoll(time.Duration(at)*time.Second, most)
+		if wait == most {
+			return n + (deadline-at+most-1)/most
+		}
+		at += wait
+		n++
 	}
 	return n
 }

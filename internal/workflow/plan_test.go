@@ -102,7 +102,7 @@ func TestHistoryBudget(t *testing.T) {
 		{name: "a patch run at the default poll", in: Input{Maintenance: patch}},
 		{name: "a patch run polled every second", in: Input{Maintenance: patch, PollSeconds: 1}, wantMsg: `raise "pollSeconds" to at least 4`},
 		{name: "two days of maintenance at the default poll", in: Input{Maintenance: Maintenance{Action: ActionCommands, Commands: []string{"true"}, TimeoutSeconds: MaxTimeoutSeconds}},
-			wantMsg: `raise "pollSeconds" to at least 79`},
+			wantMsg: `raise "pollSeconds" to at least 81`},
 		// A long wait for capacity asks less often than pollSeconds: at most 500 times.
 		{name: "two days' wait for capacity polled every second", in: Input{Maintenance: Maintenance{Action: ActionReboot}, PollSeconds: 1, CapacityWaitSeconds: MaxTimeoutSeconds}},
 		{name: "an hour's wait at the default poll", in: Input{Maintenance: Maintenance{Action: ActionReboot}, CapacityWaitSeconds: 3600}},
@@ -133,15 +133,15 @@ func TestMaintenanceCommand(t *testing.T) {
 		m    Maintenance
 		want Command
 	}{
-		{"patch defaults", Maintenance{Action: ActionPatch}, Command{Action: ActionPatch, DocumentName: DocumentPatchBaseline, TimeoutSeconds: 7200,
+		{"patch defaults", Maintenance{Action: ActionPatch}, Command{Action: ActionPatch, DocumentName: DocumentPatchBaseline, TimeoutSeconds: 7200, ExpectedSeconds: 60,
 			Parameters: map[string][]string{"Operation": {"Install"}, "RebootOption": {"RebootIfNeeded"}}}},
-		{"patch scan", Maintenance{Action: ActionPatch, Operation: "Scan", RebootOption: "NoReboot", TimeoutSeconds: 60}, Command{Action: ActionPatch, DocumentName: DocumentPatchBaseline, TimeoutSeconds: 60,
+		{"patch scan", Maintenance{Action: ActionPatch, Operation: "Scan", RebootOption: "NoReboot", TimeoutSeconds: 60}, Command{Action: ActionPatch, DocumentName: DocumentPatchBaseline, TimeoutSeconds: 60, ExpectedSeconds: 60,
 			Parameters: map[string][]string{"Operation": {"Scan"}, "RebootOption": {"NoReboot"}}}},
 		{"commands", Maintenance{Action: ActionCommands, Commands: []string{"yum -y update", "exit 194"}}, Command{Action: ActionCommands, DocumentName: DocumentShellScript, TimeoutSeconds: 3600,
 			Parameters: map[string][]string{"commands": {"yum -y update", "exit 194"}, "executionTimeout": {"3600"}}}},
 		{"document", Maintenance{Action: ActionDocument, DocumentName: "Doc", Parameters: map[string][]string{"a": {"b"}}}, Command{Action: ActionDocument, DocumentName: "Doc", TimeoutSeconds: 3600,
 			Parameters: map[string][]string{"a": {"b"}}}},
-		{"reboot", Maintenance{Action: ActionReboot, TimeoutSeconds: 300}, Command{Action: ActionReboot, DocumentName: DocumentShellScript, TimeoutSeconds: 300,
+		{"reboot", Maintenance{Action: ActionReboot, TimeoutSeconds: 300}, Command{Action: ActionReboot, DocumentName: DocumentShellScript, TimeoutSeconds: 300, ExpectedSeconds: 30,
 			Parameters: map[string][]string{"commands": RebootScript("tok"), "executionTimeout": {"300"}}}},
 	}
 	for _, tt := range tests {
@@ -255,6 +255,38 @@ func TestGroupName(t *testing.T) {
 	for arn, want := range map[string]string{testARN: "web", "arn:aws:elasticloadbalancing:r:1:targetgroup/x": "x", "not-an-arn": "not-an-arn"} {
 		if got := GroupName(arn); got != want {
 			t.Errorf("GroupName(%q) = %q, want %q", arn, got, want)
+		}
+	}
+}
+
+func TestNextPoll(t *testing.T) {
+	tests := []struct {
+		elapsed time.Duration
+		most    int
+		want    int
+	}{
+		{0, 10, 1}, {7 * time.Second, 10, 1}, {16 * time.Second, 10, 2}, {40 * time.Second, 10, 5},
+		{80 * time.Second, 10, 10}, {time.Hour, 10, 10}, {time.Hour, 0, 1}, {-time.Second, 10, 1},
+	}
+	for _, tt := range tests {
+		if got := NextPoll(tt.elapsed, tt.most); got != tt.want {
+			t.Errorf("NextPoll(%v, %d) = %d, want %d", tt.elapsed, tt.most, got, tt.want)
+		}
+	}
+}
+
+// TestChecks: the count of checks agrees with a walk of the loop, check by check.
+func TestChecks(t *testing.T) {
+	for _, tt := range []struct{ first, deadline, most int }{
+		{2, 3720, 10}, {30, 1020, 10}, {300, 360, 10}, {2, 172920, 1}, {2, 10, 300}, {60, 60, 10}, {0, 5, 0},
+	} {
+		want, at := 1, tt.first
+		for at < tt.deadline {
+			at += NextPoll(time.Duration(at)*time.Second, tt.most)
+			want++
+		}
+		if got := Checks(tt.first, tt.deadline, tt.most); got != want {
+			t.Errorf("Checks(%d, %d, %d) = %d, a walk makes %d", tt.first, tt.deadline, tt.most, got, want)
 		}
 	}
 }

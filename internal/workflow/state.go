@@ -121,6 +121,8 @@ type TargetsReport struct {
 	Done      bool          `json:"done"`
 	CheckedAt string        `json:"checkedAt"`
 	Targets   []TargetState `json:"targets"`
+	// PollSeconds is the wait before the next check, when it is not done (NextPoll).
+	PollSeconds int `json:"pollSeconds,omitempty"`
 }
 
 // Standby is where the instance stands in its Auto Scaling group (package standby).
@@ -153,6 +155,8 @@ type CommandSent struct {
 	CommandID string `json:"commandId"`
 	SentAt    string `json:"sentAt"`
 	Deadline  string `json:"deadline"`
+	// PollSeconds is the wait before the first check (FirstPoll).
+	PollSeconds int `json:"pollSeconds"`
 }
 
 // CommandReport is the result of one check of an SSM command invocation.
@@ -163,6 +167,8 @@ type CommandReport struct {
 	CheckedAt     string `json:"checkedAt"`
 	// OutputTail is the end of the command's standard output, once it is done.
 	OutputTail string `json:"outputTail,omitempty"`
+	// PollSeconds is the wait before the next check, when it is not done (NextPoll).
+	PollSeconds int `json:"pollSeconds,omitempty"`
 }
 
 // GroupName is the name part of a target group ARN, for messages ("web" for

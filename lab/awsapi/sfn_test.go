@@ -66,7 +66,7 @@ func TestStepFunctionsWire(t *testing.T) {
 		}
 	}
 	hasChoice := slices.ContainsFunc(events, func(e sfntypes.HistoryEvent) bool {
-		return e.Type == sfntypes.HistoryEventTypeChoiceStateEntered && aws.ToString(e.StateEnteredEventDetails.Name) == "IsDryRun"
+		return e.Type == sfntypes.HistoryEventTypeChoiceStateEntered && aws.ToString(e.StateEnteredEventDetails.Name) == "IsCapacityReserved"
 	})
 	if !hasChoice {
 		t.Error("no ChoiceStateEntered for IsDryRun")
