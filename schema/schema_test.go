@@ -24,6 +24,18 @@ const (
 
 // instanceInputs are valid and invalid instance inputs; fleetInputs, fleet inputs.
 var instanceInputs = []string{
+	`{` + inst + `, "maintenance": {"action": "reboot", "onlyIfRequired": true}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot", "onlyIfRequired": true, "requiredCheck": ["test -e /run/reboot && echo required || echo not-required"], "expectedSeconds": 45}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot", "requiredCheck": ["echo required"]}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot", "onlyIfRequired": false, "requiredCheck": ["echo required"]}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot", "onlyIfRequired": true, "requiredCheck": []}}`,
+	`{` + inst + `, "maintenance": {"action": "patch", "onlyIfRequired": false}}`,
+	`{` + inst + `, "maintenance": {"action": "patch", "requiredCheck": ["echo required"]}}`,
+	`{` + inst + `, "maintenance": {"action": "patch", "operation": "Scan", "onlyIfRequired": true}}`,
+	`{` + inst + `, "maintenance": {"action": "patch", "operation": "Scan", "onlyIfRequired": false}}`,
+	`{` + inst + `, "maintenance": {"action": "commands", "commands": ["true"], "onlyIfRequired": true}}`,
+	`{` + inst + `, "maintenance": {"action": "document", "documentName": "Doc-1", "onlyIfRequired": false}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot", "expectedSeconds": -1}}`,
 	`{` + inst + `, "maintenance": {"action": "reboot"}}`,
 	`{` + inst + `, "targetGroupArns": [` + tg + `, ` + tg2 + `], "maintenance": {"action": "patch", "operation": "Scan", "rebootOption": "NoReboot", "timeoutSeconds": 600}}`,
 	`{` + inst + `, "maintenance": {"action": "commands", "commands": ["systemctl restart app"]}, "healthCheck": {"commands": ["curl -fsS localhost"], "timeoutSeconds": 60}}`,

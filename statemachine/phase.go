@@ -17,6 +17,9 @@ const (
 var instancePhases = map[string]string{
 	"ResolveTargets": PhaseChecking, "CheckInstance": PhaseChecking, "ReserveCapacity": PhaseChecking,
 	"IsCapacityReserved": PhaseChecking, "WaitForCapacity": PhaseChecking,
+	// The required check runs while the instance still serves, before any reservation.
+	"HasRequiredCheck": PhaseChecking, "StartRequiredCheck": PhaseChecking, "WaitForRequiredCheck": PhaseChecking,
+	"WaitAgainForRequiredCheck": PhaseChecking, "CheckRequired": PhaseChecking, "IsMaintenanceRequired": PhaseChecking,
 	// The pre-drain hook runs while the instance still serves.
 	"StartPreDrainHook": PhaseChecking, "WaitForPreDrainHook": PhaseChecking, "WaitAgainForPreDrainHook": PhaseChecking,
 	"CheckPreDrainHook": PhaseChecking, "IsPreDrainHookDone": PhaseChecking,

@@ -143,9 +143,9 @@ var (
 		WildcardReason: "ssm:ListCommands does not support resource-level permissions; it reads, never changes (a retried send finds the command it sent); " +
 			"SSM reads the state of a command's alarm (commandAlarm) as its caller, and " + describeAlarmsReason}
 	CheckCommand = Function{Name: "check-command", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
-		Permissions: []Permission{{Actions: []string{"ssm:GetCommandInvocation", "ssm:CancelCommand", "ssm:ListCommands"}, On: AnyResource}},
+		Permissions: []Permission{{Actions: []string{"ssm:GetCommandInvocation", "ssm:CancelCommand", "ssm:ListCommands", "ssm:DescribeInstancePatchStates"}, On: AnyResource}},
 		WildcardReason: "ssm:GetCommandInvocation and ssm:CancelCommand name a command id, which IAM cannot scope, and ssm:ListCommands (which alarm stopped a command) " +
-			"does not support resource-level permissions; SendCommand is the scoped action"}
+			"and ssm:DescribeInstancePatchStates (what a patch Scan found) do not support resource-level permissions; SendCommand is the scoped action"}
 	ExitStandby = Function{Name: "exit-standby", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
 		Permissions: []Permission{{Actions: []string{"autoscaling:DescribeAutoScalingInstances"}, On: AnyResource},
 			{Actions: []string{"autoscaling:ExitStandby"}, On: AutoScalingGroups}},

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -30,6 +31,7 @@ type API interface {
 	GetCommandInvocation(ctx context.Context, in *ssm.GetCommandInvocationInput, opts ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error)
 	CancelCommand(ctx context.Context, in *ssm.CancelCommandInput, opts ...func(*ssm.Options)) (*ssm.CancelCommandOutput, error)
 	ListCommands(ctx context.Context, in *ssm.ListCommandsInput, opts ...func(*ssm.Options)) (*ssm.ListCommandsOutput, error)
+	DescribeInstancePatchStates(ctx context.Context, in *ssm.DescribeInstancePatchStatesInput, opts ...func(*ssm.Options)) (*ssm.DescribeInstancePatchStatesOutput, error)
 }
 
 // Runner sends commands and checks them.
@@ -66,8 +68,11 @@ type CheckRequest struct {
 	CommandID  string `json:"commandId"`
 	Deadline   string `json:"deadline"`
 	// FailureName is the error a failure is reported as: MaintenanceFailed,
-	// HealthCheckFailed or HookFailed.
+	// HealthCheckFailed, HookFailed or RequiredCheckFailed.
 	FailureName string `json:"failureName"`
+	// Verdict, for a required check, is how its verdict is read once it succeeds
+	// (workflow.VerdictOutput or workflow.VerdictPatchState).
+	Verdict string `json:"verdict,omitempty"`
 	// Execution is the execution checking it, for the audit trail.
 	Execution string `json:"execution,omitempty"`
 	// Hook names the hook the command runs ("preDrain", ...), for the error's message.
@@ -139,8 +144,8 @@ func (r Runner) Send(ctx context.Context, req SendRequest) (workflow.CommandSent
 	}
 	t := r.Now.Now()
 	return workflow.CommandSent{
-		CommandID: *out.Command.CommandId,
-		SentAt:    t.Format(time.RFC3339Nano),
+		CommandID:   *out.Command.CommandId,
+		SentAt:      t.Format(time.RFC3339Nano),
 		Deadline:    workflow.Deadline(t, DeliverySeconds+req.Command.TimeoutSeconds),
 		PollSeconds: workflow.FirstPoll(req.Command),
 	}, nil
@@ -165,6 +170,9 @@ func (r Runner) sent(ctx context.Context, instanceID, comment string) (*types.Co
 	return nil, nil
 }
 
+// failureNames are the errors a command's failure can be reported as.
+var failureNames = []string{faults.MaintenanceFailed, faults.HealthCheckFailed, faults.HookFailed, faults.RequiredCheckFailed}
+
 // pending are the invocation statuses that may still end in Success.
 var pending = map[types.CommandInvocationStatus]bool{
 	types.CommandInvocationStatusPending:    true,
@@ -178,8 +186,11 @@ var pending = map[types.CommandInvocationStatus]bool{
 // which GetCommandInvocation answers for a few seconds after SendCommand, counts as
 // pending until the deadline.
 func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandReport, error) {
-	if req.FailureName != faults.MaintenanceFailed && req.FailureName != faults.HealthCheckFailed && req.FailureName != faults.HookFailed {
-		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "check-command: failureName must be %s, %s or %s, got %q", faults.MaintenanceFailed, faults.HealthCheckFailed, faults.HookFailed, req.FailureName)
+	if !slices.Contains(failureNames, req.FailureName) {
+		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "check-command: failureName must be one of %s, got %q", strings.Join(failureNames, ", "), req.FailureName)
+	}
+	if req.Verdict != "" && req.Verdict != workflow.VerdictOutput && req.Verdict != workflow.VerdictPatchState {
+		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "check-command: verdict must be %s or %s, got %q", workflow.VerdictOutput, workflow.VerdictPatchState, req.Verdict)
 	}
 	if req.InstanceID == "" || req.CommandID == "" {
 		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "check-command needs instanceId and commandId")
@@ -211,6 +222,9 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 	case out.Status == types.CommandInvocationStatusSuccess:
 		report.Done = true
 		report.OutputTail = tail(aws.ToString(out.StandardOutputContent), tailBytes)
+		if req.Verdict != "" {
+			return r.verdict(ctx, req, report, sentAt, t, deadline)
+		}
 		return report, nil
 	case pending[out.Status] && !t.After(deadline):
 		report.PollSeconds = workflow.NextPoll(t.Sub(sentAt), req.MaxPollSeconds)

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,11 @@ type fakeSSM struct {
 	invocation *ssm.GetCommandInvocationOutput
 	getErr     error
 	sendErr    error
+	patch      []types.InstancePatchState
+}
+
+func (f *fakeSSM) DescribeInstancePatchStates(_ context.Context, in *ssm.DescribeInstancePatchStatesInput, _ ...func(*ssm.Options)) (*ssm.DescribeInstancePatchStatesOutput, error) {
+	return &ssm.DescribeInstancePatchStatesOutput{InstancePatchStates: f.patch}, nil
 }
 
 func (f *fakeSSM) SendCommand(_ context.Context, in *ssm.SendCommandInput, _ ...func(*ssm.Options)) (*ssm.SendCommandOutput, error) {
@@ -196,5 +202,76 @@ func TestTail(t *testing.T) {
 	}
 	if got := tail("abcdef", 3); got != "...def" {
 		t.Errorf("tail = %q", got)
+	}
+}
+
+// TestVerdict: a required check that succeeded says required or not from the last line of
+// its output, or from a patch state newer than its Scan; anything else is no verdict.
+func TestVerdict(t *testing.T) {
+	id := "i-0123456789abcdef0"
+	scan := func(end time.Duration, missing, failed int32, pending int32) types.InstancePatchState {
+		at := start.Add(end)
+		return types.InstancePatchState{InstanceId: &id, Operation: types.PatchOperationTypeScan, OperationEndTime: &at,
+			MissingCount: missing, FailedCount: failed, InstalledPendingRebootCount: &pending}
+	}
+	install := scan(30*time.Second, 0, 0, 0)
+	install.Operation = types.PatchOperationTypeInstall
+	tests := []struct {
+		name     string
+		verdict  string
+		stdout   string
+		patch    []types.InstancePatchState
+		at       time.Duration
+		want     string // "required", "not-required", "pending" or an error name
+		wantText string
+	}{
+		{name: "output required", verdict: workflow.VerdictOutput, stdout: "Reboot is required\nrequired\n", want: "required"},
+		{name: "output not required", verdict: workflow.VerdictOutput, stdout: "not-required\n", want: "not-required"},
+		{name: "output with no verdict", verdict: workflow.VerdictOutput, stdout: "maybe\n", want: faults.RequiredCheckFailed, wantText: `ends with "maybe"`},
+		{name: "empty output", verdict: workflow.VerdictOutput, stdout: "", want: faults.RequiredCheckFailed},
+		{name: "scan found missing patches", verdict: workflow.VerdictPatchState, patch: []types.InstancePatchState{scan(30*time.Second, 3, 0, 0)}, want: "required", wantText: "3 patches missing"},
+		{name: "scan found a pending reboot", verdict: workflow.VerdictPatchState, patch: []types.InstancePatchState{scan(30*time.Second, 0, 0, 2)}, want: "required"},
+		{name: "scan found failed patches", verdict: workflow.VerdictPatchState, patch: []types.InstancePatchState{scan(30*time.Second, 0, 1, 0)}, want: "required"},
+		{name: "scan found nothing", verdict: workflow.VerdictPatchState, patch: []types.InstancePatchState{scan(30*time.Second, 0, 0, 0)}, want: "not-required"},
+		{name: "a state older than the scan is not its verdict", verdict: workflow.VerdictPatchState, patch: []types.InstancePatchState{scan(-time.Hour, 0, 0, 0)}, want: "pending"},
+		{name: "an install's state is not a scan's", verdict: workflow.VerdictPatchState, patch: []types.InstancePatchState{install}, want: "pending"},
+		{name: "no state yet", verdict: workflow.VerdictPatchState, want: "pending"},
+		{name: "no state by the deadline", verdict: workflow.VerdictPatchState, at: time.Hour, want: faults.RequiredCheckFailed, wantText: "no patch state"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := invocation(types.CommandInvocationStatusSuccess, "Success", "", 0)
+			inv.StandardOutputContent = &tt.stdout
+			f := &fakeSSM{invocation: inv, patch: tt.patch}
+			req := CheckRequest{InstanceID: id, CommandID: "c-1", Deadline: workflow.Deadline(start, 900), FailureName: faults.RequiredCheckFailed,
+				Verdict: tt.verdict, SentAt: workflow.Deadline(start, 0), MaxPollSeconds: 10}
+			at := cmp.Or(tt.at, time.Minute)
+			report, err := Runner{API: f, Now: func() time.Time { return start.Add(at) }}.Check(context.Background(), req)
+			var got string
+			switch {
+			case err != nil:
+				got = faults.NameOf(err)
+				if !strings.Contains(err.Error(), tt.wantText) {
+					t.Errorf("error %v lacks %q", err, tt.wantText)
+				}
+			case !report.Done:
+				got = "pending"
+				if report.PollSeconds < 1 {
+					t.Errorf("pending with pollSeconds %d", report.PollSeconds)
+				}
+			case report.Required == nil:
+				t.Fatalf("done without a verdict: %+v", report)
+			case *report.Required:
+				got = "required"
+			default:
+				got = "not-required"
+			}
+			if got != tt.want {
+				t.Errorf("got %s (%+v, %v), want %s", got, report, err, tt.want)
+			}
+			if err == nil && report.Done && !strings.Contains(report.Reason, tt.wantText) {
+				t.Errorf("reason %q lacks %q", report.Reason, tt.wantText)
+			}
+		})
 	}
 }

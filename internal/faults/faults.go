@@ -89,6 +89,10 @@ const (
 	DrainInterrupted = "DrainInterrupted"
 	// MaintenanceFailed: the maintenance command failed, was cancelled or timed out.
 	MaintenanceFailed = "MaintenanceFailed"
+	// RequiredCheckFailed: the check of whether the maintenance has anything to do (a
+	// patch Scan, or reboot's required check) failed, timed out, or gave no verdict;
+	// nothing was changed.
+	RequiredCheckFailed = "RequiredCheckFailed"
 	// HealthCheckFailed: the on-instance health check commands failed or timed out.
 	HealthCheckFailed = "HealthCheckFailed"
 	// TargetNotHealthy: after registration the instance (or its group) did not become
@@ -132,7 +136,7 @@ var Names = []string{
 	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, UnsupportedLoadBalancer, TargetGroupNotInUse,
 	DeregistrationDelayTooShort, InstanceNotInTargetGroup,
 	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, InstanceNotTagged, InstanceNotRunning, InstanceInStandby, StandbyRefused, StandbyPending, StandbyExitRefused, AlarmActive, AlarmNotFound,
-	DrainTimeout, DrainInterrupted, MaintenanceFailed, HealthCheckFailed, HookFailed, TargetNotHealthy,
+	DrainTimeout, DrainInterrupted, RequiredCheckFailed, MaintenanceFailed, HealthCheckFailed, HookFailed, TargetNotHealthy,
 	CapacityBudgetExceeded, CapacityUnavailable, InstanceReserved, ReservationConflict, RolloutInProgress, ChildRunning, RolloutAborted, RolloutProblems,
 	TransientAPIError, APIError, InternalError,
 }

@@ -117,6 +117,13 @@ func (f staticSSM) ListCommands(context.Context, *ssm.ListCommandsInput, ...func
 		Comment: new("drainpipe reboot"), Status: ssmtypes.CommandStatusInProgress}}}, nil
 }
 
+// DescribeInstancePatchStates reports a Scan that found two patches missing.
+func (f staticSSM) DescribeInstancePatchStates(_ context.Context, in *ssm.DescribeInstancePatchStatesInput, _ ...func(*ssm.Options)) (*ssm.DescribeInstancePatchStatesOutput, error) {
+	end := time.Date(2026, 11, 22, 3, 1, 0, 0, time.UTC)
+	return &ssm.DescribeInstancePatchStatesOutput{InstancePatchStates: []ssmtypes.InstancePatchState{{InstanceId: &in.InstanceIds[0],
+		Operation: ssmtypes.PatchOperationTypeScan, OperationEndTime: &end, MissingCount: 2}}}, nil
+}
+
 // endedSFN: every execution asked about has ended.
 // staticASG is an Auto Scaling group "web-asg" holding the instance in state ("": the
 // instance is in no group).
@@ -194,6 +201,7 @@ func TestContracts(t *testing.T) {
 		{"send-command", "reboot", staticELB{}, staticSSM{}, 0},
 		{"check-command", "failed", staticELB{}, staticSSM{failed}, time.Minute},
 		{"check-command", "success", staticELB{}, staticSSM{succeeded}, time.Minute},
+		{"check-command", "scan-found-missing-patches", staticELB{}, staticSSM{succeeded}, time.Minute},
 		{"register-target", "ok", staticELB{allHealthy}, staticSSM{}, 0},
 		{"check-target-health", "healthy", staticELB{allHealthy}, staticSSM{}, time.Minute},
 		{"exit-standby", "in-standby", staticELB{}, staticSSM{}, time.Minute},
@@ -202,6 +210,7 @@ func TestContracts(t *testing.T) {
 		{"restore-execution", "nothing-held", staticELB{}, staticSSM{}, 0},
 		{"summarize", "maintained", staticELB{}, staticSSM{}, 0},
 		{"summarize", "dry-run", staticELB{}, staticSSM{}, 0},
+		{"summarize", "nothing-to-do", staticELB{}, staticSSM{}, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.function+"/"+c.name, func(t *testing.T) {

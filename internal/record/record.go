@@ -200,6 +200,7 @@ func (f Recorder) outcome(ctx context.Context, s rollout.State, instanceID strin
 	case sfntypes.ExecutionStatusSucceeded:
 		res.Succeeded = true
 		var summary struct {
+			Outcome      string             `json:"outcome"`
 			PhaseSeconds map[string]float64 `json:"phaseSeconds"`
 		}
 		// The instance is back in service; an output that cannot be read is a problem of
@@ -212,7 +213,7 @@ func (f Recorder) outcome(ctx context.Context, s rollout.State, instanceID strin
 				res.Problem = rollout.Truncate("the output of its execution is not readable: "+err.Error(), 1000)
 			}
 		}
-		res.PhaseSeconds = summary.PhaseSeconds
+		res.PhaseSeconds, res.Outcome = summary.PhaseSeconds, summary.Outcome
 	default:
 		res.Error, res.Cause = string(out.Status), ""
 		if out.Error != nil && *out.Error != "" {

@@ -20,6 +20,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/rollout"
 	"github.com/drainpipe/drainpipe/internal/waveplan"
+	"github.com/drainpipe/drainpipe/internal/workflow"
 )
 
 type PublisherAPI interface {
@@ -90,6 +91,9 @@ type Counts struct {
 	// NotInService: failed instances the load balancer did not report registered and
 	// healthy in every group when their wave was recorded.
 	NotInService int `json:"notInService"`
+	// NothingToDo: succeeded instances whose required check found nothing to do; they
+	// were never taken out.
+	NothingToDo int `json:"nothingToDo"`
 }
 
 // Reporter runs summarize-rollout.
@@ -142,6 +146,9 @@ func (f Reporter) Summarize(ctx context.Context, s rollout.State) (Summary, erro
 			}
 			if r.Succeeded {
 				succeeded = append(succeeded, r)
+				if r.Outcome == workflow.OutcomeNothingToDo {
+					sum.Counts.NothingToDo++
+				}
 			} else {
 				failed = append(failed, r)
 			}
@@ -242,8 +249,9 @@ func bounded[T any](list []T, truncated *bool) []T {
 
 func text(sum Summary) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "drainpipe rollout %s %s: %d planned in %d waves, %d succeeded, %d failed, %d skipped, %d not started (%.0f s).",
-		sum.Rollout, sum.Outcome, sum.Counts.Planned, sum.Waves, sum.Counts.Succeeded, sum.Counts.Failed, sum.Counts.Skipped, sum.Counts.NotStarted, sum.TotalSeconds)
+	fmt.Fprintf(&b, "drainpipe rollout %s %s: %d planned in %d waves, %d succeeded (%d maintained, %d with nothing to do), %d failed, %d skipped, %d not started (%.0f s).",
+		sum.Rollout, sum.Outcome, sum.Counts.Planned, sum.Waves, sum.Counts.Succeeded, sum.Counts.Succeeded-sum.Counts.NothingToDo, sum.Counts.NothingToDo,
+		sum.Counts.Failed, sum.Counts.Skipped, sum.Counts.NotStarted, sum.TotalSeconds)
 	if sum.StopReason != "" {
 		fmt.Fprintf(&b, " Stopped: %s.", sum.StopReason)
 	}

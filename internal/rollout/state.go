@@ -125,9 +125,12 @@ type Skip struct {
 
 // Result is one instance's outcome.
 type Result struct {
-	InstanceID   string             `json:"instanceId"`
-	Wave         int                `json:"wave"`
-	Succeeded    bool               `json:"succeeded"`
+	InstanceID string `json:"instanceId"`
+	Wave       int    `json:"wave"`
+	Succeeded  bool   `json:"succeeded"`
+	// Outcome, for a succeeded instance, is its execution's (workflow.OutcomeMaintained,
+	// workflow.OutcomeNothingToDo).
+	Outcome      string             `json:"outcome,omitempty"`
 	Error        string             `json:"error,omitempty"`
 	Cause        string             `json:"cause,omitempty"`
 	ExecutionARN string             `json:"executionArn,omitempty"`

@@ -116,3 +116,62 @@ func (c Command) Describe() string {
 	slices.Sort(params)
 	return fmt.Sprintf("%s: %s %s, timeout %ds", c.Action, c.DocumentName, strings.Join(params, " "), c.TimeoutSeconds)
 }
+
+// How a required check's verdict is read (Command.Verdict).
+const (
+	// VerdictOutput: the last line of the command's output, "required" or "not-required".
+	VerdictOutput = "output"
+	// VerdictPatchState: the instance's patch state, as the Scan reported it to Patch
+	// Manager (DescribeInstancePatchStates).
+	VerdictPatchState = "patchState"
+	// ActionRequiredCheck is the Action of the required check's command.
+	ActionRequiredCheck = "requiredCheck"
+	// RequiredCheckSeconds bounds the required check; a patch Scan takes minutes at most.
+	RequiredCheckSeconds = 900
+	// ScanExpectedSeconds is how long a patch Scan usually takes.
+	ScanExpectedSeconds = 20
+)
+
+// The verdicts a required check's output ends with.
+const (
+	Required    = "required"
+	NotRequired = "not-required"
+)
+
+// DefaultRebootCheck is reboot's required check when the input gives none: Amazon Linux
+// and RHEL's needs-restarting -r (exit 1: a reboot is required), Debian and Ubuntu's
+// /var/run/reboot-required (present: required). Where it can tell neither way, it says
+// required: a reboot too many costs minutes, a reboot skipped leaves a kernel unpatched.
+var DefaultRebootCheck = []string{
+	`if command -v needs-restarting >/dev/null 2>&1; then`,
+	`  needs-restarting -r >&2; rc=$?`,
+	`  case $rc in 0) echo ` + NotRequired + ` ;; 1) echo ` + Required + ` ;; *) echo "drainpipe: needs-restarting -r exited $rc" >&2; echo ` + Required + ` ;; esac`,
+	`elif [ -f /etc/debian_version ]; then`,
+	`  if [ -e /var/run/reboot-required ]; then echo ` + Required + `; else echo ` + NotRequired + `; fi`,
+	`else`,
+	`  echo "drainpipe: neither needs-restarting nor Debian's /var/run/reboot-required: cannot tell" >&2`,
+	`  echo ` + Required,
+	`fi`,
+}
+
+// RequiredCheckCommand is the command that tells whether a validated maintenance has
+// anything to do (nil when the input does not ask: Maintenance.Checked).
+func RequiredCheckCommand(m Maintenance) *Command {
+	if !m.Checked() {
+		return nil
+	}
+	c := &Command{Action: ActionRequiredCheck, TimeoutSeconds: RequiredCheckSeconds}
+	switch m.Action {
+	case ActionPatch:
+		c.DocumentName, c.Verdict, c.ExpectedSeconds = DocumentPatchBaseline, VerdictPatchState, ScanExpectedSeconds
+		c.Parameters = map[string][]string{"Operation": {"Scan"}, "RebootOption": {"NoReboot"}}
+	default:
+		script := m.RequiredCheck
+		if script == nil {
+			script = DefaultRebootCheck
+		}
+		c.DocumentName, c.Verdict = DocumentShellScript, VerdictOutput
+		c.Parameters = shellParameters(script, c.TimeoutSeconds)
+	}
+	return c
+}

@@ -149,6 +149,28 @@ type Maintenance struct {
 	// command waits that long, later ones back off from it. Zero means the action's
 	// default (DefaultExpectedSeconds). Longer than the timeout counts as the timeout.
 	ExpectedSeconds int `json:"expectedSeconds,omitempty"`
+	// OnlyIfRequired checks first, while the instance still serves, whether the
+	// maintenance has anything to do, and leaves the instance alone (outcome
+	// "nothing-to-do": no reservation, no drain) when it has not. For patch (default true
+	// with operation Install) the check is an AWS-RunPatchBaseline Scan and the patch
+	// state it reports; for reboot (default false) it is RequiredCheck, or
+	// DefaultRebootCheck. Other actions cannot tell.
+	OnlyIfRequired *bool `json:"onlyIfRequired,omitempty"`
+	// RequiredCheck, for reboot with onlyIfRequired, replaces DefaultRebootCheck: shell
+	// commands whose last line of output is "required" or "not-required".
+	RequiredCheck []string `json:"requiredCheck,omitempty"`
+}
+
+// Checked says whether the maintenance is checked for anything to do before it runs
+// (OnlyIfRequired, with its per-action default).
+func (m Maintenance) Checked() bool {
+	switch {
+	case m.OnlyIfRequired != nil:
+		return *m.OnlyIfRequired
+	case m.Action == ActionPatch:
+		return m.Operation != "Scan"
+	}
+	return false
 }
 
 // PatchHooks are AWS-RunPatchBaselineWithHooks' lifecycle hooks, each an SSM document
@@ -550,6 +572,12 @@ func (m Maintenance) problems() []string {
 	}
 	switch m.Action {
 	case ActionReboot:
+		if m.RequiredCheck != nil {
+			problems = append(problems, commandProblems("maintenance.requiredCheck", m.RequiredCheck)...)
+			if !m.Checked() {
+				add(`"maintenance.requiredCheck" runs only with "onlyIfRequired": true`)
+			}
+		}
 		only(m.Action, map[string]bool{"commands": m.Commands != nil, "operation": m.Operation != "", "rebootOption": m.RebootOption != "", "documentName": m.DocumentName != "", "parameters": m.Parameters != nil, "patchHooks": m.PatchHooks != nil})
 	case ActionPatch:
 		if m.Operation != "" && m.Operation != "Install" && m.Operation != "Scan" {
@@ -558,7 +586,10 @@ func (m Maintenance) problems() []string {
 		if m.RebootOption != "" && m.RebootOption != "RebootIfNeeded" && m.RebootOption != "NoReboot" {
 			add(`"maintenance.rebootOption" must be "RebootIfNeeded" or "NoReboot", got %q`, m.RebootOption)
 		}
-		only(m.Action, map[string]bool{"commands": m.Commands != nil, "documentName": m.DocumentName != "", "parameters": m.Parameters != nil})
+		only(m.Action, map[string]bool{"commands": m.Commands != nil, "documentName": m.DocumentName != "", "parameters": m.Parameters != nil, "requiredCheck": m.RequiredCheck != nil})
+		if m.Operation == "Scan" && m.Checked() {
+			add(`"maintenance.onlyIfRequired" checks what an Install would do; operation "Scan" installs nothing: leave it out`)
+		}
 		if h := m.PatchHooks; h != nil {
 			if h.PreInstall == "" && h.PostInstall == "" && h.OnExit == "" {
 				add(`"maintenance.patchHooks" names no hook: give "preInstall", "postInstall" or "onExit", or leave it out`)
@@ -574,7 +605,8 @@ func (m Maintenance) problems() []string {
 		}
 	case ActionCommands:
 		problems = append(problems, commandProblems("maintenance.commands", m.Commands)...)
-		only(m.Action, map[string]bool{"operation": m.Operation != "", "rebootOption": m.RebootOption != "", "documentName": m.DocumentName != "", "parameters": m.Parameters != nil, "patchHooks": m.PatchHooks != nil})
+		only(m.Action, map[string]bool{"operation": m.Operation != "", "rebootOption": m.RebootOption != "", "documentName": m.DocumentName != "", "parameters": m.Parameters != nil, "patchHooks": m.PatchHooks != nil,
+			"onlyIfRequired": m.OnlyIfRequired != nil, "requiredCheck": m.RequiredCheck != nil})
 	case ActionDocument:
 		if !documentNamePattern.MatchString(m.DocumentName) {
 			add(`"maintenance.documentName" must name an SSM document (3-128 characters of letters, digits, _ - .), got %q`, m.DocumentName)
@@ -584,7 +616,8 @@ func (m Maintenance) problems() []string {
 				add(`"maintenance.parameters" has an invalid parameter name %q`, name)
 			}
 		}
-		only(m.Action, map[string]bool{"commands": m.Commands != nil, "operation": m.Operation != "", "rebootOption": m.RebootOption != "", "patchHooks": m.PatchHooks != nil})
+		only(m.Action, map[string]bool{"commands": m.Commands != nil, "operation": m.Operation != "", "rebootOption": m.RebootOption != "", "patchHooks": m.PatchHooks != nil,
+			"onlyIfRequired": m.OnlyIfRequired != nil, "requiredCheck": m.RequiredCheck != nil})
 	case "":
 		add(`"maintenance.action" is required: one of %s`, strings.Join(Actions, ", "))
 	default:
@@ -603,7 +636,7 @@ func (m Maintenance) problems() []string {
 // parameters of the maintenance, and the commands of the health check and the hooks.
 func ScriptBytes(m Maintenance, scripts ...*HealthCheck) int {
 	n := 0
-	for _, c := range m.Commands {
+	for _, c := range append(slices.Clone(m.Commands), m.RequiredCheck...) {
 		n += len(c)
 	}
 	for k, vs := range m.Parameters {

@@ -56,6 +56,9 @@ type Command struct {
 	// ExpectedSeconds is how long it usually takes: its first check waits that long
 	// (see FirstPoll).
 	ExpectedSeconds int `json:"expectedSeconds,omitempty"`
+	// Verdict, for a required check, is how its verdict is read (VerdictOutput,
+	// VerdictPatchState).
+	Verdict string `json:"verdict,omitempty"`
 }
 
 // Waits are the pauses of the state machine's Wait states, in seconds.
@@ -112,7 +115,7 @@ func (p Plan) HistoryEstimate() int {
 	most := p.Waits.PollSeconds
 	n := historyFixedEvents
 	n += pollEvents * Checks(p.Waits.DeregistrationDelaySeconds, p.Deadlines.DrainSeconds, most)
-	for _, c := range append([]*Command{&p.Maintenance, p.HealthCheck}, p.Hooks.all()...) {
+	for _, c := range append([]*Command{&p.Maintenance, p.RequiredCheck, p.HealthCheck}, p.Hooks.all()...) {
 		if c != nil {
 			n += pollEvents * Checks(FirstPoll(*c), DeliverySeconds+c.TimeoutSeconds, most)
 		}
@@ -148,7 +151,10 @@ type Plan struct {
 	Registrations []Registration `json:"registrations"`
 	TargetGroups  []TargetGroup  `json:"targetGroups"`
 	Maintenance   Command        `json:"maintenance"`
-	HealthCheck   *Command       `json:"healthCheck,omitempty"`
+	// RequiredCheck, when set, runs before anything else is done and tells whether the
+	// maintenance has anything to do (Maintenance.OnlyIfRequired).
+	RequiredCheck *Command `json:"requiredCheck,omitempty"`
+	HealthCheck   *Command `json:"healthCheck,omitempty"`
 	// Hooks are the input's hooks as commands (see Hooks); the state machine runs each
 	// one present.
 	Hooks           *HookCommands `json:"hooks,omitempty"`
@@ -222,6 +228,7 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 		Registrations:       regs,
 		TargetGroups:        groups,
 		Maintenance:         MaintenanceCommand(in.Maintenance, token),
+		RequiredCheck:       RequiredCheckCommand(in.Maintenance),
 		AllowLastTarget:     in.AllowLastTarget,
 		MinHealthyTargets:   in.MinHealthyTargets,
 		CapacityWaitSeconds: in.CapacityWaitSeconds,

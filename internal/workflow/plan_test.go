@@ -290,3 +290,76 @@ func TestChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestRequiredCheckCommand: which maintenance is checked first, and with what.
+func TestRequiredCheckCommand(t *testing.T) {
+	yes, no := true, false
+	tests := []struct {
+		name        string
+		m           Maintenance
+		wantDoc     string
+		wantVerdict string
+		wantScript  []string
+	}{
+		{name: "patch install, by default", m: Maintenance{Action: ActionPatch}, wantDoc: DocumentPatchBaseline, wantVerdict: VerdictPatchState},
+		{name: "patch install, turned off", m: Maintenance{Action: ActionPatch, OnlyIfRequired: &no}},
+		{name: "patch scan", m: Maintenance{Action: ActionPatch, Operation: "Scan"}},
+		{name: "reboot, by default", m: Maintenance{Action: ActionReboot}},
+		{name: "reboot only if required", m: Maintenance{Action: ActionReboot, OnlyIfRequired: &yes}, wantDoc: DocumentShellScript, wantVerdict: VerdictOutput, wantScript: DefaultRebootCheck},
+		{name: "reboot with its own check", m: Maintenance{Action: ActionReboot, OnlyIfRequired: &yes, RequiredCheck: []string{"echo required"}}, wantDoc: DocumentShellScript,
+			wantVerdict: VerdictOutput, wantScript: []string{"echo required"}},
+		{name: "commands", m: Maintenance{Action: ActionCommands, Commands: []string{"true"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := RequiredCheckCommand(tt.m)
+			if tt.wantDoc == "" {
+				if c != nil {
+					t.Fatalf("checked with %+v", c)
+				}
+				return
+			}
+			if c == nil || c.DocumentName != tt.wantDoc || c.Verdict != tt.wantVerdict || c.Action != ActionRequiredCheck || c.TimeoutSeconds != RequiredCheckSeconds {
+				t.Fatalf("got %+v", c)
+			}
+			if tt.wantScript != nil && !reflect.DeepEqual(c.Parameters["commands"], tt.wantScript) {
+				t.Errorf("script %q", c.Parameters["commands"])
+			}
+			if tt.wantVerdict == VerdictPatchState && (c.Parameters["Operation"][0] != "Scan" || c.Parameters["RebootOption"][0] != "NoReboot") {
+				t.Errorf("a patch check must only scan: %v", c.Parameters)
+			}
+		})
+	}
+}
+
+// TestDefaultRebootCheck runs the default reboot check under bash with stand-ins for
+// needs-restarting, and on a system that has neither it nor Debian's flag file.
+func TestDefaultRebootCheck(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	script := strings.Join(DefaultRebootCheck, "\n")
+	for _, tt := range []struct {
+		name, needsRestarting, want string
+	}{
+		{"nothing to restart", "exit 0", NotRequired},
+		{"a reboot is required", "exit 1", Required},
+		{"needs-restarting fails", "exit 2", Required},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			bin := t.TempDir()
+			if err := os.WriteFile(filepath.Join(bin, "needs-restarting"), []byte("#!/bin/sh\n"+tt.needsRestarting+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("bash", "-c", script)
+			cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin"}
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.TrimSpace(string(out)); got != tt.want {
+				t.Errorf("said %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

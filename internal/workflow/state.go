@@ -13,6 +13,8 @@ import (
 type State struct {
 	Plan
 	InstanceCheck      *TargetsReport  `json:"instanceCheck,omitempty"`
+	RequiredCommand    *CommandSent    `json:"requiredCommand,omitempty"`
+	RequiredResult     *CommandReport  `json:"requiredResult,omitempty"`
 	Reservation        *Reservation    `json:"reservation,omitempty"`
 	Standby            *Standby        `json:"standby,omitempty"`
 	Deregistration     *Deregistration `json:"deregistration,omitempty"`
@@ -169,6 +171,10 @@ type CommandReport struct {
 	OutputTail string `json:"outputTail,omitempty"`
 	// PollSeconds is the wait before the next check, when it is not done (NextPoll).
 	PollSeconds int `json:"pollSeconds,omitempty"`
+	// Required, for a required check that is done, says whether the maintenance has
+	// anything to do, and Reason why.
+	Required *bool  `json:"required,omitempty"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // GroupName is the name part of a target group ARN, for messages ("web" for
@@ -196,12 +202,17 @@ type Summary struct {
 	PhaseSeconds map[string]float64 `json:"phaseSeconds,omitempty"`
 	// WouldDo lists, for a dry run, the changes a real run would make, in order.
 	WouldDo []string `json:"wouldDo,omitempty"`
+	// Reason, for nothing-to-do, is what the required check found.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Outcomes of a successful execution.
 const (
 	OutcomeMaintained = "maintained"
 	OutcomeDryRun     = "dry-run"
+	// OutcomeNothingToDo: the required check found nothing to do; the instance was left
+	// alone, in service, without a reservation.
+	OutcomeNothingToDo = "nothing-to-do"
 )
 
 // Summarize is the summarize function: the execution's output, built from the final
@@ -211,6 +222,13 @@ func Summarize(_ context.Context, s State) (Summary, error) {
 		InstanceID:    s.InstanceID,
 		Maintenance:   s.Maintenance.Describe(),
 		Registrations: s.Registrations,
+	}
+	if r := s.RequiredResult; r != nil && r.Required != nil && !*r.Required {
+		sum.Outcome, sum.Reason = OutcomeNothingToDo, r.Reason
+		if s.DryRun {
+			sum.WouldDo = []string{"nothing: " + r.Reason}
+		}
+		return sum, nil
 	}
 	if s.DryRun {
 		sum.Outcome = OutcomeDryRun
