@@ -119,7 +119,7 @@ func TestCommandAlarmStopsTheMaintenance(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	res, err := l.MaintainInstance(ctx, "", map[string]any{"instanceId": l.Instances[0].ID, "pollSeconds": 2,
-		"maintenance": map[string]any{"action": "commands", "commands": []string{"sleep 30"}},
+		"maintenance": map[string]any{"action": "commands", "commands": []string{"sleep 600"}},
 		"alarms":      map[string]any{"commandAlarm": "web-5xx"}}, nil)
 	if err != nil || res.Error != faults.MaintenanceFailed || !strings.Contains(res.Cause, "SSM stopped it on its alarm web-5xx (ALARM)") {
 		t.Fatalf("the execution: %v %s %s: %s", err, res.Status, res.Error, res.Cause)

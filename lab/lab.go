@@ -54,6 +54,10 @@ type Config struct {
 	RebootSeconds float64
 	// PatchSeconds is how long a simulated AWS-RunPatchBaseline Install takes.
 	PatchSeconds float64
+	// DeregistrationPropagationSeconds is how long the load balancer's nodes still send a
+	// deregistered target new requests (see elb.LoadBalancer.SetPropagation); 0 stops
+	// them at once.
+	DeregistrationPropagationSeconds float64
 	// Tools is the folder with the Node tools; "" finds .tools upwards from the working
 	// directory.
 	Tools string
@@ -242,6 +246,7 @@ func Start(cfg Config) (_ *Lab, err error) {
 		return nil, err
 	}
 	l.LB = elb.New(l.Clock, l, awsapi.Region, awsapi.Account)
+	l.LB.SetPropagation(cfg.DeregistrationPropagationSeconds)
 	for gi, spec := range cfg.Groups {
 		g := l.LB.CreateTargetGroup(elb.GroupConfig{Name: spec.Name, Port: int32(spec.Port), HealthCheck: spec.HealthCheck,
 			DeregistrationDelaySeconds: spec.DeregistrationDelaySeconds, Protocol: spec.Protocol, Unattached: spec.Unattached,

@@ -21,7 +21,7 @@ func (l *Lab) NaiveReboot(ctx context.Context, inst *instance.Instance) error {
 		return fmt.Errorf("naive reboot of %s: %w", inst.ID, err)
 	}
 	check := []string{
-		fmt.Sprintf("sleep %.3f # the post's sleep 60, at the lab's time scale", 60*l.Config.Scale),
+		"sleep 60 # the lab instance's sleep runs at the lab's time scale",
 		fmt.Sprintf("curl -fsS http://${INSTANCE_IP:-localhost}:%d/", l.Config.ServicePort),
 	}
 	if err := l.runCommand(ctx, inst, check); err != nil {

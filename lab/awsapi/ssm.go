@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +32,8 @@ func (s *Server) ssm(w http.ResponseWriter, r *http.Request) {
 		out, err = s.describeInstanceInformation(r)
 	case "ListCommands":
 		out, err = s.listCommands(r)
+	case "DescribeInstancePatchStates":
+		out, err = s.describeInstancePatchStates(r)
 	default:
 		jsonError(w, http.StatusBadRequest, "UnknownOperationException", "the lab does not implement SSM "+op)
 		return
@@ -214,4 +218,77 @@ func (s *Server) listCommands(r *http.Request) (any, error) {
 		}
 	}
 	return map[string]any{"Commands": list}, nil
+}
+
+// BaselineID is the patch baseline the lab's instances are patched with (AWS's
+// predefined baselines have ids of this shape).
+const BaselineID = "pb-0123456789abcdef0"
+
+// instanceIDPattern is the pattern of DescribeInstancePatchStates' InstanceIds.
+var instanceIDPattern = regexp.MustCompile(`(^i-(\w{8}|\w{17})$)|(^mi-\w{17}$)`)
+
+// describeInstancePatchStates answers the patch state the last AWS-RunPatchBaseline Scan
+// or Install recorded on each named instance, in the order named; an instance none ran
+// on is left out. As the API reference has it, InstanceIds is required (at most 50, each
+// an instance id) and MaxResults is 10 to 100; the lab answers every state on one page
+// unless MaxResults asks for smaller ones.
+func (s *Server) describeInstancePatchStates(r *http.Request) (any, error) {
+	var in struct {
+		InstanceIds *[]string
+		MaxResults  *int
+		NextToken   string
+	}
+	if err := decode(r, &in); err != nil {
+		return nil, err
+	}
+	invalid := func(format string, args ...any) error {
+		return &ssm.APIError{Code: "ValidationException", Message: "1 validation error detected: " + fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case in.InstanceIds == nil:
+		return nil, invalid("Value null at 'instanceIds' failed to satisfy constraint: Member must not be null")
+	case len(*in.InstanceIds) > 50:
+		return nil, invalid("Value at 'instanceIds' failed to satisfy constraint: Member must have length less than or equal to 50")
+	case in.MaxResults != nil && (*in.MaxResults < 10 || *in.MaxResults > 100):
+		return nil, invalid("Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 10 and 100", *in.MaxResults)
+	}
+	var states []map[string]any
+	seen := map[string]bool{}
+	for k, id := range *in.InstanceIds {
+		if !instanceIDPattern.MatchString(id) {
+			return nil, invalid("Value '%s' at 'instanceIds.%d.member' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", id, k+1, instanceIDPattern)
+		}
+		p, ok := s.SSM.PatchState(id)
+		if !ok || seen[id] {
+			continue
+		}
+		seen[id] = true
+		state := map[string]any{
+			"InstanceId": p.InstanceID, "PatchGroup": "", "BaselineId": BaselineID, "Operation": p.Operation,
+			"OperationStartTime": epoch(p.OperationStartTime), "OperationEndTime": epoch(p.OperationEndTime), "RebootOption": p.RebootOption,
+			"MissingCount": p.MissingCount, "InstalledCount": p.InstalledCount, "InstalledPendingRebootCount": p.InstalledPendingRebootCount,
+			"InstalledOtherCount": 0, "InstalledRejectedCount": 0, "FailedCount": p.FailedCount, "NotApplicableCount": 0,
+		}
+		if !p.LastNoRebootInstallTime.IsZero() {
+			state["LastNoRebootInstallOperationTime"] = epoch(p.LastNoRebootInstallTime)
+		}
+		states = append(states, state)
+	}
+	start := 0
+	if in.NextToken != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(in.NextToken, "lab-"))
+		if err != nil || !strings.HasPrefix(in.NextToken, "lab-") || n < 0 || n > len(states) {
+			return nil, &ssm.APIError{Code: "InvalidNextToken", Message: "The specified token isn't valid."}
+		}
+		start = n
+	}
+	end := len(states)
+	if in.MaxResults != nil {
+		end = min(start+*in.MaxResults, end)
+	}
+	out := map[string]any{"InstancePatchStates": append([]map[string]any{}, states[start:end]...)}
+	if end < len(states) {
+		out["NextToken"] = "lab-" + strconv.Itoa(end)
+	}
+	return out, nil
 }

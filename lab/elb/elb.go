@@ -3,7 +3,8 @@
 // checks with interval, timeout, thresholds and matcher; the target states and reason
 // codes; initial targets get no traffic until they pass one check; deregistration drains
 // (no new requests, in-flight ones may finish, shown as draining until the delay ends,
-// then cut); fail-open when every target is unhealthy; 502 when a target refuses or drops
+// then cut), after a propagation time (SetPropagation) during which the load balancer's
+// nodes, not yet told, still send the target its share of new requests; fail-open when every target is unhealthy; 502 when a target refuses or drops
 // the connection, 504 when it does not answer in time. It also answers the ELBv2 API
 // operations drainpipe calls, in Go; package awsapi puts them on the wire.
 package elb
@@ -172,6 +173,8 @@ type LoadBalancer struct {
 	created int
 	// drainLag keeps targets draining this many lab seconds past the delay.
 	drainLag float64
+	// propagation is how long (lab seconds) a deregistered target still gets new requests.
+	propagation float64
 	// states are the instances' EC2 states that are not running (stopped, terminated).
 	states map[string]string
 	// overrides are the administrative overrides in effect on instances' targets (a zonal
@@ -229,6 +232,17 @@ func (lb *LoadBalancer) SetDrainLag(labSeconds float64) {
 	lb.drainLag = labSeconds
 }
 
+// SetPropagation sets how long, in lab seconds, the load balancer's nodes take to stop
+// sending new requests to a target after DeregisterTargets: meanwhile the target, already
+// draining in DescribeTargetHealth, is routed to as it was before (a healthy one takes
+// its share). Zero (the default) stops them at once. It applies to later
+// deregistrations.
+func (lb *LoadBalancer) SetPropagation(labSeconds float64) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	lb.propagation = labSeconds
+}
+
 // New returns a load balancer for the account and region.
 func New(c *clock.Clock, ec2 Addresser, region, account string) *LoadBalancer {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -281,6 +295,10 @@ type target struct {
 	cut      context.Context
 	cutNow   context.CancelFunc
 	inflight int
+	// routedAs is the state a draining target is routed as until routedUntil (real time):
+	// its state before DeregisterTargets, while the deregistration propagates.
+	routedAs    string
+	routedUntil time.Time
 }
 
 // CreateTargetGroup adds a group and returns it.
@@ -532,6 +550,7 @@ func (lb *LoadBalancer) DeregisterTargets(arn string, refs []TargetRef) error {
 			continue
 		}
 		t.stopChecks()
+		t.routedAs, t.routedUntil = t.state, time.Now().Add(lb.clock.Seconds(lb.propagation))
 		t.state, t.reason = StateDraining, ReasonDeregistrationInProcess
 		delay := lb.clock.Seconds(float64(g.cfg.DeregistrationDelaySeconds) + lb.drainLag)
 		lb.wg.Add(1)
@@ -762,7 +781,8 @@ func matches(matcher string, code int) bool {
 
 // pick chooses the target for a new request: round robin over healthy targets, or over
 // every unhealthy target when none is healthy (fail-open). Initial and draining targets
-// get no new requests.
+// get no new requests, except a draining one while its deregistration propagates, routed
+// as it was before.
 func (g *Group) pick() *target {
 	g.lb.mu.Lock()
 	defer g.lb.mu.Unlock()
@@ -789,10 +809,13 @@ func (g *Group) pick() *target {
 	return t
 }
 
+// eligible lists the targets routed as in the state. Callers hold lb.mu.
 func (g *Group) eligible(state string) []*target {
 	var out []*target
+	now := time.Now()
 	for _, t := range g.targets {
-		if t.state == state {
+		propagating := t.state == StateDraining && t.routedAs == state && now.Before(t.routedUntil) && g.lb.states[t.id] == ""
+		if t.state == state || propagating {
 			out = append(out, t)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -233,6 +234,9 @@ func TestDrainingKeepsInFlightAndShowsDrainingForTheWholeDelay(t *testing.T) {
 	}
 }
 
+// TestInFlightRequestIsCutWhenTheDelayEnds: a request longer than the deregistration
+// delay (30 s against 5 s) fails with a 502 when the delay ends, not before and not at its
+// own end.
 func TestInFlightRequestIsCutWhenTheDelayEnds(t *testing.T) {
 	e := newEnv(t, 1)
 	r := e.ref(0)
@@ -242,11 +246,106 @@ func TestInFlightRequestIsCutWhenTheDelayEnds(t *testing.T) {
 		n := e.fleet[r.ID].InFlight()
 		return n > 0, fmt.Sprintf("%d in flight", n)
 	})
+	start := time.Now()
 	if err := e.lb.DeregisterTargets(e.group.ARN, []TargetRef{r}); err != nil {
 		t.Fatal(err)
 	}
 	if code := <-done; code != http.StatusBadGateway {
 		t.Errorf("request still running when the delay ended: %d, want 502", code)
+	}
+	if took := e.clock.Lab(time.Since(start)).Seconds(); took < 5 || took >= 30 {
+		t.Errorf("the request ended %.1f lab seconds after the deregistration; want at the 5 s delay's end", took)
+	}
+}
+
+// TestDeregistrationPropagates: with a propagation time, a deregistered target shows
+// draining at once but still gets its share of new requests until the time has passed,
+// then none; a request it took meanwhile is cut when the delay ends. Without one (the
+// default), it gets none from the start.
+func TestDeregistrationPropagates(t *testing.T) {
+	const delay, slow = 50, 58 // lab seconds; the slow requests stay under the idle timeout
+	for _, tt := range []struct {
+		name        string
+		propagation float64 // lab seconds
+		share       int     // of 6 requests right after the deregistration
+	}{
+		{"none", 0, 0},
+		{"30 s", 30, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, 2)
+			e.lb.SetPropagation(tt.propagation)
+			e.group = e.lb.CreateTargetGroup(GroupConfig{Name: "slow-drain", Port: 8080,
+				HealthCheck: HealthCheck{IntervalSeconds: 1, TimeoutSeconds: 1, HealthyThreshold: 2, UnhealthyThreshold: 2}, DeregistrationDelaySeconds: delay})
+			url, err := e.group.Listen()
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.url = url
+			r, other := e.ref(0), e.ref(1)
+			if err := e.lb.RegisterTargets(e.group.ARN, []TargetRef{r, other}); err != nil {
+				t.Fatal(err)
+			}
+			e.waitState(r, StateHealthy, 10)
+			e.waitState(other, StateHealthy, 10)
+
+			type result struct {
+				code int
+				at   float64 // lab seconds after the deregistration
+			}
+			results := make(chan result, 2)
+			start := time.Now()
+			if err := e.lb.DeregisterTargets(e.group.ARN, []TargetRef{r}); err != nil {
+				t.Fatal(err)
+			}
+			if th := e.state(r); th.State != StateDraining || th.Reason != ReasonDeregistrationInProcess {
+				t.Fatalf("right after DeregisterTargets: %+v, want draining", th)
+			}
+			if tt.share > 0 {
+				// Two slow requests: the round robin alternates, so one lands on the
+				// target and is cut when the delay ends, the other is answered.
+				for range 2 {
+					go func() {
+						code, _, _ := e.fetch(fmt.Sprintf("/slow?seconds=%d", slow))
+						results <- result{code, e.clock.Lab(time.Since(start)).Seconds()}
+					}()
+				}
+				labtest.WaitFor(t, patience, time.Millisecond, "both slow requests in flight", func() (bool, any) {
+					n, m := e.fleet[r.ID].InFlight(), e.fleet[other.ID].InFlight()
+					return n > 0 && m > 0, fmt.Sprintf("%d and %d in flight", n, m)
+				})
+			}
+			served := 0
+			for range 6 {
+				if _, body := e.get("/"); strings.Contains(body, r.ID) {
+					served++
+				}
+			}
+			if took := e.clock.Lab(time.Since(start)).Seconds(); tt.share > 0 && took >= tt.propagation {
+				t.Fatalf("the requests took %.1f lab seconds, past the %g s propagation: the test cannot tell", took, tt.propagation)
+			}
+			if served != tt.share {
+				t.Errorf("right after the deregistration the target got %d of 6 new requests, want %d", served, tt.share)
+			}
+			// Past the propagation: no new request, while still draining.
+			time.Sleep(time.Until(start.Add(e.clock.Seconds(tt.propagation))))
+			for range 20 {
+				if _, body := e.get("/"); strings.Contains(body, r.ID) {
+					t.Fatalf("%.1f lab seconds after the deregistration, past the propagation, the target got a new request", e.clock.Lab(time.Since(start)).Seconds())
+				}
+			}
+			if th := e.state(r); th.State != StateDraining {
+				t.Fatalf("the delay ended before the test did: %+v", th)
+			}
+			if tt.share == 0 {
+				return
+			}
+			got := []result{<-results, <-results}
+			slices.SortFunc(got, func(a, b result) int { return a.code - b.code })
+			if got[0].code != http.StatusOK || got[1].code != http.StatusBadGateway || got[1].at < delay || got[1].at >= slow {
+				t.Errorf("the two slow requests: %+v; want a 200 and a 502 at the %d s delay's end", got, delay)
+			}
+		})
 	}
 }
 

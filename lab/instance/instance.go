@@ -4,6 +4,17 @@
 // again, as the post's @reboot cron entry does) and counted (boots, in-flight requests).
 // Fault hooks make one never come back, fail its health checks after a reboot, or answer
 // slowly.
+//
+// Besides "/", the service answers GET /inflight with the number of other requests in
+// flight on the instance ("2\n"), as an application's in-flight gauge does for an idle
+// check (curl -fsS http://$INSTANCE_IP:8080/inflight); the gauge request itself is not
+// counted, served or delayed, and fails (500) as the whole service does after a boot
+// with UnhealthyAfterReboot.
+//
+// An instance also holds the state a package manager gives it: how many patches it is
+// missing (3 at first) and whether a reboot is required to finish installing some (as
+// needs-restarting -r reports it), which every boot clears. Package ssm reads and changes
+// both.
 package instance
 
 import (
@@ -36,15 +47,24 @@ type Instance struct {
 
 	clock *clock.Clock
 
-	mu       sync.Mutex
-	servers  []*http.Server
-	up       bool
-	boots    int
-	upSignal chan struct{} // closed when the instance is up
-	faults   Faults
+	mu      sync.Mutex
+	servers []*http.Server
+	// listeners are the servers' own: Stop closes them at once, even when a server has
+	// not begun serving yet, so that a Start right after finds the ports free.
+	listeners []net.Listener
+	up        bool
+	boots     int
+	upSignal  chan struct{} // closed when the instance is up
+	faults    Faults
 	// off: the instance is stopped or terminated (EC2's sense): it does not boot until
 	// PowerOn, whatever reboot was under way.
 	off bool
+
+	// missing is the number of patches not installed; rebootRequired: some installed
+	// patches take effect only after a reboot. onRebootRequired are told of its changes.
+	missing          int
+	rebootRequired   bool
+	onRebootRequired []func(bool)
 
 	inflight atomic.Int64
 	served   atomic.Int64
@@ -60,9 +80,62 @@ type Faults struct {
 	RequestSeconds float64
 }
 
-// New returns a stopped instance.
+// InitialMissingPatches is how many patches a new instance is missing.
+const InitialMissingPatches = 3
+
+// New returns a stopped instance, missing InitialMissingPatches patches.
 func New(id, ip string, ports []int, rebootSeconds float64, c *clock.Clock) *Instance {
-	return &Instance{ID: id, IP: ip, Ports: ports, RebootSeconds: rebootSeconds, clock: c, upSignal: make(chan struct{})}
+	return &Instance{ID: id, IP: ip, Ports: ports, RebootSeconds: rebootSeconds, clock: c, upSignal: make(chan struct{}),
+		missing: InitialMissingPatches}
+}
+
+// SetMissingPatches sets how many patches the instance is missing (a negative n is 0).
+func (i *Instance) SetMissingPatches(n int) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.missing = max(n, 0)
+}
+
+// MissingPatches is how many patches the instance is missing.
+func (i *Instance) MissingPatches() int {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.missing
+}
+
+// SetRebootRequired sets whether a reboot is required to finish installing patches. The
+// next boot clears it.
+func (i *Instance) SetRebootRequired(required bool) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.setRebootRequired(required)
+}
+
+// RebootRequired reports whether a reboot is required to finish installing patches.
+func (i *Instance) RebootRequired() bool {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.rebootRequired
+}
+
+// OnRebootRequired calls f with the reboot-required flag now, then at each change, in
+// order. f runs under the instance's lock: it must not call the instance.
+func (i *Instance) OnRebootRequired(f func(required bool)) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.onRebootRequired = append(i.onRebootRequired, f)
+	f(i.rebootRequired)
+}
+
+// setRebootRequired changes the flag and tells the watchers. Callers hold i.mu.
+func (i *Instance) setRebootRequired(required bool) {
+	if i.rebootRequired == required {
+		return
+	}
+	i.rebootRequired = required
+	for _, f := range i.onRebootRequired {
+		f(required)
+	}
 }
 
 // SetFaults replaces the instance's fault hooks.
@@ -72,8 +145,8 @@ func (i *Instance) SetFaults(f Faults) {
 	i.faults = f
 }
 
-// Start boots the instance: its service listens on every port. A powered-off instance
-// does not boot.
+// Start boots the instance: its service listens on every port, and no reboot is required
+// any more. A powered-off instance does not boot.
 func (i *Instance) Start() error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -84,14 +157,16 @@ func (i *Instance) Start() error {
 		return fmt.Errorf("instance %s is powered off", i.ID)
 	}
 	var servers []*http.Server
+	var listeners []net.Listener
 	for idx, port := range i.Ports {
 		if i.Simulated {
 			break
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(i.IP, strconv.Itoa(port)))
 		if err != nil {
-			for _, s := range servers {
+			for k, s := range servers {
 				_ = s.Close()
+				_ = listeners[k].Close()
 			}
 			return fmt.Errorf("instance %s: %w", i.ID, err)
 		}
@@ -99,12 +174,13 @@ func (i *Instance) Start() error {
 			i.Ports[idx] = ln.Addr().(*net.TCPAddr).Port
 		}
 		srv := &http.Server{Handler: i.handler(i.boots > 0 && i.faults.UnhealthyAfterReboot), ReadHeaderTimeout: 10 * time.Second}
-		servers = append(servers, srv)
+		servers, listeners = append(servers, srv), append(listeners, ln)
 		go func() { _ = srv.Serve(ln) }()
 	}
-	i.servers = servers
+	i.servers, i.listeners = servers, listeners
 	i.up = true
 	i.boots++
+	i.setRebootRequired(false)
 	close(i.upSignal)
 	return nil
 }
@@ -117,10 +193,11 @@ func (i *Instance) Stop() {
 	if !i.up {
 		return
 	}
-	for _, s := range i.servers {
+	for k, s := range i.servers {
 		_ = s.Close()
+		_ = i.listeners[k].Close()
 	}
-	i.servers = nil
+	i.servers, i.listeners = nil, nil
 	i.up = false
 	i.upSignal = make(chan struct{})
 }
@@ -209,6 +286,14 @@ func (i *Instance) URL() string {
 func (i *Instance) handler(unhealthy bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/inflight" { // the gauge: other requests only, at once
+			if unhealthy {
+				http.Error(w, "service failed to start", http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprintf(w, "%d\n", i.inflight.Load())
+			return
+		}
 		i.inflight.Add(1)
 		defer i.inflight.Add(-1)
 		i.mu.Lock()

@@ -56,11 +56,11 @@ func TestStoppedBeforeDelivery(t *testing.T) {
 func TestStoppedWhileRunning(t *testing.T) {
 	e, inst := setup(t)
 	marker := filepath.Join(t.TempDir(), "finished")
-	cmd, _ := e.SendCommand("AWS-RunShellScript", []string{id}, shell([]string{"sleep 0.3", "touch " + marker}, "100"), 100, "")
+	cmd, _ := e.SendCommand("AWS-RunShellScript", []string{id}, shell([]string{"sleep 30", "touch " + marker}, "100"), 100, "")
 	waitStatus(t, e, cmd, "to be InProgress", func(status string) bool { return status == StatusInProgress })
 	sent := time.Now()
 	stop(e, inst, InstanceStopped)
-	time.Sleep(500 * time.Millisecond) // past the script's own end, had it not been killed
+	time.Sleep(e.clock.Seconds(50)) // past the script's own end, had it not been killed
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the script went on after its instance stopped")
 	}
@@ -80,7 +80,7 @@ func TestStoppedWhileRunning(t *testing.T) {
 	if err := inst.PowerOn(); err != nil {
 		t.Fatal(err)
 	}
-	cmd, _ = e.SendCommand("AWS-RunShellScript", []string{id}, shell([]string{"sleep 30"}, "100"), 100, "")
+	cmd, _ = e.SendCommand("AWS-RunShellScript", []string{id}, shell([]string{"sleep 1000"}, "100"), 100, "")
 	waitStatus(t, e, cmd, "to be InProgress", func(status string) bool { return status == StatusInProgress })
 	stop(e, inst, InstanceStopped)
 	if err := e.CancelCommand(cmd, []string{id}); err != nil {
@@ -98,7 +98,7 @@ func TestStoppedWhileRunning(t *testing.T) {
 // InvalidInstanceId; its invocations can still be read and listed.
 func TestTerminatedInstance(t *testing.T) {
 	e, inst := setup(t)
-	cmd, _ := e.SendCommand("AWS-RunShellScript", []string{id}, shell([]string{"sleep 30"}, "100"), 100, "")
+	cmd, _ := e.SendCommand("AWS-RunShellScript", []string{id}, shell([]string{"sleep 1000"}, "100"), 100, "")
 	waitStatus(t, e, cmd, "to be InProgress", func(status string) bool { return status == StatusInProgress })
 	stop(e, inst, InstanceTerminated)
 	if _, err := e.SendCommand("AWS-RunShellScript", []string{id}, shell([]string{"true"}, "60"), 60, ""); err == nil || err.(*APIError).Code != "InvalidInstanceId" {

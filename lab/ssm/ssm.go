@@ -2,8 +2,22 @@
 // and their invocations. AWS-RunShellScript runs for real with bash, in a working folder
 // per instance and command (as the agent's orchestration folder), honouring exit 194
 // (reboot the instance, then run the script again from the start) and executionTimeout,
-// with stdout and stderr kept as SSM keeps them. AWS-RunPatchBaseline is simulated: it
-// takes PatchSeconds and reboots per RebootOption. An invocation is invisible for
+// with stdout and stderr kept as SSM keeps them. A script runs with a per-instance bin
+// folder first on its PATH, holding two commands of the lab: needs-restarting, which
+// stands for yum-utils' (with -r or --reboothint it exits 1, "Reboot is required to fully
+// utilize these updates.", while the instance's RebootRequired flag is set, and 0, "No core
+// libraries or services have been updated since boot-up.", otherwise, reading the flag
+// when it runs), and sleep, which sleeps its argument (seconds, fractions allowed, with
+// GNU sleep's s, m, h and d suffixes) in lab seconds, at the lab clock's scale, so that
+// scripts polling with sleep keep the lab's time.
+//
+// AWS-RunPatchBaseline is simulated on the instance's patch state (package instance): a
+// Scan takes ScanSeconds, changes nothing and reports the missing patches; an Install
+// takes PatchSeconds and installs them, then reboots when it installed some or a reboot
+// was pending and RebootOption is RebootIfNeeded (the default), or leaves the instance
+// requiring a reboot with NoReboot. Either records the instance's patch state as
+// DescribeInstancePatchStates reports it (PatchState); an instance never scanned or
+// patched has none. An invocation is invisible for
 // VisibleAfterSeconds after SendCommand (GetCommandInvocation answers
 // InvocationDoesNotExist), as SSM's eventual consistency does.
 //
@@ -88,6 +102,8 @@ type Executor struct {
 
 	// PatchSeconds is how long a simulated AWS-RunPatchBaseline Install takes (lab s).
 	PatchSeconds float64
+	// ScanSeconds is how long a simulated AWS-RunPatchBaseline Scan takes (lab s).
+	ScanSeconds float64
 	// PatchNeedsReboot: an Install with RebootIfNeeded reboots the instance.
 	PatchNeedsReboot bool
 	// VisibleAfterSeconds: GetCommandInvocation answers InvocationDoesNotExist this long
@@ -107,6 +123,10 @@ type Executor struct {
 	faults      map[string]Faults
 	// states are the instances' EC2 states that are not running.
 	states map[string]string
+	// patches are the instances' patch states, recorded by AWS-RunPatchBaseline.
+	patches map[string]*PatchState
+	// bins are the instances' bin folders, made on their first script.
+	bins map[string]string
 }
 
 type key struct{ command, instance string }
@@ -154,8 +174,9 @@ type Invocation struct {
 // New returns an executor whose working folders live under dir.
 func New(c *clock.Clock, instances Instances, dir string) *Executor {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Executor{clock: c, instances: instances, dir: dir, PatchSeconds: 60, PatchNeedsReboot: true, VisibleAfterSeconds: 2,
-		ctx: ctx, cancel: cancel, invocations: map[key]*Invocation{}, faults: map[string]Faults{}, states: map[string]string{}}
+	return &Executor{clock: c, instances: instances, dir: dir, PatchSeconds: 60, ScanSeconds: 10, PatchNeedsReboot: true, VisibleAfterSeconds: 2,
+		ctx: ctx, cancel: cancel, invocations: map[key]*Invocation{}, faults: map[string]Faults{}, states: map[string]string{},
+		patches: map[string]*PatchState{}, bins: map[string]string{}}
 }
 
 // Close cancels every running command and waits for it.
@@ -516,7 +537,7 @@ func (e *Executor) shell(ctx context.Context, inv *Invocation, inst *instance.In
 	}
 	script := strings.Join(inv.Parameters["commands"], "\n") + "\n"
 	for {
-		code, stdout, stderr := runBash(ctx, dir, script, inst)
+		code, stdout, stderr := e.runBash(ctx, dir, script, inst)
 		e.update(inv, func(inv *Invocation) {
 			inv.Runs++
 			inv.Stdout = limit(inv.Stdout+stdout, maxStdout)
@@ -549,18 +570,24 @@ func (e *Executor) shell(ctx context.Context, inv *Invocation, inst *instance.In
 }
 
 // runBash runs the script with bash in dir, killing its whole process group when ctx
-// ends. INSTANCE_ID and INSTANCE_IP say which lab instance it stands for.
-func runBash(ctx context.Context, dir, script string, inst *instance.Instance) (int, string, string) {
+// ends. INSTANCE_ID and INSTANCE_IP say which lab instance it stands for; the instance's
+// bin folder comes first on PATH.
+func (e *Executor) runBash(ctx context.Context, dir, script string, inst *instance.Instance) (int, string, string) {
+	path := "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+	bin, err := e.bin(inst)
+	if err != nil {
+		return -1, "", err.Error()
+	}
 	cmd := exec.CommandContext(ctx, "bash", "-c", script)
 	cmd.Dir = dir
-	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" + dir, "LANG=C",
+	cmd.Env = []string{"PATH=" + bin + ":" + path, "HOME=" + dir, "LANG=C",
 		"INSTANCE_ID=" + inst.ID, "INSTANCE_IP=" + inst.IP}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err = cmd.Run()
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
@@ -572,13 +599,137 @@ func runBash(ctx context.Context, dir, script string, inst *instance.Instance) (
 	}
 }
 
-// patch simulates AWS-RunPatchBaseline.
+// needsRestarting is the lab's needs-restarting; %[1]q is the reboot-required flag file,
+// present while the instance requires a reboot.
+const needsRestarting = `#!/bin/bash
+# needs-restarting (yum-utils), as the lab has it: -r / --reboothint reports whether the
+# instance requires a reboot to finish installing patches.
+hint=
+for a in "$@"; do
+  case "$a" in
+    -r|--reboothint) hint=1 ;;
+  esac
+done
+[ -n "$hint" ] || exit 0
+if [ -e %[1]q ]; then
+  echo "Core libraries or services have been updated since boot-up:"
+  echo "  * kernel"
+  echo
+  echo "Reboot is required to fully utilize these updates."
+  echo "More information: https://access.redhat.com/solutions/27943"
+  exit 1
+fi
+echo "No core libraries or services have been updated since boot-up."
+echo "Reboot should not be necessary."
+`
+
+// sleepShim is the lab's sleep: %[1]s is the scale (real seconds per lab second), %[2]q
+// the real sleep. Its arguments are lab seconds, summed as GNU sleep sums them.
+const sleepShim = `#!/bin/bash
+# sleep at the lab's time scale: each lab second lasts %[1]s real seconds.
+[ $# -gt 0 ] || exec %[2]q
+real=$(awk -v scale=%[1]s 'BEGIN {
+  for (i = 1; i < ARGC; i++) {
+    a = ARGV[i]; m = 1; u = substr(a, length(a))
+    if (u == "s" || u == "m" || u == "h" || u == "d") {
+      a = substr(a, 1, length(a) - 1)
+      m = u == "m" ? 60 : u == "h" ? 3600 : u == "d" ? 86400 : 1
+    }
+    if (a !~ /^([0-9]+\.?[0-9]*|\.[0-9]+)$/) {
+      printf "sleep: invalid time interval %%c%%s%%c\n", 39, ARGV[i], 39 > "/dev/stderr"; exit 1
+    }
+    t += a * m
+  }
+  printf "%%.6f", t * scale
+}' "$@") || exit 1
+exec %[2]q "$real"
+`
+
+// bin returns the instance's bin folder, made with its commands on its first use; the
+// reboot-required flag file follows the instance's flag from then on.
+func (e *Executor) bin(inst *instance.Instance) (string, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if bin, ok := e.bins[inst.ID]; ok {
+		return bin, nil
+	}
+	bin := filepath.Join(e.dir, inst.ID, "bin")
+	flag := filepath.Join(e.dir, inst.ID, "state", "reboot-required")
+	if err := os.MkdirAll(filepath.Dir(flag), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(bin, 0o700); err != nil {
+		return "", err
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		return "", err
+	}
+	scale := strconv.FormatFloat(e.clock.Scale, 'f', -1, 64)
+	for name, text := range map[string]string{"needs-restarting": fmt.Sprintf(needsRestarting, flag), "sleep": fmt.Sprintf(sleepShim, scale, sleep)} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(text), 0o700); err != nil {
+			return "", err
+		}
+	}
+	// The flag file is written under the instance's lock, in the order of the changes; a
+	// failure (the lab's folder removed at Close) leaves it as it was.
+	inst.OnRebootRequired(func(required bool) {
+		if required {
+			_ = os.WriteFile(flag, nil, 0o600)
+		} else {
+			_ = os.Remove(flag)
+		}
+	})
+	e.bins[inst.ID] = bin
+	return bin, nil
+}
+
+// PatchState is an instance's patch state, as Patch Manager records it at the end of an
+// AWS-RunPatchBaseline Scan or Install (DescribeInstancePatchStates).
+type PatchState struct {
+	InstanceID string
+	// Operation is the last operation, Scan or Install; RebootOption its RebootOption
+	// (RebootIfNeeded or NoReboot).
+	Operation    string
+	RebootOption string
+	// OperationStartTime and OperationEndTime are lab times; LastNoRebootInstallTime, the
+	// last Install with NoReboot (zero if none).
+	OperationStartTime, OperationEndTime time.Time
+	LastNoRebootInstallTime              time.Time
+	// MissingCount: patches not installed. InstalledCount: installed and in effect (the
+	// lab's installs only). InstalledPendingRebootCount: installed since the last boot and
+	// waiting for a reboot (at least 1 while the instance requires one). FailedCount: 0,
+	// the lab's installs do not fail.
+	MissingCount, InstalledCount, InstalledPendingRebootCount, FailedCount int
+}
+
+// PatchState returns the instance's recorded patch state; ok is false when no Scan or
+// Install has ended on it.
+func (e *Executor) PatchState(instanceID string) (state PatchState, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, ok := e.patches[instanceID]
+	if !ok {
+		return PatchState{}, false
+	}
+	return *p, true
+}
+
+// patch simulates AWS-RunPatchBaseline on the instance's patch state (see the package
+// comment) and records it.
 func (e *Executor) patch(ctx context.Context, inv *Invocation, inst *instance.Instance) {
-	if err := e.clock.Sleep(ctx, time.Duration(e.PatchSeconds*float64(time.Second))); err != nil {
+	op, reboot := first(inv.Parameters["Operation"]), first(inv.Parameters["RebootOption"])
+	if reboot == "" {
+		reboot = "RebootIfNeeded"
+	}
+	started, seconds := e.clock.Now(), e.PatchSeconds
+	if op == "Scan" {
+		seconds = e.ScanSeconds
+	}
+	if err := e.clock.Sleep(ctx, time.Duration(seconds*float64(time.Second))); err != nil {
 		e.finish(inv, StatusCancelled, StatusCancelled, -1)
 		return
 	}
-	op, reboot := first(inv.Parameters["Operation"]), first(inv.Parameters["RebootOption"])
 	// AWS-RunPatchBaselineWithHooks runs its hook documents around an Install: the lab
 	// records them in the output, in order, and runs nothing of them.
 	hook := func(param string) string {
@@ -587,20 +738,63 @@ func (e *Executor) patch(ctx context.Context, inv *Invocation, inst *instance.In
 		}
 		return fmt.Sprintf("hook %s: ran %s\n", param, orNoop(first(inv.Parameters[param])))
 	}
-	out := hook("PreInstallHookDocName") + fmt.Sprintf("Operation %s: 3 patches installed\n", op) + hook("PostInstallHookDocName")
-	if op == "Install" && reboot != "NoReboot" && e.PatchNeedsReboot {
-		inst.Reboot()
-		if err := inst.WaitUp(ctx); err != nil {
-			e.finish(inv, StatusCancelled, StatusCancelled, -1)
-			return
+	state := e.patchCounts(inst)
+	var out string
+	if op == "Scan" {
+		out = fmt.Sprintf("Operation Scan: %d patches missing\n", state.MissingCount)
+	} else {
+		installed := inst.MissingPatches()
+		inst.SetMissingPatches(0)
+		state.MissingCount = 0
+		out = hook("PreInstallHookDocName") + fmt.Sprintf("Operation Install: %d patches installed\n", installed) + hook("PostInstallHookDocName")
+		switch {
+		case !e.PatchNeedsReboot:
+			state.InstalledCount += installed
+		case (installed > 0 || inst.RebootRequired()) && reboot != "NoReboot":
+			inst.Reboot()
+			if err := inst.WaitUp(ctx); err != nil {
+				e.finish(inv, StatusCancelled, StatusCancelled, -1)
+				return
+			}
+			state.InstalledCount += state.InstalledPendingRebootCount + installed
+			state.InstalledPendingRebootCount = 0
+			out += "Rebooted to complete the installation\n"
+		case installed > 0 || inst.RebootRequired():
+			inst.SetRebootRequired(true)
+			state.InstalledPendingRebootCount += installed
+			out += fmt.Sprintf("%d patches InstalledPendingReboot\n", state.InstalledPendingRebootCount)
 		}
-		out += "Rebooted to complete the installation\n"
-	} else if op == "Install" && e.PatchNeedsReboot {
-		out += "3 patches InstalledPendingReboot\n"
+		if reboot == "NoReboot" {
+			state.LastNoRebootInstallTime = started
+		}
 	}
 	out += hook("OnExitHookDocName")
-	e.update(inv, func(inv *Invocation) { inv.Stdout, inv.Runs = out, 1 })
+	state.Operation, state.RebootOption, state.OperationStartTime, state.OperationEndTime = op, reboot, started, e.clock.Now()
+	if inst.RebootRequired() {
+		state.InstalledPendingRebootCount = max(state.InstalledPendingRebootCount, 1)
+	}
+	e.update(inv, func(inv *Invocation) {
+		inv.Stdout, inv.Runs = out, 1
+		e.patches[inv.InstanceID] = &state
+	})
 	e.finish(inv, StatusSuccess, StatusSuccess, 0)
+}
+
+// patchCounts is the instance's patch state now: its missing patches, and those pending a
+// reboot counted installed once the instance has booted since they were.
+func (e *Executor) patchCounts(inst *instance.Instance) PatchState {
+	e.mu.Lock()
+	state := PatchState{InstanceID: inst.ID}
+	if p, ok := e.patches[inst.ID]; ok {
+		state = *p
+	}
+	e.mu.Unlock()
+	if !inst.RebootRequired() {
+		state.InstalledCount += state.InstalledPendingRebootCount
+		state.InstalledPendingRebootCount = 0
+	}
+	state.MissingCount = inst.MissingPatches()
+	return state
 }
 
 func orNoop(doc string) string {
