@@ -24,6 +24,13 @@ const (
 
 // instanceInputs are valid and invalid instance inputs; fleetInputs, fleet inputs.
 var instanceInputs = []string{
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "drain": {"idleCheck": ["test \"$(curl -fsS localhost:8080/inflight)\" = 0"]}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "drain": {"idleCheck": ["true"], "propagationSeconds": 20, "idleChecks": 5, "intervalSeconds": 2}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "drain": {}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "drain": {"idleCheck": []}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "drain": {"idleCheck": ["true"], "idleChecks": 101}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "drain": {"idleCheck": ["true"], "intervalSeconds": 61}}`,
+	`{` + inst + `, "maintenance": {"action": "reboot"}, "drain": {"idleCheck": ["true"], "propagationSeconds": 3601}}`,
 	`{` + inst + `, "maintenance": {"action": "reboot", "onlyIfRequired": true}}`,
 	`{` + inst + `, "maintenance": {"action": "reboot", "onlyIfRequired": true, "requiredCheck": ["test -e /run/reboot && echo required || echo not-required"], "expectedSeconds": 45}}`,
 	`{` + inst + `, "maintenance": {"action": "reboot", "requiredCheck": ["echo required"]}}`,

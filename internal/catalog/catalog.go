@@ -136,7 +136,10 @@ var (
 	DeregisterTarget = Function{Name: "deregister-target", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
 		Permissions: []Permission{{Actions: []string{"elasticloadbalancing:DeregisterTargets"}, On: ConfiguredTargetGroups}}}
 	CheckDrain = Function{Name: "check-drain", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
-		Permissions: []Permission{describeHealth}, WildcardReason: describeHealthReason}
+		Permissions: []Permission{describeHealth, {Actions: []string{"ssm:SendCommand"}, On: Documents}, {Actions: []string{"ssm:SendCommand"}, On: TaggedInstances},
+			{Actions: []string{"ssm:GetCommandInvocation", "ssm:CancelCommand", "ssm:ListCommands"}, On: AnyResource}},
+		WildcardReason: describeHealthReason + "; the idle drain's check is an SSM command: ssm:GetCommandInvocation and ssm:CancelCommand name a command id, which IAM cannot scope, " +
+			"and ssm:ListCommands does not support resource-level permissions; SendCommand is the scoped action"}
 	SendCommand = Function{Name: "send-command", StateMachine: statemachine.MaintainInstance, MemoryMB: 128, TimeoutSeconds: 30,
 		Permissions: []Permission{{Actions: []string{"ssm:SendCommand"}, On: Documents}, {Actions: []string{"ssm:SendCommand"}, On: TaggedInstances},
 			{Actions: []string{"ssm:ListCommands", "cloudwatch:DescribeAlarms"}, On: AnyResource}},

@@ -171,7 +171,7 @@ func (r Runner) sent(ctx context.Context, instanceID, comment string) (*types.Co
 }
 
 // failureNames are the errors a command's failure can be reported as.
-var failureNames = []string{faults.MaintenanceFailed, faults.HealthCheckFailed, faults.HookFailed, faults.RequiredCheckFailed}
+var failureNames = []string{faults.MaintenanceFailed, faults.HealthCheckFailed, faults.HookFailed, faults.RequiredCheckFailed, faults.IdleCheckFailed}
 
 // pending are the invocation statuses that may still end in Success.
 var pending = map[types.CommandInvocationStatus]bool{

@@ -89,6 +89,10 @@ const (
 	DrainInterrupted = "DrainInterrupted"
 	// MaintenanceFailed: the maintenance command failed, was cancelled or timed out.
 	MaintenanceFailed = "MaintenanceFailed"
+	// IdleCheckFailed: an idle drain's check never found the instance idle before the
+	// deregistration delay ended, or failed; the drain waits out the delay instead (it is
+	// never an execution's error).
+	IdleCheckFailed = "IdleCheckFailed"
 	// RequiredCheckFailed: the check of whether the maintenance has anything to do (a
 	// patch Scan, or reboot's required check) failed, timed out, or gave no verdict;
 	// nothing was changed.
@@ -136,7 +140,7 @@ var Names = []string{
 	InvalidInput, TargetGroupNotFound, UnsupportedTargetType, UnsupportedLoadBalancer, TargetGroupNotInUse,
 	DeregistrationDelayTooShort, InstanceNotInTargetGroup,
 	TargetGroupUnhealthy, LastHealthyTarget, InstanceNotHealthy, InstanceNotTagged, InstanceNotRunning, InstanceInStandby, StandbyRefused, StandbyPending, StandbyExitRefused, AlarmActive, AlarmNotFound,
-	DrainTimeout, DrainInterrupted, RequiredCheckFailed, MaintenanceFailed, HealthCheckFailed, HookFailed, TargetNotHealthy,
+	DrainTimeout, DrainInterrupted, IdleCheckFailed, RequiredCheckFailed, MaintenanceFailed, HealthCheckFailed, HookFailed, TargetNotHealthy,
 	CapacityBudgetExceeded, CapacityUnavailable, InstanceReserved, ReservationConflict, RolloutInProgress, ChildRunning, RolloutAborted, RolloutProblems,
 	TransientAPIError, APIError, InternalError,
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/drainpipe/drainpipe/internal/catalog"
 	"github.com/drainpipe/drainpipe/internal/clock"
 	"github.com/drainpipe/drainpipe/internal/command"
+	"github.com/drainpipe/drainpipe/internal/drain"
 	"github.com/drainpipe/drainpipe/internal/faults"
 	"github.com/drainpipe/drainpipe/internal/leases"
 	"github.com/drainpipe/drainpipe/internal/planner"
@@ -54,7 +55,7 @@ var All = map[string]Build{
 	catalog.ReserveCapacity.Name:   bind(catalog.ReserveCapacity, capacity.Reserving(targets.NewChecker), capacity.Reserver.Reserve),
 	catalog.EnterStandby.Name:      bind(catalog.EnterStandby, standby.New, standby.Mover.Enter),
 	catalog.DeregisterTarget.Name:  bind(catalog.DeregisterTarget, targets.NewRegistrar, targets.Registrar.Deregister),
-	catalog.CheckDrain.Name:        bind(catalog.CheckDrain, targets.NewChecker, targets.Checker.CheckDrain),
+	catalog.CheckDrain.Name:        bind(catalog.CheckDrain, drain.New, drain.Drainer.Check),
 	catalog.SendCommand.Name:       bind(catalog.SendCommand, command.NewRunner, command.Runner.Send),
 	catalog.CheckCommand.Name:      bind(catalog.CheckCommand, command.NewRunner, command.Runner.Check),
 	catalog.RegisterTarget.Name:    bind(catalog.RegisterTarget, targets.NewRegistrar, targets.Registrar.Register),

@@ -24,11 +24,12 @@ type Input struct {
 	// Tags, when set, narrows the rollout to instances carrying, for every key, one of
 	// the values.
 	Tags map[string][]string `json:"tags,omitempty"`
-	// Maintenance, HealthCheck, Hooks, Timeouts and PollSeconds are passed to every
+	// Maintenance, HealthCheck, Hooks, Drain, Timeouts and PollSeconds are passed to every
 	// instance's execution (see the instance state machine's input).
 	Maintenance workflow.Maintenance  `json:"maintenance"`
 	HealthCheck *workflow.HealthCheck `json:"healthCheck,omitempty"`
 	Hooks       *workflow.Hooks       `json:"hooks,omitempty"`
+	Drain       *workflow.Drain       `json:"drain,omitempty"`
 	Timeouts    workflow.Timeouts     `json:"timeouts,omitzero"`
 	PollSeconds int                   `json:"pollSeconds,omitempty"`
 	// MaxConcurrency bounds the instances out of service at once (MaxWaveSize at most).
@@ -200,7 +201,7 @@ func (in Input) ChildInput(instanceID string, groups []string, floors map[string
 		wait = *in.CapacityWaitSeconds
 	}
 	return workflow.Input{
-		InstanceID: instanceID, TargetGroupARNs: groups, Maintenance: in.Maintenance, HealthCheck: in.HealthCheck, Hooks: in.Hooks,
+		InstanceID: instanceID, TargetGroupARNs: groups, Maintenance: in.Maintenance, HealthCheck: in.HealthCheck, Hooks: in.Hooks, Drain: in.Drain,
 		Timeouts: in.Timeouts, PollSeconds: in.PollSeconds, AllowLastTarget: in.AllowLastTarget || in.AllowBelowBudget,
 		MinHealthyTargets: floors, CapacityWaitSeconds: wait, AcceptRequestLoss: in.AcceptRequestLoss, Alarms: in.Alarms,
 	}

@@ -2,9 +2,12 @@ package workflow
 
 import (
 	"fmt"
+
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/drainpipe/drainpipe/internal/faults"
 )
 
 // SSM documents drainpipe sends.
@@ -174,4 +177,43 @@ func RequiredCheckCommand(m Maintenance) *Command {
 		c.Parameters = shellParameters(script, c.TimeoutSeconds)
 	}
 	return c
+}
+
+// ActionIdleCheck is the Action of the idle drain's command.
+const ActionIdleCheck = "idleCheck"
+
+// IdleDrain is the idle drain as the plan carries it: the command that watches the
+// instance, and the wait before it is sent.
+type IdleDrain struct {
+	Command            Command `json:"command"`
+	PropagationSeconds int     `json:"propagationSeconds"`
+}
+
+// IdleDrainPlan turns a validated drain into the plan's idle drain, for groups whose
+// longest deregistration delay is delay: the command runs the idle check every interval
+// until it has passed idleChecks times in a row (it then exits 0), and SSM stops it when
+// the delay ends (its executionTimeout), when draining ends anyway.
+func IdleDrainPlan(d *Drain, delay int) (*IdleDrain, error) {
+	if d == nil {
+		return nil, nil
+	}
+	propagation := orDefault(d.PropagationSeconds, DefaultPropagationSeconds)
+	checks, every := orDefault(d.IdleChecks, DefaultIdleChecks), orDefault(d.IntervalSeconds, DefaultIdleIntervalSeconds)
+	timeout := delay - propagation
+	if least := checks * every; timeout < least {
+		return nil, faults.New(faults.InvalidInput, `"drain": the deregistration delay (%d s) leaves %d s after the propagation wait (%d s), less than %d idle checks %d s apart need: the delay is short enough to wait out; leave "drain" out`,
+			delay, max(timeout, 0), propagation, checks, every)
+	}
+	script := append([]string{"drainpipe_idle() {"}, d.IdleCheck...)
+	script = append(script,
+		"}",
+		fmt.Sprintf("need=%d every=%d seen=0 checks=0", checks, every),
+		"while :; do",
+		`  checks=$((checks+1))`,
+		`  if ( drainpipe_idle ) >/dev/null 2>&1; then seen=$((seen+1)); else seen=0; fi`,
+		`  if [ "$seen" -ge "$need" ]; then echo "drainpipe: idle for $seen checks in a row ($checks checks)"; exit 0; fi`,
+		`  sleep "$every"`,
+		"done")
+	return &IdleDrain{PropagationSeconds: propagation, Command: Command{Action: ActionIdleCheck, DocumentName: DocumentShellScript,
+		Parameters: shellParameters(script, timeout), TimeoutSeconds: timeout, ExpectedSeconds: checks * every}}, nil
 }

@@ -34,6 +34,9 @@ type Input struct {
 	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
 	// Hooks, when set, run on the instance at three points of its maintenance.
 	Hooks *Hooks `json:"hooks,omitempty"`
+	// Drain, when set, ends the drain once the instance is idle instead of waiting out
+	// the whole deregistration delay (see Drain).
+	Drain *Drain `json:"drain,omitempty"`
 	// Timeouts override the deadlines drainpipe derives from the target groups. Zero
 	// fields mean "derive".
 	Timeouts Timeouts `json:"timeouts,omitzero"`
@@ -218,6 +221,63 @@ func (h *Hooks) named() []namedHook {
 		}
 	}
 	return out
+}
+
+// Drain is the idle drain: after the deregistration and a propagation wait, drainpipe
+// runs IdleCheck on the instance through SSM every IntervalSeconds, and the drain ends
+// once it has passed IdleChecks times in a row, or when the deregistration delay ends,
+// whichever comes first. It assumes what the idle check says: that the instance has no
+// request from the load balancer in flight when it exits 0. The load balancer still shows
+// the targets draining until the delay ends; it closes their connections then, and the
+// maintenance (a reboot, say) has cut them before that. Not for Auto Scaling instances
+// (they leave Standby only once their drain has ended; drainpipe waits the delay there).
+type Drain struct {
+	// IdleCheck: shell commands that exit 0 when the instance has no request in flight,
+	// for example an application's in-flight gauge read with curl, nginx's stub_status
+	// or Apache's server-status. Any other exit means busy.
+	IdleCheck []string `json:"idleCheck"`
+	// PropagationSeconds is how long after DeregisterTargets the load balancer may still
+	// send new requests (its nodes learn of the deregistration one by one): no idle
+	// check counts before it. Zero means DefaultPropagationSeconds.
+	PropagationSeconds int `json:"propagationSeconds,omitempty"`
+	// IdleChecks is how many passes in a row make the instance idle. Zero means
+	// DefaultIdleChecks.
+	IdleChecks int `json:"idleChecks,omitempty"`
+	// IntervalSeconds is the pause between two idle checks. Zero means
+	// DefaultIdleIntervalSeconds.
+	IntervalSeconds int `json:"intervalSeconds,omitempty"`
+}
+
+// Defaults and bounds of Drain. AWS does not document how long the load balancer's
+// nodes take to stop sending new requests to a deregistered target; 15 s is well past
+// the few seconds observed, and small against the default 300 s delay.
+const (
+	DefaultPropagationSeconds  = 15
+	DefaultIdleChecks          = 3
+	DefaultIdleIntervalSeconds = 1
+	MaxIdleChecks              = 100
+	MaxIdleIntervalSeconds     = 60
+	// MaxDeregistrationDelay is the longest deregistration delay a target group takes.
+	MaxDeregistrationDelay = 3600
+)
+
+// DrainProblems says what is wrong with an input's drain (nil: none).
+func DrainProblems(d *Drain) []string {
+	if d == nil {
+		return nil
+	}
+	problems := commandProblems("drain.idleCheck", d.IdleCheck)
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if d.PropagationSeconds < 0 || d.PropagationSeconds > MaxDeregistrationDelay {
+		add(`"drain.propagationSeconds" must be between 1 and %d (0 or absent for the default %d), got %d`, MaxDeregistrationDelay, DefaultPropagationSeconds, d.PropagationSeconds)
+	}
+	if d.IdleChecks < 0 || d.IdleChecks > MaxIdleChecks {
+		add(`"drain.idleChecks" must be between 1 and %d (0 or absent for the default %d), got %d`, MaxIdleChecks, DefaultIdleChecks, d.IdleChecks)
+	}
+	if d.IntervalSeconds < 0 || d.IntervalSeconds > MaxIdleIntervalSeconds {
+		add(`"drain.intervalSeconds" must be between 1 and %d (0 or absent for the default %d), got %d`, MaxIdleIntervalSeconds, DefaultIdleIntervalSeconds, d.IntervalSeconds)
+	}
+	return problems
 }
 
 type namedHook struct {
@@ -515,6 +575,7 @@ func (in Input) Validate() error {
 	}
 	problems = append(problems, in.Maintenance.problems()...)
 	problems = append(problems, AlarmsProblems(in.Alarms)...)
+	problems = append(problems, DrainProblems(in.Drain)...)
 	if hc := in.HealthCheck; hc != nil {
 		problems = append(problems, commandProblems("healthCheck.commands", hc.Commands)...)
 		if hc.TimeoutSeconds < 0 || hc.TimeoutSeconds > MaxTimeoutSeconds {
@@ -544,11 +605,14 @@ func (in Input) Validate() error {
 		add(`"capacityWaitSeconds" must be between 0 and %d, got %d`, MaxTimeoutSeconds, in.CapacityWaitSeconds)
 	}
 	scripts := []*HealthCheck{in.HealthCheck}
+	if in.Drain != nil {
+		scripts = append(scripts, &HealthCheck{Commands: in.Drain.IdleCheck})
+	}
 	for _, h := range in.Hooks.named() {
 		scripts = append(scripts, h.hook)
 	}
 	if n := ScriptBytes(in.Maintenance, scripts...); n > MaxScriptBytes {
-		add(`"maintenance", "healthCheck" and "hooks" carry %d bytes of commands and parameters, over drainpipe's %d: put a long script in an SSM document (action "document") or on the instance, and call it`, n, MaxScriptBytes)
+		add(`"maintenance", "healthCheck", "hooks" and "drain" carry %d bytes of commands and parameters, over drainpipe's %d: put a long script in an SSM document (action "document") or on the instance, and call it`, n, MaxScriptBytes)
 	}
 	if in.PollSeconds < 0 || in.PollSeconds > MaxPollSeconds {
 		add(`"pollSeconds" must be between 1 and %d (0 or absent for the default %d), got %d`, MaxPollSeconds, DefaultPollSeconds, in.PollSeconds)

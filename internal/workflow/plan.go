@@ -63,9 +63,12 @@ type Command struct {
 
 // Waits are the pauses of the state machine's Wait states, in seconds.
 type Waits struct {
-	// DeregistrationDelaySeconds: the first pause after deregistration. ALB reports a
-	// target as draining until the delay ends, so checking earlier only costs transitions.
+	// DeregistrationDelaySeconds is the groups' longest deregistration delay.
 	DeregistrationDelaySeconds int `json:"deregistrationDelaySeconds"`
+	// FirstDrainSeconds: the first pause after deregistration: the delay (ALB reports a
+	// target as draining until it ends, so checking earlier only costs transitions), or,
+	// with an idle drain, its propagation wait.
+	FirstDrainSeconds int `json:"firstDrainSeconds"`
 	// HealthySeconds: the first pause after registration: one health check interval of
 	// the slowest group. ALB's guide says a newly registered target must pass one health
 	// check to be healthy; the deadline also covers the older threshold x interval rule.
@@ -155,6 +158,8 @@ type Plan struct {
 	// maintenance has anything to do (Maintenance.OnlyIfRequired).
 	RequiredCheck *Command `json:"requiredCheck,omitempty"`
 	HealthCheck   *Command `json:"healthCheck,omitempty"`
+	// IdleDrain, when set, ends the drain once the instance is idle (Input.Drain).
+	IdleDrain *IdleDrain `json:"idleDrain,omitempty"`
 	// Hooks are the input's hooks as commands (see Hooks); the state machine runs each
 	// one present.
 	Hooks           *HookCommands `json:"hooks,omitempty"`
@@ -264,6 +269,15 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 		DeregistrationDelaySeconds: maxDelay,
 		HealthySeconds:             maxInterval,
 		PollSeconds:                orDefault(in.PollSeconds, DefaultPollSeconds),
+	}
+	var err error
+	if p.IdleDrain, err = IdleDrainPlan(in.Drain, maxDelay); err != nil {
+		return Plan{}, err
+	}
+	if p.IdleDrain != nil {
+		p.Waits.FirstDrainSeconds = p.IdleDrain.PropagationSeconds
+	} else {
+		p.Waits.FirstDrainSeconds = maxDelay
 	}
 	p.Waits.CapacitySeconds = max(p.Waits.PollSeconds, (in.CapacityWaitSeconds+MaxCapacityPolls-1)/MaxCapacityPolls)
 	p.Deadlines = Deadlines{

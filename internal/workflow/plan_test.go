@@ -30,22 +30,30 @@ func TestNewPlanDerivesWaitsAndDeadlines(t *testing.T) {
 			name:          "post's target group, AWS default delay",
 			in:            Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}},
 			groups:        []TargetGroup{group(300, 6, 5, 2)},
-			wantWaits:     Waits{DeregistrationDelaySeconds: 300, HealthySeconds: 6, PollSeconds: DefaultPollSeconds, CapacitySeconds: DefaultPollSeconds},
+			wantWaits:     Waits{DeregistrationDelaySeconds: 300, FirstDrainSeconds: 300, HealthySeconds: 6, PollSeconds: DefaultPollSeconds, CapacitySeconds: DefaultPollSeconds},
 			wantDeadlines: Deadlines{DrainSeconds: 300 + DrainMargin, HealthySeconds: 3*6 + 5 + HealthyMargin},
 		},
 		{
 			name:          "slowest of several groups wins",
 			in:            Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}, PollSeconds: 3},
 			groups:        []TargetGroup{group(30, 10, 5, 5), group(120, 6, 5, 2)},
-			wantWaits:     Waits{DeregistrationDelaySeconds: 120, HealthySeconds: 10, PollSeconds: 3, CapacitySeconds: 3},
+			wantWaits:     Waits{DeregistrationDelaySeconds: 120, FirstDrainSeconds: 120, HealthySeconds: 10, PollSeconds: 3, CapacitySeconds: 3},
 			wantDeadlines: Deadlines{DrainSeconds: 120 + DrainMargin, HealthySeconds: 6*10 + 5 + HealthyMargin},
 		},
 		{
 			name:          "overrides",
 			in:            Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot}, Timeouts: Timeouts{DrainSeconds: 42, HealthySeconds: 99}},
 			groups:        []TargetGroup{group(20, 5, 2, 2)},
-			wantWaits:     Waits{DeregistrationDelaySeconds: 20, HealthySeconds: 5, PollSeconds: DefaultPollSeconds, CapacitySeconds: DefaultPollSeconds},
+			wantWaits:     Waits{DeregistrationDelaySeconds: 20, FirstDrainSeconds: 20, HealthySeconds: 5, PollSeconds: DefaultPollSeconds, CapacitySeconds: DefaultPollSeconds},
 			wantDeadlines: Deadlines{DrainSeconds: 42, HealthySeconds: 99},
+		},
+		{
+			name: "idle drain: the first check after the propagation wait",
+			in: Input{InstanceID: testInstance, Maintenance: Maintenance{Action: ActionReboot},
+				Drain: &Drain{IdleCheck: []string{"test $(curl -fsS localhost:8080/inflight) = 0"}, PropagationSeconds: 20}},
+			groups:        []TargetGroup{group(300, 6, 5, 2)},
+			wantWaits:     Waits{DeregistrationDelaySeconds: 300, FirstDrainSeconds: 20, HealthySeconds: 6, PollSeconds: DefaultPollSeconds, CapacitySeconds: DefaultPollSeconds},
+			wantDeadlines: Deadlines{DrainSeconds: 300 + DrainMargin, HealthySeconds: 3*6 + 5 + HealthyMargin},
 		},
 		{
 			name:          "no deregistration delay, the loss accepted",
@@ -359,6 +367,62 @@ func TestDefaultRebootCheck(t *testing.T) {
 			}
 			if got := strings.TrimSpace(string(out)); got != tt.want {
 				t.Errorf("said %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestIdleDrainPlan: the idle drain's command runs the idle check until it passes the
+// checks in a row it needs, for at most the delay left after the propagation wait; a
+// delay too short for the checks is refused.
+func TestIdleDrainPlan(t *testing.T) {
+	d := &Drain{IdleCheck: []string{"exit 0"}}
+	p, err := IdleDrainPlan(d, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.PropagationSeconds != DefaultPropagationSeconds || p.Command.TimeoutSeconds != 300-DefaultPropagationSeconds ||
+		p.Command.ExpectedSeconds != DefaultIdleChecks*DefaultIdleIntervalSeconds || p.Command.Parameters["executionTimeout"][0] != "285" {
+		t.Errorf("plan %+v", p)
+	}
+	if _, err := IdleDrainPlan(&Drain{IdleCheck: []string{"exit 0"}, PropagationSeconds: 28, IdleChecks: 3}, 30); faults.NameOf(err) != faults.InvalidInput {
+		t.Errorf("2 s left for 3 checks: %v", err)
+	}
+	if p, err := IdleDrainPlan(nil, 300); p != nil || err != nil {
+		t.Errorf("no drain: %v %v", p, err)
+	}
+	// The script itself, under bash: a check that passes every time ends it after the
+	// checks in a row; one that passes, fails, then passes needs the run again.
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	for _, tt := range []struct {
+		name  string
+		check []string
+		want  string
+	}{
+		{"always idle", []string{"true"}, "idle for 3 checks in a row (3 checks)"},
+		{"busy once in between", []string{`n=$(cat n 2>/dev/null || echo 0); echo $((n+1)) > n; [ "$n" != 1 ]`}, "idle for 3 checks in a row (5 checks)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := IdleDrainPlan(&Drain{IdleCheck: tt.check, IntervalSeconds: 1}, 300)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			bin := filepath.Join(dir, "bin")
+			if err := os.Mkdir(bin, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// sleep stands in: the test need not wait.
+			if err := os.WriteFile(filepath.Join(bin, "sleep"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("bash", "-c", strings.Join(p.Command.Parameters["commands"], "\n"))
+			cmd.Dir, cmd.Env = dir, []string{"PATH=" + bin + ":/usr/bin:/bin"}
+			out, err := cmd.Output()
+			if err != nil || !strings.Contains(string(out), tt.want) {
+				t.Errorf("%v: %q, want %q", err, out, tt.want)
 			}
 		})
 	}

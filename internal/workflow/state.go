@@ -125,6 +125,33 @@ type TargetsReport struct {
 	Targets   []TargetState `json:"targets"`
 	// PollSeconds is the wait before the next check, when it is not done (NextPoll).
 	PollSeconds int `json:"pollSeconds,omitempty"`
+	// Idle, for a drain with an idle drain, is where its idle check stands.
+	Idle *IdleReport `json:"idle,omitempty"`
+}
+
+// The states of an idle drain (IdleReport.Status).
+const (
+	// IdlePropagating: the deregistration may not have reached every node of the load
+	// balancer yet; no check counts.
+	IdlePropagating = "propagating"
+	// IdleChecking: the idle check runs on the instance.
+	IdleChecking = "checking"
+	// IdleReached: it passed the checks in a row it needs: the drain is done.
+	IdleReached = "idle"
+	// IdleGaveUp: it failed or ran out of time (requests still in flight, or the check
+	// broken): the drain waits for the deregistration delay, as without an idle drain.
+	IdleGaveUp = "gave-up"
+	// IdleNotUsed: the instance is in an Auto Scaling group, which keeps it
+	// EnteringStandby until the delay ends: the drain waits for it.
+	IdleNotUsed = "not-used"
+)
+
+// IdleReport is where an idle drain stands.
+type IdleReport struct {
+	Status  string       `json:"status"`
+	Command *CommandSent `json:"command,omitempty"`
+	// Detail says why it gave up, or what the check printed once idle.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Standby is where the instance stands in its Auto Scaling group (package standby).

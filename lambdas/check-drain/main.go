@@ -3,8 +3,8 @@ package main
 
 import (
 	"github.com/drainpipe/drainpipe/internal/catalog"
+	"github.com/drainpipe/drainpipe/internal/drain"
 	"github.com/drainpipe/drainpipe/internal/start"
-	"github.com/drainpipe/drainpipe/internal/targets"
 )
 
-func main() { start.Lambda(catalog.CheckDrain, targets.NewChecker, targets.Checker.CheckDrain) }
+func main() { start.Lambda(catalog.CheckDrain, drain.New, drain.Drainer.Check) }

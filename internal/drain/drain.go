@@ -1,0 +1,98 @@
+// Package drain owns the wait for the instance to drain after its deregistration: whether
+// every registration has drained, and, with an idle drain (workflow.Drain), whether the
+// instance is idle before the deregistration delay ends. It judges one check per call.
+package drain
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/drainpipe/drainpipe/internal/clock"
+	"github.com/drainpipe/drainpipe/internal/command"
+	"github.com/drainpipe/drainpipe/internal/faults"
+	"github.com/drainpipe/drainpipe/internal/targets"
+	"github.com/drainpipe/drainpipe/internal/workflow"
+)
+
+// Drainer checks the drain.
+type Drainer struct {
+	Targets  targets.Checker
+	Commands command.Runner
+	// Now is the clock; nil means time.Now.
+	Now clock.Clock
+}
+
+// New makes a Drainer whose clients are made from an AWS config.
+func New(cfg aws.Config) Drainer {
+	return Drainer{Targets: targets.NewChecker(cfg), Commands: command.NewRunner(cfg)}
+}
+
+// Check checks the drain once. The drain is done when the load balancer reports every
+// registration drained (the deregistration delay has ended), or, with an idle drain, as
+// soon as the idle check on the instance has passed the checks in a row it needs. The
+// idle check is sent once the propagation wait has passed; if it fails or runs out of
+// time, the drain goes on to the end of the delay, as without it. Never later: the
+// delay ends the drain whatever the idle check says.
+func (d Drainer) Check(ctx context.Context, s workflow.State) (workflow.TargetsReport, error) {
+	report, err := d.Targets.CheckDrain(ctx, s)
+	if err != nil || report.Done || s.IdleDrain == nil {
+		return report, err
+	}
+	var prev *workflow.IdleReport
+	if s.Drain != nil {
+		prev = s.Drain.Idle
+	}
+	idle, poll, err := d.idle(ctx, s, prev)
+	if err != nil {
+		return workflow.TargetsReport{}, err
+	}
+	report.Idle = idle
+	if idle.Status == workflow.IdleReached {
+		report.Done, report.PollSeconds = true, 0
+		return report, nil
+	}
+	if poll > 0 {
+		report.PollSeconds = min(report.PollSeconds, poll)
+	}
+	return report, nil
+}
+
+// idle moves the idle drain on by one step and says when to check again (0: when the
+// deregistration delay ends).
+func (d Drainer) idle(ctx context.Context, s workflow.State, prev *workflow.IdleReport) (*workflow.IdleReport, int, error) {
+	switch {
+	case s.Standby != nil && s.Standby.Group != "":
+		return &workflow.IdleReport{Status: workflow.IdleNotUsed, Detail: "the instance is entering Standby in " + s.Standby.Group + " until its target groups have drained"}, 0, nil
+	case prev != nil && (prev.Status == workflow.IdleGaveUp || prev.Status == workflow.IdleNotUsed):
+		return prev, 0, nil
+	}
+	now := d.Now.Now()
+	from, err := workflow.ParseTime("deregistration.deregisteredAt", s.Deregistration.DeregisteredAt)
+	if err != nil {
+		return nil, 0, faults.New(faults.InvalidInput, "%v", err)
+	}
+	if wait := from.Add(time.Duration(s.IdleDrain.PropagationSeconds) * time.Second).Sub(now); wait > 0 {
+		return &workflow.IdleReport{Status: workflow.IdlePropagating}, max(workflow.MinPollSeconds, int(wait.Seconds()+0.999)), nil
+	}
+	if prev == nil || prev.Command == nil {
+		sent, err := d.Commands.Send(ctx, command.SendRequest{InstanceID: s.InstanceID, Command: s.IdleDrain.Command, Execution: s.AuditExecution()})
+		if err != nil {
+			return nil, 0, err
+		}
+		return &workflow.IdleReport{Status: workflow.IdleChecking, Command: &sent}, sent.PollSeconds, nil
+	}
+	checked, err := d.Commands.Check(ctx, command.CheckRequest{InstanceID: s.InstanceID, CommandID: prev.Command.CommandID, Deadline: prev.Command.Deadline,
+		SentAt: prev.Command.SentAt, MaxPollSeconds: s.Waits.PollSeconds, FailureName: faults.IdleCheckFailed, Execution: s.AuditExecution()})
+	switch {
+	case faults.NameOf(err) == faults.IdleCheckFailed:
+		// Busy to the end, or the check is broken: either way the delay decides.
+		return &workflow.IdleReport{Status: workflow.IdleGaveUp, Command: prev.Command, Detail: err.Error()}, 0, nil
+	case err != nil:
+		return nil, 0, err
+	case checked.Done:
+		return &workflow.IdleReport{Status: workflow.IdleReached, Command: prev.Command, Detail: checked.OutputTail}, 0, nil
+	}
+	return &workflow.IdleReport{Status: workflow.IdleChecking, Command: prev.Command}, checked.PollSeconds, nil
+}
