@@ -113,8 +113,9 @@ func TestPatchWithHooks(t *testing.T) {
 	if err != nil || !res.Succeeded {
 		t.Fatalf("the execution: %v %s %s: %s", err, res.Status, res.Error, res.Cause)
 	}
+	// Newest first: the installation, after the Scan (patch checks for anything to do).
 	sent := l.SSM.Commands(l.Instances[0].ID)
-	if len(sent) != 1 || sent[0].DocumentName != "AWS-RunPatchBaselineWithHooks" {
+	if len(sent) != 2 || sent[1].DocumentName != "AWS-RunPatchBaseline" || sent[1].Parameters["Operation"][0] != "Scan" || sent[0].DocumentName != "AWS-RunPatchBaselineWithHooks" {
 		t.Fatalf("sent %+v", sent)
 	}
 	p := sent[0].Parameters

@@ -249,9 +249,8 @@ func bounded[T any](list []T, truncated *bool) []T {
 
 func text(sum Summary) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "drainpipe rollout %s %s: %d planned in %d waves, %d succeeded (%d maintained, %d with nothing to do), %d failed, %d skipped, %d not started (%.0f s).",
-		sum.Rollout, sum.Outcome, sum.Counts.Planned, sum.Waves, sum.Counts.Succeeded, sum.Counts.Succeeded-sum.Counts.NothingToDo, sum.Counts.NothingToDo,
-		sum.Counts.Failed, sum.Counts.Skipped, sum.Counts.NotStarted, sum.TotalSeconds)
+	fmt.Fprintf(&b, "drainpipe rollout %s %s: %d planned in %d waves, %d succeeded, %d failed, %d skipped, %d not started, %d of the succeeded with nothing to do and left in service (%.0f s).",
+		sum.Rollout, sum.Outcome, sum.Counts.Planned, sum.Waves, sum.Counts.Succeeded, sum.Counts.Failed, sum.Counts.Skipped, sum.Counts.NotStarted, sum.Counts.NothingToDo, sum.TotalSeconds)
 	if sum.StopReason != "" {
 		fmt.Fprintf(&b, " Stopped: %s.", sum.StopReason)
 	}
