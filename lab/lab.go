@@ -310,6 +310,9 @@ func Start(cfg Config) (_ *Lab, err error) {
 		}
 	}
 	l.SFN.OnStatusChange(l.restoreOnEnd)
+	if err := l.SFN.Start(); err != nil {
+		return nil, err
+	}
 	return l, nil
 }
 

@@ -137,11 +137,11 @@ func TestCheck(t *testing.T) {
 		wantCancel bool
 		wantPoll   int
 	}{
-		// A pending command is checked again after an eighth of the time it has taken, at
+		// A pending command is checked again after a sixteenth of the time it has taken, at
 		// most pollSeconds (10 here).
 		{name: "pending", inv: invocation(types.CommandInvocationStatusPending, "Pending", "", -1), at: 3 * time.Second, wantPoll: 1},
-		{name: "in progress", inv: invocation(types.CommandInvocationStatusInProgress, "InProgress", "", -1), at: 40 * time.Second, wantPoll: 5},
-		{name: "delayed (rebooting)", inv: invocation(types.CommandInvocationStatusDelayed, "Delayed", "", -1), at: time.Minute, wantPoll: 7},
+		{name: "in progress", inv: invocation(types.CommandInvocationStatusInProgress, "InProgress", "", -1), at: 80 * time.Second, wantPoll: 5},
+		{name: "delayed (rebooting)", inv: invocation(types.CommandInvocationStatusDelayed, "Delayed", "", -1), at: time.Minute, wantPoll: 3},
 		{name: "long under way", inv: invocation(types.CommandInvocationStatusInProgress, "InProgress", "", -1), at: 10 * time.Minute, wantPoll: 10},
 		{name: "success", inv: invocation(types.CommandInvocationStatusSuccess, "Success", "", 0), at: time.Minute, wantDone: true},
 		{name: "not visible yet", getErr: &types.InvocationDoesNotExist{Message: new("")}, at: 5 * time.Second, wantPoll: 1},

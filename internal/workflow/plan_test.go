@@ -110,7 +110,7 @@ func TestHistoryBudget(t *testing.T) {
 		{name: "a patch run at the default poll", in: Input{Maintenance: patch}},
 		{name: "a patch run polled every second", in: Input{Maintenance: patch, PollSeconds: 1}, wantMsg: `raise "pollSeconds" to at least 4`},
 		{name: "two days of maintenance at the default poll", in: Input{Maintenance: Maintenance{Action: ActionCommands, Commands: []string{"true"}, TimeoutSeconds: MaxTimeoutSeconds}},
-			wantMsg: `raise "pollSeconds" to at least 81`},
+			wantMsg: `raise "pollSeconds" to at least 84`},
 		// A long wait for capacity asks less often than pollSeconds: at most 500 times.
 		{name: "two days' wait for capacity polled every second", in: Input{Maintenance: Maintenance{Action: ActionReboot}, PollSeconds: 1, CapacityWaitSeconds: MaxTimeoutSeconds}},
 		{name: "an hour's wait at the default poll", in: Input{Maintenance: Maintenance{Action: ActionReboot}, CapacityWaitSeconds: 3600}},
@@ -273,8 +273,8 @@ func TestNextPoll(t *testing.T) {
 		most    int
 		want    int
 	}{
-		{0, 10, 1}, {7 * time.Second, 10, 1}, {16 * time.Second, 10, 2}, {40 * time.Second, 10, 5},
-		{80 * time.Second, 10, 10}, {time.Hour, 10, 10}, {time.Hour, 0, 1}, {-time.Second, 10, 1},
+		{0, 10, 1}, {15 * time.Second, 10, 1}, {32 * time.Second, 10, 2}, {80 * time.Second, 10, 5},
+		{160 * time.Second, 10, 10}, {time.Hour, 10, 10}, {time.Hour, 0, 1}, {-time.Second, 10, 1},
 	}
 	for _, tt := range tests {
 		if got := NextPoll(tt.elapsed, tt.most); got != tt.want {

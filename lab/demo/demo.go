@@ -22,6 +22,7 @@ import (
 
 	"github.com/drainpipe/drainpipe/internal/cli"
 	"github.com/drainpipe/drainpipe/internal/rollout"
+	"github.com/drainpipe/drainpipe/internal/workflow"
 	"github.com/drainpipe/drainpipe/lab"
 	"github.com/drainpipe/drainpipe/lab/chart"
 	"github.com/drainpipe/drainpipe/lab/elb"
@@ -95,6 +96,26 @@ type Report struct {
 	Final   map[string][]elb.TargetHealth
 	Skipped int
 	Elapsed time.Duration
+	// MinimumSeconds is an instance's physical minimum out of service, in lab seconds
+	// (see Minimum); RolloutSeconds the rollout's execution, from its start to its end,
+	// and Waves its waves.
+	MinimumSeconds, RolloutSeconds float64
+	Waves                          int
+}
+
+// Minimum is the least time out of service the physics of the lab's first group allow one
+// instance rebooted by drainpipe: the whole deregistration delay (nothing ends a drain
+// sooner without an idle drain), the reboot, with a health check the seconds SSM takes to
+// show a new command's result (InvisibleSeconds: a command's output cannot be read
+// sooner), and one health check interval (the load balancer's first check of the target
+// registered again).
+func Minimum(cfg lab.Config, healthCheck bool) float64 {
+	g := cfg.Groups[0]
+	m := float64(g.DeregistrationDelaySeconds) + cfg.RebootSeconds + float64(g.HealthCheck.IntervalSeconds)
+	if healthCheck {
+		m += workflow.InvisibleSeconds
+	}
+	return m
 }
 
 // DrainpipeLost is the number of requests the drainpipe phase lost.
@@ -164,8 +185,13 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 
 	gen.SetPhase(PhaseDrainpipe)
 	rep.DrainpipeFrom = gen.Elapsed().Seconds()
-	executions, err := runRollout(ctx, l, v, gen, opt)
+	_, withCheck := opt.Input(l, nil)["healthCheck"]
+	rep.MinimumSeconds = Minimum(l.Config, withCheck)
+	executions, rec, err := runRollout(ctx, l, v, gen, opt)
 	rep.Executions = executions
+	if rec != nil {
+		rep.RolloutSeconds, rep.Waves = rec.fleetTo.Sub(rec.fleetFrom).Seconds()/l.Config.Scale, rec.waves
+	}
 	if err != nil {
 		rep.Elapsed = time.Since(start)
 		return rep, err
@@ -196,23 +222,23 @@ func Run(ctx context.Context, opt Options) (Report, error) {
 // lab's AWS endpoint, as an operator would on AWS: the live view is the command's watch
 // view, with the traffic under it. What the report and the chart need, it reads from the
 // lab's record of the executions.
-func runRollout(ctx context.Context, l *lab.Lab, v *view, gen *traffic.Generator, opt Options) ([]Execution, error) {
+func runRollout(ctx context.Context, l *lab.Lab, v *view, gen *traffic.Generator, opt Options) ([]Execution, *recorder, error) {
 	awsCfg, err := l.API.Config(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dir, err := os.MkdirTemp("", "drainpipe-demo-")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer os.RemoveAll(dir)
 	raw, err := json.MarshalIndent(opt.Input(l, nil), "", "  ")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	path := filepath.Join(dir, "fleet.json")
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	rec := &recorder{gen: gen, byID: map[string]*Execution{}, fleet: rollout.ExecutionARN(lab.FleetStateMachineARN, RolloutName), ended: make(chan struct{})}
@@ -229,17 +255,17 @@ func runRollout(ctx context.Context, l *lab.Lab, v *view, gen *traffic.Generator
 		Size: opt.Size, Footer: v.trafficLine}, []string{"start", "fleet", path, "--name", RolloutName, "--wait"})
 	v.pause(false)
 	if err := ctx.Err(); err != nil {
-		return rec.executions(l), err
+		return rec.executions(l), nil, err
 	}
 	if code != cli.ExitOK && code != cli.ExitFailed {
-		return nil, fmt.Errorf("drainpipe start exited %d", code)
+		return nil, nil, fmt.Errorf("drainpipe start exited %d", code)
 	}
 	select { // the lab's last events of the rollout
 	case <-rec.ended:
 	case <-time.After(30 * time.Second):
-		return nil, fmt.Errorf("the lab never reported the end of %s", rec.fleet)
+		return nil, nil, fmt.Errorf("the lab never reported the end of %s", rec.fleet)
 	}
-	return rec.executions(l), nil
+	return rec.executions(l), rec, nil
 }
 
 // RolloutName is the demo rollout's execution name.
@@ -256,17 +282,29 @@ type recorder struct {
 	mu    sync.Mutex
 	byID  map[string]*Execution
 	order []string
+	// fleetFrom and fleetTo bound the rollout's execution; waves is its summary's count.
+	fleetFrom, fleetTo time.Time
+	waves              int
 }
 
 func (r *recorder) see(e sfn.Event) {
 	if e.Root != r.fleet {
 		return
 	}
-	if e.ExecutionARN == r.fleet && e.Terminal() {
-		r.once.Do(func() { close(r.ended) })
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if e.ExecutionARN == r.fleet && e.Type == "ExecutionStarted" {
+		r.fleetFrom = e.At
+	}
+	if e.ExecutionARN == r.fleet && e.Terminal() {
+		r.fleetTo = e.At
+		var sum struct {
+			Waves int `json:"waves"`
+		}
+		_ = json.Unmarshal(e.Output, &sum)
+		r.waves = sum.Waves
+		r.once.Do(func() { close(r.ended) })
+	}
 	ex := r.byID[e.InstanceID]
 	if e.InstanceID == "" || ex == nil {
 		return
@@ -488,18 +526,29 @@ func PrintReport(w io.Writer, r Report) {
 		t := r.Totals[name]
 		fmt.Fprintf(w, "%-10s %9d %9d  %s\n", name, t.Requests, t.Failed(), strings.TrimPrefix(codes(t.Codes), " "))
 	}
-	fmt.Fprintf(w, "\n%-20s %-9s %8s %12s %10s %16s %13s %6s %12s\n", "instance", "outcome", "drain", "maintenance", "check", "return-healthy", "out-of-svc", "boots", "transitions")
+	fmt.Fprintf(w, "\n%-20s %-9s %8s %12s %10s %16s %13s %6s %12s %7s\n", "instance", "outcome", "drain", "maintenance", "check", "return-healthy", "out-of-svc", "boots", "transitions", "ratio")
+	transitions := 0
 	for _, ex := range r.Executions {
 		outcome := "ok"
 		if !ex.Succeeded {
 			outcome = ex.Error
 		}
 		p := ex.PhaseSeconds
-		fmt.Fprintf(w, "%-20s %-9s %7.1fs %11.1fs %9.1fs %15.1fs %12.1fs %3d→%d %12d\n", ex.InstanceID, outcome,
-			p["drain"], p["maintenance"], p["healthCheck"], p["returnToHealthy"], p["outOfService"], ex.BootsBefore, ex.BootsAfter, ex.Transitions)
+		fmt.Fprintf(w, "%-20s %-9s %7.1fs %11.1fs %9.1fs %15.1fs %12.1fs %3d→%d %12d %7.3f\n", ex.InstanceID, outcome,
+			p["drain"], p["maintenance"], p["healthCheck"], p["returnToHealthy"], p["outOfService"], ex.BootsBefore, ex.BootsAfter, ex.Transitions, p["outOfService"]/r.MinimumSeconds)
+		transitions += ex.Transitions
 	}
-	fmt.Fprintln(w, "(phase times in lab seconds, as AWS would count them)")
+	fmt.Fprintf(w, "(phase times in lab seconds, as AWS would count them; ratio: out of service over the physical minimum, %.0f s)\n", r.MinimumSeconds)
+	if n := len(r.Executions); n > 0 && r.Waves > 0 {
+		fmt.Fprintf(w, "rollout: %.1f s for %d waves, %.3f times the sum of the waves' minimums (%.0f s); %.1f state transitions per instance, $%.2f per 1,000 instances at $%.3f per 1,000 transitions\n",
+			r.RolloutSeconds, r.Waves, r.RolloutSeconds/(float64(r.Waves)*r.MinimumSeconds), float64(r.Waves)*r.MinimumSeconds,
+			float64(transitions)/float64(n), float64(transitions)/float64(n)*TransitionDollarsPer1000, TransitionDollarsPer1000)
+	}
 }
+
+// TransitionDollarsPer1000 is Step Functions Standard's price per 1,000 state transitions
+// (us-east-1).
+const TransitionDollarsPer1000 = 0.025
 
 // phaseSeconds reads phaseSeconds from an execution's output.
 func phaseSeconds(output []byte) map[string]float64 {

@@ -355,6 +355,10 @@ lines.on('line', (line) => {
   const cmd = JSON.parse(line);
   if (cmd.op === 'start') start(cmd);
   else if (cmd.op === 'stop') stop(cmd);
+  else if (cmd.op === 'warm') {
+    cmd.files.forEach(machineOf);
+    emit({ type: 'Warmed' });
+  }
 });
 lines.on('close', () => process.exit(0));
 emit({ type: 'EngineReady' });

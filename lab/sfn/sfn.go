@@ -571,6 +571,40 @@ type engine struct {
 	mu     sync.Mutex
 	stderr bytes.Buffer
 	exited chan struct{}
+	// warmed is closed when the engine has read the definitions Start gave it.
+	warmed     chan struct{}
+	warmedOnce sync.Once
+}
+
+// Start starts the engine now, and has it read and validate every state machine created
+// so far, rather than at the first execution of each: Step Functions is always running,
+// so the Node process's start-up and its first validation of a definition (about half a
+// second together, ten lab seconds at the demo's scale) must not count as an execution's.
+func (s *Service) Start() error {
+	s.mu.Lock()
+	if err := s.startEngine(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	var files []string
+	for _, m := range s.machines {
+		files = append(files, m.file)
+	}
+	e := s.engine
+	s.mu.Unlock()
+	if err := e.send(map[string]any{"op": "warm", "files": files}); err != nil {
+		return err
+	}
+	select {
+	case <-e.warmed:
+		return nil
+	case <-e.exited:
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return fmt.Errorf("the lab's Step Functions engine exited while starting: %s", tail(e.stderr.String()))
+	case <-time.After(60 * time.Second):
+		return fmt.Errorf("the lab's Step Functions engine did not start within 60 s")
+	}
 }
 
 // startEngine starts the engine process once. Callers hold s.mu.
@@ -585,7 +619,7 @@ func (s *Service) startEngine() error {
 	cmd := exec.Command(node, filepath.Join(s.dir, "engine.mjs"), fmt.Sprint(s.Scale), s.Tools)
 	cmd.Env = append(append(os.Environ(), s.Env...), "AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	e := &engine{cmd: cmd, exited: make(chan struct{})}
+	e := &engine{cmd: cmd, exited: make(chan struct{}), warmed: make(chan struct{})}
 	cmd.Stderr = &lockedWriter{mu: &e.mu, w: &e.stderr}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -660,7 +694,13 @@ func (s *Service) read(e *engine, stdout io.Reader) {
 	sc.Buffer(make([]byte, 1<<20), 1<<26)
 	for sc.Scan() {
 		var ev engineEvent
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil || ev.ARN == "" {
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			continue
+		}
+		if ev.ARN == "" {
+			if ev.Type == "Warmed" {
+				e.warmedOnce.Do(func() { close(e.warmed) })
+			}
 			continue
 		}
 		s.handle(ev)
