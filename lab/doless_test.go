@@ -157,11 +157,12 @@ func slowRequests(l *lab.Lab, url string, seconds float64) (stop func() (sent, f
 
 func jsonNumber(f float64) string { b, _ := json.Marshal(f); return string(b) }
 
-// outOfService is how long, in lab seconds, the group's own record shows it one healthy
-// target short of full: from the first sample below full to the next one full again.
-func outOfService(g *elb.Group, full int) float64 {
+// outOfService is how long, in lab seconds, the group's own record shows it short of full
+// healthy targets after its first since samples: from each sample below full to the next
+// one full again.
+func outOfService(g *elb.Group, full, since int) float64 {
 	var from, total float64 = -1, 0
-	for _, s := range g.History() {
+	for _, s := range g.History()[since:] {
 		switch {
 		case s.Healthy < full && from < 0:
 			from = s.At
@@ -189,6 +190,7 @@ func TestIdleDrain(t *testing.T) {
 	cfg.Groups[0].DeregistrationDelaySeconds = 300
 	cfg.DeregistrationPropagationSeconds = 3
 	l := startLab(t, cfg)
+	since := len(l.Groups[0].History())
 	stop := withTraffic(l)
 	stopSlow := slowRequests(l, l.URLs[0], 8)
 	res, err := l.MaintainInstance(context.Background(), "", map[string]any{"instanceId": l.Instances[0].ID, "pollSeconds": 2,
@@ -199,7 +201,7 @@ func TestIdleDrain(t *testing.T) {
 	}
 	sent, failed := stopSlow()
 	sum := summaryOf(t, res)
-	out := outOfService(l.Groups[0], 3)
+	out := outOfService(l.Groups[0], 3, since)
 	t.Logf("drain %.1f s, out of service %.1f s (load balancer: %.1f s); %d slow requests, %d failed", sum.PhaseSeconds["drain"], sum.PhaseSeconds["outOfService"], out, sent, failed)
 	if d := sum.PhaseSeconds["drain"]; d < 5 || d > 60 {
 		t.Errorf("drain took %.1f s: the idle drain should end it after 5 s of propagation and 8 s requests, far before the 300 s delay", d)

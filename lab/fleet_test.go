@@ -68,7 +68,7 @@ type fleetRun struct {
 	}
 }
 
-func startLab(t *testing.T, cfg lab.Config) *lab.Lab {
+func startLab(t testing.TB, cfg lab.Config) *lab.Lab {
 	t.Helper()
 	l, err := lab.Start(cfg)
 	if err != nil {

@@ -77,11 +77,13 @@ type CheckRequest struct {
 	Execution string `json:"execution,omitempty"`
 	// Hook names the hook the command runs ("preDrain", ...), for the error's message.
 	Hook string `json:"hook,omitempty"`
-	// SentAt is when the command was sent, and MaxPollSeconds the plan's pollSeconds:
-	// the wait before the next check backs off from the one and is bounded by the other
+	// SentAt is when the command was sent and FirstPollSeconds when it was expected to
+	// end (the send's pollSeconds); MaxPollSeconds is the plan's pollSeconds. The wait
+	// before the next check backs off from the expected end, bounded by the plan's
 	// (workflow.NextPoll).
-	SentAt         string `json:"sentAt"`
-	MaxPollSeconds int    `json:"maxPollSeconds"`
+	SentAt           string `json:"sentAt"`
+	FirstPollSeconds int    `json:"firstPollSeconds"`
+	MaxPollSeconds   int    `json:"maxPollSeconds"`
 }
 
 // AuditExecution is the execution the command was sent for.
@@ -227,7 +229,7 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 		}
 		return report, nil
 	case pending[out.Status] && !t.After(deadline):
-		report.PollSeconds = workflow.NextPoll(t.Sub(sentAt), req.MaxPollSeconds)
+		report.PollSeconds = workflow.NextPoll(t.Sub(sentAt.Add(time.Duration(req.FirstPollSeconds)*time.Second)), req.MaxPollSeconds)
 		return report, nil
 	case pending[out.Status]:
 		// Past the deadline: stop the command so it does not go on running while the

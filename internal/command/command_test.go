@@ -137,11 +137,11 @@ func TestCheck(t *testing.T) {
 		wantCancel bool
 		wantPoll   int
 	}{
-		// A pending command is checked again after a sixteenth of the time it has taken, at
-		// most pollSeconds (10 here).
+		// A pending command expected to take 30 s is checked again after half the time it
+		// has run over, at least 1 s and at most pollSeconds (10 here).
 		{name: "pending", inv: invocation(types.CommandInvocationStatusPending, "Pending", "", -1), at: 3 * time.Second, wantPoll: 1},
-		{name: "in progress", inv: invocation(types.CommandInvocationStatusInProgress, "InProgress", "", -1), at: 80 * time.Second, wantPoll: 5},
-		{name: "delayed (rebooting)", inv: invocation(types.CommandInvocationStatusDelayed, "Delayed", "", -1), at: time.Minute, wantPoll: 3},
+		{name: "in progress", inv: invocation(types.CommandInvocationStatusInProgress, "InProgress", "", -1), at: 40 * time.Second, wantPoll: 5},
+		{name: "delayed (rebooting)", inv: invocation(types.CommandInvocationStatusDelayed, "Delayed", "", -1), at: 36 * time.Second, wantPoll: 3},
 		{name: "long under way", inv: invocation(types.CommandInvocationStatusInProgress, "InProgress", "", -1), at: 10 * time.Minute, wantPoll: 10},
 		{name: "success", inv: invocation(types.CommandInvocationStatusSuccess, "Success", "", 0), at: time.Minute, wantDone: true},
 		{name: "not visible yet", getErr: &types.InvocationDoesNotExist{Message: new("")}, at: 5 * time.Second, wantPoll: 1},
@@ -167,7 +167,7 @@ func TestCheck(t *testing.T) {
 				failure = faults.MaintenanceFailed
 			}
 			req := CheckRequest{InstanceID: "i-0123456789abcdef0", CommandID: "c-1", Deadline: workflow.Deadline(start, 900), FailureName: failure,
-				SentAt: workflow.Deadline(start, 0), MaxPollSeconds: 10}
+				SentAt: workflow.Deadline(start, 0), FirstPollSeconds: 30, MaxPollSeconds: 10}
 			report, err := Runner{API: f, Now: func() time.Time { return start.Add(tt.at) }}.Check(context.Background(), req)
 			if tt.wantErr != "" {
 				var named *faults.Error

@@ -84,7 +84,7 @@ func (d Drainer) idle(ctx context.Context, s workflow.State, prev *workflow.Idle
 		return &workflow.IdleReport{Status: workflow.IdleChecking, Command: &sent}, sent.PollSeconds, nil
 	}
 	checked, err := d.Commands.Check(ctx, command.CheckRequest{InstanceID: s.InstanceID, CommandID: prev.Command.CommandID, Deadline: prev.Command.Deadline,
-		SentAt: prev.Command.SentAt, MaxPollSeconds: s.Waits.PollSeconds, FailureName: faults.IdleCheckFailed, Execution: s.AuditExecution()})
+		SentAt: prev.Command.SentAt, FirstPollSeconds: prev.Command.PollSeconds, MaxPollSeconds: s.Waits.PollSeconds, FailureName: faults.IdleCheckFailed, Execution: s.AuditExecution()})
 	switch {
 	case faults.NameOf(err) == faults.IdleCheckFailed:
 		// Busy to the end, or the check is broken: either way the delay decides.

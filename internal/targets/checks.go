@@ -131,7 +131,8 @@ func (c Checker) CheckHealthy(ctx context.Context, s workflow.State) (workflow.T
 	report := workflow.TargetsReport{Done: len(notHealthy) == 0, CheckedAt: at, Targets: states}
 	if !report.Done {
 		if from, err := workflow.ParseTime("registration.registeredAt", s.Registration.RegisteredAt); err == nil {
-			report.PollSeconds = workflow.NextPoll(t.Sub(from), s.Waits.PollSeconds)
+			expected := from.Add(time.Duration(s.Waits.HealthySeconds) * time.Second) // the first check
+			report.PollSeconds = workflow.NextPoll(t.Sub(expected), s.Waits.PollSeconds)
 		} else {
 			report.PollSeconds = s.Waits.PollSeconds
 		}

@@ -334,12 +334,13 @@ const (
 )
 
 // DefaultExpectedSeconds are the maintenance's usual durations per action, in seconds:
-// the first check of the command waits that long. A reboot of a current EC2 instance,
-// with its SSM agent back online, takes about half a minute; a patch installation
-// without a reboot about a minute; commands and documents are unknown, so they are
-// checked as soon as SSM shows them (InvisibleSeconds).
+// the first check of the command waits that long. A reboot of an EC2 instance, until its
+// SSM agent has run the script again, takes about a minute; so does a small patch
+// installation; commands and documents are unknown, so they are checked as soon as SSM
+// shows them (InvisibleSeconds). Set maintenance.expectedSeconds to your fleet's own: a
+// guess too short costs checks (transitions), one too long costs time out of service.
 var DefaultExpectedSeconds = map[string]int{
-	ActionReboot: 30,
+	ActionReboot: 60,
 	ActionPatch:  60,
 }
 

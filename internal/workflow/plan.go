@@ -135,9 +135,10 @@ func (p Plan) HistoryEstimate() int {
 // the ramp up to most, counted one by one, then one every most seconds.
 func Checks(first, deadline, most int) int {
 	most = max(most, MinPollSeconds)
-	n, at := 1, max(first, 0)
+	first = max(first, 0)
+	n, at := 1, first
 	for at < deadline {
-		wait := NextPoll(time.Duration(at)*time.Second, most)
+		wait := NextPoll(time.Duration(at-first)*time.Second, most)
 		if wait == most {
 			return n + (deadline-at+most-1)/most
 		}

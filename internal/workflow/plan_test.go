@@ -110,7 +110,7 @@ func TestHistoryBudget(t *testing.T) {
 		{name: "a patch run at the default poll", in: Input{Maintenance: patch}},
 		{name: "a patch run polled every second", in: Input{Maintenance: patch, PollSeconds: 1}, wantMsg: `raise "pollSeconds" to at least 4`},
 		{name: "two days of maintenance at the default poll", in: Input{Maintenance: Maintenance{Action: ActionCommands, Commands: []string{"true"}, TimeoutSeconds: MaxTimeoutSeconds}},
-			wantMsg: `raise "pollSeconds" to at least 84`},
+			wantMsg: `raise "pollSeconds" to at least 80`},
 		// A long wait for capacity asks less often than pollSeconds: at most 500 times.
 		{name: "two days' wait for capacity polled every second", in: Input{Maintenance: Maintenance{Action: ActionReboot}, PollSeconds: 1, CapacityWaitSeconds: MaxTimeoutSeconds}},
 		{name: "an hour's wait at the default poll", in: Input{Maintenance: Maintenance{Action: ActionReboot}, CapacityWaitSeconds: 3600}},
@@ -149,7 +149,7 @@ func TestMaintenanceCommand(t *testing.T) {
 			Parameters: map[string][]string{"commands": {"yum -y update", "exit 194"}, "executionTimeout": {"3600"}}}},
 		{"document", Maintenance{Action: ActionDocument, DocumentName: "Doc", Parameters: map[string][]string{"a": {"b"}}}, Command{Action: ActionDocument, DocumentName: "Doc", TimeoutSeconds: 3600,
 			Parameters: map[string][]string{"a": {"b"}}}},
-		{"reboot", Maintenance{Action: ActionReboot, TimeoutSeconds: 300}, Command{Action: ActionReboot, DocumentName: DocumentShellScript, TimeoutSeconds: 300, ExpectedSeconds: 30,
+		{"reboot", Maintenance{Action: ActionReboot, TimeoutSeconds: 300}, Command{Action: ActionReboot, DocumentName: DocumentShellScript, TimeoutSeconds: 300, ExpectedSeconds: 60,
 			Parameters: map[string][]string{"commands": RebootScript("tok"), "executionTimeout": {"300"}}}},
 	}
 	for _, tt := range tests {
@@ -273,8 +273,8 @@ func TestNextPoll(t *testing.T) {
 		most    int
 		want    int
 	}{
-		{0, 10, 1}, {15 * time.Second, 10, 1}, {32 * time.Second, 10, 2}, {80 * time.Second, 10, 5},
-		{160 * time.Second, 10, 10}, {time.Hour, 10, 10}, {time.Hour, 0, 1}, {-time.Second, 10, 1},
+		{0, 10, 1}, {3 * time.Second, 10, 1}, {4 * time.Second, 10, 2}, {9 * time.Second, 10, 4},
+		{20 * time.Second, 10, 10}, {time.Hour, 10, 10}, {time.Hour, 0, 1}, {-time.Second, 10, 1},
 	}
 	for _, tt := range tests {
 		if got := NextPoll(tt.elapsed, tt.most); got != tt.want {
@@ -290,7 +290,7 @@ func TestChecks(t *testing.T) {
 	} {
 		want, at := 1, tt.first
 		for at < tt.deadline {
-			at += NextPoll(time.Duration(at)*time.Second, tt.most)
+			at += NextPoll(time.Duration(at-max(tt.first, 0))*time.Second, tt.most)
 			want++
 		}
 		if got := Checks(tt.first, tt.deadline, tt.most); got != want {

@@ -4,14 +4,17 @@ import "time"
 
 // How the state machine paces its checks. A check costs three state transitions (the
 // Wait, the Task and the Choice), and a check made late costs the time since the thing
-// checked ended. Every loop therefore starts at the moment the thing is expected to end
-// and then checks again after a fraction of the time it has taken so far: the lateness of
-// the check that sees the end is at most PollFraction of the elapsed time, and a long wait
-// costs a number of checks that grows with the logarithm of its length, not with it.
+// checked ended. Every loop therefore makes its first check when the thing is expected to
+// end (a command's expected duration, the deregistration delay, one health check
+// interval), and then, while it is not done, checks again after half the time it has run
+// over: one second over, then two, three, four and a half... The check that sees the end
+// is late by at most half the overrun, so a thing that ends about when expected is seen
+// at once, and a long overrun costs a number of checks that grows with its logarithm,
+// until the waits reach the plan's pollSeconds.
 const (
-	// PollFraction: the wait before the next check is 1/PollFraction of the elapsed time:
-	// a check sees the end at most about 6% late.
-	PollFraction = 16
+	// OverrunFraction: the wait before the next check is 1/OverrunFraction of the time
+	// the thing has run past its expected end.
+	OverrunFraction = 2
 	// MinPollSeconds is the shortest wait between two checks (a Wait state's unit).
 	MinPollSeconds = 1
 	// InvisibleSeconds is how long GetCommandInvocation may answer InvocationDoesNotExist
@@ -19,11 +22,11 @@ const (
 	InvisibleSeconds = 2
 )
 
-// NextPoll is the wait, in whole seconds, before the next check of something that has
-// been under way for elapsed: elapsed/PollFraction, at least MinPollSeconds and at most
-// most (the plan's pollSeconds).
-func NextPoll(elapsed time.Duration, most int) int {
-	s := int(elapsed / (PollFraction * time.Second))
+// NextPoll is the wait, in whole seconds, before the next check of something that has run
+// overrun past its expected end: overrun/OverrunFraction, at least MinPollSeconds and at
+// most most (the plan's pollSeconds).
+func NextPoll(overrun time.Duration, most int) int {
+	s := int(overrun / (OverrunFraction * time.Second))
 	return max(MinPollSeconds, min(s, max(most, MinPollSeconds)))
 }
 

@@ -363,7 +363,8 @@ func (r *recorder) executions(l *lab.Lab) []Execution {
 func RolloutInput(l *lab.Lab, _ *instance.Instance) map[string]any {
 	return map[string]any{
 		"targetGroupArns":   []string{l.Groups[0].ARN},
-		"maintenance":       map[string]any{"action": "reboot"},
+		// The lab's instances reboot in 30 s (RebootSeconds): the operator says so.
+		"maintenance":       map[string]any{"action": "reboot", "expectedSeconds": int(l.Config.RebootSeconds)},
 		"healthCheck":       map[string]any{"commands": []string{fmt.Sprintf("curl -fsS http://${INSTANCE_IP:-localhost}:%d/", l.Config.ServicePort)}},
 		"pollSeconds":       2,
 		"maxConcurrency":    1,
