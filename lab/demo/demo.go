@@ -362,7 +362,7 @@ func (r *recorder) executions(l *lab.Lab) []Execution {
 // health check (curl the service on the instance).
 func RolloutInput(l *lab.Lab, _ *instance.Instance) map[string]any {
 	return map[string]any{
-		"targetGroupArns":   []string{l.Groups[0].ARN},
+		"targetGroupArns": []string{l.Groups[0].ARN},
 		// The lab's instances reboot in 30 s (RebootSeconds): the operator says so.
 		"maintenance":       map[string]any{"action": "reboot", "expectedSeconds": int(l.Config.RebootSeconds)},
 		"healthCheck":       map[string]any{"commands": []string{fmt.Sprintf("curl -fsS http://${INSTANCE_IP:-localhost}:%d/", l.Config.ServicePort)}},
