@@ -91,12 +91,13 @@ func expected() expectation {
 		allowIf(reservationKeys, "dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem dynamodb:DeleteItem", capacityARN))
 	lambdaRole(p, "EnterStandby", allow("autoscaling:DescribeAutoScalingInstances", "*"), allow("autoscaling:EnterStandby", autoScalingGroups))
 	lambdaRole(p, "DeregisterTarget", allow("elasticloadbalancing:DeregisterTargets", tgARN))
-	lambdaRole(p, "CheckDrain", describeHealth)
-	lambdaRole(p, "SendCommand",
-		allow("ssm:SendCommand", "arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunShellScript", "arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaseline",
-			"arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaselineWithHooks"),
-		allowIf(taggedOnly, "ssm:SendCommand", instances), allow("ssm:ListCommands cloudwatch:DescribeAlarms", "*"))
-	lambdaRole(p, "CheckCommand", allow("ssm:GetCommandInvocation ssm:CancelCommand ssm:ListCommands", "*"))
+	sendToDocuments := allow("ssm:SendCommand", "arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunShellScript", "arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaseline",
+		"arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaselineWithHooks")
+	// The idle drain's check is an SSM command check-drain sends and checks itself.
+	lambdaRole(p, "CheckDrain", describeHealth, sendToDocuments, allowIf(taggedOnly, "ssm:SendCommand", instances),
+		allow("ssm:GetCommandInvocation ssm:CancelCommand ssm:ListCommands", "*"))
+	lambdaRole(p, "SendCommand", sendToDocuments, allowIf(taggedOnly, "ssm:SendCommand", instances), allow("ssm:ListCommands cloudwatch:DescribeAlarms", "*"))
+	lambdaRole(p, "CheckCommand", allow("ssm:GetCommandInvocation ssm:CancelCommand ssm:ListCommands ssm:DescribeInstancePatchStates", "*"))
 	lambdaRole(p, "RegisterTarget", allow("elasticloadbalancing:RegisterTargets", tgARN))
 	lambdaRole(p, "CheckTargetHealth", describeHealth)
 	lambdaRole(p, "ExitStandby", allow("autoscaling:DescribeAutoScalingInstances", "*"), allow("autoscaling:ExitStandby", autoScalingGroups))
@@ -266,8 +267,11 @@ var writes = map[string][]string{
 		"role SendCommandRole on arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaseline arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaselineWithHooks arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunShellScript",
 		// Instances only with the instance tag, drainpipe=enabled, exactly.
 		`role SendCommandRole on ` + here("ec2", "instance/*") + ` if {"StringEquals":{"aws:ResourceTag/drainpipe":"enabled"}}`,
+		// The idle drain's check, under the same two rules.
+		"role CheckDrainRole on arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaseline arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunPatchBaselineWithHooks arn:${AWS::Partition}:ssm:${AWS::Region}::document/AWS-RunShellScript",
+		`role CheckDrainRole on ` + here("ec2", "instance/*") + ` if {"StringEquals":{"aws:ResourceTag/drainpipe":"enabled"}}`,
 	},
-	"ssm:CancelCommand": {"role CheckCommandRole on *", "role RestoreExecutionRole on *"},
+	"ssm:CancelCommand": {"role CheckCommandRole on *", "role CheckDrainRole on *", "role RestoreExecutionRole on *"},
 	// Standby in and out: any Auto Scaling group of the account and region (the
 	// instance's is known only when it is maintained).
 	"autoscaling:EnterStandby": {"role EnterStandbyRole on " + autoScalingGroups},
