@@ -24,8 +24,38 @@ func awsDefaults(scale float64) lab.Config {
 	return cfg
 }
 
+// oneGroupOf is the demo's lab with n instances, all in its one group.
+func oneGroupOf(n int) lab.Config {
+	cfg := lab.Demo()
+	cfg.Instances = n
+	cfg.Groups[0].Members = nil
+	for k := range n {
+		cfg.Groups[0].Members = append(cfg.Groups[0].Members, lab.Member{Instance: k})
+	}
+	return cfg
+}
+
 // transitions is what Step Functions bills an execution: its states entered, and its start.
 func transitions(res sfn.Result) int { return len(res.States) + 1 }
+
+// rebootsAtDefaults maintains the lab's first two instances with a reboot at default
+// settings, without and with a health check, and returns the two executions.
+func rebootsAtDefaults(tb testing.TB, l *lab.Lab) [2]sfn.Result {
+	tb.Helper()
+	var out [2]sfn.Result
+	for i := range out {
+		in := map[string]any{"instanceId": l.Instances[i].ID, "maintenance": map[string]any{"action": "reboot"}}
+		if i == 1 {
+			in["healthCheck"] = map[string]any{"commands": []string{"curl -fsS http://$INSTANCE_IP:8080/"}}
+		}
+		res, err := l.MaintainInstance(context.Background(), "", in, nil)
+		if err != nil || !res.Succeeded {
+			tb.Fatalf("the execution: %v %s %s: %s", err, res.Status, res.Error, res.Cause)
+		}
+		out[i] = res
+	}
+	return out
+}
 
 // TestTransitionsAtDefaults: a reboot at default settings (no pollSeconds, AWS's default
 // target group) costs at most 40 state transitions on the happy path, with or without a
@@ -35,18 +65,9 @@ func TestTransitionsAtDefaults(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	t.Parallel()
-	l := startLab(t, awsDefaults(0.02))
-	for i, check := range []bool{false, true} {
-		in := map[string]any{"instanceId": l.Instances[i].ID, "maintenance": map[string]any{"action": "reboot"}}
-		if check {
-			in["healthCheck"] = map[string]any{"commands": []string{"curl -fsS http://$INSTANCE_IP:8080/"}}
-		}
-		res, err := l.MaintainInstance(context.Background(), "", in, nil)
-		if err != nil || !res.Succeeded {
-			t.Fatalf("the execution: %v %s %s: %s", err, res.Status, res.Error, res.Cause)
-		}
+	for i, res := range rebootsAtDefaults(t, startLab(t, awsDefaults(0.02))) {
 		if n := transitions(res); n > 40 {
-			t.Errorf("health check %v: %d transitions, over 40: %v", check, n, res.States)
+			t.Errorf("health check %v: %d transitions, over 40: %v", i == 1, n, res.States)
 		}
 	}
 }
@@ -60,20 +81,11 @@ func TestTransitionsAtDefaults(t *testing.T) {
 func BenchmarkDoLess(b *testing.B) {
 	b.Run("transitions-at-defaults", func(b *testing.B) {
 		for range b.N {
-			l := startLab(b, awsDefaults(0.02))
-			for i, check := range []bool{false, true} {
-				in := map[string]any{"instanceId": l.Instances[i].ID, "maintenance": map[string]any{"action": "reboot"}}
-				if check {
-					in["healthCheck"] = map[string]any{"commands": []string{"curl -fsS http://$INSTANCE_IP:8080/"}}
-				}
-				res, err := l.MaintainInstance(context.Background(), "", in, nil)
-				if err != nil || !res.Succeeded {
-					b.Fatalf("the execution: %v %s %s: %s", err, res.Status, res.Error, res.Cause)
-				}
+			for i, res := range rebootsAtDefaults(b, startLab(b, awsDefaults(0.02))) {
 				n := transitions(res)
 				fmt.Printf("transitions at defaults (reboot, 300 s delay, 30 s health checks), health check %-5v: %d per instance, $%.3f per 1,000 instances at $%.3f per 1,000 transitions\n",
-					check, n, float64(n)*demo.TransitionDollarsPer1000, demo.TransitionDollarsPer1000)
-				b.ReportMetric(float64(n), fmt.Sprintf("transitions/instance-check=%v", check))
+					i == 1, n, float64(n)*demo.TransitionDollarsPer1000, demo.TransitionDollarsPer1000)
+				b.ReportMetric(float64(n), fmt.Sprintf("transitions/instance-check=%v", i == 1))
 			}
 		}
 	})
@@ -114,13 +126,7 @@ func BenchmarkDoLess(b *testing.B) {
 	b.Run("nothing-to-do", func(b *testing.B) {
 		for range b.N {
 			for _, scan := range []bool{false, true} {
-				cfg := lab.Demo()
-				cfg.Instances = 20
-				cfg.Groups[0].Members = nil
-				for i := range 20 {
-					cfg.Groups[0].Members = append(cfg.Groups[0].Members, lab.Member{Instance: i})
-				}
-				l := startLab(b, cfg)
+				l := startLab(b, oneGroupOf(20))
 				for _, inst := range l.Instances[2:] {
 					inst.SetMissingPatches(0)
 				}

@@ -16,12 +16,7 @@ func TestZoneByZone(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	t.Parallel()
-	cfg := lab.Demo()
-	cfg.Instances = 6
-	cfg.Groups[0].Members = nil
-	for k := range 6 {
-		cfg.Groups[0].Members = append(cfg.Groups[0].Members, lab.Member{Instance: k})
-	}
+	cfg := oneGroupOf(6)
 	l := startLab(t, cfg)
 	zoneOf, boots := map[string]string{}, map[string]int{}
 	for k, inst := range l.Instances {
