@@ -40,8 +40,8 @@ type Input struct {
 	// Timeouts override the deadlines drainpipe derives from the target groups. Zero
 	// fields mean "derive".
 	Timeouts Timeouts `json:"timeouts,omitzero"`
-	// PollSeconds is the pause between two checks of a command or of draining. Zero
-	// means DefaultPollSeconds.
+	// PollSeconds is the longest pause between two checks of a command, the drain or the
+	// health (see NextPoll). Zero means DefaultPollSeconds.
 	PollSeconds int `json:"pollSeconds,omitempty"`
 	// AllowLastTarget allows taking out the last healthy target of a group (an outage
 	// of that group while the maintenance runs). Off by default.
