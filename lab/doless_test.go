@@ -74,6 +74,13 @@ func TestNothingToDo(t *testing.T) {
 		}
 	}
 
+	// A dry run sends no command, not even the Scan: it says it would.
+	sentBefore := len(l.SSM.Commands(upToDate.ID))
+	dry, err := l.MaintainInstance(ctx, "", map[string]any{"instanceId": upToDate.ID, "maintenance": map[string]any{"action": "patch"}, "dryRun": true}, nil)
+	if err != nil || !dry.Succeeded || len(l.SSM.Commands(upToDate.ID)) != sentBefore || !strings.Contains(string(dry.Output), "whether the maintenance has anything to do") {
+		t.Fatalf("dry run: %v %s %s %s, %d commands sent", err, dry.Status, dry.Error, dry.Output, len(l.SSM.Commands(upToDate.ID))-sentBefore)
+	}
+
 	res, sum := run(upToDate.ID, map[string]any{"action": "patch"})
 	if sum.Outcome != workflow.OutcomeNothingToDo || !strings.Contains(sum.Reason, "0 patches missing") {
 		t.Fatalf("up to date: %s %s %s, %+v", res.Status, res.Error, res.Cause, sum)

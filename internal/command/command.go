@@ -172,6 +172,15 @@ func (r Runner) sent(ctx context.Context, instanceID, comment string) (*types.Co
 	return nil, nil
 }
 
+// nextPoll is the wait before the next check of a command expected to end at expected
+// (workflow.NextPoll); the plan's pollSeconds, or the default, when it is not known.
+func nextPoll(now, expected time.Time, most int) int {
+	if expected.IsZero() {
+		return max(most, workflow.DefaultPollSeconds)
+	}
+	return workflow.NextPoll(now.Sub(expected), most)
+}
+
 // failureNames are the errors a command's failure can be reported as.
 var failureNames = []string{faults.MaintenanceFailed, faults.HealthCheckFailed, faults.HookFailed, faults.RequiredCheckFailed, faults.IdleCheckFailed}
 
@@ -191,8 +200,8 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 	if !slices.Contains(failureNames, req.FailureName) {
 		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "check-command: failureName must be one of %s, got %q", strings.Join(failureNames, ", "), req.FailureName)
 	}
-	if req.Verdict != "" && req.Verdict != workflow.VerdictOutput && req.Verdict != workflow.VerdictPatchState {
-		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "check-command: verdict must be %s or %s, got %q", workflow.VerdictOutput, workflow.VerdictPatchState, req.Verdict)
+	if req.Verdict != "" && !slices.Contains(workflow.Verdicts, req.Verdict) {
+		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "check-command: verdict must be one of %s, got %q", strings.Join(workflow.Verdicts, ", "), req.Verdict)
 	}
 	if req.InstanceID == "" || req.CommandID == "" {
 		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "check-command needs instanceId and commandId")
@@ -201,9 +210,15 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 	if err != nil {
 		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "%v", err)
 	}
-	sentAt, err := workflow.ParseTime("sentAt", req.SentAt)
-	if err != nil {
-		return workflow.CommandReport{}, faults.New(faults.InvalidInput, "%v", err)
+	// An execution started by an earlier definition passes no sentAt, and waits
+	// pollSeconds between checks whatever this answers: its check must not fail on that.
+	expected := time.Time{}
+	if req.SentAt != "" {
+		sentAt, err := workflow.ParseTime("sentAt", req.SentAt)
+		if err != nil {
+			return workflow.CommandReport{}, faults.New(faults.InvalidInput, "%v", err)
+		}
+		expected = sentAt.Add(time.Duration(req.FirstPollSeconds) * time.Second)
 	}
 	out, err := r.API.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: &req.CommandID, InstanceId: &req.InstanceID})
 	t := r.Now.Now()
@@ -215,7 +230,7 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 			return workflow.CommandReport{}, faults.New(req.FailureName, req.label()+"command %s on %s: no invocation appeared before the deadline %s", req.CommandID, req.InstanceID, req.Deadline)
 		}
 		// Not visible yet: SSM shows it within seconds.
-		return workflow.CommandReport{Status: "InvocationDoesNotExist", CheckedAt: at, PollSeconds: workflow.MinPollSeconds}, nil
+		return workflow.CommandReport{Status: "InvocationDoesNotExist", CheckedAt: at, PollSeconds: nextPoll(t, expected, req.MaxPollSeconds)}, nil
 	case err != nil:
 		return workflow.CommandReport{}, fmt.Errorf("checking command %s on %s: %w", req.CommandID, req.InstanceID, err)
 	}
@@ -225,11 +240,11 @@ func (r Runner) Check(ctx context.Context, req CheckRequest) (workflow.CommandRe
 		report.Done = true
 		report.OutputTail = tail(aws.ToString(out.StandardOutputContent), tailBytes)
 		if req.Verdict != "" {
-			return r.verdict(ctx, req, report, sentAt, t, deadline)
+			return r.verdict(ctx, req, report, expected, t, deadline)
 		}
 		return report, nil
 	case pending[out.Status] && !t.After(deadline):
-		report.PollSeconds = workflow.NextPoll(t.Sub(sentAt.Add(time.Duration(req.FirstPollSeconds)*time.Second)), req.MaxPollSeconds)
+		report.PollSeconds = nextPoll(t, expected, req.MaxPollSeconds)
 		return report, nil
 	case pending[out.Status]:
 		// Past the deadline: stop the command so it does not go on running while the

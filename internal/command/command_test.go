@@ -136,12 +136,15 @@ func TestCheck(t *testing.T) {
 		wantMsg    string
 		wantCancel bool
 		wantPoll   int
+		noSentAt   bool
 	}{
 		// A pending command expected to take 30 s is checked again after half the time it
 		// has run over, at least 1 s and at most pollSeconds (10 here).
 		{name: "pending", inv: invocation(types.CommandInvocationStatusPending, "Pending", "", -1), at: 3 * time.Second, wantPoll: 1},
 		{name: "in progress", inv: invocation(types.CommandInvocationStatusInProgress, "InProgress", "", -1), at: 40 * time.Second, wantPoll: 5},
 		{name: "delayed (rebooting)", inv: invocation(types.CommandInvocationStatusDelayed, "Delayed", "", -1), at: 36 * time.Second, wantPoll: 3},
+		// An execution of an earlier definition passes no sentAt: its Wait reads the plan.
+		{name: "no sentAt", inv: invocation(types.CommandInvocationStatusInProgress, "InProgress", "", -1), at: 40 * time.Second, noSentAt: true, wantPoll: 10},
 		{name: "long under way", inv: invocation(types.CommandInvocationStatusInProgress, "InProgress", "", -1), at: 10 * time.Minute, wantPoll: 10},
 		{name: "success", inv: invocation(types.CommandInvocationStatusSuccess, "Success", "", 0), at: time.Minute, wantDone: true},
 		{name: "not visible yet", getErr: &types.InvocationDoesNotExist{Message: new("")}, at: 5 * time.Second, wantPoll: 1},
@@ -168,6 +171,9 @@ func TestCheck(t *testing.T) {
 			}
 			req := CheckRequest{InstanceID: "i-0123456789abcdef0", CommandID: "c-1", Deadline: workflow.Deadline(start, 900), FailureName: failure,
 				SentAt: workflow.Deadline(start, 0), FirstPollSeconds: 30, MaxPollSeconds: 10}
+			if tt.noSentAt {
+				req.SentAt, req.FirstPollSeconds, req.MaxPollSeconds = "", 0, 0
+			}
 			report, err := Runner{API: f, Now: func() time.Time { return start.Add(tt.at) }}.Check(context.Background(), req)
 			if tt.wantErr != "" {
 				var named *faults.Error
@@ -232,6 +238,8 @@ func TestVerdict(t *testing.T) {
 		{name: "scan found missing patches", verdict: workflow.VerdictPatchState, patch: []types.InstancePatchState{scan(30*time.Second, 3, 0, 0)}, want: "required", wantText: "3 patches missing"},
 		{name: "scan found a pending reboot", verdict: workflow.VerdictPatchState, patch: []types.InstancePatchState{scan(30*time.Second, 0, 0, 2)}, want: "required"},
 		{name: "scan found failed patches", verdict: workflow.VerdictPatchState, patch: []types.InstancePatchState{scan(30*time.Second, 0, 1, 0)}, want: "required"},
+		{name: "a pending reboot, for an installation that reboots nothing", verdict: workflow.VerdictPatchStateNoReboot, patch: []types.InstancePatchState{scan(30*time.Second, 0, 0, 2)}, want: "not-required"},
+		{name: "missing patches, for an installation that reboots nothing", verdict: workflow.VerdictPatchStateNoReboot, patch: []types.InstancePatchState{scan(30*time.Second, 1, 0, 2)}, want: "required"},
 		{name: "scan found nothing", verdict: workflow.VerdictPatchState, patch: []types.InstancePatchState{scan(30*time.Second, 0, 0, 0)}, want: "not-required"},
 		{name: "a state older than the scan is not its verdict", verdict: workflow.VerdictPatchState, patch: []types.InstancePatchState{scan(-time.Hour, 0, 0, 0)}, want: "pending"},
 		{name: "an install's state is not a scan's", verdict: workflow.VerdictPatchState, patch: []types.InstancePatchState{install}, want: "pending"},

@@ -49,18 +49,40 @@ func (d Drainer) Check(ctx context.Context, s workflow.State) (workflow.TargetsR
 		return workflow.TargetsReport{}, err
 	}
 	report.Idle = idle
-	if idle.Status == workflow.IdleReached {
+	switch idle.Status {
+	case workflow.IdleReached:
 		report.Done, report.PollSeconds = true, 0
-		return report, nil
-	}
-	if poll > 0 {
+	case workflow.IdleGaveUp, workflow.IdleNotUsed:
+		// Only the delay's end can end the drain now: check then, not every pollSeconds.
+		report.PollSeconds = max(report.PollSeconds, d.untilDelayEnds(s))
+	default:
 		report.PollSeconds = min(report.PollSeconds, poll)
 	}
 	return report, nil
 }
 
-// idle moves the idle drain on by one step and says when to check again (0: when the
-// deregistration delay ends).
+// untilDelayEnds is the whole seconds until the deregistration delay ends (at least one).
+func (d Drainer) untilDelayEnds(s workflow.State) int {
+	from, err := workflow.ParseTime("deregistration.deregisteredAt", s.Deregistration.DeregisteredAt)
+	if err != nil {
+		return workflow.MinPollSeconds
+	}
+	left := from.Add(time.Duration(s.Waits.DeregistrationDelaySeconds) * time.Second).Sub(d.Now.Now())
+	return max(workflow.MinPollSeconds, int(left.Seconds()+0.999))
+}
+
+// gaveUp is the idle drain given up on an error that retrying will not fix (the command
+// could not be sent or read: access denied, an instance SSM does not manage); a transient
+// one (throttling, a 5xx) is returned, for the state machine to retry.
+func gaveUp(err error, sent *workflow.CommandSent) (*workflow.IdleReport, int, error) {
+	if faults.NameOf(err) == faults.TransientAPIError {
+		return nil, 0, err
+	}
+	return &workflow.IdleReport{Status: workflow.IdleGaveUp, Command: sent, Detail: err.Error()}, 0, nil
+}
+
+// idle moves the idle drain on by one step and says when to check again (for gave-up and
+// not-used, the state says: when the deregistration delay ends).
 func (d Drainer) idle(ctx context.Context, s workflow.State, prev *workflow.IdleReport) (*workflow.IdleReport, int, error) {
 	switch {
 	case s.Standby != nil && s.Standby.Group != "":
@@ -79,18 +101,17 @@ func (d Drainer) idle(ctx context.Context, s workflow.State, prev *workflow.Idle
 	if prev == nil || prev.Command == nil {
 		sent, err := d.Commands.Send(ctx, command.SendRequest{InstanceID: s.InstanceID, Command: s.IdleDrain.Command, Execution: s.AuditExecution()})
 		if err != nil {
-			return nil, 0, err
+			return gaveUp(err, nil)
 		}
 		return &workflow.IdleReport{Status: workflow.IdleChecking, Command: &sent}, sent.PollSeconds, nil
 	}
 	checked, err := d.Commands.Check(ctx, command.CheckRequest{InstanceID: s.InstanceID, CommandID: prev.Command.CommandID, Deadline: prev.Command.Deadline,
 		SentAt: prev.Command.SentAt, FirstPollSeconds: prev.Command.PollSeconds, MaxPollSeconds: s.Waits.PollSeconds, FailureName: faults.IdleCheckFailed, Execution: s.AuditExecution()})
 	switch {
-	case faults.NameOf(err) == faults.IdleCheckFailed:
-		// Busy to the end, or the check is broken: either way the delay decides.
-		return &workflow.IdleReport{Status: workflow.IdleGaveUp, Command: prev.Command, Detail: err.Error()}, 0, nil
 	case err != nil:
-		return nil, 0, err
+		// IdleCheckFailed: busy to the end, or the check is broken. Either way, as for an
+		// error reading the command, the delay decides.
+		return gaveUp(err, prev.Command)
 	case checked.Done:
 		return &workflow.IdleReport{Status: workflow.IdleReached, Command: prev.Command, Detail: checked.OutputTail}, 0, nil
 	}

@@ -9,6 +9,7 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/drainpipe/drainpipe/internal/command"
 	"github.com/drainpipe/drainpipe/internal/targets"
@@ -37,6 +38,7 @@ func (f fakeELB) DescribeTargetHealth(context.Context, *elbv2.DescribeTargetHeal
 // fakeSSM answers every invocation with status.
 type fakeSSM struct {
 	status ssmtypes.CommandInvocationStatus
+	getErr error
 	sent   int
 }
 
@@ -46,6 +48,9 @@ func (f *fakeSSM) SendCommand(context.Context, *ssm.SendCommandInput, ...func(*s
 }
 
 func (f *fakeSSM) GetCommandInvocation(context.Context, *ssm.GetCommandInvocationInput, ...func(*ssm.Options)) (*ssm.GetCommandInvocationOutput, error) {
+	if f.getErr != nil {
+		return nil, f.getErr
+	}
 	return &ssm.GetCommandInvocationOutput{Status: f.status, StatusDetails: new(string(f.status)), StandardOutputContent: new("drainpipe: idle for 3 checks in a row (3 checks)\n"),
 		StandardErrorContent: new("")}, nil
 }
@@ -80,6 +85,7 @@ func TestCheck(t *testing.T) {
 		standby  string
 		drained  bool
 		status   ssmtypes.CommandInvocationStatus
+		getErr   error
 		wantDone bool
 		wantIdle string
 		wantPoll int
@@ -95,16 +101,18 @@ func TestCheck(t *testing.T) {
 			status: ssmtypes.CommandInvocationStatusSuccess, wantDone: true, wantIdle: workflow.IdleReached},
 		{name: "never idle: waits for the delay", at: 300 * time.Second, idle: idle, prev: &workflow.IdleReport{Status: workflow.IdleChecking, Command: sent},
 			status: ssmtypes.CommandInvocationStatusTimedOut, wantIdle: workflow.IdleGaveUp, wantPoll: 1},
-		{name: "gave up stays given up", at: 250 * time.Second, idle: idle, prev: &workflow.IdleReport{Status: workflow.IdleGaveUp, Command: sent},
-			wantIdle: workflow.IdleGaveUp, wantPoll: 10},
+		{name: "gave up stays given up, and waits for the delay's end", at: 250 * time.Second, idle: idle, prev: &workflow.IdleReport{Status: workflow.IdleGaveUp, Command: sent},
+			wantIdle: workflow.IdleGaveUp, wantPoll: 50},
+		{name: "a check SSM refuses: gives up", at: 20 * time.Second, idle: idle, prev: &workflow.IdleReport{Status: workflow.IdleChecking, Command: sent},
+			getErr: &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "no"}, wantIdle: workflow.IdleGaveUp, wantPoll: 280},
 		{name: "the delay's end ends it whatever the check", at: 301 * time.Second, idle: idle, prev: &workflow.IdleReport{Status: workflow.IdleChecking, Command: sent},
 			drained: true, wantDone: true},
-		{name: "Auto Scaling: waits for the delay", at: 20 * time.Second, idle: idle, standby: "web-asg", wantIdle: workflow.IdleNotUsed, wantPoll: 10},
+		{name: "Auto Scaling: waits for the delay", at: 20 * time.Second, idle: idle, standby: "web-asg", wantIdle: workflow.IdleNotUsed, wantPoll: 280},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			now := func() time.Time { return start.Add(tt.at) }
-			f := &fakeSSM{status: tt.status}
+			f := &fakeSSM{status: tt.status, getErr: tt.getErr}
 			d := Drainer{Targets: targets.Checker{API: fakeELB{tt.drained}, Now: now}, Commands: command.Runner{API: f, Now: now}, Now: now}
 			s := workflow.State{Plan: workflow.Plan{InstanceID: inst, Registrations: []workflow.Registration{{TargetGroupARN: arn, Port: 8080}},
 				IdleDrain: tt.idle, Waits: workflow.Waits{DeregistrationDelaySeconds: 300, PollSeconds: 10}},

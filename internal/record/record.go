@@ -99,10 +99,15 @@ func (f Recorder) RecordWave(ctx context.Context, s rollout.State) (rollout.Stat
 			}
 		}
 		w.Results = append(w.Results, res)
-		if res.Succeeded {
+		switch {
+		case res.Succeeded && res.Outcome == workflow.OutcomeNothingToDo:
+			// Left alone: not maintained, so not tagged as such (a later rollout that skips
+			// what was maintained lately must not skip it).
+			succeeded++
+		case res.Succeeded:
 			succeeded++
 			maintained = append(maintained, item.InstanceID)
-		} else {
+		default:
 			failed++
 		}
 	}

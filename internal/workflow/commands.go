@@ -125,8 +125,11 @@ const (
 	// VerdictOutput: the last line of the command's output, "required" or "not-required".
 	VerdictOutput = "output"
 	// VerdictPatchState: the instance's patch state, as the Scan reported it to Patch
-	// Manager (DescribeInstancePatchStates).
-	VerdictPatchState = "patchState"
+	// Manager (DescribeInstancePatchStates); VerdictPatchStateNoReboot the same for an
+	// installation with RebootOption NoReboot, for which patches pending a reboot are not
+	// work.
+	VerdictPatchState         = "patchState"
+	VerdictPatchStateNoReboot = "patchStateNoReboot"
 	// ActionRequiredCheck is the Action of the required check's command.
 	ActionRequiredCheck = "requiredCheck"
 	// RequiredCheckSeconds bounds the required check; a patch Scan takes minutes at most.
@@ -134,6 +137,9 @@ const (
 	// ScanExpectedSeconds is how long a patch Scan usually takes.
 	ScanExpectedSeconds = 20
 )
+
+// Verdicts lists the ways a verdict is read.
+var Verdicts = []string{VerdictOutput, VerdictPatchState, VerdictPatchStateNoReboot}
 
 // The verdicts a required check's output ends with.
 const (
@@ -167,6 +173,9 @@ func RequiredCheckCommand(m Maintenance) *Command {
 	switch m.Action {
 	case ActionPatch:
 		c.DocumentName, c.Verdict, c.ExpectedSeconds = DocumentPatchBaseline, VerdictPatchState, ScanExpectedSeconds
+		if m.RebootOption == "NoReboot" {
+			c.Verdict = VerdictPatchStateNoReboot
+		}
 		c.Parameters = map[string][]string{"Operation": {"Scan"}, "RebootOption": {"NoReboot"}}
 	default:
 		script := m.RequiredCheck

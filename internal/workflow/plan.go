@@ -117,7 +117,7 @@ const (
 func (p Plan) HistoryEstimate() int {
 	most := p.Waits.PollSeconds
 	n := historyFixedEvents
-	n += pollEvents * Checks(p.Waits.DeregistrationDelaySeconds, p.Deadlines.DrainSeconds, most)
+	n += pollEvents * Checks(p.Waits.FirstDrainSeconds, p.Deadlines.DrainSeconds, most)
 	for _, c := range append([]*Command{&p.Maintenance, p.RequiredCheck, p.HealthCheck}, p.Hooks.all()...) {
 		if c != nil {
 			n += pollEvents * Checks(FirstPoll(*c), DeliverySeconds+c.TimeoutSeconds, most)

@@ -300,6 +300,9 @@ func roundSeconds(d time.Duration) float64 {
 
 func wouldDo(p Plan) []string {
 	var steps []string
+	if c := p.RequiredCheck; c != nil {
+		steps = append(steps, "ask the instance, still in service, whether the maintenance has anything to do ("+c.Describe()+"), and stop there if it has not")
+	}
 	for _, r := range p.Registrations {
 		steps = append(steps, fmt.Sprintf("deregister %s port %d from %s", p.InstanceID, r.Port, GroupName(r.TargetGroupARN)))
 	}
