@@ -72,10 +72,7 @@ func (f *fakeSSM) DescribeInstancePatchStates(context.Context, *ssm.DescribeInst
 // failed one leaves the drain to the delay; the delay's end ends it whatever the check;
 // an instance in an Auto Scaling group, and a plan without an idle drain, wait the delay.
 func TestCheck(t *testing.T) {
-	idle, err := workflow.IdleDrainPlan(&workflow.Drain{IdleCheck: []string{"true"}}, 300)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idle := workflow.IdleDrainPlan(&workflow.Drain{IdleCheck: []string{"true"}}, 300)
 	sent := &workflow.CommandSent{CommandID: "c-idle", SentAt: workflow.Deadline(start, 15), Deadline: workflow.Deadline(start, 15+120+285), PollSeconds: 3}
 	tests := []struct {
 		name     string

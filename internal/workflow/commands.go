@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/drainpipe/drainpipe/internal/faults"
 )
 
 // SSM documents drainpipe sends.
@@ -201,17 +199,18 @@ type IdleDrain struct {
 // IdleDrainPlan turns a validated drain into the plan's idle drain, for groups whose
 // longest deregistration delay is delay: the command runs the idle check every interval
 // until it has passed idleChecks times in a row (it then exits 0), and SSM stops it when
-// the delay ends (its executionTimeout), when draining ends anyway.
-func IdleDrainPlan(d *Drain, delay int) (*IdleDrain, error) {
+// the delay ends (its executionTimeout), when draining ends anyway. A delay that leaves
+// no time for the checks after the propagation wait gains nothing from an idle drain: it
+// is waited out (nil), in a fleet as for one instance.
+func IdleDrainPlan(d *Drain, delay int) *IdleDrain {
 	if d == nil {
-		return nil, nil
+		return nil
 	}
 	propagation := orDefault(d.PropagationSeconds, DefaultPropagationSeconds)
 	checks, every := orDefault(d.IdleChecks, DefaultIdleChecks), orDefault(d.IntervalSeconds, DefaultIdleIntervalSeconds)
 	timeout := delay - propagation
-	if least := checks * every; timeout < least {
-		return nil, faults.New(faults.InvalidInput, `"drain": the deregistration delay (%d s) leaves %d s after the propagation wait (%d s), less than %d idle checks %d s apart need: the delay is short enough to wait out; leave "drain" out`,
-			delay, max(timeout, 0), propagation, checks, every)
+	if timeout < checks*every {
+		return nil
 	}
 	script := append([]string{"drainpipe_idle() {"}, d.IdleCheck...)
 	script = append(script,
@@ -224,5 +223,5 @@ func IdleDrainPlan(d *Drain, delay int) (*IdleDrain, error) {
 		`  sleep "$every"`,
 		"done")
 	return &IdleDrain{PropagationSeconds: propagation, Command: Command{Action: ActionIdleCheck, DocumentName: DocumentShellScript,
-		Parameters: shellParameters(script, timeout), TimeoutSeconds: timeout, ExpectedSeconds: checks * every}}, nil
+		Parameters: shellParameters(script, timeout), TimeoutSeconds: timeout, ExpectedSeconds: checks * every}}
 }

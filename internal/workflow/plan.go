@@ -271,10 +271,7 @@ func NewPlan(in Input, groups []TargetGroup, regs []Registration, token string) 
 		HealthySeconds:             maxInterval,
 		PollSeconds:                orDefault(in.PollSeconds, DefaultPollSeconds),
 	}
-	var err error
-	if p.IdleDrain, err = IdleDrainPlan(in.Drain, maxDelay); err != nil {
-		return Plan{}, err
-	}
+	p.IdleDrain = IdleDrainPlan(in.Drain, maxDelay)
 	if p.IdleDrain != nil {
 		p.Waits.FirstDrainSeconds = p.IdleDrain.PropagationSeconds
 	} else {
