@@ -5,7 +5,6 @@ package drain
 
 import (
 	"context"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -63,12 +62,11 @@ func (d Drainer) Check(ctx context.Context, s workflow.State) (workflow.TargetsR
 
 // untilDelayEnds is the whole seconds until the deregistration delay ends (at least one).
 func (d Drainer) untilDelayEnds(s workflow.State) int {
-	from, err := workflow.ParseTime("deregistration.deregisteredAt", s.Deregistration.DeregisteredAt)
+	end, err := s.Deregistration.After(s.Waits.DeregistrationDelaySeconds)
 	if err != nil {
 		return workflow.MinPollSeconds
 	}
-	left := from.Add(time.Duration(s.Waits.DeregistrationDelaySeconds) * time.Second).Sub(d.Now.Now())
-	return max(workflow.MinPollSeconds, int(left.Seconds()+0.999))
+	return workflow.SecondsUntil(end, d.Now.Now())
 }
 
 // gaveUp is the idle drain given up on an error that retrying will not fix (the command
@@ -90,13 +88,12 @@ func (d Drainer) idle(ctx context.Context, s workflow.State, prev *workflow.Idle
 	case prev != nil && (prev.Status == workflow.IdleGaveUp || prev.Status == workflow.IdleNotUsed):
 		return prev, 0, nil
 	}
-	now := d.Now.Now()
-	from, err := workflow.ParseTime("deregistration.deregisteredAt", s.Deregistration.DeregisteredAt)
+	propagated, err := s.Deregistration.After(s.IdleDrain.PropagationSeconds)
 	if err != nil {
 		return nil, 0, faults.New(faults.InvalidInput, "%v", err)
 	}
-	if wait := from.Add(time.Duration(s.IdleDrain.PropagationSeconds) * time.Second).Sub(now); wait > 0 {
-		return &workflow.IdleReport{Status: workflow.IdlePropagating}, max(workflow.MinPollSeconds, int(wait.Seconds()+0.999)), nil
+	if now := d.Now.Now(); now.Before(propagated) {
+		return &workflow.IdleReport{Status: workflow.IdlePropagating}, workflow.SecondsUntil(propagated, now), nil
 	}
 	if prev == nil || prev.Command == nil {
 		sent, err := d.Commands.Send(ctx, command.SendRequest{InstanceID: s.InstanceID, Command: s.IdleDrain.Command, Execution: s.AuditExecution()})

@@ -79,8 +79,7 @@ func (c Checker) CheckDrain(ctx context.Context, s workflow.State) (workflow.Tar
 	report := workflow.TargetsReport{Done: len(draining) == 0, CheckedAt: at, Targets: states}
 	if !report.Done {
 		// Draining ends with the delay: past it, the end is due at any moment.
-		if from, err := workflow.ParseTime("deregistration.deregisteredAt", s.Deregistration.DeregisteredAt); err == nil {
-			delayEnds := from.Add(time.Duration(s.Waits.DeregistrationDelaySeconds) * time.Second)
+		if delayEnds, err := s.Deregistration.After(s.Waits.DeregistrationDelaySeconds); err == nil {
 			report.PollSeconds = untilOr(delayEnds, t, s.Waits.PollSeconds)
 		} else {
 			report.PollSeconds = s.Waits.PollSeconds
@@ -147,7 +146,7 @@ func (c Checker) CheckHealthy(ctx context.Context, s workflow.State) (workflow.T
 // past it the backoff from end (workflow.NextPoll).
 func untilOr(end, now time.Time, most int) int {
 	if now.Before(end) {
-		return max(workflow.MinPollSeconds, min(int(end.Sub(now).Seconds()+0.999), max(most, workflow.MinPollSeconds)))
+		return min(workflow.SecondsUntil(end, now), max(most, workflow.MinPollSeconds))
 	}
 	return workflow.NextPoll(now.Sub(end), most)
 }

@@ -33,3 +33,9 @@ func NextPoll(overrun time.Duration, most int) int {
 // FirstPoll is the wait before the first check of a command just sent: its expected
 // duration, and never less than the window in which it is invisible.
 func FirstPoll(c Command) int { return max(c.ExpectedSeconds, InvisibleSeconds) }
+
+// SecondsUntil is the wait, in whole seconds rounded up and at least MinPollSeconds, from
+// now until t.
+func SecondsUntil(t, now time.Time) int {
+	return max(MinPollSeconds, int(t.Sub(now).Seconds()+0.999))
+}

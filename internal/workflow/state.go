@@ -173,6 +173,12 @@ type Deregistration struct {
 	DrainDeadline  string `json:"drainDeadline"`
 }
 
+// After is the moment seconds after the deregistration (its delay's end, say).
+func (d Deregistration) After(seconds int) (time.Time, error) {
+	from, err := ParseTime("deregistration.deregisteredAt", d.DeregisteredAt)
+	return from.Add(time.Duration(seconds) * time.Second), err
+}
+
 // Registered is the result of registering the instance again.
 type Registered struct {
 	RegisteredAt    string `json:"registeredAt"`
