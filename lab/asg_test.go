@@ -115,11 +115,7 @@ func TestAutoScalingStandbyKeepsTheInstance(t *testing.T) {
 		t.Errorf("%s is registered %d times in hello-world, want once", l.Instances[0].ID, n)
 	}
 	_ = l.Clock.Sleep(ctx, 5*time.Second)
-	for _, tot := range stop() {
-		if tot.Failed() != 0 {
-			t.Errorf("%d of %d requests lost: %v", tot.Failed(), tot.Requests, tot.Codes)
-		}
-	}
+	assertNoneLost(t, stop())
 	assertNothingHeld(t, l)
 }
 

@@ -114,11 +114,7 @@ func TestNothingToDo(t *testing.T) {
 		t.Fatalf("no verdict: %s %s %s", res.Status, res.Error, res.Cause)
 	}
 	untouched(res)
-	for _, tot := range stop() {
-		if tot.Failed() != 0 {
-			t.Errorf("%d of %d requests lost", tot.Failed(), tot.Requests)
-		}
-	}
+	assertNoneLost(t, stop())
 }
 
 // slowRequests keeps requests of seconds lab seconds in flight through the load
@@ -219,11 +215,7 @@ func TestIdleDrain(t *testing.T) {
 	if failed != 0 || sent < 10 {
 		t.Errorf("%d of %d slow requests failed", failed, sent)
 	}
-	for _, tot := range stop() {
-		if tot.Failed() != 0 {
-			t.Errorf("%d of %d requests lost", tot.Failed(), tot.Requests)
-		}
-	}
+	assertNoneLost(t, stop())
 }
 
 // TestIdleDrainEndsWithTheDelay: a request longer than the deregistration delay keeps

@@ -54,11 +54,7 @@ func TestHooksRunInOrder(t *testing.T) {
 	if !(at("CheckPreDrainHook") < at("DeregisterTarget") && at("ReleaseCapacity") < at("StartPostReturnHook")) || at("CheckPreDrainHook") < 0 {
 		t.Errorf("the hooks ran out of place: %v", res.States)
 	}
-	for _, tot := range stop() {
-		if tot.Failed() != 0 {
-			t.Errorf("%d of %d requests lost", tot.Failed(), tot.Requests)
-		}
-	}
+	assertNoneLost(t, stop())
 	assertNothingHeld(t, l)
 }
 

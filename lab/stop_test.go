@@ -48,6 +48,16 @@ func withTraffic(l *lab.Lab) (stop func() []traffic.Totals) {
 	}
 }
 
+// assertNoneLost fails the test for every request a traffic generator saw fail.
+func assertNoneLost(t *testing.T, totals []traffic.Totals) {
+	t.Helper()
+	for _, tot := range totals {
+		if tot.Failed() != 0 {
+			t.Errorf("%d of %d requests lost: %v", tot.Failed(), tot.Requests, tot.Codes)
+		}
+	}
+}
+
 // restoresOf waits for the restore executions that the end of the execution started and
 // returns them: two (the lab delivers every event twice, as EventBridge may), each
 // succeeded, at most one of which did something.
