@@ -3,6 +3,7 @@ package lab_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/drainpipe/drainpipe/lab"
 	"github.com/drainpipe/drainpipe/lab/elb"
 	"github.com/drainpipe/drainpipe/lab/sfn"
+	"github.com/drainpipe/drainpipe/lab/ssm"
 	"github.com/drainpipe/drainpipe/lab/traffic"
 )
 
@@ -155,9 +157,14 @@ func TestStoppedExecutionIsRestored(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	for _, phase := range []struct{ name, state string }{
-		{"deregistering", "DeregisterTarget"}, {"draining", "CheckDrain"}, {"maintenance", "WaitForMaintenance"},
-		{"health check", "WaitForHealthCheck"}, {"returning", "WaitForFirstHealthCheck"},
+	for _, phase := range []struct {
+		name, state string
+		extra       map[string]any
+	}{
+		{"deregistering", "DeregisterTarget", nil}, {"draining", "CheckDrain", nil}, {"maintenance", "WaitForMaintenance", nil},
+		{"health check", "WaitForHealthCheck", nil}, {"returning", "WaitForFirstHealthCheck", nil},
+		// The idle drain's command runs on the instance, and never finds it idle.
+		{"idle drain", "WaitForDrain", map[string]any{"drain": map[string]any{"idleCheck": []string{"false"}, "propagationSeconds": 1}}},
 	} {
 		t.Run(phase.name, func(t *testing.T) {
 			t.Parallel()
@@ -166,6 +173,7 @@ func TestStoppedExecutionIsRestored(t *testing.T) {
 			stop := withTraffic(l)
 			input := map[string]any{"instanceId": l.Instances[0].ID, "maintenance": map[string]any{"action": "reboot"}, "pollSeconds": 2,
 				"healthCheck": map[string]any{"commands": []string{"curl -fsS http://${INSTANCE_IP:-localhost}:8080/"}}}
+			maps.Copy(input, phase.extra)
 			name := "stop-" + strings.ReplaceAll(phase.name, " ", "-")
 			arn := strings.Replace(lab.InstanceStateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
 			stopped := make(chan struct{})
@@ -207,6 +215,16 @@ func TestStoppedExecutionIsRestored(t *testing.T) {
 				t.Errorf("restore output %s", restore.Output)
 			}
 			assertBack(t, l, cfg)
+			if phase.extra != nil {
+				// Nothing of the idle check runs on once the instance is back: the restore
+				// cancels it, or its own timeout (the delay left after the propagation wait,
+				// here 29 lab s) has ended it already.
+				for _, inv := range l.SSM.Commands(l.Instances[0].ID) {
+					if inv.Status == ssm.StatusInProgress || inv.Status == ssm.StatusPending {
+						t.Errorf("%s (%s) still %s after the restore", inv.CommandID, inv.Comment, inv.Status)
+					}
+				}
+			}
 			_ = l.Clock.Sleep(context.Background(), 5*time.Second)
 			for i, tot := range stop() {
 				if tot.Failed() != 0 {
